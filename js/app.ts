@@ -1,0 +1,269 @@
+// One rendered view of the widget: builds the DOM, keeps the three views in step with the model's
+// traits, and turns clicks into trait changes. Everything it registers is tied to `signal`.
+import type { Theme } from "./canvas";
+import { readTheme } from "./canvas";
+import type { ColorScale } from "./colormap";
+import { zeroBasedScale } from "./colormap";
+import { Controls } from "./controls";
+import { codesOf, decodeCodes } from "./decode";
+import { GridView } from "./grid";
+import { HeadStore } from "./head_store";
+import { HeatmapView } from "./heatmap";
+import { StripView } from "./strip";
+import { Tooltip } from "./tooltip";
+import type { HeadMatrix, WidgetModel, WidgetState } from "./types";
+
+type Part = "grid" | "heatmap" | "strip";
+
+export class AttentionApp {
+  readonly root: HTMLDivElement;
+  private readonly store: HeadStore;
+  private readonly grid: GridView;
+  private readonly heatmap: HeatmapView;
+  private readonly strip: StripView;
+  private readonly controls: Controls;
+  private readonly title: HTMLDivElement;
+  private readonly scales = new WeakMap<HeadMatrix, ColorScale>();
+  private theme: Theme | null = null;
+  private dirty = new Set<Part>();
+  private frame = 0;
+  private painted = false;
+  private shown = ""; // "layer,head" of the matrix the heatmap draws, "" while loading
+
+  constructor(
+    private readonly model: WidgetModel,
+    el: HTMLElement,
+    private readonly signal: AbortSignal,
+  ) {
+    this.root = document.createElement("div");
+    this.root.className = "attn-widget";
+    this.root.dataset.testid = "attn-widget";
+    const tooltip = new Tooltip(this.root);
+    this.controls = new Controls(
+      {
+        metric: (id) => this.save({ grid_metric: id }),
+        resetZoom: () => this.heatmap.resetView(),
+        clearSelection: () => this.save({ query: -1, key: -1 }),
+      },
+      signal,
+    );
+    const body = div("attn-body");
+    const gridPanel = div("attn-grid-panel");
+    const heatPanel = div("attn-heat-panel");
+    this.title = div("attn-title");
+    const hint = div("attn-hint");
+    hint.textContent = "hover for exact weights · click to select · scroll to zoom · drag to pan · double-click to reset";
+    heatPanel.append(this.title, hint);
+    const stripPanel = div("attn-strip-panel");
+    body.append(gridPanel, heatPanel);
+    this.root.prepend(this.controls.el, body, stripPanel);
+    el.appendChild(this.root);
+
+    const themeOf = () => (this.theme ??= readTheme(this.root));
+    this.store = new HeadStore(model, signal);
+    this.grid = new GridView(gridPanel, themeOf, tooltip, {
+      select: (layer, head) => this.save({ layer, head }),
+      preview: (layer, head) => this.prefetch(layer, head),
+    }, signal);
+    this.heatmap = new HeatmapView(heatPanel, themeOf, tooltip, {
+      select: (query, key) => this.save({ query, key }),
+      windowChanged: (win) => {
+        this.controls.setZoomed(win.rows < this.model.get("n_tokens"));
+      },
+    }, signal);
+    this.strip = new StripView(stripPanel, themeOf, tooltip, {
+      select: (query, key) => this.save({ query, key }),
+    }, signal);
+
+    this.listen(["tokens", "special", "n_layers", "n_heads", "n_tokens", "attention_data"], () => this.loadShape());
+    this.listen(["grid_scores", "grid_metric", "grid_metric_options"], () => this.loadGrid());
+    this.listen(["layer", "head"], () => this.loadHead());
+    this.listen(["query", "key"], () => this.loadSelection());
+    this.listen(["head_data"], () => this.receiveHeadData());
+
+    const resize = new ResizeObserver(() => this.relayout());
+    resize.observe(this.root);
+    signal.addEventListener("abort", () => {
+      resize.disconnect();
+      cancelAnimationFrame(this.frame);
+      this.root.remove();
+    });
+    this.loadShape();
+  }
+
+  private listen(names: (keyof WidgetState)[], handler: () => void): void {
+    for (const name of names) {
+      const event = `change:${name}`;
+      this.model.on(event, handler);
+      this.signal.addEventListener("abort", () => this.model.off(event as `change:${string & keyof WidgetState}`, handler));
+    }
+  }
+
+  /** Set traits and send them to the kernel in one message. */
+  private save(changes: Partial<WidgetState>): void {
+    for (const [name, value] of Object.entries(changes)) this.model.set(name as keyof WidgetState, value as never);
+    this.model.save_changes();
+  }
+
+  private loadShape(): void {
+    const tokens = this.model.get("tokens") ?? [];
+    const special = this.model.get("special") ?? [];
+    this.store.reset(tokens.length, (this.model.get("attention_data") as DataView | null) ?? null);
+    this.heatmap.setTokens(tokens, special);
+    this.strip.setTokens(tokens, special);
+    this.receiveHeadData();
+    this.loadGrid();
+    this.loadHead();
+    this.loadSelection();
+    this.relayout();
+  }
+
+  private loadGrid(): void {
+    const codes = codesOf(this.model.get("grid_scores"));
+    const nLayers = this.model.get("n_layers");
+    const nHeads = this.model.get("n_heads");
+    if (codes.length !== nLayers * nHeads) return;
+    const metric = this.model.get("grid_metric");
+    const options = this.model.get("grid_metric_options") ?? [];
+    this.controls.setMetrics(options, metric);
+    const label = options.find((o) => o.id === metric)?.label ?? metric;
+    this.grid.setData({ nLayers, nHeads, codes, values: decodeCodes(codes), metricLabel: label });
+    this.schedule("grid");
+  }
+
+  /** Show the selected head: from the store now, or from the kernel when it answers. */
+  private loadHead(): void {
+    const layer = this.model.get("layer");
+    const head = this.model.get("head");
+    const nHeads = this.model.get("n_heads");
+    this.grid.setSelection(layer, head);
+    this.title.textContent = `layer ${layer} · head ${head}: attention weights (row = query, column = key)`;
+    this.updateSelectionText();
+    this.schedule("grid");
+    const matrix = this.store.get(layer, head, nHeads);
+    if (matrix) {
+      this.showMatrix(matrix, layer, head);
+      this.prefetchNeighbours(layer, head);
+      return;
+    }
+    this.shown = "";
+    this.heatmap.setMatrix(null, null, `loading layer ${layer}, head ${head}…`);
+    this.strip.setMatrix(null, null);
+    this.schedule("heatmap", "strip");
+    // Lazy widgets: Python pushes the selected head into head_data when layer/head change. Ask
+    // anyway after a short wait, in case this view missed that update (e.g. a re-display).
+    setTimeout(() => {
+      if (this.signal.aborted || !this.isSelected(layer, head) || this.store.get(layer, head, nHeads)) return;
+      this.store.fetch(layer, head, nHeads).then(
+        (m) => this.isSelected(layer, head) && this.showMatrix(m, layer, head),
+        (err: Error) => this.isSelected(layer, head) && this.showError(err),
+      );
+    }, 400);
+  }
+
+  private isSelected(layer: number, head: number): boolean {
+    return this.model.get("layer") === layer && this.model.get("head") === head;
+  }
+
+  private receiveHeadData(): void {
+    const data = this.model.get("head_data") as DataView | null;
+    const [layer, head] = this.model.get("head_data_for") ?? [];
+    if (!data || data.byteLength === 0 || layer === undefined) return;
+    const matrix = this.store.put(layer, head, data);
+    if (matrix && this.isSelected(layer, head)) {
+      this.showMatrix(matrix, layer, head);
+      this.prefetchNeighbours(layer, head);
+    }
+  }
+
+  private showMatrix(matrix: HeadMatrix, layer: number, head: number): void {
+    this.shown = `${layer},${head}`;
+    let scale = this.scales.get(matrix);
+    if (!scale) {
+      scale = zeroBasedScale(matrix.values);
+      this.scales.set(matrix, scale);
+    }
+    this.heatmap.setMatrix(matrix, scale);
+    this.strip.setMatrix(matrix, scale);
+    this.schedule("heatmap", "strip");
+  }
+
+  private showError(err: Error): void {
+    this.shown = "";
+    this.heatmap.setMatrix(null, null, `could not load this head: ${err.message}`);
+    this.schedule("heatmap");
+  }
+
+  private prefetch(layer: number, head: number): void {
+    if (this.store.eager) return;
+    this.store.fetch(layer, head, this.model.get("n_heads")).catch(() => undefined);
+  }
+
+  /** Lazy widgets: fetch the heads a user is most likely to click next. */
+  private prefetchNeighbours(layer: number, head: number): void {
+    if (this.store.eager) return;
+    const nLayers = this.model.get("n_layers");
+    const nHeads = this.model.get("n_heads");
+    for (const [l, h] of [[layer, head + 1], [layer, head - 1], [layer + 1, head], [layer - 1, head]]) {
+      if (l >= 0 && l < nLayers && h >= 0 && h < nHeads) this.prefetch(l, h);
+    }
+  }
+
+  private loadSelection(): void {
+    const query = this.model.get("query");
+    const key = this.model.get("key");
+    this.heatmap.setSelection(query, key);
+    this.strip.setSelection(query, key);
+    this.updateSelectionText();
+    this.schedule("heatmap", "strip");
+  }
+
+  private updateSelectionText(): void {
+    const parts = [`layer ${this.model.get("layer")}`, `head ${this.model.get("head")}`];
+    const q = this.model.get("query");
+    const k = this.model.get("key");
+    if (q >= 0) parts.push(`query ${q}`);
+    if (k >= 0) parts.push(`key ${k}`);
+    this.controls.setSelection(`selected: ${parts.join(" · ")}`);
+  }
+
+  private relayout(): void {
+    this.theme = null; // the theme may have changed along with the size
+    const width = this.root.clientWidth || 900;
+    const gridWidth = this.grid.layout(Math.min(380, width * 0.36)) + 20;
+    const heatWidth = width - gridWidth >= 300 ? width - gridWidth : width;
+    this.heatmap.layout(heatWidth);
+    this.strip.layout(width);
+    this.schedule("grid", "heatmap", "strip");
+  }
+
+  /** Draw the dirty parts once, in the next animation frame. */
+  private schedule(...parts: Part[]): void {
+    for (const p of parts) this.dirty.add(p);
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => this.flush());
+  }
+
+  /** Draw now whatever is dirty (also used by tests through the frame callback). */
+  flush(): void {
+    this.frame = 0;
+    if (this.signal.aborted) return;
+    const dirty = this.dirty;
+    this.dirty = new Set();
+    if (dirty.has("grid")) this.grid.draw();
+    if (dirty.has("heatmap")) this.heatmap.draw();
+    if (dirty.has("strip")) this.strip.draw();
+    if (dirty.has("heatmap")) this.root.dataset.headShown = this.shown;
+    if (!this.painted && this.root.dataset.headShown) {
+      this.painted = true;
+      this.root.dataset.ready = "true";
+      performance.mark("attn-widget:first-paint");
+    }
+  }
+}
+
+function div(className: string): HTMLDivElement {
+  const d = document.createElement("div");
+  d.className = className;
+  return d;
+}

@@ -1,0 +1,68 @@
+// The toolbar: which score colours the grid, and buttons to reset the zoom and clear the selection.
+import type { MetricOption } from "./types";
+
+export interface ControlEvents {
+  metric(id: string): void;
+  resetZoom(): void;
+  clearSelection(): void;
+}
+
+export class Controls {
+  readonly el: HTMLDivElement;
+  private readonly select: HTMLSelectElement;
+  private readonly reset: HTMLButtonElement;
+  private readonly selection: HTMLSpanElement;
+
+  constructor(events: ControlEvents, signal: AbortSignal) {
+    this.el = document.createElement("div");
+    this.el.className = "attn-toolbar";
+    const label = document.createElement("label");
+    label.textContent = "grid colour ";
+    this.select = document.createElement("select");
+    this.select.dataset.testid = "attn-metric";
+    label.appendChild(this.select);
+    this.reset = button("reset zoom", "attn-reset-zoom");
+    const clear = button("clear selection", "attn-clear");
+    this.selection = document.createElement("span");
+    this.selection.className = "attn-selection";
+    this.selection.dataset.testid = "attn-selection";
+    this.el.append(label, this.reset, clear, this.selection);
+    this.select.addEventListener("change", () => events.metric(this.select.value), { signal });
+    this.reset.addEventListener("click", () => events.resetZoom(), { signal });
+    clear.addEventListener("click", () => events.clearSelection(), { signal });
+  }
+
+  setMetrics(options: MetricOption[], current: string): void {
+    const ids = options.map((o) => o.id).join("\n");
+    if (this.select.dataset.ids !== ids) {
+      this.select.replaceChildren(
+        ...options.map((o) => {
+          const opt = document.createElement("option");
+          opt.value = o.id;
+          opt.textContent = o.label;
+          opt.title = o.description;
+          return opt;
+        }),
+      );
+      this.select.dataset.ids = ids;
+    }
+    this.select.value = current;
+  }
+
+  setZoomed(zoomed: boolean): void {
+    this.reset.disabled = !zoomed;
+  }
+
+  /** A one-line summary of the selection, e.g. "layer 2 · head 5 · query 3 · key 7". */
+  setSelection(text: string): void {
+    this.selection.textContent = text;
+  }
+}
+
+function button(text: string, testid: string): HTMLButtonElement {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  b.dataset.testid = testid;
+  return b;
+}

@@ -1,0 +1,188 @@
+// The layer x head grid: rows = layers, columns = heads, each cell coloured by the chosen per-head
+// score, the selected head outlined. Hover shows the exact score; click selects the head.
+import type { Theme } from "./canvas";
+import { font, setPlotAttributes, sizeCanvas, strokeMark } from "./canvas";
+import { COLORBAR_WIDTH, drawColorbar } from "./colorbar";
+import { extentScale } from "./colormap";
+import type { ColorScale } from "./colormap";
+import { formatCode } from "./decode";
+import type { Cell, Rect } from "./layout";
+import { cellAt, cellRect, fullWindow, labelIndices, labelStep } from "./layout";
+import type { Tooltip } from "./tooltip";
+
+export interface GridData {
+  nLayers: number;
+  nHeads: number;
+  codes: Uint16Array; // dec3, row-major (layer, head)
+  values: Float32Array;
+  metricLabel: string;
+}
+
+export interface GridEvents {
+  select(layer: number, head: number): void;
+  preview(layer: number, head: number): void; // hovered long enough to be worth prefetching
+}
+
+const LEFT = 42; // layer title + indices
+const TOP = 34; // head title + indices
+
+export class GridView {
+  readonly canvas: HTMLCanvasElement;
+  private readonly overlay: HTMLCanvasElement;
+  private data: GridData | null = null;
+  private scale: ColorScale | null = null;
+  private layer = 0;
+  private head = 0;
+  private hover: Cell | null = null;
+  private cellPx = 22;
+  private plot: Rect = { x: LEFT, y: TOP, w: 0, h: 0 };
+  private previewTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    container: HTMLElement,
+    private readonly theme: () => Theme,
+    private readonly tooltip: Tooltip,
+    private readonly events: GridEvents,
+    signal: AbortSignal,
+  ) {
+    const wrap = document.createElement("div");
+    wrap.className = "attn-canvas-wrap";
+    this.canvas = document.createElement("canvas");
+    this.canvas.dataset.testid = "attn-grid";
+    this.canvas.setAttribute("role", "img");
+    this.overlay = document.createElement("canvas");
+    this.overlay.className = "attn-overlay";
+    wrap.append(this.canvas, this.overlay);
+    container.appendChild(wrap);
+    const opts = { signal };
+    this.canvas.addEventListener("pointermove", (e) => this.onMove(e), opts);
+    this.canvas.addEventListener("pointerleave", () => this.onLeave(), opts);
+    this.canvas.addEventListener("click", (e) => this.onClick(e), opts);
+    signal.addEventListener("abort", () => clearTimeout(this.previewTimer));
+  }
+
+  setData(data: GridData): void {
+    this.data = data;
+    this.scale = extentScale(data.values);
+    this.canvas.setAttribute("aria-label", `layer x head grid coloured by ${data.metricLabel}`);
+  }
+
+  setSelection(layer: number, head: number): void {
+    this.layer = layer;
+    this.head = head;
+  }
+
+  /** Fit the cells to the width available (between 12 and 28 CSS pixels each); returns the
+   * width the grid will take. */
+  layout(maxWidth: number): number {
+    const nHeads = this.data?.nHeads ?? 12;
+    const room = maxWidth - LEFT - COLORBAR_WIDTH - 10;
+    this.cellPx = Math.max(12, Math.min(28, Math.floor(room / nHeads)));
+    return LEFT + nHeads * this.cellPx + 10 + COLORBAR_WIDTH;
+  }
+
+  draw(): void {
+    const data = this.data;
+    const scale = this.scale;
+    if (!data || !scale) return;
+    const theme = this.theme();
+    const { nLayers, nHeads } = data;
+    const c = this.cellPx;
+    this.plot = { x: LEFT, y: TOP, w: nHeads * c, h: nLayers * c };
+    const width = this.layout(LEFT + nHeads * c + 10 + COLORBAR_WIDTH);
+    const height = TOP + this.plot.h + 8;
+    const ctx = sizeCanvas(this.canvas, width, height);
+    sizeCanvas(this.overlay, width, height);
+    ctx.clearRect(0, 0, width, height);
+    for (let l = 0; l < nLayers; l++) {
+      for (let h = 0; h < nHeads; h++) {
+        ctx.fillStyle = scale.css(data.values[l * nHeads + h]);
+        ctx.fillRect(LEFT + h * c, TOP + l * c, c, c);
+      }
+    }
+    // Thin gaps keep neighbouring cells of equal colour apart.
+    ctx.strokeStyle = "rgba(128,128,128,0.25)";
+    ctx.lineWidth = 1;
+    for (let h = 1; h < nHeads; h++) ctx.strokeRect(LEFT + h * c, TOP, 0, this.plot.h);
+    for (let l = 1; l < nLayers; l++) ctx.strokeRect(LEFT, TOP + l * c, this.plot.w, 0);
+    this.drawAxes(ctx, theme);
+    const sel = cellRect(this.plot, fullWindow(nLayers, nHeads), this.layer, this.head);
+    if (sel) strokeMark(ctx, theme, sel.x, sel.y, sel.w, sel.h, 3);
+    drawColorbar(ctx, theme, LEFT + this.plot.w + 10, TOP, Math.max(this.plot.h, 60), scale, "");
+    setPlotAttributes(this.canvas, this.plot, nLayers, nHeads);
+    this.drawOverlay();
+  }
+
+  private drawAxes(ctx: CanvasRenderingContext2D, theme: Theme): void {
+    const data = this.data!;
+    const c = this.cellPx;
+    ctx.fillStyle = theme.text;
+    ctx.font = font(theme, 10);
+    const step = labelStep(c, 14);
+    ctx.textAlign = "center";
+    ctx.textBaseline = "bottom";
+    for (const h of labelIndices(0, data.nHeads, step)) ctx.fillText(String(h), LEFT + (h + 0.5) * c, TOP - 3);
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    for (const l of labelIndices(0, data.nLayers, labelStep(c, 12))) ctx.fillText(String(l), LEFT - 5, TOP + (l + 0.5) * c);
+    ctx.font = font(theme, 11, "600");
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    ctx.fillText("head", LEFT + this.plot.w / 2, 2);
+    ctx.save();
+    ctx.translate(10, TOP + this.plot.h / 2);
+    ctx.rotate(-Math.PI / 2);
+    ctx.textBaseline = "middle";
+    ctx.fillText("layer", 0, 0);
+    ctx.restore();
+  }
+
+  private drawOverlay(): void {
+    const ctx = this.overlay.getContext("2d");
+    if (!ctx || !this.data) return;
+    ctx.save();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, this.overlay.width, this.overlay.height);
+    ctx.restore();
+    if (!this.hover) return;
+    const r = cellRect(this.plot, fullWindow(this.data.nLayers, this.data.nHeads), this.hover.row, this.hover.col);
+    if (!r) return;
+    ctx.strokeStyle = this.theme().text;
+    ctx.lineWidth = 1.5;
+    ctx.strokeRect(r.x + 0.75, r.y + 0.75, r.w - 1.5, r.h - 1.5);
+  }
+
+  private cellOf(e: MouseEvent): Cell | null {
+    if (!this.data) return null;
+    const box = this.canvas.getBoundingClientRect();
+    return cellAt(this.plot, fullWindow(this.data.nLayers, this.data.nHeads), e.clientX - box.left, e.clientY - box.top);
+  }
+
+  private onMove(e: PointerEvent): void {
+    const cell = this.cellOf(e);
+    const data = this.data;
+    if (!cell || !data) return this.onLeave();
+    const i = cell.row * data.nHeads + cell.col;
+    this.tooltip.show([`layer ${cell.row} · head ${cell.col}`, `${data.metricLabel}: ${formatCode(data.codes[i])}`], e.clientX, e.clientY, "grid");
+    if (this.hover?.row !== cell.row || this.hover?.col !== cell.col) {
+      this.hover = cell;
+      this.drawOverlay();
+      clearTimeout(this.previewTimer);
+      this.previewTimer = setTimeout(() => this.events.preview(cell.row, cell.col), 120);
+    }
+  }
+
+  private onLeave(): void {
+    this.tooltip.hide();
+    clearTimeout(this.previewTimer);
+    if (this.hover) {
+      this.hover = null;
+      this.drawOverlay();
+    }
+  }
+
+  private onClick(e: MouseEvent): void {
+    const cell = this.cellOf(e);
+    if (cell) this.events.select(cell.row, cell.col);
+  }
+}

@@ -1,0 +1,361 @@
+// The selected head's token x token heatmap: rows = query (the attending token), columns = key
+// (the attended token). Labels are thinned so they never overlap, values are printed in cells that
+// are big enough, and long inputs zoom (wheel) and pan (drag); double-click resets the view.
+import type { Theme } from "./canvas";
+import { font, setPlotAttributes, sizeCanvas, strokeMark } from "./canvas";
+import { COLORBAR_WIDTH, drawColorbar } from "./colorbar";
+import type { ColorScale } from "./colormap";
+import { formatCode } from "./decode";
+import { rankInRow } from "./head_store";
+import type { Cell, CellWindow, Rect } from "./layout";
+import { cellAt, cellRect, clampWindow, fitText, fullWindow, labelIndices, labelStep, panWindow, zoomWindow } from "./layout";
+import { rasterize } from "./raster";
+import type { Tooltip } from "./tooltip";
+import { quoteToken } from "./tooltip";
+import type { HeadMatrix } from "./types";
+
+export interface HeatmapEvents {
+  select(query: number, key: number): void;
+  windowChanged(win: CellWindow): void;
+}
+
+const MAX_LABEL_PX = 96;
+const MAX_CELL_PX = 56;
+const MAX_PLOT_PX = 720;
+const MIN_VALUE_CELL_PX = 30; // print the weight inside cells at least this big
+
+export class HeatmapView {
+  readonly canvas: HTMLCanvasElement;
+  private readonly overlay: HTMLCanvasElement;
+  private tokens: string[] = [];
+  private special: boolean[] = [];
+  private matrix: HeadMatrix | null = null;
+  private scale: ColorScale | null = null;
+  private status = "";
+  private query = -1;
+  private key = -1;
+  private win: CellWindow = fullWindow(0, 0);
+  private plot: Rect = { x: 0, y: 0, w: 0, h: 0 };
+  private maxWidth = 600;
+  private hover: Cell | null = null;
+  private raster: { canvas: HTMLCanvasElement; matrix: HeadMatrix; win: CellWindow; px: number; scale: ColorScale } | null = null;
+  private drag: { x: number; y: number; win: CellWindow; moved: boolean } | null = null;
+
+  constructor(
+    container: HTMLElement,
+    private readonly theme: () => Theme,
+    private readonly tooltip: Tooltip,
+    private readonly events: HeatmapEvents,
+    signal: AbortSignal,
+  ) {
+    const wrap = document.createElement("div");
+    wrap.className = "attn-canvas-wrap";
+    this.canvas = document.createElement("canvas");
+    this.canvas.dataset.testid = "attn-heatmap";
+    this.canvas.setAttribute("role", "img");
+    this.canvas.setAttribute("aria-label", "token x token attention of the selected head");
+    this.overlay = document.createElement("canvas");
+    this.overlay.className = "attn-overlay";
+    wrap.append(this.canvas, this.overlay);
+    container.appendChild(wrap);
+    const opts = { signal };
+    this.canvas.addEventListener("pointermove", (e) => this.onMove(e), opts);
+    this.canvas.addEventListener("pointerleave", () => this.onLeave(), opts);
+    this.canvas.addEventListener("pointerdown", (e) => this.onDown(e), opts);
+    this.canvas.addEventListener("pointerup", (e) => this.onUp(e), opts);
+    this.canvas.addEventListener("wheel", (e) => this.onWheel(e), { signal, passive: false });
+    this.canvas.addEventListener("dblclick", () => this.resetView(), opts);
+  }
+
+  setTokens(tokens: string[], special: boolean[]): void {
+    const n = tokens.length;
+    if (n !== this.tokens.length) this.win = fullWindow(n, n);
+    this.tokens = tokens;
+    this.special = special;
+  }
+
+  /** The head to show with its colour scale, or null with a status line while it loads. */
+  setMatrix(matrix: HeadMatrix | null, scale: ColorScale | null, status = ""): void {
+    this.matrix = matrix;
+    this.scale = scale;
+    this.status = status;
+  }
+
+  setSelection(query: number, key: number): void {
+    this.query = query;
+    this.key = key;
+  }
+
+  get window(): CellWindow {
+    return this.win;
+  }
+
+  resetView(): void {
+    const n = this.tokens.length;
+    this.setWindow(fullWindow(n, n));
+  }
+
+  layout(maxWidth: number): void {
+    this.maxWidth = Math.max(200, maxWidth);
+  }
+
+  private setWindow(win: CellWindow): void {
+    const n = this.tokens.length;
+    const next = clampWindow(win, n, n);
+    if (next.row0 === this.win.row0 && next.col0 === this.win.col0 && next.rows === this.win.rows) return;
+    this.win = next;
+    this.draw();
+    this.events.windowChanged(next);
+  }
+
+  /** The left and top margins: room for the longest visible label (capped) and an axis title. */
+  private margins(ctx: CanvasRenderingContext2D, theme: Theme): { left: number; top: number } {
+    ctx.font = font(theme, 11);
+    let widest = 0;
+    const { row0, rows } = this.win;
+    const stride = Math.max(1, Math.floor(rows / 400)); // measuring 4096 labels per frame is waste
+    for (let i = row0; i < row0 + rows; i += stride) widest = Math.max(widest, ctx.measureText(this.tokens[i]).width);
+    const labels = Math.min(MAX_LABEL_PX, Math.ceil(widest) + 8);
+    return { left: 18 + labels, top: 18 + labels };
+  }
+
+  draw(): void {
+    const n = this.tokens.length;
+    if (n === 0) return;
+    const theme = this.theme();
+    const probe = this.canvas.getContext("2d");
+    if (!probe) return;
+    const { left, top } = this.margins(probe, theme);
+    const room = this.maxWidth - left - COLORBAR_WIDTH - 16;
+    const size = Math.max(60, Math.min(MAX_PLOT_PX, room, this.win.rows * MAX_CELL_PX));
+    this.plot = { x: left, y: top, w: size, h: size };
+    const width = left + size + 14 + COLORBAR_WIDTH;
+    const height = top + size + 10;
+    const ctx = sizeCanvas(this.canvas, width, height);
+    sizeCanvas(this.overlay, width, height);
+    ctx.clearRect(0, 0, width, height);
+    setPlotAttributes(this.canvas, this.plot, this.win.rows, this.win.cols);
+    this.canvas.dataset.row0 = String(this.win.row0);
+    this.canvas.dataset.col0 = String(this.win.col0);
+    this.drawLabels(ctx, theme);
+    if (this.matrix && this.scale) {
+      this.drawCells(ctx, theme, this.matrix, this.scale);
+      drawColorbar(ctx, theme, left + size + 14, top, size, this.scale, "attention weight");
+    } else {
+      ctx.strokeStyle = theme.muted;
+      ctx.strokeRect(this.plot.x + 0.5, this.plot.y + 0.5, size - 1, size - 1);
+    }
+    if (this.status) {
+      ctx.fillStyle = theme.text;
+      ctx.font = font(theme, 12);
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      ctx.fillText(this.status, this.plot.x + size / 2, this.plot.y + size / 2);
+    }
+    this.drawOverlay();
+  }
+
+  private drawCells(ctx: CanvasRenderingContext2D, theme: Theme, matrix: HeadMatrix, scale: ColorScale): void {
+    const n = this.tokens.length;
+    const dpr = Math.max(1, Math.min(3, globalThis.devicePixelRatio || 1));
+    const px = Math.round(this.plot.w * dpr);
+    const r = this.raster;
+    if (!r || r.matrix !== matrix || r.win !== this.win || r.px !== px || r.scale !== scale) {
+      const img = rasterize(matrix.values, n, this.win, px, scale);
+      const canvas = r?.canvas ?? document.createElement("canvas");
+      canvas.width = img.width;
+      canvas.height = img.height;
+      canvas.getContext("2d")!.putImageData(new ImageData(img.data as Uint8ClampedArray<ArrayBuffer>, img.width, img.height), 0, 0);
+      this.raster = { canvas, matrix, win: this.win, px, scale };
+    }
+    ctx.save();
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(this.raster!.canvas, this.plot.x, this.plot.y, this.plot.w, this.plot.h);
+    ctx.restore();
+    const cell = this.plot.w / this.win.rows;
+    if (cell >= 8) {
+      ctx.strokeStyle = "rgba(128,128,128,0.22)";
+      ctx.lineWidth = 1;
+      ctx.beginPath();
+      for (let i = 1; i < this.win.rows; i++) {
+        const o = Math.round(this.plot.x + i * cell) + 0.5;
+        ctx.moveTo(o, this.plot.y);
+        ctx.lineTo(o, this.plot.y + this.plot.h);
+        const p = Math.round(this.plot.y + i * cell) + 0.5;
+        ctx.moveTo(this.plot.x, p);
+        ctx.lineTo(this.plot.x + this.plot.w, p);
+      }
+      ctx.stroke();
+    }
+    if (cell >= MIN_VALUE_CELL_PX) this.drawValues(ctx, theme, matrix, scale, cell);
+    const marks = this.win;
+    if (this.query >= 0) {
+      const a = cellRect(this.plot, marks, this.query, marks.col0);
+      if (a) strokeMark(ctx, theme, this.plot.x, a.y, this.plot.w, a.h, 2);
+    }
+    if (this.key >= 0) {
+      const a = cellRect(this.plot, marks, marks.row0, this.key);
+      if (a) strokeMark(ctx, theme, a.x, this.plot.y, a.w, this.plot.h, 2);
+    }
+  }
+
+  /** The weight inside each visible cell, in the largest font (7 to 12 px) that fits them all. */
+  private drawValues(ctx: CanvasRenderingContext2D, theme: Theme, matrix: HeadMatrix, scale: ColorScale, cell: number): void {
+    const n = this.tokens.length;
+    const { row0, col0, rows, cols } = this.win;
+    const texts: string[] = [];
+    let widest = 0;
+    let size = Math.min(12, Math.floor(cell / 2.6));
+    ctx.font = font(theme, size);
+    for (let q = row0; q < row0 + rows; q++) {
+      for (let k = col0; k < col0 + cols; k++) {
+        const text = formatCode(matrix.codes[q * n + k]);
+        texts.push(text);
+        widest = Math.max(widest, ctx.measureText(text).width);
+      }
+    }
+    if (widest > cell - 3) size = Math.floor((size * (cell - 3)) / widest);
+    if (size < 7) return; // unreadable: the tooltip has the number
+    ctx.font = font(theme, size);
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    let t = 0;
+    for (let q = row0; q < row0 + rows; q++) {
+      for (let k = col0; k < col0 + cols; k++) {
+        ctx.fillStyle = scale.textColor(matrix.values[q * n + k]);
+        ctx.fillText(texts[t++], this.plot.x + (k - col0 + 0.5) * cell, this.plot.y + (q - row0 + 0.5) * cell);
+      }
+    }
+  }
+
+  private drawLabels(ctx: CanvasRenderingContext2D, theme: Theme): void {
+    const { row0, col0, rows, cols } = this.win;
+    const cell = this.plot.w / rows;
+    const step = labelStep(cell, 13);
+    const maxPx = this.plot.x - 22;
+    const measure = (s: string) => ctx.measureText(s).width;
+    ctx.textBaseline = "middle";
+    for (const q of labelIndices(row0, rows, step)) {
+      this.labelStyle(ctx, theme, q, q === this.query);
+      ctx.textAlign = "right";
+      ctx.fillText(fitText(this.tokens[q], maxPx, measure), this.plot.x - 4, this.plot.y + (q - row0 + 0.5) * cell);
+    }
+    for (const k of labelIndices(col0, cols, labelStep(this.plot.w / cols, 13))) {
+      this.labelStyle(ctx, theme, k, k === this.key);
+      ctx.save();
+      ctx.translate(this.plot.x + (k - col0 + 0.5) * cell, this.plot.y - 4);
+      ctx.rotate(-Math.PI / 2);
+      ctx.textAlign = "left";
+      ctx.fillText(fitText(this.tokens[k], maxPx, measure), 0, 0);
+      ctx.restore();
+    }
+    ctx.fillStyle = theme.muted;
+    ctx.font = font(theme, 11, "600");
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    ctx.fillText("key (attended token)", this.plot.x + this.plot.w / 2, 2);
+    ctx.save();
+    ctx.translate(2, this.plot.y + this.plot.h / 2);
+    ctx.rotate(-Math.PI / 2);
+    ctx.fillText("query (attending token)", 0, 0);
+    ctx.restore();
+  }
+
+  private labelStyle(ctx: CanvasRenderingContext2D, theme: Theme, i: number, selected: boolean): void {
+    const special = this.special[i];
+    ctx.font = font(theme, 11, `${special ? "italic " : ""}${selected ? "700" : ""}`);
+    ctx.fillStyle = selected ? theme.outline : special ? theme.muted : theme.text;
+  }
+
+  private drawOverlay(): void {
+    const ctx = this.overlay.getContext("2d");
+    if (!ctx) return;
+    ctx.save();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, this.overlay.width, this.overlay.height);
+    ctx.restore();
+    if (!this.hover) return;
+    const r = cellRect(this.plot, this.win, this.hover.row, this.hover.col);
+    if (!r) return;
+    const theme = this.theme();
+    ctx.strokeStyle = theme.text;
+    ctx.globalAlpha = 0.35;
+    ctx.lineWidth = 1;
+    ctx.strokeRect(this.plot.x + 0.5, r.y + 0.5, this.plot.w - 1, Math.max(1, r.h - 1));
+    ctx.strokeRect(r.x + 0.5, this.plot.y + 0.5, Math.max(1, r.w - 1), this.plot.h - 1);
+    ctx.globalAlpha = 1;
+    ctx.lineWidth = 2;
+    ctx.strokeRect(r.x, r.y, Math.max(2, r.w), Math.max(2, r.h));
+  }
+
+  private pointerCell(e: MouseEvent): Cell | null {
+    const box = this.canvas.getBoundingClientRect();
+    return cellAt(this.plot, this.win, e.clientX - box.left, e.clientY - box.top);
+  }
+
+  /** The tooltip lines for one cell: both tokens, the exact weight and its rank in the row. */
+  describe(q: number, k: number): string[] {
+    const n = this.tokens.length;
+    const lines = [`query ${q} ${quoteToken(this.tokens[q], this.special[q])}`, `key ${k} ${quoteToken(this.tokens[k], this.special[k])}`];
+    if (this.matrix) {
+      const row = this.matrix.values.subarray(q * n, (q + 1) * n);
+      lines.push(`weight ${formatCode(this.matrix.codes[q * n + k])} · rank ${rankInRow(row, k)} of ${n} in row`);
+    } else {
+      lines.push("weight: loading…");
+    }
+    return lines;
+  }
+
+  private onMove(e: PointerEvent): void {
+    if (this.drag) {
+      const cell = this.plot.w / this.win.rows;
+      const dx = Math.round((this.drag.x - e.clientX) / cell);
+      const dy = Math.round((this.drag.y - e.clientY) / cell);
+      if (Math.abs(this.drag.x - e.clientX) + Math.abs(this.drag.y - e.clientY) > 4) this.drag.moved = true;
+      if (this.drag.moved) {
+        this.tooltip.hide();
+        this.setWindow(panWindow(this.drag.win, this.tokens.length, this.tokens.length, dy, dx));
+        return;
+      }
+    }
+    const cell = this.pointerCell(e);
+    if (!cell) return this.onLeave();
+    this.tooltip.show(this.describe(cell.row, cell.col), e.clientX, e.clientY, "heatmap");
+    if (this.hover?.row !== cell.row || this.hover?.col !== cell.col) {
+      this.hover = cell;
+      this.drawOverlay();
+    }
+  }
+
+  private onLeave(): void {
+    this.tooltip.hide();
+    if (this.hover) {
+      this.hover = null;
+      this.drawOverlay();
+    }
+  }
+
+  private onDown(e: PointerEvent): void {
+    if (e.button !== 0) return;
+    this.drag = { x: e.clientX, y: e.clientY, win: this.win, moved: false };
+    this.canvas.setPointerCapture?.(e.pointerId);
+  }
+
+  private onUp(e: PointerEvent): void {
+    const drag = this.drag;
+    this.drag = null;
+    if (drag?.moved) return;
+    const cell = this.pointerCell(e);
+    if (!cell) return;
+    const same = cell.row === this.query && cell.col === this.key;
+    this.events.select(same ? -1 : cell.row, same ? -1 : cell.col); // a second click clears
+  }
+
+  private onWheel(e: WheelEvent): void {
+    const cell = this.pointerCell(e);
+    if (!cell) return;
+    e.preventDefault();
+    const factor = Math.exp(-e.deltaY * 0.002);
+    this.setWindow(zoomWindow(this.win, this.tokens.length, factor, cell));
+  }
+}

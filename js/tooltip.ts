@@ -1,0 +1,38 @@
+// The one tooltip element of a widget: plain text lines (tokens are untrusted, so textContent
+// only), placed beside the pointer and kept inside the widget so the output area never clips it.
+
+export class Tooltip {
+  readonly el: HTMLDivElement;
+
+  constructor(private readonly root: HTMLElement) {
+    this.el = document.createElement("div");
+    this.el.className = "attn-tooltip";
+    this.el.dataset.testid = "attn-tooltip";
+    this.el.setAttribute("role", "tooltip");
+    this.el.hidden = true;
+    root.appendChild(this.el);
+  }
+
+  /** Show `lines` near the client point (x, y); `source` names the view it describes. */
+  show(lines: string[], clientX: number, clientY: number, source: string): void {
+    this.el.textContent = lines.join("\n");
+    this.el.dataset.source = source;
+    this.el.hidden = false;
+    const box = this.root.getBoundingClientRect();
+    const tip = this.el.getBoundingClientRect();
+    let left = clientX - box.left + 14;
+    let top = clientY - box.top + 16;
+    if (left + tip.width > box.width) left = Math.max(0, clientX - box.left - tip.width - 10);
+    if (top + tip.height > box.height) top = Math.max(0, clientY - box.top - tip.height - 12);
+    this.el.style.transform = `translate(${Math.round(left)}px, ${Math.round(top)}px)`;
+  }
+
+  hide(): void {
+    this.el.hidden = true;
+  }
+}
+
+/** A token quoted for display: JSON-style quotes make leading/trailing spaces visible. */
+export function quoteToken(token: string, special: boolean): string {
+  return `${JSON.stringify(token)}${special ? " (special)" : ""}`;
+}

@@ -1,0 +1,37 @@
+// The traits the widget shares with Python (attn_widget/widget.py), as the frontend sees them.
+import type { AnyModel } from "@anywidget/types";
+
+export interface MetricOption {
+  id: string;
+  label: string;
+  description: string;
+}
+
+/** Bytes traits arrive as DataView in Jupyter; other hosts may hand over buffers or views. */
+export type Binary = DataView | ArrayBuffer | ArrayBufferView | null | undefined;
+
+export interface WidgetState {
+  tokens: string[];
+  special: boolean[];
+  n_layers: number;
+  n_heads: number;
+  n_tokens: number;
+  grid_metric: string;
+  grid_metric_options: MetricOption[];
+  grid_scores: Binary;
+  attention_data: Binary;
+  head_data: Binary;
+  head_data_for: number[];
+  layer: number;
+  head: number;
+  query: number;
+  key: number;
+}
+
+export type WidgetModel = AnyModel<WidgetState>;
+
+/** One head's matrix: dec3 codes (for exact tooltip text) and their values (for colour). */
+export interface HeadMatrix {
+  codes: Uint16Array;
+  values: Float32Array;
+}
