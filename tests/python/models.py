@@ -1,0 +1,43 @@
+"""Small models for tests, built offline: the packaged MiniLM, and randomly initialised GPT-2
+style models with a byte-level BPE tokenizer trained here on a few sentences."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+CORPUS = [
+    "The cat sat on the mat because it was tired.",
+    "A child painted a picture of a horse.\nMy favourite animal is the horse.",
+    "Attention weights sum to one over the keys of every query.",
+    "<img src=x onerror=alert(1)> is just text to a tokenizer.",
+]
+
+
+@functools.lru_cache(maxsize=1)
+def byte_level_tokenizer() -> Any:
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(CORPUS * 20, vocab_size=400, min_frequency=1, special_tokens=["<|endoftext|>"])
+    return PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, eos_token="<|endoftext|>", bos_token="<|endoftext|>")
+
+
+def tiny_gpt2(attn_implementation: str | None = None, seed: int = 0, n_positions: int = 64) -> tuple[Any, Any]:
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tokenizer = byte_level_tokenizer()
+    torch.manual_seed(seed)
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=n_positions, n_embd=32, n_layer=3, n_head=4)
+    kwargs = {} if attn_implementation is None else {"attn_implementation": attn_implementation}
+    model = GPT2LMHeadModel._from_config(config, **kwargs)
+    return model.eval(), tokenizer
+
+
+@functools.lru_cache(maxsize=1)
+def minilm() -> tuple[Any, Any]:
+    from attn_widget.demo import load_packaged_model
+
+    return load_packaged_model()
