@@ -24,7 +24,7 @@ export function drawColorbar(ctx: CanvasRenderingContext2D, theme: Theme, x: num
   ctx.textAlign = "left";
   ctx.textBaseline = "middle";
   const span = scale.hi - scale.lo;
-  for (const t of niceTicks(scale.lo, scale.hi, Math.max(2, Math.min(6, Math.floor(h / 40))))) {
+  for (const t of niceTicks(scale.lo, scale.hi, Math.max(3, Math.min(6, Math.floor(h / 36))))) {
     const ty = y + h - ((t - scale.lo) / span) * h;
     ctx.fillRect(x + barW, Math.round(ty), 3, 1);
     ctx.fillText(formatTick(t), x + barW + 5, ty);

@@ -199,31 +199,25 @@ export class HeatmapView {
     }
   }
 
-  /** The weight inside each visible cell, in the largest font (7 to 12 px) that fits them all. */
+  /** The weight inside each visible cell, in one font size (7 to 12 px) chosen so a typical
+   * weight ("0.0123") fits; a longer text that would not fit its cell is left to the tooltip. */
   private drawValues(ctx: CanvasRenderingContext2D, theme: Theme, matrix: HeadMatrix, scale: ColorScale, cell: number): void {
     const n = this.tokens.length;
     const { row0, col0, rows, cols } = this.win;
-    const texts: string[] = [];
-    let widest = 0;
     let size = Math.min(12, Math.floor(cell / 2.6));
     ctx.font = font(theme, size);
-    for (let q = row0; q < row0 + rows; q++) {
-      for (let k = col0; k < col0 + cols; k++) {
-        const text = formatCode(matrix.codes[q * n + k]);
-        texts.push(text);
-        widest = Math.max(widest, ctx.measureText(text).width);
-      }
-    }
-    if (widest > cell - 3) size = Math.floor((size * (cell - 3)) / widest);
+    const typical = ctx.measureText("0.0123").width;
+    if (typical > cell - 3) size = Math.floor((size * (cell - 3)) / typical);
     if (size < 7) return; // unreadable: the tooltip has the number
     ctx.font = font(theme, size);
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
-    let t = 0;
     for (let q = row0; q < row0 + rows; q++) {
       for (let k = col0; k < col0 + cols; k++) {
+        const text = formatCode(matrix.codes[q * n + k]);
+        if (ctx.measureText(text).width > cell - 2) continue;
         ctx.fillStyle = scale.textColor(matrix.values[q * n + k]);
-        ctx.fillText(texts[t++], this.plot.x + (k - col0 + 0.5) * cell, this.plot.y + (q - row0 + 0.5) * cell);
+        ctx.fillText(text, this.plot.x + (k - col0 + 0.5) * cell, this.plot.y + (q - row0 + 0.5) * cell);
       }
     }
   }
