@@ -7,32 +7,13 @@ Python traits and the numbers Python computed are what the tooltips must show.
 
 from __future__ import annotations
 
-import os
 import pathlib
 from typing import Any, Callable, Iterator
 
 import pytest
 
+from tests.support.chromium import CHROMIUM, ORIGIN, STATIC, launch, serve
 from tests.support.fake_kernel import Bridge, initial_state, use_recording_comms
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-HARNESS = pathlib.Path(__file__).with_name("harness.html")
-STATIC = ROOT / "attn_widget" / "static"
-CHROMIUM = os.environ.get("ATTN_WIDGET_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-    "--force-device-scale-factor=1",
-    "--font-render-hinting=none",
-]
-ORIGIN = "http://widget.test"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -50,20 +31,9 @@ def browser() -> Iterator[Any]:
     if not (STATIC / "widget.js").exists():
         pytest.fail("attn_widget/static/widget.js is missing: run `npm run build` first")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        b = launch(p)
         yield b
         b.close()
-
-
-def _serve(route: Any) -> None:
-    path = route.request.url[len(ORIGIN):].split("?")[0]
-    if path == "/harness.html":
-        route.fulfill(path=str(HARNESS), content_type="text/html")
-    elif path.startswith("/static/") and (STATIC / path[len("/static/"):]).is_file():
-        kind = "text/javascript" if path.endswith(".js") else "text/css"
-        route.fulfill(path=str(STATIC / path[len("/static/"):]), content_type=kind)
-    else:
-        route.fulfill(status=404, body="not found")
 
 
 @pytest.fixture
@@ -74,7 +44,7 @@ def page(browser: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     errors: list[str] = []
     pg.on("pageerror", lambda err: errors.append(str(err)))
     pg.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
-    pg.route(f"{ORIGIN}/**", _serve)
+    pg.route(f"{ORIGIN}/**", serve)
     pg.goto(f"{ORIGIN}/harness.html")
     pg.page_errors = errors  # type: ignore[attr-defined]
     yield pg
@@ -125,3 +95,20 @@ def tooltip_text(page: Any) -> str:
     tip = page.locator("[data-testid=attn-tooltip]").first
     tip.wait_for(state="visible")
     return tip.text_content() or ""
+
+
+def outline_at(page: Any, layer: int, head: int) -> bool:
+    """True when the grid draws the selection outline (#ff2a6d) around cell (layer, head)."""
+    x, y = cell_center(page, "attn-grid", layer, head)
+    return page.evaluate(
+        """([x, y]) => {
+          const c = document.querySelector('[data-testid=attn-grid]');
+          const b = c.getBoundingClientRect();
+          const cell = Number(c.dataset.plot.split(',')[2]) / Number(c.dataset.cols);
+          const dpr = c.width / b.width;
+          // the outline is drawn just outside the cell: sample 2 px left of its left edge
+          const d = c.getContext('2d').getImageData(Math.floor((x - b.x - cell / 2 - 2) * dpr), Math.round((y - b.y) * dpr), 1, 1).data;
+          return d[0] > 200 && d[1] < 90 && d[2] > 60 && d[2] < 160;
+        }""",
+        [x, y],
+    )

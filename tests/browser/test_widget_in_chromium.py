@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from attn_widget import AttentionWidget
-from tests.browser.conftest import cell_center, tooltip_text
+from tests.browser.conftest import cell_center, outline_at, tooltip_text
 from tests.python.test_api import softmax_attention
 
 TOKENS = ["<CHI>", "painted", "a", "picture", "of", "a", "horse", "<CHI>", "my", "favorite", "animal", "is", "the"]
@@ -100,23 +100,6 @@ def test_clicks_set_the_selection_in_python(page, mount):
     assert (w.query, w.key) == (-1, -1)
     assert seen[:4] == [("layer", 2), ("head", 4), ("query", 11), ("key", 6)]
     assert "layer 2 · head 4" in view_state(page)["selection"]
-
-
-def outline_at(page, layer: int, head: int) -> bool:
-    """True when the grid draws the selection outline around cell (layer, head)."""
-    x, y = cell_center(page, "attn-grid", layer, head)
-    return page.evaluate(
-        """([x, y]) => {
-          const c = document.querySelector('[data-testid=attn-grid]');
-          const b = c.getBoundingClientRect();
-          const [px, py, pw, ph] = c.dataset.plot.split(',').map(Number);
-          const cell = pw / Number(c.dataset.cols);
-          // the outline is drawn just outside the cell: sample 2 px left of its left edge
-          const d = c.getContext('2d').getImageData(Math.floor(x - b.x - cell / 2 - 2), Math.round(y - b.y), 1, 1).data;
-          return d[0] > 200 && d[1] < 90 && d[2] > 60 && d[2] < 160;  // the outline colour #ff2a6d
-        }""",
-        [x, y],
-    )
 
 
 def test_setting_the_head_in_python_moves_the_outline_and_the_heatmap(page, mount):

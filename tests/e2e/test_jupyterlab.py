@@ -16,7 +16,8 @@ from typing import Any, Iterator
 import nbformat
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, cell_center
+from tests.browser.conftest import cell_center, outline_at
+from tests.support.chromium import launch
 
 pytestmark = pytest.mark.e2e
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -45,15 +46,19 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(SETUP), nbformat.v4.new_code_cell(SET_FROM_PYTHON)]
     nbformat.write(nb, root / "e2e.ipynb")
+    # No "get Jupyter news?" toast over the widget (and no network look-ups for news or updates).
+    settings = root / ".settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
     port = _free_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", JUPYTER_CONFIG_DIR=str(root / ".cfg"), JUPYTER_RUNTIME_DIR=str(root / ".rt"), JUPYTERLAB_WORKSPACES_DIR=str(root / ".ws"))
+    env = dict(os.environ, HF_HUB_OFFLINE="1", JUPYTER_CONFIG_DIR=str(root / ".cfg"), JUPYTER_RUNTIME_DIR=str(root / ".rt"),
+               JUPYTERLAB_WORKSPACES_DIR=str(root / ".ws"), JUPYTERLAB_SETTINGS_DIR=str(root / ".settings"))
     env.pop("ANYWIDGET_HMR", None)
     log = open(root / "lab.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
          f"--ServerApp.root_dir={root}", "--IdentityProvider.token=", "--ServerApp.password=",
-         "--allow-root", "--LabApp.extension_manager=readonly", "--LabApp.news_url=None",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+         "--allow-root", "--LabApp.extension_manager=readonly"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -97,7 +102,7 @@ def test_click_reaches_the_kernel_and_python_moves_the_outline(lab: dict[str, An
 
     RESULTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -132,21 +137,7 @@ def test_click_reaches_the_kernel_and_python_moves_the_outline(lab: dict[str, An
         page.keyboard.press("Shift+Enter")
         page.locator("[data-head-shown='4,7']").wait_for(state="attached", timeout=30_000)
         _wait_for(lambda: (_selection(lab["root"]) or [])[:2] == [4, 7], 30, "the kernel's second change")
-        assert _outline_colour_at(page, 4, 7) and not _outline_colour_at(page, 2, 5)
+        assert outline_at(page, 4, 7) and not outline_at(page, 2, 5)
         assert errors == [], errors
         browser.close()
 
-
-def _outline_colour_at(page: Any, layer: int, head: int) -> bool:
-    x, y = cell_center(page, "attn-grid", layer, head)
-    return page.evaluate(
-        """([x, y]) => {
-          const c = document.querySelector('[data-testid=attn-grid]');
-          const b = c.getBoundingClientRect();
-          const cell = Number(c.dataset.plot.split(',')[2]) / Number(c.dataset.cols);
-          const dpr = c.width / b.width;
-          const d = c.getContext('2d').getImageData(Math.floor((x - b.x - cell / 2 - 2) * dpr), Math.round((y - b.y) * dpr), 1, 1).data;
-          return d[0] > 200 && d[1] < 90 && d[2] > 60 && d[2] < 160;
-        }""",
-        [x, y],
-    )
