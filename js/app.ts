@@ -29,6 +29,7 @@ export class AttentionApp {
   private frame = 0;
   private painted = false;
   private shown = ""; // "layer,head" of the matrix the heatmap draws, "" while loading
+  private width = -1; // the root's width at the last layout
 
   constructor(
     private readonly model: WidgetModel,
@@ -89,6 +90,9 @@ export class AttentionApp {
       this.root.remove();
     });
     this.loadShape();
+    // Draw now rather than in the next frame: first paint should not wait for the frame clock.
+    cancelAnimationFrame(this.frame);
+    this.flush();
   }
 
   private listen(names: (keyof WidgetState)[], handler: () => void): void {
@@ -115,6 +119,7 @@ export class AttentionApp {
     this.loadGrid();
     this.loadHead();
     this.loadSelection();
+    this.width = -1; // a new shape needs a new layout even at the same width
     this.relayout();
   }
 
@@ -228,8 +233,10 @@ export class AttentionApp {
   }
 
   private relayout(): void {
-    this.theme = null; // the theme may have changed along with the size
     const width = this.root.clientWidth || 900;
+    if (width === this.width) return; // the observer's first call repeats what render just drew
+    this.width = width;
+    this.theme = null; // the theme may have changed along with the size
     const gridWidth = this.grid.layout(Math.min(380, width * 0.36)) + 20;
     const heatWidth = width - gridWidth >= 300 ? width - gridWidth : width;
     this.heatmap.layout(heatWidth);

@@ -32,6 +32,7 @@ export class StripView {
   private maxWidth = 600;
   private perLine = 1;
   private plot: Rect = { x: 0, y: 0, w: 0, h: 0 };
+  private fitted: string[] = []; // labels shortened to the cell width, kept across head switches
 
   constructor(
     container: HTMLElement,
@@ -58,6 +59,7 @@ export class StripView {
   setTokens(tokens: string[], special: boolean[]): void {
     this.tokens = tokens;
     this.special = special;
+    this.fitted = [];
   }
 
   setMatrix(matrix: HeadMatrix | null, scale: ColorScale | null): void {
@@ -101,7 +103,8 @@ export class StripView {
       ctx.fillRect(x + 1, y + 1, CELL_W - 2, CELL_H - 2);
       ctx.font = font(theme, 11, this.special[j] ? "italic" : "");
       ctx.fillStyle = row && this.scale ? this.scale.textColor(v) : theme.text;
-      ctx.fillText(fitText(this.tokens[j], CELL_W - 8, measure), x + CELL_W / 2, y + CELL_H / 2);
+      this.fitted[j] ??= fitText(this.tokens[j], CELL_W - 8, measure);
+      ctx.fillText(this.fitted[j], x + CELL_W / 2, y + CELL_H / 2);
     }
     const mark = (j: number) => {
       if (j < 0 || j >= n) return;

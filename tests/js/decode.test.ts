@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { HUGE_POS, TINY_POS, bytesOf, codesOf, decodeCodes, decodeValue, formatCode } from "../../js/decode";
+import { HUGE_POS, TINY_POS, bytesOf, codesOf, decodeCodes, decodeValue, formatCode, valueTable } from "../../js/decode";
 
 // Encode like attn_widget/encoding.py, for building test inputs (the real encoder is Python's).
 function code(mantissa: number, exponent: number, negative = false): number {
@@ -51,6 +51,13 @@ describe("dec3 decoding", () => {
     expect(decodeValue(HUGE_POS)).toBe(Infinity);
     const table = decodeCodes(new Uint16Array([0, code(250, -1), code(999, 3)]));
     expect(Array.from(table)).toEqual([0, Math.fround(0.25), 9990]);
+  });
+
+  it("has a lookup table that agrees with decoding each code", () => {
+    const table = valueTable();
+    for (let c = 0; c < 65536; c++) {
+      if (table[c] !== Math.fround(decodeValue(c))) throw new Error(`code ${c}: ${table[c]} != ${decodeValue(c)}`);
+    }
   });
 
   it("honours a DataView's byteOffset and length", () => {

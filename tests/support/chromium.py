@@ -27,9 +27,9 @@ CHROMIUM_FLAGS = [
 ORIGIN = "http://widget.test"
 
 
-def launch(playwright: Any) -> Any:
+def launch(playwright: Any, extra_args: list[str] | None = None) -> Any:
     """Headless Debian Chromium with the flags a closed network needs."""
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS + (extra_args or []), headless=True)
 
 
 def serve(route: Any) -> None:

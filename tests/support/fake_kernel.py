@@ -31,8 +31,13 @@ class RecordingComm(BaseComm):
         return out
 
 
-def use_recording_comms(monkeypatch: Any) -> None:
-    monkeypatch.setattr(comm, "create_comm", lambda **kwargs: RecordingComm(**kwargs))
+def use_recording_comms(monkeypatch: Any = None) -> None:
+    """Make new widgets record their traffic (undone after the test when given pytest's monkeypatch)."""
+    factory = lambda **kwargs: RecordingComm(**kwargs)  # noqa: E731
+    if monkeypatch is None:
+        comm.create_comm = factory
+    else:
+        monkeypatch.setattr(comm, "create_comm", factory)
 
 
 def frontend_update(widget: Any, **state: Any) -> None:
