@@ -127,7 +127,8 @@ export class HeatmapView {
     if (!probe) return;
     const { left, top } = this.margins(probe, theme);
     const room = this.maxWidth - left - COLORBAR_WIDTH - 16;
-    const size = Math.max(60, Math.min(MAX_PLOT_PX, room, this.win.rows * MAX_CELL_PX));
+    // Sized for the whole matrix, so zooming in makes cells bigger rather than the plot smaller.
+    const size = Math.max(60, Math.min(MAX_PLOT_PX, room, n * MAX_CELL_PX));
     this.plot = { x: left, y: top, w: size, h: size };
     const width = left + size + 14 + COLORBAR_WIDTH;
     const height = top + size + 10;

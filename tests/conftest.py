@@ -1,6 +1,10 @@
 import os
+import pathlib
+from typing import Any, Iterator
 
 import pytest
+
+from tests.support.chromium import CHROMIUM, STATIC, launch
 
 # A missing model must fail in seconds, not wait on a hub that is not there.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -14,3 +18,19 @@ def recording(monkeypatch):
     from tests.support.fake_kernel import use_recording_comms
 
     use_recording_comms(monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the whole run (browser and e2e tests share it: Playwright's sync
+    API allows one instance per thread)."""
+    from playwright.sync_api import sync_playwright
+
+    if not pathlib.Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium (scripts/test does)")
+    if not (STATIC / "widget.js").exists():
+        pytest.fail("attn_widget/static/widget.js is missing: run `npm run build` first")
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()

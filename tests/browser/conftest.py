@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from tests.support.chromium import CHROMIUM, ORIGIN, STATIC, launch, serve
+from tests.support.chromium import ORIGIN, serve
 from tests.support.fake_kernel import Bridge, initial_state, use_recording_comms
 
 
@@ -20,20 +20,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/browser" in str(item.fspath):
             item.add_marker(pytest.mark.browser)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not pathlib.Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium (scripts/test does)")
-    if not (STATIC / "widget.js").exists():
-        pytest.fail("attn_widget/static/widget.js is missing: run `npm run build` first")
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 @pytest.fixture

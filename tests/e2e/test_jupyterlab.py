@@ -17,7 +17,6 @@ import nbformat
 import pytest
 
 from tests.browser.conftest import cell_center, outline_at
-from tests.support.chromium import launch
 
 pytestmark = pytest.mark.e2e
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -97,13 +96,11 @@ def _wait_for(predicate: Any, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def test_click_reaches_the_kernel_and_python_moves_the_outline(lab: dict[str, Any]) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_click_reaches_the_kernel_and_python_moves_the_outline(lab: dict[str, Any], browser: Any) -> None:
     RESULTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = launch(p)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"{lab['url']}/lab/tree/e2e.ipynb", timeout=120_000)
@@ -139,5 +136,6 @@ def test_click_reaches_the_kernel_and_python_moves_the_outline(lab: dict[str, An
         _wait_for(lambda: (_selection(lab["root"]) or [])[:2] == [4, 7], 30, "the kernel's second change")
         assert outline_at(page, 4, 7) and not outline_at(page, 2, 5)
         assert errors == [], errors
-        browser.close()
+    finally:
+        context.close()
 

@@ -1,0 +1,82 @@
+"""Render the README's screenshots in Debian's Chromium: the demo (light and dark themes) and a
+512-token input on the packaged model, each with a tooltip showing. Writes docs/*.png.
+
+    .venv/bin/python scripts/screenshots.py
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from attn_widget import AttentionWidget  # noqa: E402
+from attn_widget.demo import DEMO_TEXT, load_packaged_model  # noqa: E402
+from tests.browser.conftest import cell_center  # noqa: E402
+from tests.support.chromium import ORIGIN, launch, serve  # noqa: E402
+from tests.support.fake_kernel import initial_state, use_recording_comms  # noqa: E402
+
+OUT = ROOT / "docs"
+PARAGRAPH = (
+    "A child painted a picture of a horse, and later said that her favourite animal is the horse. "
+    "Attention weights tell us where each token looks, not why the model decided anything; "
+    "gradients are only a first-order view of what matters. "
+)
+
+
+def long_text(tokenizer, n_tokens: int) -> str:
+    words = (PARAGRAPH * 40).split()
+    lo, hi = 1, len(words)
+    while lo < hi:  # the longest prefix that tokenizes to at most n_tokens
+        mid = (lo + hi + 1) // 2
+        if len(tokenizer(" ".join(words[:mid]))["input_ids"]) <= n_tokens:
+            lo = mid
+        else:
+            hi = mid - 1
+    return " ".join(words[:lo])
+
+
+def shoot(browser, widget: AttentionWidget, path: pathlib.Path, hover: tuple[str, int, int], *, dark: bool = False, width: int = 1180, zoom: int = 0) -> None:
+    page = browser.new_page(viewport={"width": width + 40, "height": 900}, device_scale_factor=1)
+    page.route(f"{ORIGIN}/**", serve)
+    page.goto(f"{ORIGIN}/harness.html")
+    if dark:
+        page.evaluate("document.body.classList.add('dark')")
+    page.evaluate("([s, w]) => window.mount(s, {width: w, bridge: false})", [initial_state(widget), width])
+    page.wait_for_selector("[data-ready=true]", state="attached")
+    testid, row, col = hover
+    x, y = cell_center(page, testid, row, col)
+    if zoom:
+        page.mouse.move(x, y)
+        for _ in range(zoom):
+            page.mouse.wheel(0, -300)
+        page.wait_for_timeout(100)
+        x, y = cell_center(page, testid, row, col)
+    page.mouse.move(x, y)
+    page.wait_for_selector("[data-testid=attn-tooltip]:not([hidden])")
+    page.locator("[data-testid=attn-widget]").screenshot(path=str(path))
+    page.close()
+    print("wrote", path)
+
+
+def main() -> None:
+    use_recording_comms()
+    model, tokenizer = load_packaged_model()
+    demo = AttentionWidget.from_model(model, tokenizer, DEMO_TEXT, layer=2, head=9, query=8, key=3)
+    long = AttentionWidget.from_model(model, tokenizer, long_text(tokenizer, 512), layer=2, head=9)
+    print("512-token input:", long.n_tokens, "tokens")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        shoot(browser, demo, OUT / "demo.png", ("attn-heatmap", 8, 3))
+        shoot(browser, demo, OUT / "demo-dark.png", ("attn-grid", 2, 9), dark=True)
+        shoot(browser, long, OUT / "long-512.png", ("attn-heatmap", 300, 120))
+        shoot(browser, long, OUT / "long-512-zoomed.png", ("attn-heatmap", 300, 296), zoom=6)
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
