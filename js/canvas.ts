@@ -63,3 +63,30 @@ export function setPlotAttributes(canvas: HTMLCanvasElement, plot: { x: number; 
   canvas.dataset.cols = String(cols);
   canvas.dataset.plot = [plot.x, plot.y, plot.w, plot.h].map((v) => String(Math.round(v * 100) / 100)).join(",");
 }
+
+/** A view's canvas with a transparent overlay canvas on top (for hover marks, so hovering never
+ * redraws the view), appended to `container`. */
+export function layeredCanvas(container: HTMLElement, testid: string, label: string): { canvas: HTMLCanvasElement; overlay: HTMLCanvasElement } {
+  const wrap = document.createElement("div");
+  wrap.className = "attn-canvas-wrap";
+  const canvas = document.createElement("canvas");
+  canvas.dataset.testid = testid;
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", label);
+  const overlay = document.createElement("canvas");
+  overlay.className = "attn-overlay";
+  wrap.append(canvas, overlay);
+  container.appendChild(wrap);
+  return { canvas, overlay };
+}
+
+/** Clear a whole canvas whatever its transform; returns its context (null if unavailable). */
+export function clearCanvas(canvas: HTMLCanvasElement): CanvasRenderingContext2D | null {
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return null;
+  ctx.save();
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.restore();
+  return ctx;
+}

@@ -1,7 +1,7 @@
 // The layer x head grid: rows = layers, columns = heads, each cell coloured by the chosen per-head
 // score, the selected head outlined. Hover shows the exact score; click selects the head.
 import type { Theme } from "./canvas";
-import { font, setPlotAttributes, sizeCanvas, strokeMark } from "./canvas";
+import { clearCanvas, font, layeredCanvas, setPlotAttributes, sizeCanvas, strokeMark } from "./canvas";
 import { COLORBAR_WIDTH, drawColorbar } from "./colorbar";
 import { extentScale } from "./colormap";
 import type { ColorScale } from "./colormap";
@@ -45,15 +45,7 @@ export class GridView {
     private readonly events: GridEvents,
     signal: AbortSignal,
   ) {
-    const wrap = document.createElement("div");
-    wrap.className = "attn-canvas-wrap";
-    this.canvas = document.createElement("canvas");
-    this.canvas.dataset.testid = "attn-grid";
-    this.canvas.setAttribute("role", "img");
-    this.overlay = document.createElement("canvas");
-    this.overlay.className = "attn-overlay";
-    wrap.append(this.canvas, this.overlay);
-    container.appendChild(wrap);
+    ({ canvas: this.canvas, overlay: this.overlay } = layeredCanvas(container, "attn-grid", "layer x head grid"));
     const opts = { signal };
     this.canvas.addEventListener("pointermove", (e) => this.onMove(e), opts);
     this.canvas.addEventListener("pointerleave", () => this.onLeave(), opts);
@@ -138,13 +130,8 @@ export class GridView {
   }
 
   private drawOverlay(): void {
-    const ctx = this.overlay.getContext("2d");
-    if (!ctx || !this.data) return;
-    ctx.save();
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(0, 0, this.overlay.width, this.overlay.height);
-    ctx.restore();
-    if (!this.hover) return;
+    const ctx = clearCanvas(this.overlay);
+    if (!ctx || !this.data || !this.hover) return;
     const r = cellRect(this.plot, fullWindow(this.data.nLayers, this.data.nHeads), this.hover.row, this.hover.col);
     if (!r) return;
     ctx.strokeStyle = this.theme().text;

@@ -2,7 +2,7 @@
 // (the attended token). Labels are thinned so they never overlap, values are printed in cells that
 // are big enough, and long inputs zoom (wheel) and pan (drag); double-click resets the view.
 import type { Theme } from "./canvas";
-import { font, setPlotAttributes, sizeCanvas, strokeMark } from "./canvas";
+import { clearCanvas, font, layeredCanvas, setPlotAttributes, sizeCanvas, strokeMark } from "./canvas";
 import { COLORBAR_WIDTH, drawColorbar } from "./colorbar";
 import type { ColorScale } from "./colormap";
 import { formatCode } from "./decode";
@@ -48,16 +48,7 @@ export class HeatmapView {
     private readonly events: HeatmapEvents,
     signal: AbortSignal,
   ) {
-    const wrap = document.createElement("div");
-    wrap.className = "attn-canvas-wrap";
-    this.canvas = document.createElement("canvas");
-    this.canvas.dataset.testid = "attn-heatmap";
-    this.canvas.setAttribute("role", "img");
-    this.canvas.setAttribute("aria-label", "token x token attention of the selected head");
-    this.overlay = document.createElement("canvas");
-    this.overlay.className = "attn-overlay";
-    wrap.append(this.canvas, this.overlay);
-    container.appendChild(wrap);
+    ({ canvas: this.canvas, overlay: this.overlay } = layeredCanvas(container, "attn-heatmap", "token x token attention of the selected head"));
     const opts = { signal };
     this.canvas.addEventListener("pointermove", (e) => this.onMove(e), opts);
     this.canvas.addEventListener("pointerleave", () => this.onLeave(), opts);
@@ -263,13 +254,8 @@ export class HeatmapView {
   }
 
   private drawOverlay(): void {
-    const ctx = this.overlay.getContext("2d");
-    if (!ctx) return;
-    ctx.save();
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(0, 0, this.overlay.width, this.overlay.height);
-    ctx.restore();
-    if (!this.hover) return;
+    const ctx = clearCanvas(this.overlay);
+    if (!ctx || !this.hover) return;
     const r = cellRect(this.plot, this.win, this.hover.row, this.hover.col);
     if (!r) return;
     const theme = this.theme();
