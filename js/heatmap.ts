@@ -191,23 +191,31 @@ export class HeatmapView {
     }
   }
 
-  /** The weight inside each visible cell, in one font size (7 to 12 px) chosen so a typical
-   * weight ("0.0123") fits; a longer text that would not fit its cell is left to the tooltip. */
+  /** The weight inside each visible cell: one font size (up to 12 px) chosen so a typical weight
+   * ("0.0123") fits; a longer text (1.23e-05) is set smaller to fit, and only one that would need
+   * under 6 px is left to the tooltip. */
   private drawValues(ctx: CanvasRenderingContext2D, theme: Theme, matrix: HeadMatrix, scale: ColorScale, cell: number): void {
     const n = this.tokens.length;
     const { row0, col0, rows, cols } = this.win;
+    const room = cell - 3;
     let size = Math.min(12, Math.floor(cell / 2.6));
     ctx.font = font(theme, size);
     const typical = ctx.measureText("0.0123").width;
-    if (typical > cell - 3) size = Math.floor((size * (cell - 3)) / typical);
-    if (size < 7) return; // unreadable: the tooltip has the number
-    ctx.font = font(theme, size);
+    if (typical > room) size = Math.floor((size * room) / typical);
+    if (size < 6) return; // unreadable: the tooltip has the number
+    const base = font(theme, size);
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
     for (let q = row0; q < row0 + rows; q++) {
       for (let k = col0; k < col0 + cols; k++) {
         const text = formatCode(matrix.codes[q * n + k]);
-        if (ctx.measureText(text).width > cell - 2) continue;
+        ctx.font = base;
+        const width = ctx.measureText(text).width;
+        if (width > room) {
+          const smaller = Math.floor((size * room) / width);
+          if (smaller < 6) continue;
+          ctx.font = font(theme, smaller);
+        }
         ctx.fillStyle = scale.textColor(matrix.values[q * n + k]);
         ctx.fillText(text, this.plot.x + (k - col0 + 0.5) * cell, this.plot.y + (q - row0 + 0.5) * cell);
       }
