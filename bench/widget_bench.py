@@ -29,10 +29,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from attn_widget import AttentionWidget  # noqa: E402
+from bench.synthetic import HEADS, LAYERS, causal_attention  # noqa: E402
 from tests.support.chromium import ORIGIN, STATIC, launch, serve  # noqa: E402
 from tests.support.fake_kernel import initial_state, use_recording_comms  # noqa: E402
 
-LAYERS, HEADS = 12, 12
 BUDGETS = {  # DESIGN.md, "Performance budgets"
     512: {"first_paint_ms": 300, "hover_median_ms": 16, "bytes": 1_000_000},
     2048: {"first_paint_ms": 1000, "hover_median_ms": 16, "bytes": 10_000_000},
@@ -53,21 +53,6 @@ HOVER_PROBE = """() => {
     start = 0;
   }).observe(tip, { childList: true, characterData: true, subtree: true });
 }"""
-
-
-def causal_attention(n: int, seed: int = 0) -> np.ndarray:
-    """Softmax of random logits under a causal mask, (12, 12, n, n) float32, built a layer at a time."""
-    rng = np.random.default_rng(seed)
-    out = np.empty((LAYERS, HEADS, n, n), dtype=np.float32)
-    future = np.triu(np.ones((n, n), dtype=bool), k=1)
-    for layer in range(LAYERS):
-        logits = rng.standard_normal((HEADS, n, n), dtype=np.float32) * 2.5
-        logits[:, future] = -np.inf
-        logits -= logits.max(-1, keepdims=True)
-        np.exp(logits, out=logits)
-        logits /= logits.sum(-1, keepdims=True)
-        out[layer] = logits
-    return out
 
 
 def _median(xs: list[float]) -> float | None:

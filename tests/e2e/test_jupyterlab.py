@@ -4,19 +4,14 @@ setting them in Python moves the outline. Saves a screenshot to test-results/.""
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from typing import Any, Iterator
 
-import nbformat
 import pytest
 
 from tests.browser.conftest import cell_center, outline_at
+from tests.support.lab import jupyter_lab, open_and_run_all, write_notebook
 
 pytestmark = pytest.mark.e2e
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -32,53 +27,12 @@ w"""
 SET_FROM_PYTHON = "w.layer, w.head = 4, 7"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("lab")
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(SETUP), nbformat.v4.new_code_cell(SET_FROM_PYTHON)]
-    nbformat.write(nb, root / "e2e.ipynb")
-    # No "get Jupyter news?" toast over the widget (and no network look-ups for news or updates).
-    settings = root / ".settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    port = _free_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", JUPYTER_CONFIG_DIR=str(root / ".cfg"), JUPYTER_RUNTIME_DIR=str(root / ".rt"),
-               JUPYTERLAB_WORKSPACES_DIR=str(root / ".ws"), JUPYTERLAB_SETTINGS_DIR=str(root / ".settings"))
-    env.pop("ANYWIDGET_HMR", None)
-    log = open(root / "lab.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--ServerApp.root_dir={root}", "--IdentityProvider.token=", "--ServerApp.password=",
-         "--allow-root", "--LabApp.extension_manager=readonly"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited: {(root / 'lab.log').read_text()[-3000:]}")
-        try:
-            urllib.request.urlopen(f"{url}/api/status", timeout=2)
-            break
-        except OSError:
-            if time.time() > deadline:
-                proc.kill()
-                raise RuntimeError("jupyter lab did not start in 90 s")
-            time.sleep(0.5)
-    yield {"url": url, "root": root}
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    write_notebook(root / "e2e.ipynb", [SETUP, SET_FROM_PYTHON])
+    with jupyter_lab(root) as url:
+        yield {"url": url, "root": root}
 
 
 def _selection(root: pathlib.Path) -> list[int] | None:
@@ -103,15 +57,7 @@ def test_click_reaches_the_kernel_and_python_moves_the_outline(lab: dict[str, An
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{lab['url']}/lab/tree/e2e.ipynb", timeout=120_000)
-        page.wait_for_selector(".jp-Notebook", timeout=120_000)
-        try:
-            page.locator(".jp-Dialog button.jp-mod-accept").click(timeout=3000)
-        except Exception:
-            pass  # no kernel dialog this time
-        page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=120_000)
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        open_and_run_all(page, lab["url"], "e2e.ipynb")
         widget = page.locator("[data-testid=attn-widget][data-ready=true]")
         widget.wait_for(timeout=120_000)
         # The second cell set layer 4, head 7 from Python: the heatmap shows that head.
