@@ -15,6 +15,8 @@ Code layout (little-endian uint16):
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -47,9 +49,39 @@ def encode_dec3(values: np.ndarray) -> np.ndarray:
     if not np.isfinite(flat).all():
         raise ValueError("encode_dec3: values must be finite (validate the input first)")
     out = np.empty(flat.shape, dtype=np.uint16)
-    for start in range(0, flat.size, _CHUNK):
+
+    def run(start: int) -> None:
         out[start : start + _CHUNK] = _encode_chunk(flat[start : start + _CHUNK])
+
+    starts = range(0, flat.size, _CHUNK)
+    if len(starts) > 4:  # a head at N >= 512: spread the chunks over the cores (numpy frees the GIL)
+        list(_pool().map(run, starts))
+    else:
+        for start in starts:
+            run(start)
     return out.reshape(x.shape)
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="attn-widget-encode")
+    return _POOL
+
+
+def max_pool(matrix: np.ndarray, factor: int) -> np.ndarray:
+    """Each ``factor x factor`` block of a 2-D array replaced by its maximum (edges padded by
+    repeating the last row/column, which leaves the maxima unchanged)."""
+    if factor <= 1:
+        return matrix
+    rows, cols = matrix.shape
+    pr, pc = -rows % factor, -cols % factor
+    padded = np.pad(matrix, ((0, pr), (0, pc)), mode="edge") if pr or pc else matrix
+    r, c = padded.shape
+    return padded.reshape(r // factor, factor, c // factor, factor).max(axis=(1, 3))
 
 
 def _encode_chunk(x: np.ndarray) -> np.ndarray:

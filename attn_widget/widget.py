@@ -11,7 +11,7 @@ import numpy as np
 import traitlets
 
 from .capture import capture_attention
-from .encoding import dec3_bytes, normalize_attention
+from .encoding import dec3_bytes, max_pool, normalize_attention
 from .metrics import GRID_METRICS
 from .tokens import check_tokens
 
@@ -27,6 +27,10 @@ export default { render({ el }) {
 #: Below this many bytes every head travels with the widget (instant head switches, works
 #: without a kernel); above it only the selected head does and the rest are fetched on request.
 DEFAULT_EAGER_BYTES = 4 * 1024 * 1024
+#: Lazy widgets with more tokens than this send a max-pooled preview of a newly selected head
+#: (at most PREVIEW_SIZE x PREVIEW_SIZE) ahead of its full matrix, so the picture changes within
+#: tens of milliseconds even when the exact values take longer to encode and travel.
+PREVIEW_SIZE = 256
 _HEAD_CACHE_SIZE = 16
 
 
@@ -55,6 +59,8 @@ class AttentionWidget(anywidget.AnyWidget):
     attention_data = traitlets.Bytes(read_only=True).tag(sync=True)
     head_data = traitlets.Bytes(read_only=True).tag(sync=True)
     head_data_for = traitlets.List(traitlets.Int(), read_only=True).tag(sync=True)
+    head_preview = traitlets.Bytes(read_only=True).tag(sync=True)
+    head_preview_for = traitlets.List(traitlets.Int(), read_only=True).tag(sync=True)  # layer, head, factor, size
 
     # The selection, synced both ways.
     layer = traitlets.Int(0).tag(sync=True)
@@ -87,6 +93,7 @@ class AttentionWidget(anywidget.AnyWidget):
         self._scores: dict[str, np.ndarray] = {}
         self._encoded_heads: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._eager = 2 * array.size <= eager_bytes
+        self._ready = False  # observers wait until __init__ has set every trait
         super().__init__(**kwargs)
         with self.hold_sync():
             self.set_trait("tokens", labels)
@@ -102,7 +109,8 @@ class AttentionWidget(anywidget.AnyWidget):
             self.grid_metric = grid_metric
             self.set_trait("grid_scores", dec3_bytes(self.scores()))
             self.layer, self.head, self.query, self.key = layer, head, query, key
-            self._send_selected_head()
+            self._send_selected_head(preview=False)  # the first paint needs the exact head only
+        self._ready = True
         self.on_msg(self._answer_request)
 
     # ----------------------------------------------------------------- construction helpers
@@ -188,16 +196,25 @@ class AttentionWidget(anywidget.AnyWidget):
 
     @traitlets.observe("layer", "head")
     def _selected_head_changed(self, change: dict[str, Any]) -> None:
-        self._send_selected_head()
+        if self._ready:
+            self._send_selected_head()
 
-    def _send_selected_head(self) -> None:
+    def _send_selected_head(self, preview: bool = True) -> None:
         """Lazy mode: keep the selected head's matrix in a trait, so it reaches every view (and a
-        re-display, and a Python-driven switch) without a request."""
+        re-display, and a Python-driven switch) without a request. Long inputs send a max-pooled
+        preview first, in its own message, then the exact matrix."""
         if self._eager:
             return
+        layer, head = self.layer, self.head
+        factor = -(-self.n_tokens // PREVIEW_SIZE)  # ceil
+        if preview and factor > 1 and (layer, head) not in self._encoded_heads:
+            pooled = max_pool(self._attention[layer, head], factor)
+            with self.hold_sync():
+                self.set_trait("head_preview", dec3_bytes(pooled))
+                self.set_trait("head_preview_for", [layer, head, factor, pooled.shape[0]])
         with self.hold_sync():
-            self.set_trait("head_data", self._head_bytes(self.layer, self.head))
-            self.set_trait("head_data_for", [self.layer, self.head])
+            self.set_trait("head_data", self._head_bytes(layer, head))
+            self.set_trait("head_data_for", [layer, head])
 
     def _head_bytes(self, layer: int, head: int) -> bytes:
         key = (layer, head)

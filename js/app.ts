@@ -28,7 +28,8 @@ export class AttentionApp {
   private dirty = new Set<Part>();
   private frame = 0;
   private painted = false;
-  private shown = ""; // "layer,head" of the matrix the heatmap draws, "" while loading
+  private shown = ""; // "layer,head" of the exact matrix the heatmap draws, "" otherwise
+  private preview = ""; // "layer,head" of the pooled preview the heatmap draws, "" otherwise
   private width = -1; // the root's width at the last layout
 
   constructor(
@@ -81,6 +82,7 @@ export class AttentionApp {
     this.listen(["layer", "head"], () => this.loadHead());
     this.listen(["query", "key"], () => this.loadSelection());
     this.listen(["head_data"], () => this.receiveHeadData());
+    this.listen(["head_preview"], () => this.receivePreview());
 
     const resize = new ResizeObserver(() => this.relayout());
     resize.observe(this.root);
@@ -148,22 +150,27 @@ export class AttentionApp {
     const matrix = this.store.get(layer, head, nHeads);
     if (matrix) {
       this.showMatrix(matrix, layer, head);
-      this.prefetchNeighbours(layer, head);
       return;
     }
-    this.shown = "";
-    this.heatmap.setMatrix(null, null, `loading layer ${layer}, head ${head}…`);
-    this.strip.setMatrix(null, null);
-    this.schedule("heatmap", "strip");
-    // Lazy widgets: Python pushes the selected head into head_data when layer/head change. Ask
-    // anyway after a short wait, in case this view missed that update (e.g. a re-display).
+    // Lazy widgets: Python pushes the selected head into head_data when layer/head change, usually
+    // within tens of milliseconds. Only if it is slow do we say so (a "loading" frame costs a whole
+    // redraw), and later still we ask for it, in case this view missed that update.
+    const stillMissing = () =>
+      !this.signal.aborted && this.isSelected(layer, head) && !this.store.get(layer, head, nHeads) && this.preview !== `${layer},${head}`;
     setTimeout(() => {
-      if (this.signal.aborted || !this.isSelected(layer, head) || this.store.get(layer, head, nHeads)) return;
+      if (!stillMissing()) return;
+      this.shown = this.preview = "";
+      this.heatmap.setMatrix(null, null, `loading layer ${layer}, head ${head}…`);
+      this.strip.setMatrix(null, null);
+      this.schedule("heatmap", "strip");
+    }, 150);
+    setTimeout(() => {
+      if (!stillMissing()) return;
       this.store.fetch(layer, head, nHeads).then(
         (m) => this.isSelected(layer, head) && this.showMatrix(m, layer, head),
         (err: Error) => this.isSelected(layer, head) && this.showError(err),
       );
-    }, 400);
+    }, 600);
   }
 
   private isSelected(layer: number, head: number): boolean {
@@ -175,43 +182,44 @@ export class AttentionApp {
     const [layer, head] = this.model.get("head_data_for") ?? [];
     if (!data || data.byteLength === 0 || layer === undefined) return;
     const matrix = this.store.put(layer, head, data);
-    if (matrix && this.isSelected(layer, head)) {
-      this.showMatrix(matrix, layer, head);
-      this.prefetchNeighbours(layer, head);
-    }
+    if (matrix && this.isSelected(layer, head)) this.showMatrix(matrix, layer, head);
+  }
+
+  /** A pooled preview of the selected head, drawn until its exact matrix arrives. */
+  private receivePreview(): void {
+    const [layer, head, factor, size] = this.model.get("head_preview_for") ?? [];
+    if (layer === undefined || !this.isSelected(layer, head) || this.store.get(layer, head, this.model.get("n_heads"))) return;
+    const codes = codesOf(this.model.get("head_preview"));
+    if (codes.length !== size * size) return;
+    this.showMatrix({ codes, values: decodeCodes(codes), size, factor }, layer, head);
   }
 
   private showMatrix(matrix: HeadMatrix, layer: number, head: number): void {
-    this.shown = `${layer},${head}`;
+    const key = `${layer},${head}`;
+    this.shown = matrix.factor === 1 ? key : "";
+    this.preview = matrix.factor === 1 ? "" : key;
     let scale = this.scales.get(matrix);
     if (!scale) {
       scale = zeroBasedScale(matrix.values);
       this.scales.set(matrix, scale);
     }
     this.heatmap.setMatrix(matrix, scale);
-    this.strip.setMatrix(matrix, scale);
+    this.strip.setMatrix(matrix.factor === 1 ? matrix : null, scale);
     this.schedule("heatmap", "strip");
   }
 
   private showError(err: Error): void {
-    this.shown = "";
+    this.shown = this.preview = "";
     this.heatmap.setMatrix(null, null, `could not load this head: ${err.message}`);
     this.schedule("heatmap");
   }
 
+  /** Lazy widgets: fetch the head under a pointer that rests on the grid, before the click.
+   * (Prefetching neighbours of every shown head was tried: it queued work in the kernel ahead of
+   * the user's next click and made random head switches slower.) */
   private prefetch(layer: number, head: number): void {
     if (this.store.eager) return;
     this.store.fetch(layer, head, this.model.get("n_heads")).catch(() => undefined);
-  }
-
-  /** Lazy widgets: fetch the heads a user is most likely to click next. */
-  private prefetchNeighbours(layer: number, head: number): void {
-    if (this.store.eager) return;
-    const nLayers = this.model.get("n_layers");
-    const nHeads = this.model.get("n_heads");
-    for (const [l, h] of [[layer, head + 1], [layer, head - 1], [layer + 1, head], [layer - 1, head]]) {
-      if (l >= 0 && l < nLayers && h >= 0 && h < nHeads) this.prefetch(l, h);
-    }
   }
 
   private loadSelection(): void {
@@ -260,7 +268,10 @@ export class AttentionApp {
     if (dirty.has("grid")) this.grid.draw();
     if (dirty.has("heatmap")) this.heatmap.draw();
     if (dirty.has("strip")) this.strip.draw();
-    if (dirty.has("heatmap")) this.root.dataset.headShown = this.shown;
+    if (dirty.has("heatmap")) {
+      this.root.dataset.headShown = this.shown;
+      this.root.dataset.headPreview = this.preview;
+    }
     if (!this.painted && this.root.dataset.headShown) {
       this.painted = true;
       this.root.dataset.ready = "true";

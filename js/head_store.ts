@@ -56,7 +56,7 @@ export class HeadStore {
       const size = this.n * this.n;
       const start = (layer * nHeads + head) * size;
       if (start + size > this.eagerCodes.length) return undefined;
-      return { codes: this.eagerCodes.subarray(start, start + size), values: this.eagerValues.subarray(start, start + size) };
+      return { codes: this.eagerCodes.subarray(start, start + size), values: this.eagerValues.subarray(start, start + size), size: this.n, factor: 1 };
     }
     const key = this.keyOf(layer, head);
     const hit = this.cache.get(key);
@@ -71,7 +71,7 @@ export class HeadStore {
   put(layer: number, head: number, data: DataView | ArrayBufferView): HeadMatrix | undefined {
     const codes = codesOf(data);
     if (codes.length !== this.n * this.n) return undefined; // stale shape: ignore
-    const matrix = { codes, values: decodeCodes(codes) };
+    const matrix = { codes, values: decodeCodes(codes), size: this.n, factor: 1 };
     const key = this.keyOf(layer, head);
     this.cache.delete(key);
     this.cache.set(key, matrix);

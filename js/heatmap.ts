@@ -130,19 +130,22 @@ export class HeatmapView {
     this.canvas.dataset.row0 = String(this.win.row0);
     this.canvas.dataset.col0 = String(this.win.col0);
     this.drawLabels(ctx, theme);
-    if (this.matrix && this.scale) {
+    const zoomed = this.win.rows < n;
+    const preview = this.matrix !== null && this.matrix.factor > 1;
+    if (this.matrix && this.scale && !(preview && zoomed)) {
       this.drawCells(ctx, theme, this.matrix, this.scale);
       drawColorbar(ctx, theme, left + size + 14, top, size, this.scale, "attention weight");
     } else {
       ctx.strokeStyle = theme.muted;
       ctx.strokeRect(this.plot.x + 0.5, this.plot.y + 0.5, size - 1, size - 1);
     }
-    if (this.status) {
+    const status = this.status || (preview && zoomed ? "loading exact values…" : "");
+    if (status) {
       ctx.fillStyle = theme.text;
       ctx.font = font(theme, 12);
       ctx.textAlign = "center";
       ctx.textBaseline = "middle";
-      ctx.fillText(this.status, this.plot.x + size / 2, this.plot.y + size / 2);
+      ctx.fillText(status, this.plot.x + size / 2, this.plot.y + size / 2);
     }
     this.drawOverlay();
   }
@@ -152,8 +155,11 @@ export class HeatmapView {
     const dpr = Math.max(1, Math.min(3, globalThis.devicePixelRatio || 1));
     const px = Math.round(this.plot.w * dpr);
     const r = this.raster;
+    // A preview covers whole k x k blocks, so it reaches past N when k does not divide N.
+    const win = matrix.factor > 1 ? fullWindow(matrix.size, matrix.size) : this.win;
+    const over = matrix.factor > 1 ? (matrix.size * matrix.factor) / n : 1;
     if (!r || r.matrix !== matrix || r.win !== this.win || r.px !== px || r.scale !== scale) {
-      const img = rasterize(matrix.values, n, this.win, px, scale);
+      const img = rasterize(matrix.values, matrix.size, win, px, scale);
       const canvas = r?.canvas ?? document.createElement("canvas");
       canvas.width = img.width;
       canvas.height = img.height;
@@ -161,8 +167,11 @@ export class HeatmapView {
       this.raster = { canvas, matrix, win: this.win, px, scale };
     }
     ctx.save();
+    ctx.beginPath();
+    ctx.rect(this.plot.x, this.plot.y, this.plot.w, this.plot.h);
+    ctx.clip();
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(this.raster!.canvas, this.plot.x, this.plot.y, this.plot.w, this.plot.h);
+    ctx.drawImage(this.raster!.canvas, this.plot.x, this.plot.y, this.plot.w * over, this.plot.h * over);
     ctx.restore();
     const cell = this.plot.w / this.win.rows;
     if (cell >= 8) {
@@ -179,7 +188,7 @@ export class HeatmapView {
       }
       ctx.stroke();
     }
-    if (cell >= MIN_VALUE_CELL_PX) this.drawValues(ctx, theme, matrix, scale, cell);
+    if (cell >= MIN_VALUE_CELL_PX && matrix.factor === 1) this.drawValues(ctx, theme, matrix, scale, cell);
     const marks = this.win;
     if (this.query >= 0) {
       const a = cellRect(this.plot, marks, this.query, marks.col0);
@@ -286,7 +295,9 @@ export class HeatmapView {
   describe(q: number, k: number): string[] {
     const n = this.tokens.length;
     const lines = [`query ${q} ${quoteToken(this.tokens[q], this.special[q])}`, `key ${k} ${quoteToken(this.tokens[k], this.special[k])}`];
-    if (this.matrix) {
+    if (this.matrix && this.matrix.factor > 1) {
+      lines.push("weight: loading exact values…");
+    } else if (this.matrix) {
       const row = this.matrix.values.subarray(q * n, (q + 1) * n);
       lines.push(`weight ${formatCode(this.matrix.codes[q * n + k])} · rank ${rankInRow(row, k)} of ${n} in row`);
     } else {

@@ -22,6 +22,8 @@ export interface WidgetState {
   attention_data: Binary;
   head_data: Binary;
   head_data_for: number[];
+  head_preview: Binary;
+  head_preview_for: number[]; // layer, head, factor, size
   layer: number;
   head: number;
   query: number;
@@ -30,8 +32,12 @@ export interface WidgetState {
 
 export type WidgetModel = AnyModel<WidgetState>;
 
-/** One head's matrix: dec3 codes (for exact tooltip text) and their values (for colour). */
+/** One head's matrix: dec3 codes (for exact tooltip text) and their values (for colour), size x
+ * size. factor 1: the exact N x N matrix; factor k > 1: a preview in which each cell is the
+ * maximum of a k x k block (shown while the exact matrix is on its way). */
 export interface HeadMatrix {
   codes: Uint16Array;
   values: Float32Array;
+  size: number;
+  factor: number;
 }

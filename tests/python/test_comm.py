@@ -111,3 +111,28 @@ def test_bad_head_requests_get_an_error_not_a_crash(recording, layer, head):
     (reply,) = w.comm.take()
     assert "layer must be in [0, 1] and head in [0, 2]" in reply["data"]["content"]["error"]
     assert reply["buffers"] == []
+
+
+def test_long_inputs_send_a_pooled_preview_before_the_exact_head(recording):
+    rng = np.random.default_rng(0)
+    n = 600
+    a = rng.random((2, 2, n, n), dtype=np.float32)
+    w = AttentionWidget(a, [f"t{i}" for i in range(n)], layer=1, eager_bytes=0)
+    assert w.head_preview == b""  # the first paint needs the exact head only
+    w.comm.take()
+    w.head = 1
+    # binary values leave the JSON state for buffer_paths
+    keys = [p[0] for m in _updates(w) for p in m["data"]["buffer_paths"]]
+    assert keys == ["head_preview", "head_data"]  # preview first, each in its own message
+    assert w.head_preview_for == [1, 1, 3, 200]  # ceil(600 / 256) = 3 -> 200 x 200
+    pooled = a[1, 1].reshape(200, 3, 200, 3).max(axis=(1, 3))
+    assert w.head_preview == dec3_bytes(pooled)
+    assert w.head_data == dec3_bytes(a[1, 1])
+
+
+def test_max_pool_keeps_each_blocks_maximum_and_pads_by_repeating_edges():
+    from attn_widget.encoding import max_pool
+
+    m = np.arange(25, dtype=np.float32).reshape(5, 5)
+    np.testing.assert_array_equal(max_pool(m, 2), [[6, 8, 9], [16, 18, 19], [21, 23, 24]])
+    np.testing.assert_array_equal(max_pool(m, 1), m)
