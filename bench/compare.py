@@ -28,7 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -38,12 +39,12 @@ sys.path.insert(0, str(ROOT))
 from attn_widget import AttentionWidget  # noqa: E402
 from bench.synthetic import causal_attention, tokens  # noqa: E402
 from bench.widget_bench import HOVER_PROBE, machine, wire_bytes  # noqa: E402
-from tests.support.chromium import HARNESS, STATIC, launch  # noqa: E402
+from tests.support.chromium import HARNESS, STATIC, launch  # noqa: E402  (STATIC: our bundle)
 from tests.support.fake_kernel import initial_state, use_recording_comms  # noqa: E402
 
 PEERS = ["bertviz_head_view", "bertviz_model_view", "circuitsvis_attention_heads"]
 TOOLS = ["ours", *PEERS]
-ORIGIN = "http://bench.test"
+MAX_PEER_PAGE_BYTES = 500e6
 PEERS_JS = ROOT / "bench" / "peers" / "node_modules"
 CDN = {  # what bertviz asks cdnjs for -> the same libraries from npm (jQuery 2.2.4 for 2.0.0)
     "https://cdnjs.cloudflare.com/ajax/libs/require.js/2.3.6/require.min.js": PEERS_JS / "requirejs" / "require.js",
@@ -70,20 +71,48 @@ def our_page(state: dict[str, Any]) -> str:
     return HARNESS.read_text().replace("</body>", mount + "</body>")
 
 
-def route_pages(page: Any, pages: pathlib.Path, blocked: list[str]) -> None:
+@contextmanager
+def serve_files(pages: pathlib.Path) -> Iterator[str]:
+    """A static HTTP server on loopback for the pages and our bundle. Pages of hundreds of MB must
+    reach Chromium over a socket, as from any web server: through Playwright's routing they would
+    cross the driver's pipe as base64 and be charged to the tool."""
+    import functools
+    import http.server
+    import threading
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def translate_path(self, path: str) -> str:
+            name = path.split("?")[0].rsplit("/", 1)[-1]
+            base = STATIC if path.startswith("/static/") else pages
+            return str(base / name)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(pages)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def route_offline(context: Any, origin: str, blocked: list[str]) -> None:
+    """Loopback goes through; bertviz's cdnjs requests get the same files from npm; anything else
+    is refused (and recorded), as on a machine without a network."""
+
     def handle(route: Any) -> None:
         url = route.request.url
-        if url.startswith(f"{ORIGIN}/static/"):
-            route.fulfill(path=str(STATIC / url.rsplit("/", 1)[1]), content_type="text/javascript" if url.endswith(".js") else "text/css")
-        elif url.startswith(f"{ORIGIN}/page/"):
-            route.fulfill(path=str(pages / url.rsplit("/", 1)[1]), content_type="text/html")
+        if url.startswith(origin):
+            route.continue_()
         elif url in CDN:
             route.fulfill(path=str(CDN[url]), content_type="text/javascript")
         else:
             blocked.append(url)
             route.abort()
 
-    page.context.route("**/*", handle)
+    context.route("**/*", handle)
 
 
 # ------------------------------------------------------------------------------- measurement
@@ -134,17 +163,19 @@ def switch_action(page: Any, tool: str, i: int) -> Callable[[], None] | None:
     return None
 
 
-def measure_page(browser: Any, pages: pathlib.Path, tool: str, n: int, limit_s: float, hovers: int, switches: int) -> dict[str, Any]:
+def measure_page(browser: Any, origin: str, tool: str, n: int, limit_s: float, hovers: int, switches: int) -> dict[str, Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 1100}, device_scale_factor=1)
     page = context.new_page()
     blocked: list[str] = []
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    route_pages(page, pages, blocked)
+    route_offline(context, origin, blocked)
     row: dict[str, Any] = {"tool": tool, "n_tokens": n}
     try:
-        page.goto(f"{ORIGIN}/page/{tool}.html", wait_until="commit", timeout=limit_s * 1000)
-        page.wait_for_function(DRAWN[tool], timeout=limit_s * 1000, polling="raf")
+        start = time.perf_counter()
+        page.goto(f"{origin}/{tool}.html", wait_until="commit", timeout=limit_s * 1000)
+        left = max(1.0, limit_s - (time.perf_counter() - start))  # the limit counts from navigation
+        page.wait_for_function(DRAWN[tool], timeout=left * 1000, polling="raf")
         row["first_render_ms"] = page.evaluate(TWO_FRAMES)
     except Exception as err:  # the tool did not draw in time (or the page died trying)
         row.update(status="did not render", detail=f"{type(err).__name__}: {str(err).splitlines()[0][:160]}")
@@ -358,6 +389,8 @@ def main() -> None:
     use_recording_comms()
     rows: list[dict[str, Any]] = []
     gave_up: set[str] = set()
+    skipped: dict[str, str] = {}  # tool -> why it was not tried at larger N
+    last_bytes: dict[str, tuple[int, int]] = {}  # tool -> (N, page bytes) of its largest drawn page
     work = pathlib.Path(tempfile.mkdtemp(prefix="attn-bench-"))
     with sync_playwright() as p:
         browser = launch(p, extra_args=["--enable-precise-memory-info", "--js-flags=--max-old-space-size=8192"])
@@ -373,6 +406,13 @@ def main() -> None:
                 made["ours"] = {"python_s": time.perf_counter() - start, "bytes": wire_bytes(state)}
                 (pages / "ours.html").write_text(our_page(state))
                 del widget, state
+            for tool in [t for t in tools if t in PEERS and t not in gave_up and t in last_bytes]:
+                # Payloads grow as N^2: past ~0.5 GB of HTML, generating and loading one risks the
+                # machine's memory for a page no one could use; report it instead of trying.
+                estimate = last_bytes[tool][1] * (n / last_bytes[tool][0]) ** 2
+                if estimate > MAX_PEER_PAGE_BYTES:
+                    gave_up.add(tool)
+                    skipped[tool] = f"not tried: its page would be about {estimate / 1e9:.1f} GB"
             todo = [t for t in tools if t in PEERS and t not in gave_up]
             if todo:
                 done = subprocess.run([str(peers_python), str(ROOT / "bench" / "peers" / "render_peers.py"), str(n), str(pages), ",".join(todo)],
@@ -382,13 +422,16 @@ def main() -> None:
                 made.update(json.loads(done.stdout.strip().splitlines()[-1]))
             for tool in tools:
                 if tool in gave_up:
-                    rows.append({"tool": tool, "n_tokens": n, "status": "not tried: a smaller N did not render"})
+                    rows.append({"tool": tool, "n_tokens": n, "status": skipped.get(tool, "not tried: a smaller N did not render")})
                     continue
-                row = measure_page(browser, pages, tool, n, args.limit, args.hovers, args.switches)
+                with serve_files(pages) as origin:
+                    row = measure_page(browser, origin, tool, n, args.limit, args.hovers, args.switches)
                 row.update(made.get(tool, {}))
                 rows.append(summarize(row))
                 if row["status"] != "ok":
                     gave_up.add(tool)
+                elif "bytes" in row:
+                    last_bytes[tool] = (n, row["bytes"])
                 print(f"N={n:5d} {tool:28s} {row['status']:15s} first render {fmt_ms(row.get('first_render_ms')):>8s}  "
                       f"hover {fmt_ms(row.get('hover_ms_median')):>8s}  bytes {row.get('bytes', 0) / 1e6:8.2f} MB", flush=True)
             for f in pages.iterdir():

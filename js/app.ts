@@ -153,8 +153,13 @@ export class AttentionApp {
       return;
     }
     // Lazy widgets: Python pushes the selected head into head_data when layer/head change, usually
-    // within tens of milliseconds. Only if it is slow do we say so (a "loading" frame costs a whole
-    // redraw), and later still we ask for it, in case this view missed that update.
+    // within tens of milliseconds. Until then the old picture stays (a "loading" frame would cost a
+    // whole redraw), but it no longer answers hovers with the old head's numbers. Only if the head
+    // is slow do we say so, and later still we ask for it, in case this view missed that update.
+    this.heatmap.setMatrix(null, null);
+    this.strip.setMatrix(null, null);
+    this.shown = this.preview = "";
+    this.root.dataset.headShown = this.root.dataset.headPreview = "";
     const stillMissing = () =>
       !this.signal.aborted && this.isSelected(layer, head) && !this.store.get(layer, head, nHeads) && this.preview !== `${layer},${head}`;
     setTimeout(() => {
