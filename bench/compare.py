@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
+import signal
 import statistics
 import subprocess
 import sys
@@ -132,7 +134,7 @@ def hover_targets(page: Any, tool: str, count: int) -> list[tuple[float, float]]
         x, y, w, h = (float(v) for v in canvas.get_attribute("data-plot").split(","))
         return [(box["x"] + x + rng.random() * w, box["y"] + y + rng.random() * h) for _ in range(count)]
     selector = {
-        "bertviz_head_view": "#vis text",  # a token: its lines are shown, the others hidden
+        "bertviz_head_view": "#vis text",  # a left-column token: its lines are shown, the others hidden
         "bertviz_model_view": "svg text",  # a layer/head label or token: hover has little to do here
         "circuitsvis_attention_heads": "canvas",  # a head thumbnail: the zoomed head is redrawn
     }[tool]
@@ -140,6 +142,9 @@ def hover_targets(page: Any, tool: str, count: int) -> list[tuple[float, float]]
         "sel => [...document.querySelectorAll(sel)].map(e => e.getBoundingClientRect().toJSON()).filter(b => b.width > 0 && b.height > 0)",
         selector,
     )
+    if tool == "bertviz_head_view" and boxes:  # the left column's tokens are the ones that react
+        left = min(b["x"] for b in boxes)
+        boxes = [b for b in boxes if b["x"] < left + 5]
     if tool == "circuitsvis_attention_heads":
         boxes = sorted(boxes, key=lambda b: b["width"] * b["height"])[: max(1, len(boxes) - 1)]  # thumbnails, not the big one
     picks = [boxes[int(i)] for i in rng.integers(0, len(boxes), count)] if boxes else []
@@ -163,7 +168,8 @@ def switch_action(page: Any, tool: str, i: int) -> Callable[[], None] | None:
     return None
 
 
-def measure_page(browser: Any, origin: str, tool: str, n: int, limit_s: float, hovers: int, switches: int) -> dict[str, Any]:
+def measure_page(browser: Any, origin: str, tool: str, n: int, limit_s: float, hovers: int, switches: int,
+                 report: Callable[[dict[str, Any]], None] = lambda row: None) -> dict[str, Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 1100}, device_scale_factor=1)
     page = context.new_page()
     blocked: list[str] = []
@@ -184,6 +190,7 @@ def measure_page(browser: Any, origin: str, tool: str, n: int, limit_s: float, h
     row["status"] = "ok"
     row["js_heap_bytes"] = page.evaluate("() => performance.memory ? performance.memory.usedJSHeapSize : null")
     row["dom_nodes"] = page.evaluate("() => document.getElementsByTagName('*').length")
+    report(row)
     if tool == "ours":
         page.evaluate(HOVER_PROBE)
     budget = time.perf_counter() + limit_s
@@ -210,6 +217,37 @@ def measure_page(browser: Any, origin: str, tool: str, n: int, limit_s: float, h
         row["blocked_requests"] = sorted(set(blocked))[:5]
     context.close()
     return row
+
+
+def measure_in_child(origin: str, tool: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """measure_page in its own process with its own Chromium, killed at a hard wall-clock limit:
+    a page whose main thread is stuck in a giant script does not answer Playwright's own timeouts."""
+    command = [sys.executable, __file__, "--child", json.dumps([origin, tool, n, args.limit, args.hovers, args.switches])]
+    wall = 3 * args.limit + 60  # render + hovers + switches, each bounded by the limit, + start-up
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=wall)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    if not rows:
+        return {"tool": tool, "n_tokens": n, "status": "did not render", "detail": f"no view within {args.limit:.0f} s (process stopped)"}
+    row = rows[-1]  # the child reports after first render and again when done
+    if proc.returncode != 0 and "hover_ms" not in row:
+        row["detail"] = "stopped at the wall-clock limit while interacting"
+    return row
+
+
+def child_main(spec: str) -> None:
+    origin, tool, n, limit, hovers, switches = json.loads(spec)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p, extra_args=["--enable-precise-memory-info", "--js-flags=--max-old-space-size=8192"])
+        row = measure_page(browser, origin, tool, n, limit, hovers, switches, report=lambda r: print(json.dumps(r), flush=True))
+        print(json.dumps(row), flush=True)
+        browser.close()
 
 
 # ------------------------------------------------------------- ours: head switch, live kernel
@@ -367,6 +405,8 @@ def plot(rows: list[dict[str, Any]], limit_s: float, path: pathlib.Path) -> None
 
 # -------------------------------------------------------------------------------------- main
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        return child_main(sys.argv[2])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 128, 256, 512, 1024, 2048, 4096])
     parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated, of {TOOLS}")
@@ -425,7 +465,7 @@ def main() -> None:
                     rows.append({"tool": tool, "n_tokens": n, "status": skipped.get(tool, "not tried: a smaller N did not render")})
                     continue
                 with serve_files(pages) as origin:
-                    row = measure_page(browser, origin, tool, n, args.limit, args.hovers, args.switches)
+                    row = measure_in_child(origin, tool, n, args)
                 row.update(made.get(tool, {}))
                 rows.append(summarize(row))
                 if row["status"] != "ok":
