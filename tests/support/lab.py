@@ -71,8 +71,10 @@ def jupyter_lab(root: pathlib.Path, start_timeout: float = 90) -> Iterator[str]:
 
 
 def open_and_run_all(page: Any, url: str, notebook: str, timeout_ms: int = 120_000) -> None:
-    """Open a notebook in Lab, wait for an idle kernel, and Run All Cells."""
-    page.goto(f"{url}/lab/tree/{notebook}", timeout=timeout_ms)
+    """Open a notebook in Lab (in a fresh workspace of its own, so notebooks opened earlier on the
+    same server are not restored beside it), wait for an idle kernel, and Run All Cells."""
+    workspace = "w-" + "".join(c if c.isalnum() else "-" for c in notebook)
+    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{notebook}?reset", timeout=timeout_ms)
     page.wait_for_selector(".jp-Notebook", timeout=timeout_ms)
     try:
         page.locator(".jp-Dialog button.jp-mod-accept").click(timeout=3000)
