@@ -161,11 +161,6 @@ def dec3_bytes(values: np.ndarray) -> bytes:
     return encode_dec3(values).astype("<u2", copy=False).tobytes(order="C")
 
 
-def float32_bytes(values: np.ndarray) -> bytes:
-    """Row-major little-endian float32 bytes (for arrays the browser only draws, never prints)."""
-    return np.ascontiguousarray(values, dtype="<f4").tobytes(order="C")
-
-
 def to_numpy(array: Any, name: str) -> np.ndarray:
     """A float32 numpy copy of a numpy array, torch tensor or nested sequence, named in errors."""
     if hasattr(array, "detach") and hasattr(array, "cpu"):  # torch.Tensor, without importing torch
