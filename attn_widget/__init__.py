@@ -1,7 +1,9 @@
 """attn_widget: look inside transformer attention, live in a Jupyter cell."""
 
+from .capture import capture
+from .captured import Capture
 from .demo import demo
 from .widget import AttentionWidget
 
-__all__ = ["AttentionWidget", "demo"]
+__all__ = ["AttentionWidget", "Capture", "capture", "demo"]
 __version__ = "0.1.0"

@@ -1,147 +1,282 @@
-"""Run a Hugging Face model on a text and collect its attention weights, whatever its attention
-implementation.
+"""Run a Hugging Face model on a text and keep what is needed to show any head's attention.
 
-Under transformers v5 the default attention (SDPA) computes no weights: ``output_attentions=True``
-then returns an empty tuple. We switch the model to eager attention for the one forward pass and
-switch it back afterwards, so the user's model is left as it was, and we refuse to hand back an
-empty or partial result.
+``capture`` runs one ordinary forward pass (PyTorch SDPA, no gradients) while recorder.py keeps
+each layer's queries and keys as the model used them (after rotary embeddings, with the real mask);
+heads are recomputed on demand. No layer x head x N x N array is built, whatever the model's
+``attn_implementation`` (which is restored afterwards).
+
+Texts longer than the model accepts are refused with an error (never silently truncated): a
+truncated capture would show attention over text the user did not choose.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+import inspect
+from typing import Any, Sequence
 
-import numpy as np
-
-from .encoding import normalize_attention
+from .captured import Axis, Capture, Kind, RecordedKind
+from .recorder import RecordedCall, recording
 from .tokens import readable_tokens
 
 
-@dataclass(frozen=True)
-class CapturedAttention:
-    """One example's attention ``(L, H, N, N)`` float32 with its token labels."""
-
-    attention: np.ndarray
-    tokens: list[str]
-    special: list[bool]
-
-
-def check_text(text: Any) -> list[str]:
+def check_text(text: Any, name: str = "text") -> list[str]:
     """``text`` as a non-empty list of non-empty strings, or an error naming what was wrong."""
     texts = [text] if isinstance(text, str) else text
     if not isinstance(texts, (list, tuple)) or not texts:
         raise TypeError(
-            f"text must be a non-empty str or a list of str, got {type(text).__name__}: {text!r}"
+            f"{name} must be a non-empty str or a list of str, got {type(text).__name__}: {text!r}"
         )
     for i, t in enumerate(texts):
         if not isinstance(t, str):
-            raise TypeError(f"text[{i}] must be a str, got {type(t).__name__}")
+            raise TypeError(f"{name}[{i}] must be a str, got {type(t).__name__}")
         if not t.strip():
-            where = "text" if isinstance(text, str) else f"text[{i}]"
+            where = name if isinstance(text, str) else f"{name}[{i}]"
             raise ValueError(f"{where} is empty: give at least one word to tokenize")
     return list(texts)
 
 
-@contextmanager
-def eager_attention(model: Any) -> Iterator[None]:
-    """Run the body with the model on eager attention and in eval mode; restore both after."""
-    config = getattr(model, "config", None)
-    before = getattr(config, "_attn_implementation", None)
-    was_training = bool(getattr(model, "training", False))
-    switch = before not in (None, "eager")
-    if switch:
-        if not hasattr(model, "set_attn_implementation"):
-            raise RuntimeError(
-                f"the model uses {before!r} attention, which returns no attention weights, and "
-                "cannot be switched to eager; load it with attn_implementation='eager'"
-            )
-        model.set_attn_implementation("eager")
-    model.eval()
-    try:
-        yield
-    finally:
-        if switch:
-            model.set_attn_implementation(before)
-        if was_training:
-            model.train()
-
-
-def capture_attention(
+def capture(
     model: Any,
     tokenizer: Any,
     text: str | Sequence[str],
     *,
+    text_pair: str | Sequence[str] | None = None,
+    decoder_text: str | Sequence[str] | None = None,
     example: int | None = None,
-) -> CapturedAttention:
-    """Tokenize ``text``, run ``model`` once without gradients, and return one example's attention.
+) -> Capture:
+    """Tokenize ``text``, run ``model`` once, and return a ``Capture`` of one example.
 
-    ``text`` may be a list (a padded batch); then ``example`` picks which sequence is shown and its
-    padding positions are dropped, so only its real tokens appear.
+    - ``text``: a str, or a list of str (a padded batch; then ``example`` picks the one kept, with
+      its real tokens only).
+    - ``text_pair``: second sentences for sentence-pair models (BERT's ``[SEP]`` pairs).
+    - ``decoder_text``: for encoder-decoder models, the decoder's input. Default: the input text
+      shifted right behind the decoder start token (teacher forcing on the text itself).
     """
     import torch
 
     texts = check_text(text)
-    if len(texts) > 1 and example is None:
-        raise ValueError(
-            f"text holds a batch of {len(texts)} strings; pass example=i "
-            f"(0 <= i < {len(texts)}) to choose which one to show"
-        )
+    index = _check_example(example, len(texts))
     config = getattr(model, "config", None)
-    if getattr(config, "is_encoder_decoder", False):
-        raise NotImplementedError(
-            "from_model does not run encoder-decoder models yet; run the model yourself with "
-            "output_attentions=True and pass out.encoder_attentions (or decoder_attentions) "
-            "to AttentionWidget(attention, tokens)"
-        )
-    index = 0 if example is None else example
-    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(texts):
-        raise ValueError(f"example must be an int in [0, {len(texts) - 1}], got {example!r}")
-
     padding = len(texts) > 1
     if padding and getattr(tokenizer, "pad_token", None) is None:
         tokenizer.pad_token = tokenizer.eos_token  # GPT-2 style tokenizers ship no pad token
-    encoded = tokenizer(texts, return_tensors="pt", padding=padding)
-    n_tokens = int(encoded["input_ids"].shape[1])
+    pairs = None if text_pair is None else check_text(text_pair, "text_pair")
+    if pairs is not None and len(pairs) != len(texts):
+        raise ValueError(f"text_pair has {len(pairs)} entries but text has {len(texts)}")
+    encoded = dict(tokenizer(texts, pairs, return_tensors="pt", padding=padding))
+    decoder = None
+    if getattr(config, "is_encoder_decoder", False):
+        if decoder_text is not None:
+            targets = check_text(decoder_text, "decoder_text")
+            if len(targets) != len(texts):
+                raise ValueError(f"decoder_text has {len(targets)} entries but text has {len(texts)}")
+            dec = tokenizer(text_target=targets, return_tensors="pt", padding=padding)
+            decoder = (dec["input_ids"], dec.get("attention_mask"))
+        else:
+            decoder = _shift_right(encoded["input_ids"], encoded.get("attention_mask"), config)
+    elif decoder_text is not None:
+        raise ValueError("decoder_text is only for encoder-decoder models; this model has no decoder input")
+    with torch.no_grad():
+        return capture_ids(model, tokenizer, encoded, decoder=decoder, example=index)
+
+
+def capture_ids(
+    model: Any,
+    tokenizer: Any,
+    encoded: dict[str, Any],
+    *,
+    decoder: tuple[Any, Any] | None = None,
+    example: int = 0,
+    generated_from: int | None = None,
+) -> Capture:
+    """The capture of already tokenized inputs (``input_ids``, ``attention_mask``, ...).
+
+    ``decoder`` = (decoder_input_ids, decoder_attention_mask) for encoder-decoder models.
+    ``generated_from``: the first generated position of the (decoder) sequence, to mark them.
+    """
+    import torch
+
+    config = getattr(model, "config", None)
+    ids = encoded["input_ids"]
+    _check_length(config, int(ids.shape[1]), "text")
+    device = _device_of(model)
+    inputs = {k: v.to(device) for k, v in encoded.items() if hasattr(v, "to")}
+    if decoder is not None:
+        inputs["decoder_input_ids"] = decoder[0].to(device)
+        if decoder[1] is not None:
+            inputs["decoder_attention_mask"] = decoder[1].to(device)
+    extra: dict[str, Any] = {"use_cache": False, "return_dict": True}
+    if "logits_to_keep" in inspect.signature(model.forward).parameters:
+        extra["logits_to_keep"] = 1  # the capture needs no logits: skip the (N, vocab) matrix
+    with recording(model, example) as rec, torch.no_grad():
+        model(**inputs, **extra)
+    if not rec.calls:
+        raise RuntimeError(
+            f"{type(model).__name__} made no attention calls through transformers' AttentionInterface; "
+            "this architecture computes attention its own way and cannot be captured"
+        )
+
+    enc_keep = _kept(encoded.get("attention_mask"), example, int(ids.shape[1]))
+    enc_axis = _axis(tokenizer, ids[example], enc_keep, None)
+    if decoder is None:
+        calls = [_restrict(c, enc_keep, enc_keep) for c in rec.calls]
+        gen_axis = _axis(tokenizer, ids[example], enc_keep, generated_from)
+        return Capture([_kind("self", calls, gen_axis, gen_axis, config)])
+
+    dec_ids = decoder[0]
+    dec_keep = _kept(decoder[1], example, int(dec_ids.shape[1]))
+    dec_axis = _axis(tokenizer, dec_ids[example], dec_keep, generated_from)
+    groups: dict[str, list[RecordedCall]] = {"encoder": [], "decoder": [], "cross": []}
+    for call in rec.calls:
+        groups[_kind_of(call.module_name)].append(call)
+    kinds: list[Kind] = []
+    for name, q_keep, k_keep, q_axis, k_axis in (
+        ("encoder", enc_keep, enc_keep, enc_axis, enc_axis),
+        ("decoder", dec_keep, dec_keep, dec_axis, dec_axis),
+        ("cross", dec_keep, enc_keep, dec_axis, enc_axis),
+    ):
+        if groups[name]:
+            calls = [_restrict(c, q_keep, k_keep) for c in groups[name]]
+            kinds.append(_kind(name, calls, q_axis, k_axis, config))
+    return Capture(kinds)
+
+
+def _kind(name: str, calls: list[RecordedCall], queries: Axis, keys: Axis, config: Any) -> Kind:
+    expected = _layer_count(config, name)
+    if expected is not None and len(calls) != expected:
+        raise RuntimeError(
+            f"recorded {len(calls)} {name} attention layers but the config has {expected}: "
+            "refusing to show a partial result"
+        )
+    return RecordedKind(name, calls, queries, keys)
+
+
+def _kind_of(module_name: str) -> str:
+    parts = module_name.split(".")
+    if any(p in ("encoder_attn", "crossattention", "cross_attn", "EncDecAttention") for p in parts):
+        return "cross"
+    return "decoder" if "decoder" in parts else "encoder"
+
+
+def _restrict(call: RecordedCall, q_keep: Any, k_keep: Any) -> RecordedCall:
+    """Drop padding positions: keep only the example's real query and key rows."""
+    n_q, n_k = int(call.q.shape[1]), int(call.k.shape[1])
+    if len(q_keep) == n_q and len(k_keep) == n_k:
+        return call
+    qi = q_keep.to(call.q.device)
+    ki = k_keep.to(call.k.device)
+    mask = call.allowed(call.q.device)
+    if mask is not None:
+        mask = mask.index_select(0, qi).index_select(1, ki)
+    return RecordedCall(
+        module_name=call.module_name,
+        q=call.q.index_select(1, qi),
+        k=call.k.index_select(1, ki),
+        mask=mask,
+        causal=False,
+        scaling=call.scaling,
+    )
+
+
+def _kept(mask: Any, example: int, n: int) -> Any:
+    import torch
+
+    if mask is None:
+        return torch.arange(n)
+    return torch.nonzero(mask[example].cpu() != 0).flatten()
+
+
+def _axis(tokenizer: Any, ids: Any, keep: Any, generated_from: int | None) -> Axis:
+    kept = [int(i) for i in keep]
+    labels, special = readable_tokens(tokenizer, [int(ids[i]) for i in kept])
+    generated = None if generated_from is None else [i >= generated_from for i in kept]
+    return Axis.of(labels, special, generated)
+
+
+def _shift_right(ids: Any, mask: Any, config: Any) -> tuple[Any, Any]:
+    import torch
+
+    start = getattr(config, "decoder_start_token_id", None)
+    if start is None:
+        raise ValueError("the model's config has no decoder_start_token_id: pass decoder_text=")
+    shifted = torch.cat([torch.full_like(ids[:, :1], int(start)), ids[:, :-1]], dim=1)
+    if mask is None:
+        return shifted, None
+    return shifted, torch.cat([torch.ones_like(mask[:, :1]), mask[:, :-1]], dim=1)
+
+
+def _check_example(example: Any, n_texts: int) -> int:
+    if n_texts > 1 and example is None:
+        raise ValueError(
+            f"text holds a batch of {n_texts} strings; pass example=i "
+            f"(0 <= i < {n_texts}) to choose which one to show"
+        )
+    index = 0 if example is None else example
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n_texts:
+        raise ValueError(f"example must be an int in [0, {n_texts - 1}], got {example!r}")
+    return index
+
+
+def _check_length(config: Any, n_tokens: int, what: str) -> None:
     limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
     if limit is not None and n_tokens > int(limit):
         raise ValueError(
-            f"text is {n_tokens} tokens long but the model accepts at most {limit} positions; "
-            "shorten the text"
+            f"{what} is {n_tokens} tokens long but the model accepts at most {limit} positions; "
+            "shorten it (attn_widget does not truncate silently)"
         )
-    device = next(model.parameters()).device
-    inputs = {k: v.to(device) for k, v in encoded.items()}
-
-    with eager_attention(model), torch.no_grad():
-        out = model(**inputs, output_attentions=True, return_dict=True)
-
-    attentions = getattr(out, "attentions", None)
-    n_layers = _layer_count(config)
-    if not attentions or any(a is None for a in attentions):
-        raise RuntimeError(
-            "the model returned no attention weights even under eager attention "
-            f"(got {type(attentions).__name__} of length {len(attentions or ())}); "
-            "this architecture may compute attention in a way transformers cannot report"
-        )
-    if n_layers is not None and len(attentions) != n_layers:
-        raise RuntimeError(
-            f"the model returned attention for {len(attentions)} layers but its config has "
-            f"{n_layers}: refusing to show a partial result"
-        )
-    attention = normalize_attention(attentions, example=index)
-    ids = encoded["input_ids"][index]
-    mask = encoded.get("attention_mask")
-    keep = np.arange(n_tokens) if mask is None else np.flatnonzero(mask[index].cpu().numpy())
-    attention = np.ascontiguousarray(attention[:, :, keep][:, :, :, keep])
-    labels, special = readable_tokens(tokenizer, [int(i) for i in ids[keep]])
-    return CapturedAttention(attention=attention, tokens=labels, special=special)
 
 
-def _layer_count(config: Any) -> int | None:
-    for name in ("num_hidden_layers", "n_layer", "num_layers"):
+def _device_of(model: Any) -> Any:
+    return next(model.parameters()).device
+
+
+def _layer_count(config: Any, kind: str) -> int | None:
+    if getattr(config, "is_encoder_decoder", False):
+        names = ("encoder_layers", "num_layers") if kind == "encoder" else ("decoder_layers", "num_decoder_layers")
+    else:
+        names = ("num_hidden_layers", "n_layer", "num_layers")
+    for name in names:
         value = getattr(config, name, None)
         if isinstance(value, int):
             return value
     return None
 
+
+def capture_generation(
+    model: Any,
+    tokenizer: Any,
+    prompt: str,
+    *,
+    max_new_tokens: int = 20,
+    **generate_kwargs: Any,
+) -> Capture:
+    """Generate after ``prompt`` (greedy unless told otherwise), then capture the attention over the
+    prompt and the generated tokens in one forward pass; generated tokens are marked."""
+    import torch
+
+    check_text(prompt, "prompt")
+    if not isinstance(prompt, str):
+        raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
+    config = getattr(model, "config", None)
+    encoded = dict(tokenizer(prompt, return_tensors="pt"))
+    device = _device_of(model)
+    generate_kwargs.setdefault("do_sample", False)
+    if getattr(tokenizer, "pad_token_id", None) is None and getattr(tokenizer, "eos_token_id", None) is not None:
+        generate_kwargs.setdefault("pad_token_id", tokenizer.eos_token_id)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model.generate(
+                **{k: v.to(device) for k, v in encoded.items()}, max_new_tokens=max_new_tokens, **generate_kwargs
+            )
+    finally:
+        model.train(was_training)
+    sequence = out[:1].cpu()
+    if getattr(config, "is_encoder_decoder", False):
+        return capture_ids(model, tokenizer, encoded, decoder=(sequence, None), generated_from=1)
+    n_prompt = int(encoded["input_ids"].shape[1])
+    full = {"input_ids": sequence, "attention_mask": torch.ones_like(sequence)}
+    return capture_ids(model, tokenizer, full, generated_from=n_prompt)

@@ -10,10 +10,10 @@ import anywidget
 import numpy as np
 import traitlets
 
-from .capture import capture_attention
-from .encoding import dec3_bytes, max_pool, normalize_attention
+from .capture import capture, capture_generation
+from .captured import Capture, Kind
+from .encoding import dec3_bytes, max_pool
 from .metrics import GRID_METRICS
-from .tokens import check_tokens
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 _BUNDLE = _STATIC / "widget.js"
@@ -37,22 +37,30 @@ _HEAD_CACHE_SIZE = 16
 class AttentionWidget(anywidget.AnyWidget):
     """A layer x head grid linked to the token x token heatmap of the selected head.
 
-    ``attention`` is what Hugging Face returns with ``output_attentions=True`` (a tuple with one
-    ``(1, H, N, N)`` tensor per layer), or a torch tensor / numpy array ``(L, H, N, N)``; rows are
-    queries (the attending token), columns keys. ``tokens`` has one label per position.
-    The selection (``layer``, ``head``, ``query``, ``key``; 0-based, -1 = none) is shared with the
-    browser both ways: read it, ``observe`` it, or set it and every view follows.
+    ``attention`` is a ``Capture`` (``attn_widget.capture``), what Hugging Face returns with
+    ``output_attentions=True`` (a tuple with one ``(1, H, N, N)`` tensor per layer), or a torch
+    tensor / numpy array ``(L, H, N, N)`` with ``tokens`` (one label per position); rows are
+    queries (the attending token), columns keys. The selection (``layer``, ``head``, ``query``,
+    ``key``; 0-based, -1 = none) and the attention ``kind`` are shared with the browser both ways:
+    read them, ``observe`` them, or set them and every view follows.
     """
 
     _esm = _BUNDLE if _BUNDLE.exists() else _UNBUILT_ESM
     _css = _STATIC / "widget.css" if (_STATIC / "widget.css").exists() else ""
 
-    # What the views draw. Arrays travel as dec3 bytes (encoding.py), never as JSON lists.
+    # What the views draw. Columns are keys (``tokens``), rows are queries (``query_tokens``):
+    # the same list for self-attention, decoder vs encoder tokens for cross-attention.
+    kinds = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
     tokens = traitlets.List(traitlets.Unicode(), read_only=True).tag(sync=True)
     special = traitlets.List(traitlets.Bool(), read_only=True).tag(sync=True)
+    generated = traitlets.List(traitlets.Bool(), read_only=True).tag(sync=True)
+    query_tokens = traitlets.List(traitlets.Unicode(), read_only=True).tag(sync=True)
+    query_special = traitlets.List(traitlets.Bool(), read_only=True).tag(sync=True)
+    query_generated = traitlets.List(traitlets.Bool(), read_only=True).tag(sync=True)
     n_layers = traitlets.Int(read_only=True).tag(sync=True)
     n_heads = traitlets.Int(read_only=True).tag(sync=True)
     n_tokens = traitlets.Int(read_only=True).tag(sync=True)
+    n_queries = traitlets.Int(read_only=True).tag(sync=True)
     grid_metric = traitlets.Unicode("entropy").tag(sync=True)
     grid_metric_options = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
     grid_scores = traitlets.Bytes(read_only=True).tag(sync=True)
@@ -60,9 +68,10 @@ class AttentionWidget(anywidget.AnyWidget):
     head_data = traitlets.Bytes(read_only=True).tag(sync=True)
     head_data_for = traitlets.List(traitlets.Int(), read_only=True).tag(sync=True)
     head_preview = traitlets.Bytes(read_only=True).tag(sync=True)
-    head_preview_for = traitlets.List(traitlets.Int(), read_only=True).tag(sync=True)  # layer, head, factor, size
+    head_preview_for = traitlets.List(traitlets.Int(), read_only=True).tag(sync=True)  # layer, head, factor, rows, cols
 
     # The selection, synced both ways.
+    kind = traitlets.Unicode("self").tag(sync=True)
     layer = traitlets.Int(0).tag(sync=True)
     head = traitlets.Int(0).tag(sync=True)
     query = traitlets.Int(-1).tag(sync=True)
@@ -71,8 +80,9 @@ class AttentionWidget(anywidget.AnyWidget):
     def __init__(
         self,
         attention: Any,
-        tokens: Sequence[str],
+        tokens: Sequence[str] | None = None,
         *,
+        kind: str | None = None,
         layer: int = 0,
         head: int = 0,
         query: int = -1,
@@ -83,37 +93,44 @@ class AttentionWidget(anywidget.AnyWidget):
         eager_bytes: int = DEFAULT_EAGER_BYTES,
         **kwargs: Any,
     ) -> None:
-        array = normalize_attention(attention, example=example)
-        n_layers, n_heads, n_tokens, _ = array.shape
-        labels = check_tokens(tokens, n_tokens)
-        marks = [False] * n_tokens if special is None else [bool(s) for s in special]
-        if len(marks) != n_tokens:
-            raise ValueError(f"special has {len(marks)} entries, expected one per token ({n_tokens})")
-        self._attention = array
-        self._scores: dict[str, np.ndarray] = {}
-        self._encoded_heads: OrderedDict[tuple[int, int], bytes] = OrderedDict()
-        self._eager = 2 * array.size <= eager_bytes
+        if isinstance(attention, Capture):
+            if tokens is not None or special is not None or example is not None:
+                raise ValueError(
+                    "a Capture brings its own tokens: pass tokens, special and example only with an array"
+                )
+            self._capture = attention
+        else:
+            if tokens is None:
+                raise TypeError("tokens is required with an attention array: one label per position")
+            self._capture = Capture.from_array(attention, tokens, special=special, example=example)
+        self._scores: dict[tuple[str, str], np.ndarray] = {}
+        self._encoded_heads: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self._eager_bytes = eager_bytes
+        self._eager = False
         self._ready = False  # observers wait until __init__ has set every trait
         super().__init__(**kwargs)
         with self.hold_sync():
-            self.set_trait("tokens", labels)
-            self.set_trait("special", marks)
-            self.set_trait("n_layers", n_layers)
-            self.set_trait("n_heads", n_heads)
-            self.set_trait("n_tokens", n_tokens)
+            self.set_trait("kinds", [{"id": k, "label": self._capture.kind(k).label} for k in self._capture.kinds])
             self.set_trait(
                 "grid_metric_options",
                 [{"id": m.id, "label": m.label, "description": m.description} for m in GRID_METRICS.values()],
             )
-            self.set_trait("attention_data", dec3_bytes(array) if self._eager else b"")
             self.grid_metric = grid_metric
-            self.set_trait("grid_scores", dec3_bytes(self.scores()))
+            self.kind = self._capture.kinds[0] if kind is None else kind
+            self._load_kind()
             self.layer, self.head, self.query, self.key = layer, head, query, key
             self._send_selected_head(preview=False)  # the first paint needs the exact head only
         self._ready = True
         self.on_msg(self._answer_request)
 
     # ----------------------------------------------------------------- construction helpers
+    @classmethod
+    def from_capture(cls, capture: Capture, **kwargs: Any) -> "AttentionWidget":
+        """Show a ``Capture`` (from ``attn_widget.capture``): grid eagerly, heads on request."""
+        if not isinstance(capture, Capture):
+            raise TypeError(f"capture must be an attn_widget.Capture, got {type(capture).__name__}")
+        return cls(capture, **kwargs)
+
     @classmethod
     def from_model(
         cls,
@@ -122,38 +139,66 @@ class AttentionWidget(anywidget.AnyWidget):
         text: str | Sequence[str],
         *,
         example: int | None = None,
+        text_pair: str | Sequence[str] | None = None,
+        decoder_text: str | Sequence[str] | None = None,
         **kwargs: Any,
     ) -> "AttentionWidget":
-        """Tokenize ``text``, run ``model`` (eval mode, no gradients) and show its attention.
+        """Tokenize ``text``, run ``model`` once (eval mode, no gradients) and show its attention.
 
-        Works whatever the model's attention implementation: SDPA computes no weights, so the model
-        is switched to eager attention for this one pass and switched back. A list of texts is a
-        padded batch; ``example`` chooses the sequence shown, with its real tokens only.
+        Works whatever the model's attention implementation (see ``attn_widget.capture``). A list
+        of texts is a padded batch; ``example`` chooses the sequence shown, with its real tokens.
         """
-        captured = capture_attention(model, tokenizer, text, example=example)
-        return cls(captured.attention, captured.tokens, special=captured.special, **kwargs)
+        captured = capture(model, tokenizer, text, example=example, text_pair=text_pair, decoder_text=decoder_text)
+        return cls(captured, **kwargs)
+
+    @classmethod
+    def from_generate(
+        cls,
+        model: Any,
+        tokenizer: Any,
+        prompt: str,
+        *,
+        max_new_tokens: int = 20,
+        generate_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> "AttentionWidget":
+        """Generate after ``prompt`` (greedy by default) and show attention over the prompt and
+        the generated tokens; generated tokens are marked (``w.generated``)."""
+        captured = capture_generation(model, tokenizer, prompt, max_new_tokens=max_new_tokens, **(generate_kwargs or {}))
+        return cls(captured, **kwargs)
 
     # ----------------------------------------------------------------- the numbers, for Python
     @property
+    def capture(self) -> Capture:
+        """The capture shown: ``w.capture.attention(layer, head, kind)`` gives any head."""
+        return self._capture
+
+    @property
     def attention(self) -> np.ndarray:
-        """The attention shown, float32 ``(L, H, N, N)`` (a read-only view)."""
-        view = self._attention.view()
+        """Every head of the kind shown, float32 ``(L, H, Nq, Nk)`` (read-only; built on demand for
+        a capture, refused above 4 GiB: use ``w.capture.attention(layer, head)``)."""
+        view = self._capture.attentions(self.kind).view()
         view.flags.writeable = False
         return view
 
-    def scores(self, metric: str | None = None) -> np.ndarray:
+    def scores(self, metric: str | None = None, kind: str | None = None) -> np.ndarray:
         """The grid's per-head scores ``(L, H)`` for ``metric`` (default: the one shown)."""
         name = self.grid_metric if metric is None else metric
         if name not in GRID_METRICS:
             raise ValueError(f"metric must be one of {sorted(GRID_METRICS)}, got {name!r}")
-        if name not in self._scores:
-            self._scores[name] = GRID_METRICS[name].compute(self._attention)
-        return self._scores[name]
+        which = self._capture.kind(self.kind if kind is None else kind)
+        key = (which.id, name)
+        if key not in self._scores:
+            self._scores[key] = GRID_METRICS[name].compute(which)
+        return self._scores[key]
 
     @property
     def eager(self) -> bool:
         """True when every head travels with the widget; False when heads are sent on request."""
         return self._eager
+
+    def _kind(self) -> Kind:
+        return self._capture.kind(self.kind)
 
     # ----------------------------------------------------------------- validation
     def _check_index(self, name: str, value: int, upper: int, allow_none: bool) -> int:
@@ -165,6 +210,14 @@ class AttentionWidget(anywidget.AnyWidget):
             )
         return value
 
+    @traitlets.validate("kind")
+    def _valid_kind(self, proposal: dict[str, Any]) -> str:
+        if proposal["value"] not in self._capture.kinds:
+            raise traitlets.TraitError(
+                f"kind must be one of {list(self._capture.kinds)}, got {proposal['value']!r}"
+            )
+        return proposal["value"]
+
     @traitlets.validate("layer")
     def _valid_layer(self, proposal: dict[str, Any]) -> int:
         return self._check_index("layer", proposal["value"], self.n_layers, False)
@@ -175,7 +228,7 @@ class AttentionWidget(anywidget.AnyWidget):
 
     @traitlets.validate("query")
     def _valid_query(self, proposal: dict[str, Any]) -> int:
-        return self._check_index("query", proposal["value"], self.n_tokens, True)
+        return self._check_index("query", proposal["value"], self.n_queries, True)
 
     @traitlets.validate("key")
     def _valid_key(self, proposal: dict[str, Any]) -> int:
@@ -190,9 +243,42 @@ class AttentionWidget(anywidget.AnyWidget):
         return proposal["value"]
 
     # ----------------------------------------------------------------- keeping the views fed
+    def _load_kind(self) -> None:
+        """Every trait that depends on the kind shown, in one message; selection kept if it fits."""
+        k = self._kind()
+        n_layers, n_heads, n_q, n_k = k.shape
+        self._eager = 2 * n_layers * n_heads * n_q * n_k <= self._eager_bytes
+        for name, axis in (("", k.keys), ("query_", k.queries)):
+            self.set_trait(f"{name}tokens", axis.tokens)
+            self.set_trait(f"{name}special", axis.special)
+            self.set_trait(f"{name}generated", axis.generated)
+        self.set_trait("n_layers", n_layers)
+        self.set_trait("n_heads", n_heads)
+        self.set_trait("n_queries", n_q)
+        self.set_trait("n_tokens", n_k)
+        self.set_trait("attention_data", dec3_bytes(self._capture.attentions(k.id)) if self._eager else b"")
+        self.set_trait("grid_scores", dec3_bytes(self.scores()))
+        self.layer = min(self.layer, n_layers - 1)
+        self.head = min(self.head, n_heads - 1)
+        self.query = min(self.query, n_q - 1)
+        self.key = min(self.key, n_k - 1)
+
+    @traitlets.observe("kind")
+    def _kind_changed(self, change: dict[str, Any]) -> None:
+        if not self._ready:
+            return
+        self._ready = False  # layer/head clamping must not push a head of the old kind
+        try:
+            with self.hold_sync():
+                self._load_kind()
+                self._send_selected_head(preview=False)
+        finally:
+            self._ready = True
+
     @traitlets.observe("grid_metric")
     def _grid_metric_changed(self, change: dict[str, Any]) -> None:
-        self.set_trait("grid_scores", dec3_bytes(self.scores(change["new"])))
+        if self.n_layers:
+            self.set_trait("grid_scores", dec3_bytes(self.scores(change["new"])))
 
     @traitlets.observe("layer", "head")
     def _selected_head_changed(self, change: dict[str, Any]) -> None:
@@ -205,46 +291,53 @@ class AttentionWidget(anywidget.AnyWidget):
         preview first, in its own message, then the exact matrix."""
         if self._eager:
             return
-        layer, head = self.layer, self.head
-        factor = -(-self.n_tokens // PREVIEW_SIZE)  # ceil
-        if preview and factor > 1 and (layer, head) not in self._encoded_heads:
-            pooled = max_pool(self._attention[layer, head], factor)
+        kind, layer, head = self.kind, self.layer, self.head
+        factor = -(-max(self.n_tokens, self.n_queries) // PREVIEW_SIZE)  # ceil
+        if preview and factor > 1 and (kind, layer, head) not in self._encoded_heads:
+            pooled = max_pool(self._capture.attention(layer, head, kind), factor)
             with self.hold_sync():
                 self.set_trait("head_preview", dec3_bytes(pooled))
-                self.set_trait("head_preview_for", [layer, head, factor, pooled.shape[0]])
+                self.set_trait("head_preview_for", [layer, head, factor, pooled.shape[0], pooled.shape[1]])
         with self.hold_sync():
-            self.set_trait("head_data", self._head_bytes(layer, head))
+            self.set_trait("head_data", self._head_bytes(kind, layer, head))
             self.set_trait("head_data_for", [layer, head])
 
-    def _head_bytes(self, layer: int, head: int) -> bytes:
-        key = (layer, head)
+    def _head_bytes(self, kind: str, layer: int, head: int) -> bytes:
+        key = (kind, layer, head)
         if key in self._encoded_heads:
             self._encoded_heads.move_to_end(key)
             return self._encoded_heads[key]
-        data = dec3_bytes(self._attention[layer, head])
+        data = dec3_bytes(self._capture.attention(layer, head, kind))
         self._encoded_heads[key] = data
         while len(self._encoded_heads) > _HEAD_CACHE_SIZE:
             self._encoded_heads.popitem(last=False)
         return data
 
     def _answer_request(self, _widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
-        """Answer ``{"type": "head", "id", "layer", "head"}`` with that head's bytes, by id."""
+        """Answer ``{"type": "head", "id", "layer", "head", "kind"}`` with that head's bytes, by id."""
         if not isinstance(content, dict) or content.get("type") != "head":
             return
         request_id = content.get("id")
         layer, head = content.get("layer"), content.get("head")
-        reply: dict[str, Any] = {"type": "head", "id": request_id, "layer": layer, "head": head}
+        kind = content.get("kind", self.kind)
+        reply: dict[str, Any] = {"type": "head", "id": request_id, "layer": layer, "head": head, "kind": kind}
+        try:
+            which = self._capture.kind(kind)
+        except ValueError as err:
+            reply["error"] = str(err)
+            self.send(reply)
+            return
         valid = (
             isinstance(layer, int)
             and isinstance(head, int)
-            and 0 <= layer < self.n_layers
-            and 0 <= head < self.n_heads
+            and 0 <= layer < which.n_layers
+            and 0 <= head < which.n_heads
         )
         if not valid:
             reply["error"] = (
                 f"no head (layer={layer!r}, head={head!r}): layer must be in "
-                f"[0, {self.n_layers - 1}] and head in [0, {self.n_heads - 1}]"
+                f"[0, {which.n_layers - 1}] and head in [0, {which.n_heads - 1}]"
             )
             self.send(reply)
             return
-        self.send(reply, buffers=[self._head_bytes(layer, head)])
+        self.send(reply, buffers=[self._head_bytes(kind, layer, head)])

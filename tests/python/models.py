@@ -41,3 +41,35 @@ def minilm() -> tuple[Any, Any]:
     from attn_widget.demo import load_packaged_model
 
     return load_packaged_model()
+
+
+def tiny_family(family: str, attn_implementation: str = "sdpa", seed: int = 0) -> tuple[Any, Any]:
+    """A randomly initialised small model of ``family`` with the byte-level tokenizer:
+    gpt2, bert, llama (RoPE + grouped-query, 4 query heads on 2 key heads), mqa (1 key head), bart."""
+    import torch
+    from transformers import (
+        BartConfig,
+        BartForConditionalGeneration,
+        BertConfig,
+        BertModel,
+        GPT2Config,
+        GPT2LMHeadModel,
+        LlamaConfig,
+        LlamaForCausalLM,
+    )
+
+    tokenizer = byte_level_tokenizer()
+    vocab = len(tokenizer)
+    eos = tokenizer.eos_token_id
+    torch.manual_seed(seed)
+    small = dict(vocab_size=vocab)
+    configs = {
+        "gpt2": (GPT2LMHeadModel, GPT2Config(n_layer=3, n_head=4, n_embd=32, n_positions=128, **small)),
+        "bert": (BertModel, BertConfig(num_hidden_layers=2, num_attention_heads=4, hidden_size=32, intermediate_size=64, **small)),
+        "llama": (LlamaForCausalLM, LlamaConfig(num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, hidden_size=32, intermediate_size=64, bos_token_id=eos, eos_token_id=eos, **small)),
+        "mqa": (LlamaForCausalLM, LlamaConfig(num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=1, hidden_size=32, intermediate_size=64, bos_token_id=eos, eos_token_id=eos, **small)),
+        "bart": (BartForConditionalGeneration, BartConfig(encoder_layers=2, decoder_layers=3, d_model=32, encoder_attention_heads=4, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, pad_token_id=eos, bos_token_id=eos, eos_token_id=eos, decoder_start_token_id=eos, forced_eos_token_id=None, **small)),
+    }
+    cls, config = configs[family]
+    model = cls._from_config(config, attn_implementation=attn_implementation)
+    return model.eval(), tokenizer

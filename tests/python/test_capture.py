@@ -1,36 +1,174 @@
-"""from_model on real and small models: attention is collected whatever the attention
-implementation, equals an eager forward, and the user's model is left as it was."""
+"""attn_widget.capture: queries and keys recorded in one SDPA forward, heads recomputed on demand.
+For every family, every head equals eager ``output_attentions`` (1e-5 in fp32, causal zeros exact),
+with padding and sentence pairs, whatever the attention implementation; the model is left as it was."""
 
 import numpy as np
 import pytest
 import torch
 
-from attn_widget import AttentionWidget
-from attn_widget.capture import capture_attention
-from tests.python.models import minilm, tiny_gpt2
+from attn_widget import AttentionWidget, Capture, capture
+from attn_widget.capture import _shift_right
+from tests.python.models import minilm, tiny_family, tiny_gpt2
 
 TEXT = "The cat sat on the mat because it was tired."
+BATCH = ["A child painted a picture of a horse.", "The cat sat"]
+FAMILIES = ["gpt2", "bert", "llama", "mqa", "bart"]
 
 
-def eager_reference(model, tokenizer, text):
+def eager_reference(model, encoded, **extra):
+    """What eager attention with output_attentions=True returns: {kind: (L, B, H, Nq, Nk)}."""
     before = model.config._attn_implementation
     model.set_attn_implementation("eager")
     try:
         with torch.no_grad():
-            out = model(**tokenizer(text, return_tensors="pt"), output_attentions=True)
-        return torch.stack([a[0] for a in out.attentions]).numpy()
+            out = model(**encoded, **extra, output_attentions=True)
     finally:
         model.set_attn_implementation(before)
+    if model.config.is_encoder_decoder:
+        parts = {"encoder": out.encoder_attentions, "decoder": out.decoder_attentions, "cross": out.cross_attentions}
+    else:
+        parts = {"self": out.attentions}
+    return {k: torch.stack(list(v)).numpy() for k, v in parts.items()}
 
 
-def test_packaged_minilm_under_sdpa_gives_its_eager_attention(recording):
+def real(mask, example):
+    return mask[example].bool().numpy()
+
+
+@pytest.mark.parametrize("implementation", ["sdpa", "eager"])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_head_equals_eager_attention_with_padding(family, implementation):
+    model, tokenizer = tiny_family(family, implementation)
+    tokenizer.pad_token = tokenizer.eos_token
+    encoded = dict(tokenizer(BATCH, return_tensors="pt", padding=True))
+    extra = {}
+    if model.config.is_encoder_decoder:
+        dec, dec_mask = _shift_right(encoded["input_ids"], encoded["attention_mask"], model.config)
+        extra = {"decoder_input_ids": dec, "decoder_attention_mask": dec_mask}
+    reference = eager_reference(model, encoded, **extra)
+    for example in (0, 1):
+        c = capture(model, tokenizer, BATCH, example=example)
+        assert model.config._attn_implementation == implementation  # restored
+        assert set(c.kinds) == set(reference)
+        enc_keep = real(encoded["attention_mask"], example)
+        dec_keep = real(extra["decoder_attention_mask"], example) if extra else enc_keep
+        axes = {"self": (enc_keep, enc_keep), "encoder": (enc_keep, enc_keep), "decoder": (dec_keep, dec_keep), "cross": (dec_keep, enc_keep)}
+        for kind, ref in reference.items():
+            q_keep, k_keep = axes[kind]
+            expected = ref[:, example][:, :, q_keep][:, :, :, k_keep]
+            got = c.attentions(kind)
+            assert got.shape == expected.shape and got.dtype == np.float32
+            np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+            # any single head on demand is the same matrix
+            layer, head = got.shape[0] - 1, got.shape[1] - 1
+            np.testing.assert_array_equal(c.attention(layer, head, kind), got[layer, head])
+            np.testing.assert_allclose(got.sum(-1), 1.0, atol=1e-5)
+            if kind in ("decoder",) or (kind == "self" and family in ("gpt2", "llama", "mqa")):
+                upper = np.triu(np.ones(got.shape[-2:], bool), k=1)
+                assert np.all(got[:, :, upper] == 0.0), "causal zeros must be exact"
+        if example == 1 and "self" in c.kinds:
+            assert len(c.tokens) == int(enc_keep.sum())  # padding dropped
+
+
+def test_grouped_query_heads_map_to_their_shared_key_head():
+    model, tokenizer = tiny_family("llama")
+    c = capture(model, tokenizer, TEXT)
+    assert (c.n_layers, c.n_heads) == (2, 4)  # one matrix per query head, 2 key heads
+    a = c.attentions()
+    assert not np.allclose(a[0, 0], a[0, 1])  # query heads sharing a key head still differ
+
+
+def test_sentence_pairs_on_the_packaged_minilm():
     model, tokenizer = minilm()
-    assert model.config._attn_implementation == "sdpa"  # transformers v5 default: no weights
+    assert model.config._attn_implementation == "sdpa"
+    c = capture(model, tokenizer, "A child painted a horse.", text_pair="It is her favourite animal.")
+    encoded = tokenizer("A child painted a horse.", "It is her favourite animal.", return_tensors="pt")
+    expected = eager_reference(model, dict(encoded))["self"][:, 0]
+    np.testing.assert_allclose(c.attentions(), expected, atol=1e-5, rtol=0)
+    assert c.tokens.count("[SEP]") == 2
+    assert model.config._attn_implementation == "sdpa"
+
+
+def test_bf16_model_gives_float32_attention_close_to_eager():
+    model, tokenizer = tiny_family("llama")
+    reference = eager_reference(model, dict(tokenizer(TEXT, return_tensors="pt")))["self"][:, 0]
+    model = model.to(torch.bfloat16)
+    c = capture(model, tokenizer, TEXT)
+    assert model.dtype == torch.bfloat16
+    got = c.attentions()
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got.sum(-1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(got, reference, atol=3e-2)
+
+
+def test_training_mode_and_implementation_are_restored():
+    model, tokenizer = tiny_gpt2()
+    model.train()
+    c = capture(model, tokenizer, "the cat")
+    assert model.training
+    assert model.config._attn_implementation == "sdpa"
+    assert isinstance(c, Capture) and c.attentions().dtype == np.float32
+
+
+def test_capture_stores_queries_and_keys_not_weights():
+    model, tokenizer = tiny_family("gpt2")
+    c = capture(model, tokenizer, TEXT * 3)
+    calls = c.kind().calls
+    n = len(c.tokens)
+    assert len(calls) == 3
+    assert calls[0].q.shape == (4, n, 8) and calls[0].k.shape == (4, n, 8)
+    assert calls[0].mask is None and calls[0].causal  # the causal mask is implicit, not N x N
+
+
+def test_encoder_decoder_has_three_kinds_and_the_widget_switches_between_them():
+    model, tokenizer = tiny_family("bart")
+    c = capture(model, tokenizer, TEXT, decoder_text="A cat.")
+    assert c.kinds == ("encoder", "decoder", "cross")
+    n_enc, n_dec = len(tokenizer(TEXT)["input_ids"]), len(tokenizer(text_target="A cat.")["input_ids"])
+    assert c.shape("encoder") == (2, 4, n_enc, n_enc)
+    assert c.shape("decoder") == (3, 2, n_dec, n_dec)
+    assert c.shape("cross") == (3, 2, n_dec, n_enc)
+    w = AttentionWidget.from_capture(c, layer=1, head=3)
+    assert w.kind == "encoder" and [k["id"] for k in w.kinds] == ["encoder", "decoder", "cross"]
+    w.kind = "cross"
+    assert (w.n_layers, w.n_heads, w.n_queries, w.n_tokens) == (3, 2, n_dec, n_enc)
+    assert (w.layer, w.head) == (1, 1)  # clamped into the new kind's range
+    assert w.query_tokens != w.tokens
+    np.testing.assert_array_equal(w.attention, c.attentions("cross"))
+    np.testing.assert_array_equal(w.scores(), w.scores(kind="cross"))
+    with pytest.raises(Exception, match=r"kind must be one of \['encoder', 'decoder', 'cross'\], got 'self'"):
+        w.kind = "self"
+
+
+def test_from_generate_marks_the_generated_tokens():
+    model, tokenizer = tiny_family("gpt2")
+    prompt = "A child painted a picture of a"
+    n_prompt = len(tokenizer(prompt)["input_ids"])
+    w = AttentionWidget.from_generate(model, tokenizer, prompt, max_new_tokens=5)
+    assert w.n_tokens == n_prompt + 5
+    assert w.generated == [False] * n_prompt + [True] * 5
+    # the attention over the whole sequence is one causal forward of prompt + generation
+    ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        full = model.generate(ids, max_new_tokens=5, do_sample=False, pad_token_id=tokenizer.eos_token_id)
+    reference = eager_reference(model, {"input_ids": full})["self"][:, 0]
+    np.testing.assert_allclose(w.attention, reference, atol=1e-5, rtol=0)
+
+
+def test_from_generate_on_an_encoder_decoder_marks_the_decoder_side():
+    model, tokenizer = tiny_family("bart")
+    w = AttentionWidget.from_generate(model, tokenizer, "A child painted a horse.", max_new_tokens=4)
+    w.kind = "cross"
+    assert w.query_generated[0] is False and all(w.query_generated[1:])
+    assert len(w.query_tokens) >= 2 and not any(w.generated)
+
+
+def test_widget_from_model_uses_the_capture(recording):
+    model, tokenizer = minilm()
     w = AttentionWidget.from_model(model, tokenizer, TEXT)
     assert (w.n_layers, w.n_heads) == (6, 12)
-    np.testing.assert_allclose(w.attention, eager_reference(model, tokenizer, TEXT), atol=1e-6)
-    np.testing.assert_allclose(w.attention.sum(-1), 1.0, atol=1e-5)
-    assert model.config._attn_implementation == "sdpa"  # switched back
+    expected = eager_reference(model, dict(tokenizer(TEXT, return_tensors="pt")))["self"][:, 0]
+    np.testing.assert_allclose(w.attention, expected, atol=1e-5)
     assert w.tokens[:3] == ["[CLS]", "the", "cat"] and w.tokens[-1] == "[SEP]"
     assert w.special[0] and w.special[-1] and not any(w.special[1:-1])
 
@@ -41,7 +179,7 @@ def test_wordpiece_continuations_keep_their_marker(recording):
     assert any(t.startswith("##") for t in w.tokens), w.tokens
 
 
-def test_gpt2_byte_level_labels_are_readable_and_causal_zeros_exact(recording):
+def test_gpt2_byte_level_labels_are_readable(recording):
     model, tokenizer = tiny_gpt2()
     text = "A child painted a horse.\nMy favourite animal"
     w = AttentionWidget.from_model(model, tokenizer, text)
@@ -49,29 +187,14 @@ def test_gpt2_byte_level_labels_are_readable_and_causal_zeros_exact(recording):
     assert any(t.startswith("Ġ") for t in raw)  # the tokenizer really is byte-level
     assert not any("Ġ" in t or "Ċ" in t for t in w.tokens), w.tokens
     assert "⏎" in "".join(w.tokens)
-    n = w.n_tokens
-    upper = np.triu(np.ones((n, n), bool), k=1)
-    assert np.all(w.attention[:, :, upper] == 0.0)
-    np.testing.assert_allclose(w.attention, eager_reference(model, tokenizer, text), atol=1e-6)
 
 
-def test_training_mode_and_gradients_are_untouched():
+def test_a_batch_needs_an_example():
     model, tokenizer = tiny_gpt2()
-    model.train()
-    captured = capture_attention(model, tokenizer, "the cat")
-    assert model.training
-    assert model.config._attn_implementation == "sdpa"
-    assert captured.attention.dtype == np.float32
-
-
-def test_a_padded_batch_shows_one_example_with_its_real_tokens_only(recording):
-    model, tokenizer = minilm()
-    texts = ["a short one", TEXT]
     with pytest.raises(ValueError, match=r"batch of 2 strings; pass example=i"):
-        AttentionWidget.from_model(model, tokenizer, texts)
-    w = AttentionWidget.from_model(model, tokenizer, texts, example=0)
-    assert w.tokens == ["[CLS]", "a", "short", "one", "[SEP]"]
-    np.testing.assert_allclose(w.attention, eager_reference(model, tokenizer, "a short one"), atol=1e-5)
+        capture(model, tokenizer, BATCH)
+    with pytest.raises(ValueError, match=r"example must be an int in \[0, 1\], got 2"):
+        capture(model, tokenizer, BATCH, example=2)
 
 
 @pytest.mark.parametrize("text, error, message", [("", ValueError, "text is empty"), ("   ", ValueError, "text is empty"), ([], TypeError, "non-empty str"), (["ok", ""], ValueError, r"text\[1\] is empty"), (3, TypeError, "got int")])
@@ -84,4 +207,15 @@ def test_bad_text_gets_a_clear_error(recording, text, error, message):
 def test_text_longer_than_the_model_allows_is_refused():
     model, tokenizer = tiny_gpt2(n_positions=8)
     with pytest.raises(ValueError, match=r"tokens long but the model accepts at most 8 positions"):
-        capture_attention(model, tokenizer, TEXT)
+        capture(model, tokenizer, TEXT)
+
+
+def test_bad_head_and_kind_requests_name_the_range():
+    model, tokenizer = tiny_gpt2()
+    c = capture(model, tokenizer, TEXT)
+    with pytest.raises(ValueError, match=r"layer must be an int in \[0, 2\] for kind 'self', got 3"):
+        c.attention(3, 0)
+    with pytest.raises(ValueError, match=r"kind must be one of \['self'\], got 'cross'"):
+        c.attention(0, 0, "cross")
+    with pytest.raises(MemoryError, match=r"would need .* GiB"):
+        c.attentions(max_bytes=10)

@@ -99,7 +99,7 @@ def test_head_requests_are_answered_by_id_with_bytes(recording):
     w.comm.take()
     frontend_custom(w, {"type": "head", "id": 7, "layer": 0, "head": 1})
     (reply,) = w.comm.take()
-    assert reply["data"]["content"] == {"type": "head", "id": 7, "layer": 0, "head": 1}
+    assert reply["data"]["content"] == {"type": "head", "id": 7, "layer": 0, "head": 1, "kind": "self"}
     assert reply["buffers"] == [dec3_bytes(a[0, 1])]
 
 
@@ -124,7 +124,7 @@ def test_long_inputs_send_a_pooled_preview_before_the_exact_head(recording):
     # binary values leave the JSON state for buffer_paths
     keys = [p[0] for m in _updates(w) for p in m["data"]["buffer_paths"]]
     assert keys == ["head_preview", "head_data"]  # preview first, each in its own message
-    assert w.head_preview_for == [1, 1, 3, 200]  # ceil(600 / 256) = 3 -> 200 x 200
+    assert w.head_preview_for == [1, 1, 3, 200, 200]  # ceil(600 / 256) = 3 -> 200 x 200
     pooled = a[1, 1].reshape(200, 3, 200, 3).max(axis=(1, 3))
     assert w.head_preview == dec3_bytes(pooled)
     assert w.head_data == dec3_bytes(a[1, 1])

@@ -1,0 +1,176 @@
+"""``Capture``: the attention of one text, any head on demand, for one or more attention kinds.
+
+A decoder-only or encoder-only model has one kind (``"self"``); an encoder-decoder has three
+(``"encoder"``, ``"decoder"``, ``"cross"``). Each kind has its own layers, heads and the tokens on
+its two axes: rows are queries (the attending tokens), columns keys. Heads are either recomputed
+from recorded queries and keys (``attn_widget.capture``) or read from an array the user gave.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+KIND_LABELS = {
+    "self": "self-attention",
+    "encoder": "encoder self-attention",
+    "decoder": "decoder self-attention",
+    "cross": "cross-attention (decoder queries, encoder keys)",
+}
+
+#: attentions() refuses to build a full (L, H, Nq, Nk) array larger than this unless asked.
+DEFAULT_MAX_BYTES = 4 * 1024**3
+
+
+@dataclass(frozen=True)
+class Axis:
+    """The tokens along one axis: labels, which are special tokens, which were generated."""
+
+    tokens: list[str]
+    special: list[bool]
+    generated: list[bool]
+
+    @classmethod
+    def of(cls, tokens: Sequence[str], special: Sequence[bool] | None = None, generated: Sequence[bool] | None = None) -> "Axis":
+        n = len(tokens)
+        return cls(
+            list(tokens),
+            [False] * n if special is None else [bool(s) for s in special],
+            [False] * n if generated is None else [bool(g) for g in generated],
+        )
+
+
+class Kind:
+    """One kind of attention: n_layers x n_heads heads, each a (len(queries), len(keys)) matrix."""
+
+    def __init__(self, id: str, queries: Axis, keys: Axis, n_layers: int, n_heads: int) -> None:
+        self.id = id
+        self.label = KIND_LABELS.get(id, id)
+        self.queries = queries
+        self.keys = keys
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (self.n_layers, self.n_heads, len(self.queries.tokens), len(self.keys.tokens))
+
+    def heads(self, layer: int, heads: slice) -> np.ndarray:
+        """float32 (h, Nq, Nk) for the heads ``heads`` of ``layer``."""
+        raise NotImplementedError
+
+
+class ArrayKind(Kind):
+    """Heads read from a float32 (L, H, Nq, Nk) array (what the user passed)."""
+
+    def __init__(self, id: str, array: np.ndarray, queries: Axis, keys: Axis) -> None:
+        super().__init__(id, queries, keys, array.shape[0], array.shape[1])
+        self.array = array
+
+    def heads(self, layer: int, heads: slice) -> np.ndarray:
+        return self.array[layer, heads]
+
+
+class RecordedKind(Kind):
+    """Heads recomputed on demand from each layer's recorded queries and keys (recorder.py)."""
+
+    def __init__(self, id: str, calls: list[Any], queries: Axis, keys: Axis) -> None:
+        super().__init__(id, queries, keys, len(calls), calls[0].n_heads)
+        self.calls = calls
+
+    def heads(self, layer: int, heads: slice) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            return self.calls[layer].weights(heads).cpu().numpy()
+
+
+class Capture:
+    """The attention of one text. ``attention(layer, head)`` gives one head, ``attentions()`` all.
+
+    ``kind`` arguments default to the first kind (``"self"``, or ``"encoder"`` for an
+    encoder-decoder); ``kinds`` lists those held.
+    """
+
+    def __init__(self, kinds: Sequence[Kind]) -> None:
+        if not kinds:
+            raise ValueError("a Capture needs at least one kind of attention")
+        self._kinds = {k.id: k for k in kinds}
+
+    @classmethod
+    def from_array(cls, attention: Any, tokens: Any, *, special: Sequence[bool] | None = None, example: int | None = None) -> "Capture":
+        """Wrap a Hugging Face attention tuple, a tensor or an array ``(L, H, N, N)``."""
+        from .encoding import normalize_attention
+        from .tokens import check_tokens
+
+        array = normalize_attention(attention, example=example)
+        labels = check_tokens(tokens, array.shape[-1])
+        if special is not None and len(special) != len(labels):
+            raise ValueError(f"special has {len(special)} entries, expected one per token ({len(labels)})")
+        axis = Axis.of(labels, special)
+        return cls([ArrayKind("self", array, axis, axis)])
+
+    # ------------------------------------------------------------------ what it holds
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(self._kinds)
+
+    def kind(self, kind: str | None = None) -> Kind:
+        name = self.kinds[0] if kind is None else kind
+        if name not in self._kinds:
+            raise ValueError(f"kind must be one of {list(self._kinds)}, got {kind!r}")
+        return self._kinds[name]
+
+    @property
+    def tokens(self) -> list[str]:
+        """The input's tokens (the encoder's for an encoder-decoder)."""
+        return list(self.kind().keys.tokens)
+
+    @property
+    def special(self) -> list[bool]:
+        return list(self.kind().keys.special)
+
+    @property
+    def generated(self) -> list[bool]:
+        """Per token of the last kind's queries: True where the token was generated."""
+        return list(self._kinds[self.kinds[-1]].queries.generated)
+
+    @property
+    def n_layers(self) -> int:
+        return self.kind().n_layers
+
+    @property
+    def n_heads(self) -> int:
+        return self.kind().n_heads
+
+    def shape(self, kind: str | None = None) -> tuple[int, int, int, int]:
+        """(layers, heads, queries, keys) of ``kind``."""
+        return self.kind(kind).shape
+
+    # ------------------------------------------------------------------ the numbers
+    def attention(self, layer: int, head: int, kind: str | None = None) -> np.ndarray:
+        """One head's weights, float32 (Nq, Nk), rows = queries."""
+        k = self.kind(kind)
+        for name, value, upper in (("layer", layer, k.n_layers), ("head", head, k.n_heads)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < upper:
+                raise ValueError(f"{name} must be an int in [0, {upper - 1}] for kind {k.id!r}, got {value!r}")
+        return np.ascontiguousarray(k.heads(int(layer), slice(int(head), int(head) + 1))[0], dtype=np.float32)
+
+    def attentions(self, kind: str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
+        """Every head, float32 (L, H, Nq, Nk). Refuses above ``max_bytes`` (default 4 GiB)."""
+        k = self.kind(kind)
+        size = int(np.prod(k.shape, dtype=np.int64)) * 4
+        if size > max_bytes:
+            raise MemoryError(
+                f"attentions({k.id!r}) would need {size / 2**30:.1f} GiB for shape {k.shape}; ask for "
+                f"single heads with attention(layer, head), or pass max_bytes={size} if it fits"
+            )
+        if isinstance(k, ArrayKind):
+            return k.array
+        return np.stack([k.heads(layer, slice(None)) for layer in range(k.n_layers)])
+
+    def __repr__(self) -> str:
+        kinds = ", ".join(f"{k.id}: {k.shape}" for k in self._kinds.values())
+        return f"Capture({kinds})"

@@ -1,0 +1,165 @@
+"""Record each attention call's queries and keys, as the model used them, through transformers'
+``AttentionInterface``.
+
+Every model family in transformers v5 computes attention by calling a function looked up by the
+name ``config._attn_implementation`` with the post-rotary queries and keys, the real mask, and the
+scaling. We register one more name, ``attn_widget_record``: it stores one example's queries, keys
+and mask and then runs PyTorch's SDPA exactly as the ``sdpa`` implementation does, so the forward
+pass is the ordinary memory-light one and no N x N weight matrix is ever kept. A head's weights are
+recomputed later, on demand, from what was stored (``RecordedCall.weights``).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+IMPLEMENTATION = "attn_widget_record"
+
+# Keyword arguments some attention functions use to change the weights beyond softmax(QK^T s + M).
+# Recomputing without them would be wrong, so capture refuses them by name.
+_UNSUPPORTED = ("softcap", "position_bias", "s_aux", "sinks", "sliding_window_bias")
+
+
+@dataclass
+class RecordedCall:
+    """One attention call for one example: ``q`` (H, Nq, d), ``k`` (H_kv, Nk, d) in the model's
+    dtype and device; ``mask`` a bool (Nq, Nk) (True = may attend) or None, then ``causal`` says
+    whether the implicit mask is causal; ``scaling`` the factor applied to QK^T."""
+
+    module_name: str
+    q: Any
+    k: Any
+    mask: Any
+    causal: bool
+    scaling: float
+
+    @property
+    def n_heads(self) -> int:
+        return int(self.q.shape[0])
+
+    def weights(self, heads: slice | list[int] | None = None) -> Any:
+        """Post-softmax weights of the chosen heads, float32 (h, Nq, Nk), on the stored device."""
+        import torch
+
+        index = slice(None) if heads is None else heads
+        q = self.q[index].float()
+        head_ids = torch.arange(self.n_heads, device=self.q.device)[index]
+        group = self.n_heads // int(self.k.shape[0])  # grouped-query: each key head serves `group`
+        k = self.k.float().index_select(0, head_ids // group)
+        scores = torch.matmul(q, k.transpose(-1, -2)).mul_(self.scaling)
+        allowed = self.allowed(scores.device)
+        if allowed is not None:
+            scores.masked_fill_(~allowed, float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        # A query that may attend to nothing gets no weight (SDPA's -inf rows would give NaN).
+        return torch.nan_to_num_(weights, nan=0.0)
+
+    def allowed(self, device: Any) -> Any:
+        import torch
+
+        n_q, n_k = int(self.q.shape[1]), int(self.k.shape[1])
+        if self.mask is not None:
+            return self.mask.to(device)
+        if self.causal:
+            return torch.ones(n_q, n_k, dtype=torch.bool, device=device).tril_(n_k - n_q)
+        return None
+
+
+@dataclass
+class Recording:
+    """What one forward pass recorded for one example of the batch."""
+
+    example: int
+    module_names: dict[int, str]
+    calls: list[RecordedCall] = field(default_factory=list)
+    _masks: dict[int, Any] = field(default_factory=dict)  # one stored copy per distinct mask tensor
+    _seen: list[Any] = field(default_factory=list)  # keeps recorded mask tensors alive: ids stay unique
+
+    def record(self, module: Any, query: Any, key: Any, mask: Any, scaling: float | None, kwargs: dict[str, Any]) -> None:
+        for name in _UNSUPPORTED:
+            if kwargs.get(name) is not None:
+                raise NotImplementedError(
+                    f"capture: this model's attention uses {name!r}, which the query/key recomputation "
+                    "does not model yet; load the model with attn_implementation='eager' and pass "
+                    "output_attentions=True weights to AttentionWidget instead"
+                )
+        b = self.example
+        n_q = int(query.shape[2])
+        is_causal = kwargs.get("is_causal")
+        is_causal = bool(getattr(module, "is_causal", True) if is_causal is None else is_causal)
+        stored_mask = None
+        if mask is not None:
+            if mask.dtype != _bool_dtype():
+                raise NotImplementedError(
+                    f"capture: expected a boolean attention mask from sdpa_mask, got {mask.dtype}"
+                )
+            row = mask[b if mask.shape[0] > 1 else 0, 0]
+            stored_mask = self._masks.get(id(mask))
+            if stored_mask is None:
+                stored_mask = row.expand(n_q, int(key.shape[2])).clone()
+                self._masks[id(mask)] = stored_mask
+                self._seen.append(mask)
+        self.calls.append(
+            RecordedCall(
+                module_name=self.module_names.get(id(module), type(module).__name__),
+                q=query[b].detach().clone(),
+                k=key[b].detach().clone(),
+                mask=stored_mask,
+                causal=stored_mask is None and n_q > 1 and is_causal,
+                scaling=float(query.shape[-1] ** -0.5 if scaling is None else scaling),
+            )
+        )
+
+
+def _bool_dtype() -> Any:
+    import torch
+
+    return torch.bool
+
+
+_active: list[Recording] = []
+
+
+def _recording_attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, *args: Any, **kwargs: Any) -> Any:
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    if _active:
+        scaling = kwargs.get("scaling", args[1] if len(args) > 1 else None)
+        _active[-1].record(module, query, key, attention_mask, scaling, kwargs)
+    return sdpa_attention_forward(module, query, key, value, attention_mask, *args, **kwargs)
+
+
+def _register() -> None:
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    AttentionInterface.register(IMPLEMENTATION, _recording_attention)
+    AttentionMaskInterface.register(IMPLEMENTATION, sdpa_mask)
+
+
+@contextmanager
+def recording(model: Any, example: int) -> Iterator[Recording]:
+    """Within the body, every attention call of ``model`` is recorded (for batch row ``example``);
+    the model's attention implementation and train/eval mode are restored afterwards."""
+    _register()
+    config = getattr(model, "config", None)
+    before = getattr(config, "_attn_implementation", None)
+    if not hasattr(model, "set_attn_implementation"):
+        raise TypeError(
+            f"model must be a transformers PreTrainedModel (v5), got {type(model).__name__}"
+        )
+    was_training = bool(getattr(model, "training", False))
+    names = {id(m): name for name, m in model.named_modules()}
+    rec = Recording(example=example, module_names=names)
+    model.set_attn_implementation(IMPLEMENTATION)
+    model.eval()
+    _active.append(rec)
+    try:
+        yield rec
+    finally:
+        _active.pop()
+        model.set_attn_implementation(before or "eager")
+        if was_training:
+            model.train()
