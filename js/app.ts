@@ -11,7 +11,7 @@ import { HeadStore } from "./head_store";
 import { HeatmapView } from "./heatmap";
 import { StripView } from "./strip";
 import { Tooltip } from "./tooltip";
-import type { HeadMatrix, WidgetModel, WidgetState } from "./types";
+import type { Axis, HeadMatrix, WidgetModel, WidgetState } from "./types";
 
 type Part = "grid" | "heatmap" | "strip";
 
@@ -31,6 +31,7 @@ export class AttentionApp {
   private shown = ""; // "layer,head" of the exact matrix the heatmap draws, "" otherwise
   private preview = ""; // "layer,head" of the pooled preview the heatmap draws, "" otherwise
   private width = -1; // the root's width at the last layout
+  private shapeQueued = false;
 
   constructor(
     private readonly model: WidgetModel,
@@ -43,6 +44,7 @@ export class AttentionApp {
     const tooltip = new Tooltip(this.root);
     this.controls = new Controls(
       {
+        kind: (id) => this.save({ kind: id }),
         metric: (id) => this.save({ grid_metric: id }),
         resetZoom: () => this.heatmap.resetView(),
         clearSelection: () => this.save({ query: -1, key: -1 }),
@@ -70,14 +72,15 @@ export class AttentionApp {
     this.heatmap = new HeatmapView(heatPanel, themeOf, tooltip, {
       select: (query, key) => this.save({ query, key }),
       windowChanged: (win) => {
-        this.controls.setZoomed(win.rows < this.model.get("n_tokens"));
+        this.controls.setZoomed(win.rows < this.model.get("n_queries") || win.cols < this.model.get("n_tokens"));
       },
     }, signal);
     this.strip = new StripView(stripPanel, themeOf, tooltip, {
       select: (query, key) => this.save({ query, key }),
     }, signal);
 
-    this.listen(["tokens", "special", "n_layers", "n_heads", "n_tokens", "attention_data"], () => this.loadShape());
+    const shape: (keyof WidgetState)[] = ["kind", "kinds", "tokens", "special", "generated", "query_tokens", "query_special", "query_generated", "n_layers", "n_heads", "n_tokens", "n_queries", "attention_data"];
+    this.listen(shape, () => this.queueShape());
     this.listen(["grid_scores", "grid_metric", "grid_metric_options"], () => this.loadGrid());
     this.listen(["layer", "head"], () => this.loadHead());
     this.listen(["query", "key"], () => this.loadSelection());
@@ -111,18 +114,40 @@ export class AttentionApp {
     this.model.save_changes();
   }
 
+  /** A kind switch changes a dozen traits in one message: load the new shape once, after all of
+   * them have landed (a microtask runs after the synchronous change events of one message). */
+  private queueShape(): void {
+    if (this.shapeQueued) return;
+    this.shapeQueued = true;
+    queueMicrotask(() => {
+      this.shapeQueued = false;
+      if (!this.signal.aborted) this.loadShape();
+    });
+  }
+
   private loadShape(): void {
-    const tokens = this.model.get("tokens") ?? [];
-    const special = this.model.get("special") ?? [];
-    this.store.reset(tokens.length, (this.model.get("attention_data") as DataView | null) ?? null);
-    this.heatmap.setTokens(tokens, special);
-    this.strip.setTokens(tokens, special);
+    const cols = this.axis("");
+    const rows = this.axis("query_");
+    const kind = this.model.get("kind") ?? "self";
+    this.controls.setKinds(this.model.get("kinds") ?? [], kind);
+    this.store.reset(kind, rows.tokens.length, cols.tokens.length, (this.model.get("attention_data") as DataView | null) ?? null);
+    this.heatmap.setAxes(rows, cols);
+    this.strip.setAxes(rows, cols);
     this.receiveHeadData();
     this.loadGrid();
     this.loadHead();
     this.loadSelection();
     this.width = -1; // a new shape needs a new layout even at the same width
     this.relayout();
+  }
+
+  private axis(prefix: "" | "query_"): Axis {
+    const tokens = this.model.get(`${prefix}tokens`) ?? [];
+    const special = this.model.get(`${prefix}special`) ?? [];
+    const generated = this.model.get(`${prefix}generated`) ?? [];
+    // Older states (a saved notebook) have no query_ traits: queries are the keys then.
+    if (prefix === "query_" && tokens.length === 0) return this.axis("");
+    return { tokens, special, generated };
   }
 
   private loadGrid(): void {
@@ -144,7 +169,9 @@ export class AttentionApp {
     const head = this.model.get("head");
     const nHeads = this.model.get("n_heads");
     this.grid.setSelection(layer, head);
-    this.title.textContent = `layer ${layer} · head ${head}: attention weights (row = query, column = key)`;
+    const kinds = this.model.get("kinds") ?? [];
+    const kind = kinds.length > 1 ? `${kinds.find((k) => k.id === this.model.get("kind"))?.label ?? this.model.get("kind")}, ` : "";
+    this.title.textContent = `${kind}layer ${layer} · head ${head}: attention weights (row = query, column = key)`;
     this.updateSelectionText();
     this.schedule("grid");
     const matrix = this.store.get(layer, head, nHeads);
@@ -192,11 +219,11 @@ export class AttentionApp {
 
   /** A pooled preview of the selected head, drawn until its exact matrix arrives. */
   private receivePreview(): void {
-    const [layer, head, factor, size] = this.model.get("head_preview_for") ?? [];
+    const [layer, head, factor, rows, cols] = this.model.get("head_preview_for") ?? [];
     if (layer === undefined || !this.isSelected(layer, head) || this.store.get(layer, head, this.model.get("n_heads"))) return;
     const codes = codesOf(this.model.get("head_preview"));
-    if (codes.length !== size * size) return;
-    this.showMatrix({ codes, values: decodeCodes(codes), size, factor }, layer, head);
+    if (codes.length !== rows * cols) return;
+    this.showMatrix({ codes, values: decodeCodes(codes), rows, cols, factor }, layer, head);
   }
 
   private showMatrix(matrix: HeadMatrix, layer: number, head: number): void {

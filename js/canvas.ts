@@ -8,6 +8,7 @@ export interface Theme {
   fontSize: number;
   outline: string;
   outlineContrast: string;
+  generated: string; // labels of generated tokens
 }
 
 /** Size a canvas to cssW x cssH CSS pixels at the device pixel ratio and return its context
@@ -38,6 +39,7 @@ export function readTheme(root: HTMLElement): Theme {
     fontSize,
     outline: get("--attn-outline", "#ff2a6d"),
     outlineContrast: get("--attn-outline-contrast", "#ffffff"),
+    generated: get("--attn-generated", "#1f77b4"),
   };
 }
 

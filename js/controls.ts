@@ -1,7 +1,8 @@
 // The toolbar: which score colours the grid, and buttons to reset the zoom and clear the selection.
-import type { MetricOption } from "./types";
+import type { KindOption, MetricOption } from "./types";
 
 export interface ControlEvents {
+  kind(id: string): void;
   metric(id: string): void;
   resetZoom(): void;
   clearSelection(): void;
@@ -10,6 +11,8 @@ export interface ControlEvents {
 export class Controls {
   readonly el: HTMLDivElement;
   private readonly select: HTMLSelectElement;
+  private readonly kindLabel: HTMLLabelElement;
+  private readonly kindSelect: HTMLSelectElement;
   private readonly reset: HTMLButtonElement;
   private readonly selection: HTMLSpanElement;
 
@@ -26,27 +29,26 @@ export class Controls {
     this.selection = document.createElement("span");
     this.selection.className = "attn-selection";
     this.selection.dataset.testid = "attn-selection";
-    this.el.append(label, this.reset, clear, this.selection);
+    this.kindLabel = document.createElement("label");
+    this.kindLabel.textContent = "attention ";
+    this.kindSelect = document.createElement("select");
+    this.kindSelect.dataset.testid = "attn-kind";
+    this.kindLabel.appendChild(this.kindSelect);
+    this.kindLabel.hidden = true; // only models with several kinds (encoder-decoder) show it
+    this.el.append(this.kindLabel, label, this.reset, clear, this.selection);
+    this.kindSelect.addEventListener("change", () => events.kind(this.kindSelect.value), { signal });
     this.select.addEventListener("change", () => events.metric(this.select.value), { signal });
     this.reset.addEventListener("click", () => events.resetZoom(), { signal });
     clear.addEventListener("click", () => events.clearSelection(), { signal });
   }
 
   setMetrics(options: MetricOption[], current: string): void {
-    const ids = options.map((o) => o.id).join("\n");
-    if (this.select.dataset.ids !== ids) {
-      this.select.replaceChildren(
-        ...options.map((o) => {
-          const opt = document.createElement("option");
-          opt.value = o.id;
-          opt.textContent = o.label;
-          opt.title = o.description;
-          return opt;
-        }),
-      );
-      this.select.dataset.ids = ids;
-    }
-    this.select.value = current;
+    fillSelect(this.select, options, current);
+  }
+
+  setKinds(options: KindOption[], current: string): void {
+    fillSelect(this.kindSelect, options, current);
+    this.kindLabel.hidden = options.length < 2;
   }
 
   setZoomed(zoomed: boolean): void {
@@ -57,6 +59,24 @@ export class Controls {
   setSelection(text: string): void {
     this.selection.textContent = text;
   }
+}
+
+/** Replace a select's options only when they changed (keeps focus and scroll), then select one. */
+function fillSelect(select: HTMLSelectElement, options: (KindOption | MetricOption)[], current: string): void {
+  const ids = options.map((o) => o.id).join("\n");
+  if (select.dataset.ids !== ids) {
+    select.replaceChildren(
+      ...options.map((o) => {
+        const opt = document.createElement("option");
+        opt.value = o.id;
+        opt.textContent = o.label; // labels are text, never HTML
+        if ("description" in o) opt.title = o.description;
+        return opt;
+      }),
+    );
+    select.dataset.ids = ids;
+  }
+  select.value = current;
 }
 
 function button(text: string, testid: string): HTMLButtonElement {

@@ -20,7 +20,9 @@ export class HeadStore {
   private nextId = 1;
   private eagerCodes: Uint16Array | null = null;
   private eagerValues: Float32Array | null = null;
-  private n = 0;
+  private rows = 0;
+  private cols = 0;
+  private kind = "";
 
   constructor(private readonly model: WidgetModel, signal: AbortSignal) {
     const onMessage = (msg: unknown, buffers: DataView[]) => this.receive(msg, buffers);
@@ -32,9 +34,11 @@ export class HeadStore {
     });
   }
 
-  /** Reset for a new shape / payload (eager buffer may be empty: lazy mode). */
-  reset(nTokens: number, eager: DataView | null): void {
-    this.n = nTokens;
+  /** Reset for a new kind / shape / payload (eager buffer may be empty: lazy mode). */
+  reset(kind: string, rows: number, cols: number, eager: DataView | null): void {
+    this.kind = kind;
+    this.rows = rows;
+    this.cols = cols;
     this.cache.clear();
     this.inflight.clear();
     const codes = eager ? codesOf(eager) : new Uint16Array(0);
@@ -53,10 +57,10 @@ export class HeadStore {
   /** The matrix if it is here now, else undefined (never waits). */
   get(layer: number, head: number, nHeads: number): HeadMatrix | undefined {
     if (this.eagerCodes && this.eagerValues) {
-      const size = this.n * this.n;
+      const size = this.rows * this.cols;
       const start = (layer * nHeads + head) * size;
       if (start + size > this.eagerCodes.length) return undefined;
-      return { codes: this.eagerCodes.subarray(start, start + size), values: this.eagerValues.subarray(start, start + size), size: this.n, factor: 1 };
+      return { codes: this.eagerCodes.subarray(start, start + size), values: this.eagerValues.subarray(start, start + size), rows: this.rows, cols: this.cols, factor: 1 };
     }
     const key = this.keyOf(layer, head);
     const hit = this.cache.get(key);
@@ -70,8 +74,8 @@ export class HeadStore {
   /** Store a head that arrived through a trait or a reply. */
   put(layer: number, head: number, data: DataView | ArrayBufferView): HeadMatrix | undefined {
     const codes = codesOf(data);
-    if (codes.length !== this.n * this.n) return undefined; // stale shape: ignore
-    const matrix = { codes, values: decodeCodes(codes), size: this.n, factor: 1 };
+    if (codes.length !== this.rows * this.cols) return undefined; // stale shape: ignore
+    const matrix = { codes, values: decodeCodes(codes), rows: this.rows, cols: this.cols, factor: 1 };
     const key = this.keyOf(layer, head);
     this.cache.delete(key);
     this.cache.set(key, matrix);
@@ -98,12 +102,12 @@ export class HeadStore {
       this.pending.set(id, { resolve, reject, timer });
     }).finally(() => this.inflight.delete(key));
     this.inflight.set(key, promise);
-    this.model.send({ type: "head", id, layer, head });
+    this.model.send({ type: "head", id, layer, head, kind: this.kind });
     return promise;
   }
 
   private receive(msg: unknown, buffers: DataView[]): void {
-    const m = msg as { type?: string; id?: number; layer?: number; head?: number; error?: string };
+    const m = msg as { type?: string; id?: number; layer?: number; head?: number; kind?: string; error?: string };
     if (!m || m.type !== "head" || typeof m.id !== "number") return;
     const waiting = this.pending.get(m.id);
     if (!waiting) return;
@@ -111,6 +115,10 @@ export class HeadStore {
     clearTimeout(waiting.timer);
     if (m.error || !buffers?.length) {
       waiting.reject(new Error(m.error ?? "empty reply"));
+      return;
+    }
+    if (m.kind !== undefined && m.kind !== this.kind) {
+      waiting.reject(new Error(`a head of ${m.kind} attention arrived after switching to ${this.kind}`));
       return;
     }
     const matrix = this.put(m.layer ?? -1, m.head ?? -1, buffers[0]);

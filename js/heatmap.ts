@@ -11,8 +11,8 @@ import type { Cell, CellWindow, Rect } from "./layout";
 import { cellAt, cellRect, clampWindow, fitText, fullWindow, labelIndices, labelStep, panWindow, zoomWindow } from "./layout";
 import { rasterize } from "./raster";
 import type { Tooltip } from "./tooltip";
-import { quoteToken } from "./tooltip";
-import type { HeadMatrix } from "./types";
+import { describeToken } from "./tooltip";
+import type { Axis, HeadMatrix } from "./types";
 
 export interface HeatmapEvents {
   select(query: number, key: number): void;
@@ -27,8 +27,8 @@ const MIN_VALUE_CELL_PX = 30; // print the weight inside cells at least this big
 export class HeatmapView {
   readonly canvas: HTMLCanvasElement;
   private readonly overlay: HTMLCanvasElement;
-  private tokens: string[] = [];
-  private special: boolean[] = [];
+  private rows: Axis = { tokens: [], special: [], generated: [] }; // queries
+  private cols: Axis = { tokens: [], special: [], generated: [] }; // keys
   private matrix: HeadMatrix | null = null;
   private scale: ColorScale | null = null;
   private status = "";
@@ -58,11 +58,21 @@ export class HeatmapView {
     this.canvas.addEventListener("dblclick", () => this.resetView(), opts);
   }
 
-  setTokens(tokens: string[], special: boolean[]): void {
-    const n = tokens.length;
-    if (n !== this.tokens.length) this.win = fullWindow(n, n);
-    this.tokens = tokens;
-    this.special = special;
+  /** The query tokens (rows) and key tokens (columns): the same for self-attention. */
+  setAxes(rows: Axis, cols: Axis): void {
+    if (rows.tokens.length !== this.rows.tokens.length || cols.tokens.length !== this.cols.tokens.length) {
+      this.win = fullWindow(rows.tokens.length, cols.tokens.length);
+    }
+    this.rows = rows;
+    this.cols = cols;
+  }
+
+  private get nRows(): number {
+    return this.rows.tokens.length;
+  }
+
+  private get nCols(): number {
+    return this.cols.tokens.length;
   }
 
   /** The head to show with its colour scale, or null with a status line while it loads. */
@@ -82,8 +92,7 @@ export class HeatmapView {
   }
 
   resetView(): void {
-    const n = this.tokens.length;
-    this.setWindow(fullWindow(n, n));
+    this.setWindow(fullWindow(this.nRows, this.nCols));
   }
 
   layout(maxWidth: number): void {
@@ -91,9 +100,9 @@ export class HeatmapView {
   }
 
   private setWindow(win: CellWindow): void {
-    const n = this.tokens.length;
-    const next = clampWindow(win, n, n);
-    if (next.row0 === this.win.row0 && next.col0 === this.win.col0 && next.rows === this.win.rows) return;
+    const next = clampWindow(win, this.nRows, this.nCols);
+    const same = next.row0 === this.win.row0 && next.col0 === this.win.col0 && next.rows === this.win.rows && next.cols === this.win.cols;
+    if (same) return;
     this.win = next;
     this.draw();
     this.events.windowChanged(next);
@@ -102,27 +111,34 @@ export class HeatmapView {
   /** The left and top margins: room for the longest visible label (capped) and an axis title. */
   private margins(ctx: CanvasRenderingContext2D, theme: Theme): { left: number; top: number } {
     ctx.font = font(theme, 11);
-    let widest = 0;
-    const { row0, rows } = this.win;
-    const stride = Math.max(1, Math.floor(rows / 400)); // measuring 4096 labels per frame is waste
-    for (let i = row0; i < row0 + rows; i += stride) widest = Math.max(widest, ctx.measureText(this.tokens[i]).width);
-    const labels = Math.min(MAX_LABEL_PX, Math.ceil(widest) + 8);
-    return { left: 18 + labels, top: 18 + labels };
+    const widestOf = (tokens: string[], start: number, count: number) => {
+      let widest = 0;
+      const stride = Math.max(1, Math.floor(count / 400)); // measuring 4096 labels per frame is waste
+      for (let i = start; i < start + count; i += stride) widest = Math.max(widest, ctx.measureText(tokens[i]).width);
+      return Math.min(MAX_LABEL_PX, Math.ceil(widest) + 8);
+    };
+    const { row0, rows, col0, cols } = this.win;
+    return { left: 18 + widestOf(this.rows.tokens, row0, rows), top: 18 + widestOf(this.cols.tokens, col0, cols) };
   }
 
   draw(): void {
-    const n = this.tokens.length;
-    if (n === 0) return;
+    const nRows = this.nRows;
+    const nCols = this.nCols;
+    if (nRows === 0 || nCols === 0) return;
     const theme = this.theme();
     const probe = this.canvas.getContext("2d");
     if (!probe) return;
     const { left, top } = this.margins(probe, theme);
     const room = this.maxWidth - left - COLORBAR_WIDTH - 16;
-    // Sized for the whole matrix, so zooming in makes cells bigger rather than the plot smaller.
-    const size = Math.max(60, Math.min(MAX_PLOT_PX, room, n * MAX_CELL_PX));
-    this.plot = { x: left, y: top, w: size, h: size };
-    const width = left + size + 14 + COLORBAR_WIDTH;
-    const height = top + size + 10;
+    // Sized for the whole matrix (square cells), so zooming in makes cells bigger rather than the
+    // plot smaller; the longer side gets the room.
+    const long = Math.max(nRows, nCols);
+    const side = Math.max(60, Math.min(MAX_PLOT_PX, room, long * MAX_CELL_PX));
+    const w = Math.max(24, (side * nCols) / long);
+    const h = Math.max(24, (side * nRows) / long);
+    this.plot = { x: left, y: top, w, h };
+    const width = left + w + 14 + COLORBAR_WIDTH;
+    const height = top + Math.max(h, 120) + 10;
     const ctx = sizeCanvas(this.canvas, width, height);
     sizeCanvas(this.overlay, width, height);
     ctx.clearRect(0, 0, width, height);
@@ -130,14 +146,14 @@ export class HeatmapView {
     this.canvas.dataset.row0 = String(this.win.row0);
     this.canvas.dataset.col0 = String(this.win.col0);
     this.drawLabels(ctx, theme);
-    const zoomed = this.win.rows < n;
+    const zoomed = this.win.rows < nRows || this.win.cols < nCols;
     const preview = this.matrix !== null && this.matrix.factor > 1;
     if (this.matrix && this.scale && !(preview && zoomed)) {
       this.drawCells(ctx, theme, this.matrix, this.scale);
-      drawColorbar(ctx, theme, left + size + 14, top, size, this.scale, "attention weight");
+      drawColorbar(ctx, theme, left + w + 14, top, Math.max(h, 120), this.scale, "attention weight");
     } else {
       ctx.strokeStyle = theme.muted;
-      ctx.strokeRect(this.plot.x + 0.5, this.plot.y + 0.5, size - 1, size - 1);
+      ctx.strokeRect(this.plot.x + 0.5, this.plot.y + 0.5, w - 1, h - 1);
     }
     const status = this.status || (preview && zoomed ? "loading exact values…" : "");
     if (status) {
@@ -145,21 +161,21 @@ export class HeatmapView {
       ctx.font = font(theme, 12);
       ctx.textAlign = "center";
       ctx.textBaseline = "middle";
-      ctx.fillText(status, this.plot.x + size / 2, this.plot.y + size / 2);
+      ctx.fillText(status, this.plot.x + w / 2, this.plot.y + h / 2);
     }
     this.drawOverlay();
   }
 
   private drawCells(ctx: CanvasRenderingContext2D, theme: Theme, matrix: HeadMatrix, scale: ColorScale): void {
-    const n = this.tokens.length;
     const dpr = Math.max(1, Math.min(3, globalThis.devicePixelRatio || 1));
-    const px = Math.round(this.plot.w * dpr);
+    const px = Math.round(Math.max(this.plot.w, this.plot.h) * dpr);
     const r = this.raster;
     // A preview covers whole k x k blocks, so it reaches past N when k does not divide N.
-    const win = matrix.factor > 1 ? fullWindow(matrix.size, matrix.size) : this.win;
-    const over = matrix.factor > 1 ? (matrix.size * matrix.factor) / n : 1;
+    const win = matrix.factor > 1 ? fullWindow(matrix.rows, matrix.cols) : this.win;
+    const overX = matrix.factor > 1 ? (matrix.cols * matrix.factor) / this.nCols : 1;
+    const overY = matrix.factor > 1 ? (matrix.rows * matrix.factor) / this.nRows : 1;
     if (!r || r.matrix !== matrix || r.win !== this.win || r.px !== px || r.scale !== scale) {
-      const img = rasterize(matrix.values, matrix.size, win, px, scale);
+      const img = rasterize(matrix.values, matrix.cols, win, px, scale);
       const canvas = r?.canvas ?? document.createElement("canvas");
       canvas.width = img.width;
       canvas.height = img.height;
@@ -171,24 +187,28 @@ export class HeatmapView {
     ctx.rect(this.plot.x, this.plot.y, this.plot.w, this.plot.h);
     ctx.clip();
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(this.raster!.canvas, this.plot.x, this.plot.y, this.plot.w * over, this.plot.h * over);
+    ctx.drawImage(this.raster!.canvas, this.plot.x, this.plot.y, this.plot.w * overX, this.plot.h * overY);
     ctx.restore();
-    const cell = this.plot.w / this.win.rows;
+    const cellW = this.plot.w / this.win.cols;
+    const cellH = this.plot.h / this.win.rows;
+    const cell = Math.min(cellW, cellH);
     if (cell >= 8) {
       ctx.strokeStyle = "rgba(128,128,128,0.22)";
       ctx.lineWidth = 1;
       ctx.beginPath();
-      for (let i = 1; i < this.win.rows; i++) {
-        const o = Math.round(this.plot.x + i * cell) + 0.5;
+      for (let i = 1; i < this.win.cols; i++) {
+        const o = Math.round(this.plot.x + i * cellW) + 0.5;
         ctx.moveTo(o, this.plot.y);
         ctx.lineTo(o, this.plot.y + this.plot.h);
-        const p = Math.round(this.plot.y + i * cell) + 0.5;
+      }
+      for (let i = 1; i < this.win.rows; i++) {
+        const p = Math.round(this.plot.y + i * cellH) + 0.5;
         ctx.moveTo(this.plot.x, p);
         ctx.lineTo(this.plot.x + this.plot.w, p);
       }
       ctx.stroke();
     }
-    if (cell >= MIN_VALUE_CELL_PX && matrix.factor === 1) this.drawValues(ctx, theme, matrix, scale, cell);
+    if (cell >= MIN_VALUE_CELL_PX && matrix.factor === 1) this.drawValues(ctx, theme, matrix, scale, cellW, cellH);
     const marks = this.win;
     if (this.query >= 0) {
       const a = cellRect(this.plot, marks, this.query, marks.col0);
@@ -203,9 +223,10 @@ export class HeatmapView {
   /** The weight inside each visible cell: one font size (up to 12 px) chosen so a typical weight
    * ("0.0123") fits; a longer text (1.23e-05) is set smaller to fit, and only one that would need
    * under 6 px is left to the tooltip. */
-  private drawValues(ctx: CanvasRenderingContext2D, theme: Theme, matrix: HeadMatrix, scale: ColorScale, cell: number): void {
-    const n = this.tokens.length;
+  private drawValues(ctx: CanvasRenderingContext2D, theme: Theme, matrix: HeadMatrix, scale: ColorScale, cellW: number, cellH: number): void {
+    const n = matrix.cols;
     const { row0, col0, rows, cols } = this.win;
+    const cell = Math.min(cellW, cellH);
     const room = cell - 3;
     let size = Math.min(12, Math.floor(cell / 2.6));
     ctx.font = font(theme, size);
@@ -226,30 +247,29 @@ export class HeatmapView {
           ctx.font = font(theme, smaller);
         }
         ctx.fillStyle = scale.textColor(matrix.values[q * n + k]);
-        ctx.fillText(text, this.plot.x + (k - col0 + 0.5) * cell, this.plot.y + (q - row0 + 0.5) * cell);
+        ctx.fillText(text, this.plot.x + (k - col0 + 0.5) * cellW, this.plot.y + (q - row0 + 0.5) * cellH);
       }
     }
   }
 
   private drawLabels(ctx: CanvasRenderingContext2D, theme: Theme): void {
     const { row0, col0, rows, cols } = this.win;
-    const cell = this.plot.w / rows;
-    const step = labelStep(cell, 13);
-    const maxPx = this.plot.x - 22;
+    const cellH = this.plot.h / rows;
+    const cellW = this.plot.w / cols;
     const measure = (s: string) => ctx.measureText(s).width;
     ctx.textBaseline = "middle";
-    for (const q of labelIndices(row0, rows, step)) {
-      this.labelStyle(ctx, theme, q, q === this.query);
+    for (const q of labelIndices(row0, rows, labelStep(cellH, 13))) {
+      this.labelStyle(ctx, theme, this.rows, q, q === this.query);
       ctx.textAlign = "right";
-      ctx.fillText(fitText(this.tokens[q], maxPx, measure), this.plot.x - 4, this.plot.y + (q - row0 + 0.5) * cell);
+      ctx.fillText(fitText(this.rows.tokens[q], this.plot.x - 22, measure), this.plot.x - 4, this.plot.y + (q - row0 + 0.5) * cellH);
     }
-    for (const k of labelIndices(col0, cols, labelStep(this.plot.w / cols, 13))) {
-      this.labelStyle(ctx, theme, k, k === this.key);
+    for (const k of labelIndices(col0, cols, labelStep(cellW, 13))) {
+      this.labelStyle(ctx, theme, this.cols, k, k === this.key);
       ctx.save();
-      ctx.translate(this.plot.x + (k - col0 + 0.5) * cell, this.plot.y - 4);
+      ctx.translate(this.plot.x + (k - col0 + 0.5) * cellW, this.plot.y - 4);
       ctx.rotate(-Math.PI / 2);
       ctx.textAlign = "left";
-      ctx.fillText(fitText(this.tokens[k], maxPx, measure), 0, 0);
+      ctx.fillText(fitText(this.cols.tokens[k], this.plot.y - 22, measure), 0, 0);
       ctx.restore();
     }
     ctx.fillStyle = theme.muted;
@@ -264,10 +284,11 @@ export class HeatmapView {
     ctx.restore();
   }
 
-  private labelStyle(ctx: CanvasRenderingContext2D, theme: Theme, i: number, selected: boolean): void {
-    const special = this.special[i];
+  /** Special tokens in muted italics, generated ones in the accent colour, the selected bold. */
+  private labelStyle(ctx: CanvasRenderingContext2D, theme: Theme, axis: Axis, i: number, selected: boolean): void {
+    const special = axis.special[i];
     ctx.font = font(theme, 11, `${special ? "italic " : ""}${selected ? "700" : ""}`);
-    ctx.fillStyle = selected ? theme.outline : special ? theme.muted : theme.text;
+    ctx.fillStyle = selected ? theme.outline : axis.generated[i] ? theme.generated : special ? theme.muted : theme.text;
   }
 
   private drawOverlay(): void {
@@ -293,8 +314,8 @@ export class HeatmapView {
 
   /** The tooltip lines for one cell: both tokens, the exact weight and its rank in the row. */
   describe(q: number, k: number): string[] {
-    const n = this.tokens.length;
-    const lines = [`query ${q} ${quoteToken(this.tokens[q], this.special[q])}`, `key ${k} ${quoteToken(this.tokens[k], this.special[k])}`];
+    const n = this.nCols;
+    const lines = [`query ${q} ${describeToken(this.rows, q)}`, `key ${k} ${describeToken(this.cols, k)}`];
     if (this.matrix && this.matrix.factor > 1) {
       lines.push("weight: loading exact values…");
     } else if (this.matrix) {
@@ -308,13 +329,12 @@ export class HeatmapView {
 
   private onMove(e: PointerEvent): void {
     if (this.drag) {
-      const cell = this.plot.w / this.win.rows;
-      const dx = Math.round((this.drag.x - e.clientX) / cell);
-      const dy = Math.round((this.drag.y - e.clientY) / cell);
+      const dx = Math.round((this.drag.x - e.clientX) / (this.plot.w / this.win.cols));
+      const dy = Math.round((this.drag.y - e.clientY) / (this.plot.h / this.win.rows));
       if (Math.abs(this.drag.x - e.clientX) + Math.abs(this.drag.y - e.clientY) > 4) this.drag.moved = true;
       if (this.drag.moved) {
         this.tooltip.hide();
-        this.setWindow(panWindow(this.drag.win, this.tokens.length, this.tokens.length, dy, dx));
+        this.setWindow(panWindow(this.drag.win, this.nRows, this.nCols, dy, dx));
         return;
       }
     }
@@ -356,6 +376,6 @@ export class HeatmapView {
     if (!cell) return;
     e.preventDefault();
     const factor = Math.exp(-e.deltaY * 0.002);
-    this.setWindow(zoomWindow(this.win, this.tokens.length, factor, cell));
+    this.setWindow(zoomWindow(this.win, this.nRows, this.nCols, factor, cell));
   }
 }

@@ -77,19 +77,26 @@ export function niceTicks(lo: number, hi: number, target = 5): number[] {
   return ticks;
 }
 
-/** Zoom a square window on an n x n matrix by `factor` (>1 zooms in) about the cell `anchor`,
- * keeping that cell under the pointer. At least `minCells` stay visible. */
-export function zoomWindow(win: CellWindow, n: number, factor: number, anchor: Cell, minCells = 4): CellWindow {
-  let target = Math.round(win.rows / factor);
-  if (target === win.rows && factor !== 1) target += factor > 1 ? -1 : 1; // small steps still move
-  const size = Math.max(Math.min(n, minCells), Math.min(n, target));
-  if (size === win.rows) return win;
+/** Zoom a window on an nRows x nCols matrix by `factor` (>1 zooms in) about the cell `anchor`,
+ * keeping that cell under the pointer and the matrix's aspect. At least `minCells` stay visible
+ * along the shorter side. */
+export function zoomWindow(win: CellWindow, nRows: number, nCols: number, factor: number, anchor: Cell, minCells = 4): CellWindow {
+  // Zoom the longer side, derive the other from the matrix's aspect so cells stay square.
+  const long = Math.max(nRows, nCols);
+  const shown = nRows >= nCols ? win.rows : win.cols;
+  let target = Math.round(shown / factor);
+  if (target === shown && factor !== 1) target += factor > 1 ? -1 : 1; // small steps still move
+  const minLong = Math.ceil((minCells * long) / Math.min(nRows, nCols));
+  const size = Math.max(Math.min(long, minLong), Math.min(long, target));
+  if (size === shown) return win;
+  const rows = Math.max(1, Math.min(nRows, Math.round((size * nRows) / long)));
+  const cols = Math.max(1, Math.min(nCols, Math.round((size * nCols) / long)));
   const fy = (anchor.row - win.row0 + 0.5) / win.rows;
   const fx = (anchor.col - win.col0 + 0.5) / win.cols;
   return clampWindow(
-    { row0: Math.round(anchor.row + 0.5 - fy * size), col0: Math.round(anchor.col + 0.5 - fx * size), rows: size, cols: size },
-    n,
-    n,
+    { row0: Math.round(anchor.row + 0.5 - fy * rows), col0: Math.round(anchor.col + 0.5 - fx * cols), rows, cols },
+    nRows,
+    nCols,
   );
 }
 

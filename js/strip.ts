@@ -9,8 +9,8 @@ import { rankInRow } from "./head_store";
 import type { Rect } from "./layout";
 import { fitText } from "./layout";
 import type { Tooltip } from "./tooltip";
-import { quoteToken } from "./tooltip";
-import type { HeadMatrix } from "./types";
+import { describeToken } from "./tooltip";
+import type { Axis, HeadMatrix } from "./types";
 
 export interface StripEvents {
   /** A token was clicked: select (shown query, that key); clicking the selected key clears it. */
@@ -23,8 +23,8 @@ const CELL_H = 24;
 export class StripView {
   readonly canvas: HTMLCanvasElement;
   private readonly caption: HTMLDivElement;
-  private tokens: string[] = [];
-  private special: boolean[] = [];
+  private rows: Axis = { tokens: [], special: [], generated: [] }; // queries
+  private cols: Axis = { tokens: [], special: [], generated: [] }; // keys: one cell each
   private matrix: HeadMatrix | null = null;
   private scale: ColorScale | null = null;
   private query = 0;
@@ -56,9 +56,9 @@ export class StripView {
     this.canvas.addEventListener("click", (e) => this.onClick(e), opts);
   }
 
-  setTokens(tokens: string[], special: boolean[]): void {
-    this.tokens = tokens;
-    this.special = special;
+  setAxes(rows: Axis, cols: Axis): void {
+    this.rows = rows;
+    this.cols = cols;
     this.fitted = [];
   }
 
@@ -69,9 +69,9 @@ export class StripView {
 
   /** The row shown is the selected query, or the last token when none is selected. */
   setSelection(query: number, key: number): void {
-    this.query = query >= 0 ? query : Math.max(0, this.tokens.length - 1);
+    this.query = query >= 0 ? query : Math.max(0, this.rows.tokens.length - 1);
     this.key = key;
-    const q = quoteToken(this.tokens[this.query] ?? "", this.special[this.query] ?? false);
+    const q = describeToken(this.rows, this.query);
     const hint = query >= 0 ? "" : " · no query selected, showing the last token: click a heatmap cell to choose";
     this.caption.textContent = `attention from query ${this.query} ${q} to each key${hint}`;
   }
@@ -81,7 +81,7 @@ export class StripView {
   }
 
   draw(): void {
-    const n = this.tokens.length;
+    const n = this.cols.tokens.length;
     if (n === 0) return;
     const theme = this.theme();
     this.perLine = Math.max(1, Math.min(n, Math.floor(this.maxWidth / CELL_W)));
@@ -101,10 +101,14 @@ export class StripView {
       const v = row ? row[j] : 0;
       ctx.fillStyle = row && this.scale ? this.scale.css(v) : "rgba(128,128,128,0.2)";
       ctx.fillRect(x + 1, y + 1, CELL_W - 2, CELL_H - 2);
-      ctx.font = font(theme, 11, this.special[j] ? "italic" : "");
+      ctx.font = font(theme, 11, this.cols.special[j] ? "italic" : "");
       ctx.fillStyle = row && this.scale ? this.scale.textColor(v) : theme.text;
-      this.fitted[j] ??= fitText(this.tokens[j], CELL_W - 8, measure);
+      this.fitted[j] ??= fitText(this.cols.tokens[j], CELL_W - 8, measure);
       ctx.fillText(this.fitted[j], x + CELL_W / 2, y + CELL_H / 2);
+      if (this.cols.generated[j]) {
+        ctx.fillStyle = theme.generated; // a bar under generated tokens
+        ctx.fillRect(x + 3, y + CELL_H - 4, CELL_W - 6, 2);
+      }
     }
     const mark = (j: number) => {
       if (j < 0 || j >= n) return;
@@ -115,7 +119,7 @@ export class StripView {
 
   private row(): Float32Array | null {
     if (!this.matrix) return null;
-    const n = this.tokens.length;
+    const n = this.cols.tokens.length;
     return this.matrix.values.subarray(this.query * n, (this.query + 1) * n);
   }
 
@@ -125,14 +129,14 @@ export class StripView {
     const y = e.clientY - box.top;
     if (x < 0 || y < 0 || x >= this.plot.w || y >= this.plot.h) return -1;
     const j = Math.floor(y / CELL_H) * this.perLine + Math.floor(x / CELL_W);
-    return j < this.tokens.length ? j : -1;
+    return j < this.cols.tokens.length ? j : -1;
   }
 
   private onMove(e: PointerEvent): void {
     const j = this.tokenAt(e);
     if (j < 0) return this.tooltip.hide();
-    const n = this.tokens.length;
-    const lines = [`query ${this.query} ${quoteToken(this.tokens[this.query], this.special[this.query])}`, `key ${j} ${quoteToken(this.tokens[j], this.special[j])}`];
+    const n = this.cols.tokens.length;
+    const lines = [`query ${this.query} ${describeToken(this.rows, this.query)}`, `key ${j} ${describeToken(this.cols, j)}`];
     const row = this.row();
     if (row && this.matrix) lines.push(`weight ${formatCode(this.matrix.codes[this.query * n + j])} · rank ${rankInRow(row, j)} of ${n} in row`);
     this.tooltip.show(lines, e.clientX, e.clientY, "strip");

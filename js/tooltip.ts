@@ -1,5 +1,6 @@
 // The one tooltip element of a widget: plain text lines (tokens are untrusted, so textContent
 // only), placed beside the pointer and kept inside the widget so the output area never clips it.
+import type { Axis } from "./types";
 
 export class Tooltip {
   readonly el: HTMLDivElement;
@@ -35,4 +36,9 @@ export class Tooltip {
 /** A token quoted for display: JSON-style quotes make leading/trailing spaces visible. */
 export function quoteToken(token: string, special: boolean): string {
   return `${JSON.stringify(token)}${special ? " (special)" : ""}`;
+}
+
+/** Token i of an axis, quoted, with its marks: "(special)", "(generated)". */
+export function describeToken(axis: Axis, i: number): string {
+  return `${quoteToken(axis.tokens[i] ?? "", axis.special[i] ?? false)}${axis.generated[i] ? " (generated)" : ""}`;
 }

@@ -10,12 +10,24 @@ export interface MetricOption {
 /** Bytes traits arrive as DataView in Jupyter; other hosts may hand over buffers or views. */
 export type Binary = DataView | ArrayBuffer | ArrayBufferView | null | undefined;
 
+export interface KindOption {
+  id: string;
+  label: string;
+}
+
 export interface WidgetState {
-  tokens: string[];
+  kinds: KindOption[];
+  kind: string;
+  tokens: string[]; // keys (columns)
   special: boolean[];
+  generated: boolean[];
+  query_tokens: string[]; // queries (rows): the same as tokens except for cross-attention
+  query_special: boolean[];
+  query_generated: boolean[];
   n_layers: number;
   n_heads: number;
   n_tokens: number;
+  n_queries: number;
   grid_metric: string;
   grid_metric_options: MetricOption[];
   grid_scores: Binary;
@@ -23,7 +35,7 @@ export interface WidgetState {
   head_data: Binary;
   head_data_for: number[];
   head_preview: Binary;
-  head_preview_for: number[]; // layer, head, factor, size
+  head_preview_for: number[]; // layer, head, factor, rows, cols
   layer: number;
   head: number;
   query: number;
@@ -32,12 +44,20 @@ export interface WidgetState {
 
 export type WidgetModel = AnyModel<WidgetState>;
 
-/** One head's matrix: dec3 codes (for exact tooltip text) and their values (for colour), size x
- * size. factor 1: the exact N x N matrix; factor k > 1: a preview in which each cell is the
- * maximum of a k x k block (shown while the exact matrix is on its way). */
+/** One head's matrix: dec3 codes (for exact tooltip text) and their values (for colour), rows x
+ * cols, row-major. factor 1: the exact Nq x Nk matrix; factor k > 1: a preview in which each cell
+ * is the maximum of a k x k block (shown while the exact matrix is on its way). */
 export interface HeadMatrix {
   codes: Uint16Array;
   values: Float32Array;
-  size: number;
+  rows: number;
+  cols: number;
   factor: number;
+}
+
+/** The tokens along one axis of the heatmap. */
+export interface Axis {
+  tokens: string[];
+  special: boolean[];
+  generated: boolean[];
 }

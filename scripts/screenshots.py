@@ -63,6 +63,17 @@ def shoot(browser, widget: AttentionWidget, path: pathlib.Path, hover: tuple[str
 
 def main() -> None:
     use_recording_comms()
+    only = sys.argv[1:]  # names to render (e.g. cross-attention); all when none
+    from attn_widget import capture
+    from tests.python.models import tiny_family
+
+    bart, bart_tokenizer = tiny_family("bart")
+    cross = AttentionWidget.from_capture(
+        capture(bart, bart_tokenizer, "A child painted a picture of a horse.", decoder_text="My favourite animal is the horse"),
+        kind="cross", layer=1, head=1,
+    )
+    gpt2, gpt2_tokenizer = tiny_family("gpt2")
+    generated = AttentionWidget.from_generate(gpt2, gpt2_tokenizer, "A child painted a picture of a", max_new_tokens=6, layer=2, head=1)
     model, tokenizer = load_packaged_model()
     demo = AttentionWidget.from_model(model, tokenizer, DEMO_TEXT, layer=2, head=9, query=8, key=3)
     long = AttentionWidget.from_model(model, tokenizer, long_text(tokenizer, 512), layer=2, head=9)
@@ -71,10 +82,17 @@ def main() -> None:
 
     with sync_playwright() as p:
         browser = launch(p)
-        shoot(browser, demo, OUT / "demo.png", ("attn-heatmap", 8, 3))
-        shoot(browser, demo, OUT / "demo-dark.png", ("attn-grid", 2, 9), dark=True)
-        shoot(browser, long, OUT / "long-512.png", ("attn-heatmap", 300, 120))
-        shoot(browser, long, OUT / "long-512-zoomed.png", ("attn-heatmap", 300, 296), zoom=6)
+        shots = {
+            "demo": (demo, ("attn-heatmap", 8, 3), {}),
+            "demo-dark": (demo, ("attn-grid", 2, 9), {"dark": True}),
+            "long-512": (long, ("attn-heatmap", 300, 120), {}),
+            "long-512-zoomed": (long, ("attn-heatmap", 300, 296), {"zoom": 6}),
+            "cross-attention": (cross, ("attn-heatmap", 3, 8), {}),
+            "generated": (generated, ("attn-heatmap", generated.n_tokens - 1, 4), {}),
+        }
+        for name, (widget, hover, options) in shots.items():
+            if not only or name in only:
+                shoot(browser, widget, OUT / f"{name}.png", hover, **options)
         browser.close()
 
 

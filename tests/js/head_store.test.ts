@@ -27,7 +27,7 @@ describe("head store", () => {
     const { model } = fakeModel();
     const store = new HeadStore(model, new AbortController().signal);
     const all = new Uint16Array(2 * 3 * 4).map((_, i) => i); // 2 layers x 3 heads x (2 x 2 tokens)
-    store.reset(2, new DataView(all.buffer));
+    store.reset("self", 2, 2, new DataView(all.buffer));
     const m = store.get(1, 2, 3)!;
     expect(Array.from(m.codes)).toEqual([20, 21, 22, 23]);
     expect(m.codes.buffer).toBe(all.buffer);
@@ -36,10 +36,10 @@ describe("head store", () => {
   it("asks the kernel once per head and resolves by request id", async () => {
     const { model, sent, reply } = fakeModel();
     const store = new HeadStore(model, new AbortController().signal);
-    store.reset(2, null);
+    store.reset("self", 2, 2, null);
     const a = store.fetch(0, 1, 4);
     const b = store.fetch(0, 1, 4);
-    expect(sent).toEqual([{ type: "head", id: 1, layer: 0, head: 1 }]);
+    expect(sent).toEqual([{ type: "head", id: 1, layer: 0, head: 1, kind: "self" }]);
     reply({ type: "head", id: 99, layer: 0, head: 1 }, [head(2, 5)]); // someone else's answer
     reply({ type: "head", id: 1, layer: 0, head: 1 }, [head(2, 7)]);
     const [ma, mb] = await Promise.all([a, b]);
@@ -51,16 +51,31 @@ describe("head store", () => {
   it("rejects with the kernel's error message", async () => {
     const { model, reply } = fakeModel();
     const store = new HeadStore(model, new AbortController().signal);
-    store.reset(2, null);
+    store.reset("self", 2, 2, null);
     const p = store.fetch(5, 0, 4);
     reply({ type: "head", id: 1, layer: 5, head: 0, error: "no head (layer=5, head=0)" }, []);
     await expect(p).rejects.toThrow(/no head/);
   });
 
+  it("holds non-square (cross-attention) heads and drops replies for a kind no longer shown", async () => {
+    const { model, sent, reply } = fakeModel();
+    const store = new HeadStore(model, new AbortController().signal);
+    store.reset("cross", 2, 3, null);
+    const p = store.fetch(0, 0, 2);
+    expect(sent[0].kind).toBe("cross");
+    store.reset("encoder", 3, 3, null);
+    reply({ type: "head", id: 1, layer: 0, head: 0, kind: "cross" }, [new DataView(new Uint16Array(6).buffer)]);
+    await expect(p).rejects.toThrow(/after switching to encoder/);
+    expect(store.get(0, 0, 2)).toBeUndefined();
+    store.reset("cross", 2, 3, null);
+    const m = store.put(0, 0, new DataView(new Uint16Array(6).fill(3).buffer))!;
+    expect([m.rows, m.cols]).toEqual([2, 3]);
+  });
+
   it("keeps only the most recently used heads", () => {
     const { model } = fakeModel();
     const store = new HeadStore(model, new AbortController().signal);
-    store.reset(1, null);
+    store.reset("self", 1, 1, null);
     for (let h = 0; h <= CACHE_SIZE; h++) store.put(0, h, head(1, h));
     expect(store.get(0, 0, 99)).toBeUndefined();
     expect(store.get(0, CACHE_SIZE, 99)).toBeDefined();
@@ -70,7 +85,7 @@ describe("head store", () => {
     const { model, listeners } = fakeModel();
     const controller = new AbortController();
     const store = new HeadStore(model, controller.signal);
-    store.reset(3, null);
+    store.reset("self", 3, 3, null);
     expect(store.put(0, 0, head(2, 1))).toBeUndefined();
     controller.abort();
     expect(listeners.get("msg:custom")?.size).toBe(0);

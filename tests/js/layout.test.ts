@@ -67,7 +67,7 @@ describe("zoom and pan", () => {
   it("zooms in about the cell under the pointer and keeps it there", () => {
     const win = fullWindow(2048, 2048);
     const anchor = { row: 1500, col: 300 };
-    const z = zoomWindow(win, 2048, 4, anchor);
+    const z = zoomWindow(win, 2048, 2048, 4, anchor);
     expect(z.rows).toBe(512);
     const frac = (anchor.row - win.row0 + 0.5) / win.rows;
     const fracAfter = (anchor.row - z.row0 + 0.5) / z.rows;
@@ -75,9 +75,20 @@ describe("zoom and pan", () => {
   });
 
   it("always moves on a small wheel step and stops at a few cells / the whole matrix", () => {
-    expect(zoomWindow(fullWindow(10, 10), 10, 1.02, { row: 5, col: 5 }).rows).toBe(9);
-    expect(zoomWindow({ row0: 0, col0: 0, rows: 4, cols: 4 }, 10, 8, { row: 1, col: 1 }).rows).toBe(4);
-    expect(zoomWindow(fullWindow(10, 10), 10, 0.5, { row: 5, col: 5 }).rows).toBe(10);
+    expect(zoomWindow(fullWindow(10, 10), 10, 10, 1.02, { row: 5, col: 5 }).rows).toBe(9);
+    expect(zoomWindow({ row0: 0, col0: 0, rows: 4, cols: 4 }, 10, 10, 8, { row: 1, col: 1 }).rows).toBe(4);
+    expect(zoomWindow(fullWindow(10, 10), 10, 10, 0.5, { row: 5, col: 5 }).rows).toBe(10);
+  });
+
+  it("zooms a non-square (cross-attention) matrix keeping its aspect", () => {
+    const z = zoomWindow(fullWindow(100, 400), 100, 400, 4, { row: 50, col: 200 });
+    expect(z.cols).toBe(100);
+    expect(z.rows).toBe(25);
+    expect(z.row0).toBeGreaterThanOrEqual(0);
+    expect(z.row0 + z.rows).toBeLessThanOrEqual(100);
+    const tiny = zoomWindow(fullWindow(6, 30), 6, 30, 1000, { row: 2, col: 10 });
+    expect(tiny.rows).toBe(4); // never fewer than 4 cells on the short side
+    expect(tiny.cols).toBe(20);
   });
 
   it("pans by whole cells and never leaves the matrix", () => {
