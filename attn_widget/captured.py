@@ -61,6 +61,11 @@ class Kind:
         """float32 (h, Nq, Nk) for the heads ``heads`` of ``layer``."""
         raise NotImplementedError
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes this kind holds (an array, or recorded queries, keys and masks)."""
+        raise NotImplementedError
+
 
 class ArrayKind(Kind):
     """Heads read from a float32 (L, H, Nq, Nk) array (what the user passed)."""
@@ -71,6 +76,10 @@ class ArrayKind(Kind):
 
     def heads(self, layer: int, heads: slice) -> np.ndarray:
         return self.array[layer, heads]
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.array.nbytes)
 
 
 class RecordedKind(Kind):
@@ -85,6 +94,17 @@ class RecordedKind(Kind):
 
         with torch.no_grad():
             return self.calls[layer].weights(heads).cpu().numpy()
+
+    @property
+    def nbytes(self) -> int:
+        seen: set[int] = set()
+        total = 0
+        for call in self.calls:
+            for t in (call.q, call.k, call.mask):
+                if t is not None and id(t) not in seen:  # a mask shared by layers counts once
+                    seen.add(id(t))
+                    total += t.numel() * t.element_size()
+        return total
 
 
 class Capture:
@@ -144,6 +164,11 @@ class Capture:
     @property
     def n_heads(self) -> int:
         return self.kind().n_heads
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the capture holds (on the model's device for a recorded capture)."""
+        return sum(k.nbytes for k in self._kinds.values())
 
     def shape(self, kind: str | None = None) -> tuple[int, int, int, int]:
         """(layers, heads, queries, keys) of ``kind``."""

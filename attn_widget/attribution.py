@@ -1,0 +1,386 @@
+"""Saliency and head importance for one text and one prediction target. Plain functions, each
+``f(model, tokenizer, text, target=..., **options)``, returning numpy float32 arrays.
+
+The scalar explained is ``f``: for a causal language model, the log-probability of ``target``
+predicted after position ``position`` (``log p(target) - log p(foil)`` with a foil); for any model,
+whatever a callable ``target(outputs)`` returns. The loss is ``L = -f``.
+
+* ``attention_x_gradient`` (L, H, N, N): ``A * dL/dA`` per head, signed (Wang et al. 2023);
+* ``head_importance`` (L, H): ``dL/dxi`` for a gate xi on each head's output (Michel et al. 2019);
+  for every head it equals the sum of that head's attention x gradient;
+* ``gradient_x_input`` (N,): ``sum_d e_id * df/de_id`` (signed; token embeddings, positions excluded);
+* ``gradient_norm`` (N,): ``||df/de_i||_2``;
+* ``integrated_gradients`` (N,): Sundararajan et al. (2017) along a straight path from a baseline,
+  with its completeness gap ``sum IG - (f(x) - f(baseline))`` in ``.completeness_gap``;
+* ``attention_rollout`` (N, N): Abnar & Zuidema (2020) from the captured attention.
+
+Cautions: attention weights say where a head looks, not why the model predicts anything, and
+gradients are first-order: ``-head_importance`` estimates the change in loss from removing a head
+only to first order. Models run in eval mode and float32; their outputs are unchanged by the gates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .capture import capture, check_text
+from .tokens import readable_tokens
+
+TargetLike = "str | int | Callable[[Any], Any] | None"
+
+
+class Scores(np.ndarray):
+    """A float32 array of scores with what produced them in ``.info`` (method, target, and for
+    integrated gradients ``completeness_gap``, ``f_input``, ``f_baseline``, ``steps``)."""
+
+    info: dict[str, Any]
+
+    def __new__(cls, values: np.ndarray, **info: Any) -> "Scores":
+        obj = np.asarray(values, dtype=np.float32).view(cls)
+        obj.info = info
+        return obj
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.info = getattr(obj, "info", {})
+
+    def __getattr__(self, name: str) -> Any:
+        info = self.__dict__.get("info", {})
+        if name in info:
+            return info[name]
+        raise AttributeError(name)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What ``f`` measures: ``log p(token | text up to position)`` [- ``log p(foil | ...)``]."""
+
+    position: int | None
+    token_id: int | None
+    token: str | None
+    foil_id: int | None
+    foil: str | None
+    description: str
+
+
+@dataclass(frozen=True)
+class Saliency:
+    """One forward and one backward pass: attention, attention x gradient and head importance."""
+
+    tokens: list[str]
+    special: list[bool]
+    target: Target
+    f: float
+    attention: np.ndarray  # (L, H, N, N)
+    attention_x_gradient: np.ndarray  # (L, H, N, N), A * dL/dA, L = -f
+    head_importance: np.ndarray  # (L, H), dL/dxi
+
+
+# ---------------------------------------------------------------------------------- inputs
+def _encode(tokenizer: Any, text: str, text_pair: str | None = None) -> dict[str, Any]:
+    check_text(text)
+    if not isinstance(text, str):
+        raise TypeError(f"text must be one str for attribution (one example), got {type(text).__name__}")
+    return dict(tokenizer(text, text_pair, return_tensors="pt"))
+
+
+def _check_model(model: Any) -> None:
+    import torch
+
+    dtype = getattr(model, "dtype", torch.float32)
+    if dtype != torch.float32:
+        raise TypeError(f"attribution computes gradients in float32: the model is {dtype}; pass model.float()")
+    if getattr(model.config, "is_encoder_decoder", False):
+        raise NotImplementedError("attribution supports decoder-only and encoder-only models, not encoder-decoders yet")
+
+
+def token_id(tokenizer: Any, token: str | int, name: str = "target") -> int:
+    """The id of a single-token word: "horse", " horse" (byte-level BPE), or an id."""
+    if isinstance(token, bool) or not isinstance(token, (int, np.integer, str)):
+        raise TypeError(f"{name} must be a token (str), a token id (int) or a callable, got {type(token).__name__}")
+    vocab = len(tokenizer)
+    if isinstance(token, (int, np.integer)):
+        if not 0 <= int(token) < vocab:
+            raise ValueError(f"{name} id must be in [0, {vocab - 1}], got {token}")
+        return int(token)
+    if not token.strip():
+        raise ValueError(f"{name} is empty: give the word whose prediction to explain")
+    direct = tokenizer.convert_tokens_to_ids(token)
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if isinstance(direct, int) and direct != unk and direct is not None and direct >= 0:
+        return direct
+    tried = {}
+    for form in (" " + token.strip(), token.strip(), token):
+        ids = tokenizer(form, add_special_tokens=False)["input_ids"]
+        tried[form] = ids
+        if len(ids) == 1:
+            return int(ids[0])
+    raise ValueError(
+        f"{name} {token!r} is not a single token (it tokenizes to {tried}); pass a token id or a word "
+        "from the vocabulary"
+    )
+
+
+def _objective(model: Any, tokenizer: Any, n_tokens: int, target: Any, position: int | None, foil: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Target]]:
+    """f(outputs) -> per-example values (batch,), and a function that names the target once the
+    first outputs are known (the default target is the model's own top prediction)."""
+    import torch
+
+    if callable(target):
+        if position is not None or foil is not None:
+            raise ValueError("position and foil apply to a token target, not to a callable target")
+
+        def f_callable(outputs: Any) -> Any:
+            value = target(outputs)
+            value = torch.as_tensor(value)
+            return value.reshape(-1).float()
+
+        return f_callable, lambda _o: Target(None, None, None, None, None, getattr(target, "__name__", "callable target"))
+
+    if not hasattr(model, "get_output_embeddings") or model.get_output_embeddings() is None:
+        raise ValueError(
+            f"{type(model).__name__} has no language-model head: pass target=callable(outputs) -> scalar "
+            "(for example a class logit), or use a *ForCausalLM model"
+        )
+    t = n_tokens - 1 if position is None else position
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < n_tokens:
+        raise ValueError(f"position must be an int in [0, {n_tokens - 1}] (the token after which to predict), got {position!r}")
+    t = int(t)
+    fixed = None if target is None else token_id(tokenizer, target)
+    foil_id = None if foil is None else token_id(tokenizer, foil, "foil")
+    chosen: dict[str, int] = {}
+
+    def f_token(outputs: Any) -> Any:
+        logp = torch.log_softmax(outputs.logits[:, t].float(), dim=-1)
+        if "id" not in chosen:
+            chosen["id"] = int(logp[0].argmax()) if fixed is None else fixed
+        value = logp[:, chosen["id"]]
+        if foil_id is not None:
+            value = value - logp[:, foil_id]
+        return value
+
+    def describe(_outputs: Any) -> Target:
+        tid = chosen["id"]
+        word = tokenizer.convert_ids_to_tokens([tid])[0]
+        foil_word = None if foil_id is None else tokenizer.convert_ids_to_tokens([foil_id])[0]
+        how = "the model's top prediction" if fixed is None else "chosen"
+        text = f"log p({word!r} after position {t}) ({how})" + (f" - log p({foil_word!r})" if foil_word else "")
+        return Target(t, tid, word, foil_id, foil_word, text)
+
+    return f_token, describe
+
+
+# ---------------------------------------------------------------------------------- attention x gradient
+def saliency(
+    model: Any,
+    tokenizer: Any,
+    text: str,
+    target: Any = None,
+    *,
+    position: int | None = None,
+    foil: Any = None,
+    text_pair: str | None = None,
+) -> Saliency:
+    """Attention, attention x gradient and head importance from one forward and one backward pass."""
+    import torch
+
+    from .gates import gated
+
+    _check_model(model)
+    encoded = _encode(tokenizer, text, text_pair)
+    device = next(model.parameters()).device
+    inputs = {k: v.to(device) for k, v in encoded.items()}
+    n = int(inputs["input_ids"].shape[1])
+    f_of, describe = _objective(model, tokenizer, n, target, position, foil)
+    with gated(model) as gates, torch.enable_grad():
+        outputs = model(**inputs, use_cache=False, return_dict=True)
+        f = f_of(outputs)
+        if f.numel() != 1:
+            raise ValueError(f"target must give one value for one text, got shape {tuple(f.shape)}")
+        loss = -f.sum()
+        leaves = [c.attention_gate for c in gates.calls] + [c.head_gate for c in gates.calls]
+        grads = torch.autograd.grad(loss, leaves, allow_unused=True)
+    n_layers = len(gates.calls)
+    attn_grads, head_grads = grads[:n_layers], grads[n_layers:]
+    attention = np.stack([c.weights[0].float().cpu().numpy() for c in gates.calls])
+    axg = np.stack([
+        np.zeros_like(attention[i]) if g is None else g[0].float().cpu().numpy() for i, g in enumerate(attn_grads)
+    ])
+    importance = np.stack([
+        np.zeros(attention.shape[1], np.float32) if g is None else g.float().cpu().numpy() for g in head_grads
+    ])
+    labels, special = readable_tokens(tokenizer, [int(i) for i in encoded["input_ids"][0]])
+    return Saliency(labels, special, describe(outputs), float(f.detach()), attention.astype(np.float32),
+                    axg.astype(np.float32), importance.astype(np.float32))
+
+
+def attention_x_gradient(model: Any, tokenizer: Any, text: str, target: Any = None, **options: Any) -> np.ndarray:
+    """``A * dL/dA`` for every head, float32 (L, H, N, N), signed; ``L = -f`` (module docstring)."""
+    return saliency(model, tokenizer, text, target, **options).attention_x_gradient
+
+
+def head_importance(model: Any, tokenizer: Any, text: str, target: Any = None, **options: Any) -> np.ndarray:
+    """``dL/dxi`` for a gate xi = 1 on each head's output, float32 (L, H), signed (Michel et al.).
+    ``-importance`` is the first-order estimate of the loss change when the head is removed."""
+    return saliency(model, tokenizer, text, target, **options).head_importance
+
+
+def gate_loss(model: Any, tokenizer: Any, text: str, target: Any = None, *, head_values: dict[int, Sequence[float]] | None = None, **options: Any) -> float:
+    """The loss ``L = -f`` with chosen head gates (layer -> one value per head; 0 ablates a head):
+    the finite-difference and ablation checks of head importance."""
+    import torch
+
+    from .gates import gated
+
+    _check_model(model)
+    encoded = _encode(tokenizer, text, options.pop("text_pair", None))
+    device = next(model.parameters()).device
+    inputs = {k: v.to(device) for k, v in encoded.items()}
+    f_of, _ = _objective(model, tokenizer, int(inputs["input_ids"].shape[1]), target, options.pop("position", None), options.pop("foil", None))
+    if options:
+        raise TypeError(f"unexpected options {sorted(options)}")
+    with gated(model, head_values=head_values, attention_gates=False), torch.no_grad():
+        return float(-f_of(model(**inputs, use_cache=False, return_dict=True)).sum())
+
+
+# ---------------------------------------------------------------------------------- token saliency
+def _embedding_pass(model: Any, tokenizer: Any, text: str, target: Any, position: int | None, foil: Any, text_pair: str | None) -> tuple[Any, Any, Callable[[Any], Any], Any, Callable[[Any], Target]]:
+    _check_model(model)
+    encoded = _encode(tokenizer, text, text_pair)
+    device = next(model.parameters()).device
+    inputs = {k: v.to(device) for k, v in encoded.items()}
+    ids = inputs.pop("input_ids")
+    embed = model.get_input_embeddings()
+    if embed is None:
+        raise ValueError(f"{type(model).__name__} has no input embeddings to take gradients on")
+    f_of, describe = _objective(model, tokenizer, int(ids.shape[1]), target, position, foil)
+    return embed(ids).detach(), inputs, f_of, ids, describe
+
+
+def _f_and_grad(model: Any, embeds: Any, inputs: dict[str, Any], f_of: Callable[[Any], Any]) -> tuple[Any, Any]:
+    """f for each embedding batch row and df/d(embeds); the model's own attention implementation."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            x = embeds.clone().requires_grad_(True)
+            batch = int(x.shape[0])
+            extra = {k: v.expand(batch, *v.shape[1:]) for k, v in inputs.items()}
+            outputs = model(inputs_embeds=x, **extra, use_cache=False, return_dict=True)
+            f = f_of(outputs)
+            if f.numel() != batch:
+                raise ValueError(f"target must give one value per example, got shape {tuple(f.shape)} for {batch}")
+            (grad,) = torch.autograd.grad(f.sum(), [x])
+    finally:
+        model.train(was_training)
+    return f.detach(), grad
+
+
+def gradient_x_input(model: Any, tokenizer: Any, text: str, target: Any = None, *, position: int | None = None, foil: Any = None, text_pair: str | None = None) -> Scores:
+    """``sum_d e_id * df/de_id`` per token (N,), signed; e = token embeddings (positions excluded)."""
+    embeds, inputs, f_of, _ids, describe = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair)
+    f, grad = _f_and_grad(model, embeds, inputs, f_of)
+    values = (embeds * grad).sum(-1)[0].float().cpu().numpy()
+    return Scores(values, method="gradient x input", target=describe(None), f=float(f[0]))
+
+
+def gradient_norm(model: Any, tokenizer: Any, text: str, target: Any = None, *, position: int | None = None, foil: Any = None, text_pair: str | None = None) -> Scores:
+    """``||df/de_i||_2`` per token (N,), >= 0 (not normalised: divide by the sum to compare texts)."""
+    embeds, inputs, f_of, _ids, describe = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair)
+    f, grad = _f_and_grad(model, embeds, inputs, f_of)
+    values = grad.float().norm(dim=-1)[0].cpu().numpy()
+    return Scores(values, method="gradient norm", target=describe(None), f=float(f[0]))
+
+
+def integrated_gradients(
+    model: Any,
+    tokenizer: Any,
+    text: str,
+    target: Any = None,
+    *,
+    steps: int = 32,
+    baseline: str | int = "zero",
+    batch_size: int = 8,
+    method: str = "midpoint",
+    position: int | None = None,
+    foil: Any = None,
+    text_pair: str | None = None,
+) -> Scores:
+    """Integrated gradients per token (N,), signed sum over the embedding dimension, from a baseline
+    (``"zero"`` embeddings, ``"pad"``/``"unk"``/``"mask"`` token embeddings, or a token id) to the
+    input along a straight line, ``steps`` points (``method`` "midpoint" or "right" Riemann sums),
+    ``batch_size`` points per forward pass. ``.completeness_gap`` = sum IG - (f(x) - f(baseline))."""
+    import torch
+
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if method not in ("midpoint", "right"):
+        raise ValueError(f"method must be 'midpoint' or 'right', got {method!r}")
+    embeds, inputs, f_of, ids, describe = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair)
+    base, base_name = _baseline(model, tokenizer, embeds, baseline)
+    offsets = 0.5 if method == "midpoint" else 1.0
+    alphas = (torch.arange(steps, dtype=torch.float32) + offsets) / steps
+    total = torch.zeros_like(embeds[0])
+    for start in range(0, steps, batch_size):
+        a = alphas[start : start + batch_size].to(embeds.device)[:, None, None]
+        _, grad = _f_and_grad(model, base + a * (embeds - base), inputs, f_of)
+        total += grad.sum(0)
+    values = ((embeds[0] - base[0]) * total / steps).sum(-1)
+    with torch.no_grad():
+        f_input, _ = _f_and_grad(model, embeds, inputs, f_of)
+        f_base, _ = _f_and_grad(model, base, inputs, f_of)
+    gap = float(values.sum()) - (float(f_input[0]) - float(f_base[0]))
+    return Scores(values.float().cpu().numpy(), method="integrated gradients", target=describe(None),
+                  completeness_gap=gap, f_input=float(f_input[0]), f_baseline=float(f_base[0]),
+                  steps=steps, baseline=base_name, riemann=method)
+
+
+def _baseline(model: Any, tokenizer: Any, embeds: Any, baseline: str | int) -> tuple[Any, str]:
+    import torch
+
+    if baseline == "zero":
+        return torch.zeros_like(embeds), "zero embeddings"
+    if isinstance(baseline, str) and baseline in ("pad", "unk", "mask"):
+        tid = getattr(tokenizer, f"{baseline}_token_id", None)
+        if tid is None:
+            raise ValueError(f"baseline={baseline!r}: the tokenizer has no {baseline} token; use 'zero' or a token id")
+        name = f"{baseline} token embedding"
+    elif isinstance(baseline, (int, np.integer)) and not isinstance(baseline, bool):
+        tid = token_id(tokenizer, int(baseline), "baseline")
+        name = f"token {tid} embedding"
+    else:
+        raise ValueError(f"baseline must be 'zero', 'pad', 'unk', 'mask' or a token id, got {baseline!r}")
+    row = model.get_input_embeddings()(torch.tensor([[tid]], device=embeds.device)).detach()
+    return row.expand_as(embeds).clone(), name
+
+
+# ---------------------------------------------------------------------------------- rollout
+def rollout(attentions: Any) -> np.ndarray:
+    """Attention rollout of per-layer head-averaged attention: R = A^_L ... A^_1 with
+    A^_l = rownorm(0.5 mean_h A_l + 0.5 I). ``attentions``: (L, H, N, N) or a sequence of (H, N, N)."""
+    layers = [np.asarray(a, dtype=np.float64) for a in attentions]
+    if not layers or any(a.ndim != 3 or a.shape[-1] != a.shape[-2] for a in layers):
+        raise ValueError("attentions must be (layers, heads, N, N) with square N x N matrices")
+    n = layers[0].shape[-1]
+    result = np.eye(n)
+    for a in layers:
+        hat = 0.5 * a.mean(axis=0) + 0.5 * np.eye(n)
+        hat /= hat.sum(axis=-1, keepdims=True)
+        result = hat @ result
+    return result.astype(np.float32)
+
+
+def attention_rollout(model: Any, tokenizer: Any, text: str, target: Any = None, **options: Any) -> np.ndarray:
+    """Rollout (N, N) of the model's attention on ``text`` (captured, head by head): row t is how
+    much each token flows into position t. ``target`` is accepted for a uniform signature and
+    ignored: rollout does not depend on the prediction."""
+    c = capture(model, tokenizer, text, **options)
+    kind = c.kind()
+    means = (kind.heads(layer, slice(None)).mean(axis=0, dtype=np.float64)[None] for layer in range(kind.n_layers))
+    return rollout(means)

@@ -1,0 +1,60 @@
+"""Randomly initialised models of real shapes for the capture benchmarks (no weights to download:
+the costs measured depend on the shape, not on the values), and a tokenizer stand-in that labels
+token ids, so ``attn_widget.capture`` can run on them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SHAPES = {
+    # GPT-2 small: 12 layers x 12 heads, width 768; the transformer only (no LM head), so the
+    # (N x 50257) logits do not dominate time or memory.
+    "gpt2-small": dict(family="gpt2", n_layer=12, n_head=12, n_embd=768, vocab_size=50257),
+    # Llama-2-7B with grouped-query attention as in Llama-3-8B: 32 layers x 32 query heads on 8 key
+    # heads, width 4096, head dim 128.
+    "llama-7b-gqa": dict(family="llama", num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
+                         hidden_size=4096, intermediate_size=11008, vocab_size=32000),
+}
+
+
+def build(shape: str, n_positions: int, device: str = "cpu", dtype: str = "float32", layers: int | None = None) -> Any:
+    import torch
+    from transformers import GPT2Config, GPT2Model, LlamaConfig, LlamaModel
+
+    spec = dict(SHAPES[shape])
+    family = spec.pop("family")
+    torch.manual_seed(0)
+    torch_dtype = getattr(torch, dtype)
+    if family == "gpt2":
+        if layers:
+            spec["n_layer"] = layers
+        config = GPT2Config(n_positions=n_positions, **spec)
+        cls = GPT2Model
+    else:
+        if layers:
+            spec["num_hidden_layers"] = layers
+        config = LlamaConfig(max_position_embeddings=max(n_positions, 4096), **spec)
+        cls = LlamaModel
+    with torch.device(device):
+        model = cls._from_config(config, attn_implementation="sdpa", dtype=torch_dtype)
+    return model.eval()
+
+
+class IdTokenizer:
+    """Just enough of a tokenizer for capture's labels: token i is shown as "t<i>"."""
+
+    all_special_ids: list[int] = []
+
+    def convert_ids_to_tokens(self, ids: list[int]) -> list[str]:
+        return [f"t{i}" for i in ids]
+
+    def convert_tokens_to_string(self, tokens: list[str]) -> str:
+        return " ".join(tokens)
+
+
+def random_ids(n: int, vocab: int, device: str = "cpu") -> dict[str, Any]:
+    import torch
+
+    g = torch.Generator().manual_seed(n)
+    ids = torch.randint(0, vocab, (1, n), generator=g).to(device)
+    return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
