@@ -163,8 +163,8 @@ def _objective(model: Any, tokenizer: Any, n_tokens: int, target: Any, position:
 
     def describe(_outputs: Any) -> Target:
         tid = chosen["id"]
-        word = tokenizer.convert_ids_to_tokens([tid])[0]
-        foil_word = None if foil_id is None else tokenizer.convert_ids_to_tokens([foil_id])[0]
+        word = readable_tokens(tokenizer, [tid])[0][0]
+        foil_word = None if foil_id is None else readable_tokens(tokenizer, [foil_id])[0][0]
         how = "the model's top prediction" if fixed is None else "chosen"
         text = f"log p({word!r} after position {t}) ({how})" + (f" - log p({foil_word!r})" if foil_word else "")
         return Target(t, tid, word, foil_id, foil_word, text)

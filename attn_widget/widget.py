@@ -13,6 +13,7 @@ import traitlets
 from .capture import capture, capture_generation
 from .captured import Capture, Kind
 from .encoding import dec3_bytes, max_pool
+from .linked_saliency import SALIENCY_METRICS, STRIP_METHODS, LinkedSaliency
 from .metrics import GRID_METRICS
 
 _STATIC = pathlib.Path(__file__).parent / "static"
@@ -70,6 +71,23 @@ class AttentionWidget(anywidget.AnyWidget):
     head_preview = traitlets.Bytes(read_only=True).tag(sync=True)
     head_preview_for = traitlets.List(traitlets.Int(), read_only=True).tag(sync=True)  # layer, head, factor, rows, cols
 
+    # Saliency (only with from_model(..., saliency=True)): what is explained, how it is shown.
+    saliency_available = traitlets.Bool(False, read_only=True).tag(sync=True)
+    strip_methods = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
+    strip_method = traitlets.Unicode("attention").tag(sync=True)
+    strip_values = traitlets.Bytes(read_only=True).tag(sync=True)
+    strip_values_for = traitlets.Unicode(read_only=True).tag(sync=True)  # "method,layer,head,version"
+    strip_label = traitlets.Unicode(read_only=True).tag(sync=True)
+    heatmap_quantity = traitlets.Unicode("attention").tag(sync=True)  # or "attention_x_gradient"
+    saliency_version = traitlets.Int(0, read_only=True).tag(sync=True)  # +1 per recomputation
+    target_position = traitlets.Int(-1).tag(sync=True)  # predict after this token; -1 = the last
+    target_token = traitlets.Unicode("").tag(sync=True)  # "" = the model's top prediction
+    target_label = traitlets.Unicode(read_only=True).tag(sync=True)
+    busy = traitlets.Bool(False, read_only=True).tag(sync=True)
+    status = traitlets.Unicode(read_only=True).tag(sync=True)
+    spans = traitlets.List().tag(sync=True)  # [{"name", "start", "end"}] (end exclusive); tuples accepted
+    flow_span = traitlets.Unicode("").tag(sync=True)  # span name for the saliency-flow metric; "" = all
+
     # The selection, synced both ways.
     kind = traitlets.Unicode("self").tag(sync=True)
     layer = traitlets.Int(0).tag(sync=True)
@@ -91,8 +109,16 @@ class AttentionWidget(anywidget.AnyWidget):
         special: Sequence[bool] | None = None,
         example: int | None = None,
         eager_bytes: int = DEFAULT_EAGER_BYTES,
+        spans: Sequence[Any] = (),
+        saliency: LinkedSaliency | None = None,
+        target: str | int | None = None,
+        position: int | None = None,
+        strip_method: str = "attention",
+        heatmap_quantity: str = "attention",
         **kwargs: Any,
     ) -> None:
+        self._saliency = saliency
+        self._reverting = False
         if isinstance(attention, Capture):
             if tokens is not None or special is not None or example is not None:
                 raise ValueError(
@@ -111,14 +137,28 @@ class AttentionWidget(anywidget.AnyWidget):
         super().__init__(**kwargs)
         with self.hold_sync():
             self.set_trait("kinds", [{"id": k, "label": self._capture.kind(k).label} for k in self._capture.kinds])
-            self.set_trait(
-                "grid_metric_options",
-                [{"id": m.id, "label": m.label, "description": m.description} for m in GRID_METRICS.values()],
-            )
+            options = [{"id": m.id, "label": m.label, "description": m.description} for m in GRID_METRICS.values()]
+            if saliency is not None:
+                options += [{"id": k, "label": lab, "description": d} for k, (lab, d) in SALIENCY_METRICS.items()]
+                self.set_trait("saliency_available", True)
+                self.set_trait("strip_methods", [{"id": k, "label": v} for k, v in STRIP_METHODS.items()])
+                n = len(self._capture.kind().keys.tokens)
+                self.set_trait("n_tokens", n)  # for the target_position and spans checks below
+                if target is not None:
+                    self.target_token = str(target)
+                if position is not None:
+                    self.target_position = position
+                saliency.compute(self._target_arg(), self._position_arg())
+                self.set_trait("target_label", saliency.current.target.description)
+            self.set_trait("grid_metric_options", options)
             self.grid_metric = grid_metric
             self.kind = self._capture.kinds[0] if kind is None else kind
             self._load_kind()
+            self.spans = list(spans)
             self.layer, self.head, self.query, self.key = layer, head, query, key
+            self.strip_method = strip_method
+            self.heatmap_quantity = heatmap_quantity
+            self._send_strip()
             self._send_selected_head(preview=False)  # the first paint needs the exact head only
         self._ready = True
         self.on_msg(self._answer_request)
@@ -141,14 +181,28 @@ class AttentionWidget(anywidget.AnyWidget):
         example: int | None = None,
         text_pair: str | Sequence[str] | None = None,
         decoder_text: str | Sequence[str] | None = None,
+        saliency: bool = False,
+        ig_steps: int = 32,
+        ig_baseline: str | int = "zero",
         **kwargs: Any,
     ) -> "AttentionWidget":
         """Tokenize ``text``, run ``model`` once (eval mode, no gradients) and show its attention.
 
         Works whatever the model's attention implementation (see ``attn_widget.capture``). A list
         of texts is a padded batch; ``example`` chooses the sequence shown, with its real tokens.
+
+        ``saliency=True`` (causal language models, one text) also explains the prediction of
+        ``target`` (a word or id; default the model's top prediction) after ``position`` (default
+        the last token): head importance and attention x gradient flow in the grid, attention x
+        gradient in the heatmap, per-token saliency in the strip; the target can be changed from
+        the widget or through ``w.target_token`` / ``w.target_position``. ``spans`` names token
+        ranges, e.g. ``[("<ENV>", 0, 7), ("<LAN>", 7, 13)]``, drawn as brackets.
         """
         captured = capture(model, tokenizer, text, example=example, text_pair=text_pair, decoder_text=decoder_text)
+        if saliency:
+            if not isinstance(text, str):
+                raise ValueError("saliency=True explains one text: pass text as a str")
+            kwargs["saliency"] = LinkedSaliency(model, tokenizer, text, ig_steps=ig_steps, ig_baseline=ig_baseline)
         return cls(captured, **kwargs)
 
     @classmethod
@@ -184,8 +238,10 @@ class AttentionWidget(anywidget.AnyWidget):
     def scores(self, metric: str | None = None, kind: str | None = None) -> np.ndarray:
         """The grid's per-head scores ``(L, H)`` for ``metric`` (default: the one shown)."""
         name = self.grid_metric if metric is None else metric
+        if name in SALIENCY_METRICS and self._saliency is not None:
+            return self._saliency.grid(name, self._flow_span())
         if name not in GRID_METRICS:
-            raise ValueError(f"metric must be one of {sorted(GRID_METRICS)}, got {name!r}")
+            raise ValueError(f"metric must be one of {self._metric_ids()}, got {name!r}")
         which = self._capture.kind(self.kind if kind is None else kind)
         key = (which.id, name)
         if key not in self._scores:
@@ -234,12 +290,59 @@ class AttentionWidget(anywidget.AnyWidget):
     def _valid_key(self, proposal: dict[str, Any]) -> int:
         return self._check_index("key", proposal["value"], self.n_tokens, True)
 
+    def _metric_ids(self) -> list[str]:
+        return sorted(GRID_METRICS) + (sorted(SALIENCY_METRICS) if self._saliency is not None else [])
+
     @traitlets.validate("grid_metric")
     def _valid_metric(self, proposal: dict[str, Any]) -> str:
-        if proposal["value"] not in GRID_METRICS:
+        if proposal["value"] not in self._metric_ids():
             raise traitlets.TraitError(
-                f"grid_metric must be one of {sorted(GRID_METRICS)}, got {proposal['value']!r}"
+                f"grid_metric must be one of {self._metric_ids()}, got {proposal['value']!r}"
             )
+        return proposal["value"]
+
+    @traitlets.validate("spans")
+    def _valid_spans(self, proposal: dict[str, Any]) -> list[dict[str, Any]]:
+        out = []
+        for i, span in enumerate(proposal["value"]):
+            if isinstance(span, dict):
+                name, start, end = span.get("name"), span.get("start"), span.get("end")
+            elif isinstance(span, (tuple, list)) and len(span) == 3:
+                name, start, end = span
+            else:
+                raise traitlets.TraitError(f"spans[{i}] must be (name, start, end) or a dict with those keys, got {span!r}")
+            ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, end))
+            if not isinstance(name, str) or not ints or not 0 <= start < end <= self.n_tokens:
+                raise traitlets.TraitError(
+                    f"spans[{i}] must be (name: str, start, end) with 0 <= start < end <= {self.n_tokens} "
+                    f"(end exclusive), got {span!r}"
+                )
+            out.append({"name": name, "start": int(start), "end": int(end)})
+        return out
+
+    @traitlets.validate("strip_method")
+    def _valid_strip_method(self, proposal: dict[str, Any]) -> str:
+        allowed = list(STRIP_METHODS) if self._saliency is not None else ["attention"]
+        if proposal["value"] not in allowed:
+            raise traitlets.TraitError(f"strip_method must be one of {allowed}, got {proposal['value']!r}")
+        return proposal["value"]
+
+    @traitlets.validate("heatmap_quantity")
+    def _valid_quantity(self, proposal: dict[str, Any]) -> str:
+        allowed = ["attention", "attention_x_gradient"] if self._saliency is not None else ["attention"]
+        if proposal["value"] not in allowed:
+            raise traitlets.TraitError(f"heatmap_quantity must be one of {allowed}, got {proposal['value']!r}")
+        return proposal["value"]
+
+    @traitlets.validate("target_position")
+    def _valid_target_position(self, proposal: dict[str, Any]) -> int:
+        return self._check_index("target_position", proposal["value"], self.n_tokens or 10**9, True)
+
+    @traitlets.validate("flow_span")
+    def _valid_flow_span(self, proposal: dict[str, Any]) -> str:
+        names = [s["name"] for s in self.spans]
+        if proposal["value"] not in ["", *names]:
+            raise traitlets.TraitError(f"flow_span must be '' (all tokens) or one of {names}, got {proposal['value']!r}")
         return proposal["value"]
 
     # ----------------------------------------------------------------- keeping the views fed
@@ -275,39 +378,123 @@ class AttentionWidget(anywidget.AnyWidget):
         finally:
             self._ready = True
 
-    @traitlets.observe("grid_metric")
+    @traitlets.observe("grid_metric", "flow_span")
     def _grid_metric_changed(self, change: dict[str, Any]) -> None:
         if self.n_layers:
-            self.set_trait("grid_scores", dec3_bytes(self.scores(change["new"])))
+            self.set_trait("grid_scores", dec3_bytes(self.scores()))
+
+    # ----------------------------------------------------------------- saliency
+    def _target_arg(self) -> str | None:
+        return self.target_token.strip() or None
+
+    def _position_arg(self) -> int | None:
+        return None if self.target_position < 0 else self.target_position
+
+    def _flow_span(self) -> tuple[int, int] | None:
+        for span in self.spans:
+            if span["name"] == self.flow_span:
+                return span["start"], span["end"]
+        return None
+
+    @property
+    def saliency(self) -> Any:
+        """The current ``attribution.Saliency`` (attention x gradient, head importance, target)."""
+        if self._saliency is None:
+            raise AttributeError("this widget shows no saliency: create it with from_model(..., saliency=True)")
+        return self._saliency.current
+
+    @traitlets.observe("target_position", "target_token")
+    def _target_changed(self, change: dict[str, Any]) -> None:
+        if not self._ready or self._saliency is None:
+            return
+        if self._reverting:
+            return
+        self.set_trait("busy", True)
+        self.set_trait("status", f"computing saliency for {self._target_arg() or 'the top prediction'!r}…")
+        try:
+            self._saliency.compute(self._target_arg(), self._position_arg())
+        except (ValueError, TypeError) as err:
+            # Keep showing the last target that worked, and say why the new one was refused.
+            with self.hold_sync():
+                self._reverting = True
+                try:
+                    setattr(self, change["name"], change["old"])
+                finally:
+                    self._reverting = False
+                self.set_trait("status", f"could not explain that target: {err}")
+                self.set_trait("busy", False)
+            return
+        self._encoded_heads = OrderedDict((k, v) for k, v in self._encoded_heads.items() if k[0] != "attention_x_gradient")
+        with self.hold_sync():
+            self.set_trait("saliency_version", self.saliency_version + 1)
+            self.set_trait("target_label", self._saliency.current.target.description)
+            if self.grid_metric in SALIENCY_METRICS:
+                self.set_trait("grid_scores", dec3_bytes(self.scores()))
+            self._send_strip()
+            if self.heatmap_quantity != "attention":
+                self._send_selected_head(preview=False)
+            self.set_trait("status", "")
+            self.set_trait("busy", False)
+
+    @traitlets.observe("strip_method")
+    def _strip_method_changed(self, change: dict[str, Any]) -> None:
+        if self._ready:
+            self._send_strip()
+
+    @traitlets.observe("heatmap_quantity")
+    def _quantity_changed(self, change: dict[str, Any]) -> None:
+        if self._ready:
+            self._send_selected_head(preview=False)
+
+    def _send_strip(self) -> None:
+        """The strip's per-token vector for saliency methods (the attention row is drawn by the
+        browser from the shown head)."""
+        if self._saliency is None or self.strip_method == "attention":
+            return
+        if self.strip_method in ("gradient_x_input", "integrated_gradients"):
+            self.set_trait("busy", True)
+            self.set_trait("status", f"computing {STRIP_METHODS[self.strip_method]}…")
+        vector = self._saliency.strip(self.strip_method, self.layer, self.head)
+        with self.hold_sync():
+            self.set_trait("strip_values", dec3_bytes(vector.values))
+            self.set_trait("strip_values_for", f"{self.strip_method},{self.layer},{self.head},{self.saliency_version}")
+            self.set_trait("strip_label", vector.label)
+            self.set_trait("status", "")
+            self.set_trait("busy", False)
 
     @traitlets.observe("layer", "head")
     def _selected_head_changed(self, change: dict[str, Any]) -> None:
         if self._ready:
             self._send_selected_head()
+            if self.strip_method == "attention_x_gradient":
+                self._send_strip()
 
     def _send_selected_head(self, preview: bool = True) -> None:
         """Lazy mode: keep the selected head's matrix in a trait, so it reaches every view (and a
         re-display, and a Python-driven switch) without a request. Long inputs send a max-pooled
         preview first, in its own message, then the exact matrix."""
-        if self._eager:
+        if self._eager and self.heatmap_quantity == "attention":
             return
         kind, layer, head = self.kind, self.layer, self.head
         factor = -(-max(self.n_tokens, self.n_queries) // PREVIEW_SIZE)  # ceil
-        if preview and factor > 1 and (kind, layer, head) not in self._encoded_heads:
+        if preview and factor > 1 and self.heatmap_quantity == "attention" and (self.heatmap_quantity, kind, layer, head) not in self._encoded_heads:
             pooled = max_pool(self._capture.attention(layer, head, kind), factor)
             with self.hold_sync():
                 self.set_trait("head_preview", dec3_bytes(pooled))
                 self.set_trait("head_preview_for", [layer, head, factor, pooled.shape[0], pooled.shape[1]])
         with self.hold_sync():
-            self.set_trait("head_data", self._head_bytes(kind, layer, head))
+            self.set_trait("head_data", self._head_bytes(kind, layer, head, self.heatmap_quantity))
             self.set_trait("head_data_for", [layer, head])
 
-    def _head_bytes(self, kind: str, layer: int, head: int) -> bytes:
-        key = (kind, layer, head)
+    def _head_bytes(self, kind: str, layer: int, head: int, quantity: str = "attention") -> bytes:
+        key = (quantity, kind, layer, head)
         if key in self._encoded_heads:
             self._encoded_heads.move_to_end(key)
             return self._encoded_heads[key]
-        data = dec3_bytes(self._capture.attention(layer, head, kind))
+        if quantity == "attention_x_gradient" and self._saliency is not None:
+            data = dec3_bytes(self._saliency.current.attention_x_gradient[layer, head])
+        else:
+            data = dec3_bytes(self._capture.attention(layer, head, kind))
         self._encoded_heads[key] = data
         while len(self._encoded_heads) > _HEAD_CACHE_SIZE:
             self._encoded_heads.popitem(last=False)
@@ -320,7 +507,14 @@ class AttentionWidget(anywidget.AnyWidget):
         request_id = content.get("id")
         layer, head = content.get("layer"), content.get("head")
         kind = content.get("kind", self.kind)
+        quantity = content.get("quantity", "attention")
         reply: dict[str, Any] = {"type": "head", "id": request_id, "layer": layer, "head": head, "kind": kind}
+        if "quantity" in content:
+            reply["quantity"] = quantity
+        if quantity not in ("attention", "attention_x_gradient") or (quantity != "attention" and self._saliency is None):
+            reply["error"] = f"no {quantity!r} for this widget"
+            self.send(reply)
+            return
         try:
             which = self._capture.kind(kind)
         except ValueError as err:
@@ -340,4 +534,4 @@ class AttentionWidget(anywidget.AnyWidget):
             )
             self.send(reply)
             return
-        self.send(reply, buffers=[self._head_bytes(kind, layer, head)])
+        self.send(reply, buffers=[self._head_bytes(kind, layer, head, quantity)])

@@ -1,0 +1,118 @@
+"""What the widget shows when it explains a prediction: the saliency of one text for one target,
+recomputed when the target changes, and the per-token strip vectors and per-head grid scores
+derived from it (attribution.py does the computing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import attribution
+from .attribution import Saliency
+
+#: The strip's methods: id -> label. "attention" is drawn by the browser from the shown head.
+STRIP_METHODS: dict[str, str] = {
+    "attention": "attention row (selected head)",
+    "attention_x_gradient": "attention × gradient row (selected head)",
+    "gradient_x_input": "gradient × input",
+    "integrated_gradients": "integrated gradients",
+    "rollout": "attention rollout row",
+}
+
+#: Grid metrics that need saliency: id -> (label, description).
+SALIENCY_METRICS: dict[str, tuple[str, str]] = {
+    "head_importance": (
+        "head importance dL/dξ (signed)",
+        "Gradient of the loss for the target with respect to a gate on the head's output (Michel et "
+        "al. 2019); -value estimates, to first order, the loss change if the head were removed.",
+    ),
+    "saliency_flow": (
+        "saliency flow into target row: Σ|A×∂L/∂A|",
+        "Sum over keys (of the chosen span) of |attention × gradient| in the target position's row "
+        "(Wang et al. 2023): which heads carry that information to the prediction.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class StripVector:
+    values: np.ndarray  # (N,) float32, signed
+    label: str  # what the colours mean
+
+
+class LinkedSaliency:
+    """Saliency of ``text`` under ``model`` for a target that the widget can change."""
+
+    def __init__(self, model: Any, tokenizer: Any, text: str, *, ig_steps: int = 32, ig_baseline: str | int = "zero") -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.text = text
+        self.ig_steps = ig_steps
+        self.ig_baseline = ig_baseline
+        self._current: Saliency | None = None
+        self._key: tuple[Any, Any] | None = None
+        self._strips: dict[tuple[str, int, int], StripVector] = {}
+
+    @property
+    def current(self) -> Saliency:
+        if self._current is None:
+            raise RuntimeError("no saliency computed yet: call compute(target, position)")
+        return self._current
+
+    def compute(self, target: str | int | None, position: int | None) -> Saliency:
+        """Saliency for ``target`` (None: the model's top prediction) after ``position``."""
+        key = (target, position)
+        if key != self._key:
+            self._current = attribution.saliency(self.model, self.tokenizer, self.text, target, position=position)
+            self._key = key
+            self._strips.clear()
+        return self.current
+
+    def _fixed_target(self) -> dict[str, Any]:
+        t = self.current.target
+        return {"target": t.token_id, "position": t.position}
+
+    def strip(self, method: str, layer: int, head: int) -> StripVector:
+        """The per-token vector of ``method`` for the current target (attention methods use the
+        selected head's row at the target position)."""
+        s = self.current
+        t = s.target.position if s.target.position is not None else len(s.tokens) - 1
+        word = s.target.token
+        after = f"after {t} {s.tokens[t]!r}"
+        if method == "attention_x_gradient":
+            return StripVector(s.attention_x_gradient[layer, head, t], f"attention × gradient (A·∂L/∂A), layer {layer} head {head}, row {after}, target {word!r}")
+        if method == "rollout":
+            key = (method, -1, -1)
+            if key not in self._strips:
+                self._strips[key] = StripVector(attribution.rollout(s.attention)[t], f"attention rollout, row {after}")
+            return self._strips[key]
+        if method in ("gradient_x_input", "integrated_gradients"):
+            key = (method, -1, -1)
+            if key not in self._strips:
+                if method == "gradient_x_input":
+                    values = attribution.gradient_x_input(self.model, self.tokenizer, self.text, **self._fixed_target())
+                    label = f"gradient × input (∂ log p / ∂e · e) for {word!r} {after}"
+                else:
+                    values = attribution.integrated_gradients(
+                        self.model, self.tokenizer, self.text, steps=self.ig_steps, baseline=self.ig_baseline, **self._fixed_target()
+                    )
+                    label = (f"integrated gradients ({values.steps} steps, baseline {values.baseline}) for {word!r} {after}; "
+                             f"completeness gap {values.completeness_gap:.3g}")
+                self._strips[key] = StripVector(np.asarray(values, dtype=np.float32), label)
+            return self._strips[key]
+        raise ValueError(f"strip method must be one of {sorted(STRIP_METHODS)}, got {method!r}")
+
+    def grid(self, metric: str, span: tuple[int, int] | None) -> np.ndarray:
+        s = self.current
+        if metric == "head_importance":
+            return s.head_importance
+        if metric == "saliency_flow":
+            t = s.target.position if s.target.position is not None else len(s.tokens) - 1
+            row = np.abs(s.attention_x_gradient[:, :, t, :])
+            if span is not None:
+                row = row[:, :, span[0] : span[1]]
+            return row.sum(axis=-1, dtype=np.float64).astype(np.float32)
+        raise ValueError(f"metric must be one of {sorted(SALIENCY_METRICS)}, got {metric!r}")
