@@ -67,6 +67,8 @@ class AttentionWidget(anywidget.AnyWidget):
     grid_scores = traitlets.Bytes(read_only=True).tag(sync=True)
     attention_data = traitlets.Bytes(read_only=True).tag(sync=True)
     head_data = traitlets.Bytes(read_only=True).tag(sync=True)
+    # layer, head, kind index, quantity (0 attention, 1 attention x gradient), saliency version:
+    # a view that switched kind or quantity ignores a head meant for the previous one.
     head_data_for = traitlets.List(traitlets.Int(), read_only=True).tag(sync=True)
     head_preview = traitlets.Bytes(read_only=True).tag(sync=True)
     head_preview_for = traitlets.List(traitlets.Int(), read_only=True).tag(sync=True)  # layer, head, factor, rows, cols
@@ -484,7 +486,8 @@ class AttentionWidget(anywidget.AnyWidget):
                 self.set_trait("head_preview_for", [layer, head, factor, pooled.shape[0], pooled.shape[1]])
         with self.hold_sync():
             self.set_trait("head_data", self._head_bytes(kind, layer, head, self.heatmap_quantity))
-            self.set_trait("head_data_for", [layer, head])
+            quantity = 0 if self.heatmap_quantity == "attention" else 1
+            self.set_trait("head_data_for", [layer, head, self._capture.kinds.index(kind), quantity, self.saliency_version if quantity else 0])
 
     def _head_bytes(self, kind: str, layer: int, head: int, quantity: str = "attention") -> bytes:
         key = (quantity, kind, layer, head)
@@ -511,6 +514,7 @@ class AttentionWidget(anywidget.AnyWidget):
         reply: dict[str, Any] = {"type": "head", "id": request_id, "layer": layer, "head": head, "kind": kind}
         if "quantity" in content:
             reply["quantity"] = quantity
+            reply["version"] = self.saliency_version  # the target these numbers explain
         if quantity not in ("attention", "attention_x_gradient") or (quantity != "attention" and self._saliency is None):
             reply["error"] = f"no {quantity!r} for this widget"
             self.send(reply)

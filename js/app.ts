@@ -3,8 +3,9 @@
 import type { Theme } from "./canvas";
 import { readTheme } from "./canvas";
 import type { ColorScale } from "./colormap";
-import { zeroBasedScale } from "./colormap";
+import { magnitudeScale, zeroBasedScale } from "./colormap";
 import { Controls } from "./controls";
+import { SaliencyControls } from "./saliency_controls";
 import { codesOf, decodeCodes } from "./decode";
 import { GridView } from "./grid";
 import { HeadStore } from "./head_store";
@@ -22,6 +23,7 @@ export class AttentionApp {
   private readonly heatmap: HeatmapView;
   private readonly strip: StripView;
   private readonly controls: Controls;
+  private readonly saliencyControls: SaliencyControls;
   private readonly title: HTMLDivElement;
   private readonly scales = new WeakMap<HeadMatrix, ColorScale>();
   private theme: Theme | null = null;
@@ -51,6 +53,15 @@ export class AttentionApp {
       },
       signal,
     );
+    this.saliencyControls = new SaliencyControls(
+      {
+        quantity: (id) => this.save({ heatmap_quantity: id }),
+        stripMethod: (id) => this.save({ strip_method: id }),
+        targetToken: (text) => this.save({ target_token: text }),
+        flowSpan: (name) => this.save({ flow_span: name }),
+      },
+      signal,
+    );
     const body = div("attn-body");
     const gridPanel = div("attn-grid-panel");
     const heatPanel = div("attn-heat-panel");
@@ -60,7 +71,7 @@ export class AttentionApp {
     heatPanel.append(this.title, hint);
     const stripPanel = div("attn-strip-panel");
     body.append(gridPanel, heatPanel);
-    this.root.prepend(this.controls.el, body, stripPanel);
+    this.root.prepend(this.controls.el, this.saliencyControls.el, body, stripPanel);
     el.appendChild(this.root);
 
     const themeOf = () => (this.theme ??= readTheme(this.root));
@@ -74,12 +85,16 @@ export class AttentionApp {
       windowChanged: (win) => {
         this.controls.setZoomed(win.rows < this.model.get("n_queries") || win.cols < this.model.get("n_tokens"));
       },
+      target: (query) => this.save({ target_position: query }),
     }, signal);
     this.strip = new StripView(stripPanel, themeOf, tooltip, {
       select: (query, key) => this.save({ query, key }),
     }, signal);
 
-    const shape: (keyof WidgetState)[] = ["kind", "kinds", "tokens", "special", "generated", "query_tokens", "query_special", "query_generated", "n_layers", "n_heads", "n_tokens", "n_queries", "attention_data"];
+    const shape: (keyof WidgetState)[] = ["kind", "kinds", "tokens", "special", "generated", "query_tokens", "query_special", "query_generated", "n_layers", "n_heads", "n_tokens", "n_queries", "attention_data", "heatmap_quantity", "saliency_version"];
+    const saliency: (keyof WidgetState)[] = ["saliency_available", "strip_methods", "strip_method", "target_token", "target_label", "target_position", "busy", "status", "spans", "flow_span"];
+    this.listen(saliency, () => this.loadSaliency());
+    this.listen(["strip_values", "strip_values_for", "strip_method"], () => this.loadStrip());
     this.listen(shape, () => this.queueShape());
     this.listen(["grid_scores", "grid_metric", "grid_metric_options"], () => this.loadGrid());
     this.listen(["layer", "head"], () => this.loadHead());
@@ -130,15 +145,67 @@ export class AttentionApp {
     const rows = this.axis("query_");
     const kind = this.model.get("kind") ?? "self";
     this.controls.setKinds(this.model.get("kinds") ?? [], kind);
-    this.store.reset(kind, rows.tokens.length, cols.tokens.length, (this.model.get("attention_data") as DataView | null) ?? null);
+    const quantity = this.model.get("heatmap_quantity") ?? "attention";
+    const eager = quantity === "attention" ? ((this.model.get("attention_data") as DataView | null) ?? null) : null;
+    this.store.reset(kind, rows.tokens.length, cols.tokens.length, eager, quantity, this.model.get("saliency_version") ?? 0);
+    if (quantity === "attention") this.heatmap.setQuantity("weight", "attention weight");
+    else this.heatmap.setQuantity("A·∂L/∂A", "|attention × gradient|");
     this.heatmap.setAxes(rows, cols);
     this.strip.setAxes(rows, cols);
+    this.loadSaliency();
+    this.loadStrip();
     this.receiveHeadData();
     this.loadGrid();
     this.loadHead();
     this.loadSelection();
     this.width = -1; // a new shape needs a new layout even at the same width
     this.relayout();
+  }
+
+  /** The saliency toolbar, spans, target marker and busy state, from the traits. */
+  private loadSaliency(): void {
+    const available = this.model.get("saliency_available") ?? false;
+    const spans = this.model.get("spans") ?? [];
+    const busy = this.model.get("busy") ?? false;
+    this.saliencyControls.update({
+      available,
+      quantity: this.model.get("heatmap_quantity") ?? "attention",
+      methods: this.model.get("strip_methods") ?? [],
+      method: this.model.get("strip_method") ?? "attention",
+      targetToken: this.model.get("target_token") ?? "",
+      targetLabel: this.model.get("target_label") ?? "",
+      spans,
+      flowSpan: this.model.get("flow_span") ?? "",
+      busy,
+      status: this.model.get("status") ?? "",
+    });
+    this.root.dataset.busy = String(busy);
+    this.heatmap.setSpans(spans);
+    this.strip.setSpans(spans);
+    const position = this.model.get("target_position") ?? -1;
+    const n = this.model.get("n_queries") ?? 0;
+    this.heatmap.setTarget(available ? (position >= 0 ? position : n - 1) : -1, available);
+    this.schedule("heatmap", "strip");
+  }
+
+  /** The strip's saliency vector, when a saliency method is chosen and its numbers are here. */
+  private loadStrip(): void {
+    const method = this.model.get("strip_method") ?? "attention";
+    if (method === "attention") {
+      this.strip.setVector(null, false);
+    } else {
+      const codes = codesOf(this.model.get("strip_values"));
+      const fresh = (this.model.get("strip_values_for") ?? "").startsWith(`${method},`);
+      const n = this.model.get("n_tokens");
+      if (fresh && codes.length === n) {
+        const values = decodeCodes(codes);
+        const name = (this.model.get("strip_methods") ?? []).find((m) => m.id === method)?.label ?? method;
+        this.strip.setVector({ codes, values, label: this.model.get("strip_label") ?? "", valueName: name, scale: magnitudeScale(values) }, true);
+      } else {
+        this.strip.setVector(null, true);
+      }
+    }
+    this.schedule("strip");
   }
 
   private axis(prefix: "" | "query_"): Axis {
@@ -171,7 +238,8 @@ export class AttentionApp {
     this.grid.setSelection(layer, head);
     const kinds = this.model.get("kinds") ?? [];
     const kind = kinds.length > 1 ? `${kinds.find((k) => k.id === this.model.get("kind"))?.label ?? this.model.get("kind")}, ` : "";
-    this.title.textContent = `${kind}layer ${layer} · head ${head}: attention weights (row = query, column = key)`;
+    const what = (this.model.get("heatmap_quantity") ?? "attention") === "attention" ? "attention weights" : "attention × gradient A·∂L/∂A (colour = size, tooltip = sign)";
+    this.title.textContent = `${kind}layer ${layer} · head ${head}: ${what} (row = query, column = key)`;
     this.updateSelectionText();
     this.schedule("grid");
     const matrix = this.store.get(layer, head, nHeads);
@@ -211,10 +279,20 @@ export class AttentionApp {
 
   private receiveHeadData(): void {
     const data = this.model.get("head_data") as DataView | null;
-    const [layer, head] = this.model.get("head_data_for") ?? [];
+    const [layer, head, kindIndex, quantity, version] = this.model.get("head_data_for") ?? [];
     if (!data || data.byteLength === 0 || layer === undefined) return;
+    if (kindIndex !== undefined && !this.isCurrentHeadData(kindIndex, quantity, version)) return; // meant for a previous kind or quantity
     const matrix = this.store.put(layer, head, data);
     if (matrix && this.isSelected(layer, head)) this.showMatrix(matrix, layer, head);
+  }
+
+  private isCurrentHeadData(kindIndex: number, quantity: number, version: number): boolean {
+    const kinds = this.model.get("kinds") ?? [];
+    const kind = this.model.get("kind") ?? "self";
+    const wantQuantity = (this.model.get("heatmap_quantity") ?? "attention") === "attention" ? 0 : 1;
+    const wantVersion = wantQuantity ? (this.model.get("saliency_version") ?? 0) : 0;
+    const kindOk = kinds.length === 0 || kinds[kindIndex]?.id === kind;
+    return kindOk && quantity === wantQuantity && version === wantVersion;
   }
 
   /** A pooled preview of the selected head, drawn until its exact matrix arrives. */
@@ -230,13 +308,14 @@ export class AttentionApp {
     const key = `${layer},${head}`;
     this.shown = matrix.factor === 1 ? key : "";
     this.preview = matrix.factor === 1 ? "" : key;
+    const signed = (this.model.get("heatmap_quantity") ?? "attention") !== "attention";
     let scale = this.scales.get(matrix);
     if (!scale) {
-      scale = zeroBasedScale(matrix.values);
+      scale = signed ? magnitudeScale(matrix.values) : zeroBasedScale(matrix.values);
       this.scales.set(matrix, scale);
     }
     this.heatmap.setMatrix(matrix, scale);
-    this.strip.setMatrix(matrix.factor === 1 ? matrix : null, scale);
+    this.strip.setMatrix(matrix.factor === 1 ? matrix : null, scale, signed ? "A·∂L/∂A" : "weight");
     this.schedule("heatmap", "strip");
   }
 

@@ -30,6 +30,8 @@ export class ColorScale {
     readonly lo: number,
     readonly hi: number,
     lut: Uint8ClampedArray = viridis(),
+    /** Colour by |value| (signed saliency: the colour shows size, the tooltip the sign). */
+    readonly magnitude = false,
   ) {
     this.lut = lut;
   }
@@ -37,7 +39,8 @@ export class ColorScale {
   /** Index into the table (0..LUT_SIZE-1) for a value; NaN maps to 0. */
   index(value: number): number {
     const span = this.hi - this.lo;
-    const t = span > 0 ? (value - this.lo) / span : 0;
+    const v = this.magnitude ? Math.abs(value) : value;
+    const t = span > 0 ? (v - this.lo) / span : 0;
     if (!(t > 0)) return 0;
     if (t >= 1) return LUT_SIZE - 1;
     return Math.floor(t * LUT_SIZE);
@@ -74,6 +77,16 @@ export function zeroBasedScale(values: ArrayLike<number>): ColorScale {
   let max = 0;
   for (let i = 0; i < values.length; i++) if (values[i] > max && Number.isFinite(values[i])) max = values[i];
   return new ColorScale(0, max > 0 ? max : 1);
+}
+
+/** For signed values coloured by size: [0, max |v|]. */
+export function magnitudeScale(values: ArrayLike<number>): ColorScale {
+  let max = 0;
+  for (let i = 0; i < values.length; i++) {
+    const a = Math.abs(values[i]);
+    if (a > max && Number.isFinite(a)) max = a;
+  }
+  return new ColorScale(0, max > 0 ? max : 1, viridis(), true);
 }
 
 /** The colour scale spanning the finite values given (grid scores can be anywhere). */

@@ -62,7 +62,7 @@ export class Controls {
 }
 
 /** Replace a select's options only when they changed (keeps focus and scroll), then select one. */
-function fillSelect(select: HTMLSelectElement, options: (KindOption | MetricOption)[], current: string): void {
+export function fillSelect(select: HTMLSelectElement, options: (KindOption | MetricOption)[], current: string): void {
   const ids = options.map((o) => o.id).join("\n");
   if (select.dataset.ids !== ids) {
     select.replaceChildren(

@@ -23,6 +23,8 @@ export class HeadStore {
   private rows = 0;
   private cols = 0;
   private kind = "";
+  private quantity = "attention";
+  private version = 0;
 
   constructor(private readonly model: WidgetModel, signal: AbortSignal) {
     const onMessage = (msg: unknown, buffers: DataView[]) => this.receive(msg, buffers);
@@ -35,8 +37,10 @@ export class HeadStore {
   }
 
   /** Reset for a new kind / shape / payload (eager buffer may be empty: lazy mode). */
-  reset(kind: string, rows: number, cols: number, eager: DataView | null): void {
+  reset(kind: string, rows: number, cols: number, eager: DataView | null, quantity = "attention", version = 0): void {
     this.kind = kind;
+    this.quantity = quantity;
+    this.version = version;
     this.rows = rows;
     this.cols = cols;
     this.cache.clear();
@@ -102,12 +106,14 @@ export class HeadStore {
       this.pending.set(id, { resolve, reject, timer });
     }).finally(() => this.inflight.delete(key));
     this.inflight.set(key, promise);
-    this.model.send({ type: "head", id, layer, head, kind: this.kind });
+    const request: Record<string, unknown> = { type: "head", id, layer, head, kind: this.kind };
+    if (this.quantity !== "attention") Object.assign(request, { quantity: this.quantity, version: this.version });
+    this.model.send(request);
     return promise;
   }
 
   private receive(msg: unknown, buffers: DataView[]): void {
-    const m = msg as { type?: string; id?: number; layer?: number; head?: number; kind?: string; error?: string };
+    const m = msg as { type?: string; id?: number; layer?: number; head?: number; kind?: string; quantity?: string; version?: number; error?: string };
     if (!m || m.type !== "head" || typeof m.id !== "number") return;
     const waiting = this.pending.get(m.id);
     if (!waiting) return;
@@ -119,6 +125,10 @@ export class HeadStore {
     }
     if (m.kind !== undefined && m.kind !== this.kind) {
       waiting.reject(new Error(`a head of ${m.kind} attention arrived after switching to ${this.kind}`));
+      return;
+    }
+    if ((m.quantity ?? "attention") !== this.quantity || (m.version !== undefined && m.version !== this.version)) {
+      waiting.reject(new Error("a head for another heatmap quantity or target arrived late"));
       return;
     }
     const matrix = this.put(m.layer ?? -1, m.head ?? -1, buffers[0]);

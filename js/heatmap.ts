@@ -12,12 +12,16 @@ import { cellAt, cellRect, clampWindow, fitText, fullWindow, labelIndices, label
 import { rasterize } from "./raster";
 import type { Tooltip } from "./tooltip";
 import { describeToken } from "./tooltip";
-import type { Axis, HeadMatrix } from "./types";
+import type { Axis, HeadMatrix, Span } from "./types";
 
 export interface HeatmapEvents {
   select(query: number, key: number): void;
   windowChanged(win: CellWindow): void;
+  /** A query label was clicked while saliency can be recomputed: predict after that token. */
+  target(query: number): void;
 }
+
+const SPAN_BAND_PX = 24; // below the plot: brackets for named key spans
 
 const MAX_LABEL_PX = 96;
 const MAX_CELL_PX = 56;
@@ -40,6 +44,11 @@ export class HeatmapView {
   private hover: Cell | null = null;
   private raster: { canvas: HTMLCanvasElement; matrix: HeadMatrix; win: CellWindow; px: number; scale: ColorScale } | null = null;
   private drag: { x: number; y: number; win: CellWindow; moved: boolean } | null = null;
+  private valueName = "weight"; // tooltip name of the number shown
+  private colorbarTitle = "attention weight";
+  private spans: Span[] = [];
+  private targetRow = -1; // the saliency target position, marked on the query axis
+  private targetable = false;
 
   constructor(
     container: HTMLElement,
@@ -73,6 +82,24 @@ export class HeatmapView {
 
   private get nCols(): number {
     return this.cols.tokens.length;
+  }
+
+  /** What the matrix holds: attention weights, or attention x gradient (signed). */
+  setQuantity(valueName: string, colorbarTitle: string): void {
+    this.valueName = valueName;
+    this.colorbarTitle = colorbarTitle;
+  }
+
+  setSpans(spans: Span[]): void {
+    this.spans = spans;
+    this.canvas.dataset.spans = spans.map((s) => `${s.name}:${s.start}-${s.end}`).join(" ");
+  }
+
+  /** The saliency target row (-1: none); `targetable`: clicking a query label moves it. */
+  setTarget(row: number, targetable: boolean): void {
+    this.targetRow = row;
+    this.targetable = targetable;
+    this.canvas.dataset.target = String(row);
   }
 
   /** The head to show with its colour scale, or null with a status line while it loads. */
@@ -138,7 +165,8 @@ export class HeatmapView {
     const h = Math.max(24, (side * nRows) / long);
     this.plot = { x: left, y: top, w, h };
     const width = left + w + 14 + COLORBAR_WIDTH;
-    const height = top + Math.max(h, 120) + 10;
+    const band = this.spans.length > 0 ? SPAN_BAND_PX : 0;
+    const height = top + Math.max(h + band, 120) + 10;
     const ctx = sizeCanvas(this.canvas, width, height);
     sizeCanvas(this.overlay, width, height);
     ctx.clearRect(0, 0, width, height);
@@ -150,7 +178,7 @@ export class HeatmapView {
     const preview = this.matrix !== null && this.matrix.factor > 1;
     if (this.matrix && this.scale && !(preview && zoomed)) {
       this.drawCells(ctx, theme, this.matrix, this.scale);
-      drawColorbar(ctx, theme, left + w + 14, top, Math.max(h, 120), this.scale, "attention weight");
+      drawColorbar(ctx, theme, left + w + 14, top, Math.max(h, 120), this.scale, this.colorbarTitle);
     } else {
       ctx.strokeStyle = theme.muted;
       ctx.strokeRect(this.plot.x + 0.5, this.plot.y + 0.5, w - 1, h - 1);
@@ -163,7 +191,35 @@ export class HeatmapView {
       ctx.textBaseline = "middle";
       ctx.fillText(status, this.plot.x + w / 2, this.plot.y + h / 2);
     }
+    if (band) this.drawSpans(ctx, theme);
     this.drawOverlay();
+  }
+
+  /** Brackets under the key axis for each named span, clipped to the visible columns. */
+  private drawSpans(ctx: CanvasRenderingContext2D, theme: Theme): void {
+    const { col0, cols } = this.win;
+    const cellW = this.plot.w / cols;
+    const y = this.plot.y + this.plot.h + 6;
+    ctx.strokeStyle = theme.text;
+    ctx.fillStyle = theme.text;
+    ctx.lineWidth = 1;
+    ctx.font = font(theme, 10, "600");
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    for (const span of this.spans) {
+      const a = Math.max(span.start, col0);
+      const b = Math.min(span.end, col0 + cols);
+      if (a >= b) continue;
+      const x0 = this.plot.x + (a - col0) * cellW + 2;
+      const x1 = this.plot.x + (b - col0) * cellW - 2;
+      ctx.beginPath();
+      ctx.moveTo(x0 + 0.5, y - 4);
+      ctx.lineTo(x0 + 0.5, y + 0.5);
+      ctx.lineTo(x1 - 0.5, y + 0.5);
+      ctx.lineTo(x1 - 0.5, y - 4);
+      ctx.stroke();
+      ctx.fillText(span.name, (x0 + x1) / 2, y + 3);
+    }
   }
 
   private drawCells(ctx: CanvasRenderingContext2D, theme: Theme, matrix: HeadMatrix, scale: ColorScale): void {
@@ -263,6 +319,13 @@ export class HeatmapView {
       ctx.textAlign = "right";
       ctx.fillText(fitText(this.rows.tokens[q], this.plot.x - 22, measure), this.plot.x - 4, this.plot.y + (q - row0 + 0.5) * cellH);
     }
+    if (this.targetRow >= row0 && this.targetRow < row0 + rows) {
+      // ▶ marks the position whose next-token prediction the saliency explains
+      ctx.fillStyle = theme.generated;
+      ctx.font = font(theme, 10);
+      ctx.textAlign = "left";
+      ctx.fillText("▶", 12, this.plot.y + (this.targetRow - row0 + 0.5) * cellH);
+    }
     for (const k of labelIndices(col0, cols, labelStep(cellW, 13))) {
       this.labelStyle(ctx, theme, this.cols, k, k === this.key);
       ctx.save();
@@ -316,14 +379,18 @@ export class HeatmapView {
   describe(q: number, k: number): string[] {
     const n = this.nCols;
     const lines = [`query ${q} ${describeToken(this.rows, q)}`, `key ${k} ${describeToken(this.cols, k)}`];
+    const name = this.valueName;
     if (this.matrix && this.matrix.factor > 1) {
-      lines.push("weight: loading exact values…");
+      lines.push(`${name}: loading exact values…`);
     } else if (this.matrix) {
       const row = this.matrix.values.subarray(q * n, (q + 1) * n);
-      lines.push(`weight ${formatCode(this.matrix.codes[q * n + k])} · rank ${rankInRow(row, k)} of ${n} in row`);
+      const signed = this.scale?.magnitude ?? false;
+      const rank = signed ? `|·| rank ${rankInRow(Array.from(row, Math.abs), k)} of ${n} in row` : `rank ${rankInRow(row, k)} of ${n} in row`;
+      lines.push(`${name} ${formatCode(this.matrix.codes[q * n + k])} · ${rank}`);
     } else {
-      lines.push("weight: loading…");
+      lines.push(`${name}: loading…`);
     }
+    if (q === this.targetRow) lines.push("▶ the saliency target position");
     return lines;
   }
 
@@ -339,6 +406,14 @@ export class HeatmapView {
       }
     }
     const cell = this.pointerCell(e);
+    const labelRow = cell || !this.targetable ? -1 : this.labelRowAt(e);
+    this.canvas.style.cursor = labelRow >= 0 ? "pointer" : "";
+    if (labelRow >= 0) {
+      this.onLeave();
+      const lines = [`query ${labelRow} ${describeToken(this.rows, labelRow)}`, "click: explain the next-token prediction after this token"];
+      this.tooltip.show(lines, e.clientX, e.clientY, "heatmap");
+      return;
+    }
     if (!cell) return this.onLeave();
     this.tooltip.show(this.describe(cell.row, cell.col), e.clientX, e.clientY, "heatmap");
     if (this.hover?.row !== cell.row || this.hover?.col !== cell.col) {
@@ -366,9 +441,22 @@ export class HeatmapView {
     this.drag = null;
     if (drag?.moved) return;
     const cell = this.pointerCell(e);
-    if (!cell) return;
+    if (!cell) {
+      const row = this.labelRowAt(e);
+      if (row >= 0 && this.targetable) this.events.target(row);
+      return;
+    }
     const same = cell.row === this.query && cell.col === this.key;
     this.events.select(same ? -1 : cell.row, same ? -1 : cell.col); // a second click clears
+  }
+
+  /** The query whose label is under the pointer (left of the plot), or -1. */
+  private labelRowAt(e: MouseEvent): number {
+    const box = this.canvas.getBoundingClientRect();
+    const x = e.clientX - box.left;
+    const y = e.clientY - box.top;
+    if (x >= this.plot.x || y < this.plot.y || y >= this.plot.y + this.plot.h) return -1;
+    return this.win.row0 + Math.min(this.win.rows - 1, Math.floor(((y - this.plot.y) / this.plot.h) * this.win.rows));
   }
 
   private onWheel(e: WheelEvent): void {

@@ -1,8 +1,11 @@
-// The token strip: the selected query's attention over every token, as a row of coloured word
-// cells that wraps like text (the word-level picture of the brief). It shares the heatmap's colour
-// scale. Cells have one width so tests and users can find token j by arithmetic.
+// The token strip: one value per token as a row of coloured word cells that wraps like text (the
+// word-level picture of the brief), with its own colour bar. It shows either the heatmap's row for
+// the selected query (sharing the heatmap's scale) or a per-token saliency vector from Python
+// (coloured by magnitude; the tooltip keeps the sign). Named spans are drawn as brackets over the
+// cells. Cells have one size so tests and users can find token j by arithmetic.
 import type { Theme } from "./canvas";
 import { font, setPlotAttributes, sizeCanvas, strokeMark } from "./canvas";
+import { COLORBAR_WIDTH, drawColorbar } from "./colorbar";
 import type { ColorScale } from "./colormap";
 import { formatCode } from "./decode";
 import { rankInRow } from "./head_store";
@@ -10,15 +13,26 @@ import type { Rect } from "./layout";
 import { fitText } from "./layout";
 import type { Tooltip } from "./tooltip";
 import { describeToken } from "./tooltip";
-import type { Axis, HeadMatrix } from "./types";
+import type { Axis, HeadMatrix, Span } from "./types";
 
 export interface StripEvents {
   /** A token was clicked: select (shown query, that key); clicking the selected key clears it. */
   select(query: number, key: number): void;
 }
 
+/** A per-token vector from Python: codes (exact text), values (colour), what it means. */
+export interface StripVector {
+  codes: Uint16Array;
+  values: Float32Array;
+  label: string; // caption: what the colours mean
+  valueName: string; // tooltip: the name of the number
+  scale: ColorScale;
+}
+
 const CELL_W = 68;
 const CELL_H = 24;
+const BAND_H = 15; // room above each line of cells for span brackets
+const MIN_H = 96; // tall enough for a readable colour bar
 
 export class StripView {
   readonly canvas: HTMLCanvasElement;
@@ -26,11 +40,16 @@ export class StripView {
   private rows: Axis = { tokens: [], special: [], generated: [] }; // queries
   private cols: Axis = { tokens: [], special: [], generated: [] }; // keys: one cell each
   private matrix: HeadMatrix | null = null;
+  private matrixName = "weight";
   private scale: ColorScale | null = null;
+  private vector: StripVector | null = null;
+  private vectorWanted = false; // a saliency method is chosen: never fall back to the heatmap row
+  private spans: Span[] = [];
   private query = 0;
   private key = -1;
   private maxWidth = 600;
   private perLine = 1;
+  private lineH = CELL_H;
   private plot: Rect = { x: 0, y: 0, w: 0, h: 0 };
   private fitted: string[] = []; // labels shortened to the cell width, kept across head switches
 
@@ -62,18 +81,45 @@ export class StripView {
     this.fitted = [];
   }
 
-  setMatrix(matrix: HeadMatrix | null, scale: ColorScale | null): void {
+  setSpans(spans: Span[]): void {
+    this.spans = spans;
+    this.canvas.dataset.spans = spans.map((s) => `${s.name}:${s.start}-${s.end}`).join(" ");
+  }
+
+  /** The heatmap's matrix (its row for the selected query is shown unless a vector is chosen). */
+  setMatrix(matrix: HeadMatrix | null, scale: ColorScale | null, valueName = "weight"): void {
     this.matrix = matrix;
     this.scale = scale;
+    this.matrixName = valueName;
+    this.updateCaption();
+  }
+
+  /** A saliency vector from Python; `wanted` without a vector: one is being computed. */
+  setVector(vector: StripVector | null, wanted: boolean): void {
+    this.vector = vector;
+    this.vectorWanted = wanted;
+    this.updateCaption();
   }
 
   /** The row shown is the selected query, or the last token when none is selected. */
   setSelection(query: number, key: number): void {
     this.query = query >= 0 ? query : Math.max(0, this.rows.tokens.length - 1);
     this.key = key;
+    this.querySelected = query >= 0;
+    this.updateCaption();
+  }
+
+  private querySelected = false;
+
+  private updateCaption(): void {
+    if (this.vectorWanted) {
+      this.caption.textContent = this.vector ? this.vector.label : "computing…";
+      return;
+    }
     const q = describeToken(this.rows, this.query);
-    const hint = query >= 0 ? "" : " · no query selected, showing the last token: click a heatmap cell to choose";
-    this.caption.textContent = `attention from query ${this.query} ${q} to each key${hint}`;
+    const hint = this.querySelected ? "" : " · no query selected, showing the last token: click a heatmap cell to choose";
+    const what = this.matrixName === "weight" ? "attention" : this.matrixName;
+    this.caption.textContent = `${what} from query ${this.query} ${q} to each key${hint}`;
   }
 
   layout(maxWidth: number): void {
@@ -84,25 +130,28 @@ export class StripView {
     const n = this.cols.tokens.length;
     if (n === 0) return;
     const theme = this.theme();
-    this.perLine = Math.max(1, Math.min(n, Math.floor(this.maxWidth / CELL_W)));
+    this.perLine = Math.max(1, Math.min(n, Math.floor((this.maxWidth - COLORBAR_WIDTH - 12) / CELL_W)));
     const lines = Math.ceil(n / this.perLine);
-    this.plot = { x: 0, y: 0, w: this.perLine * CELL_W, h: lines * CELL_H };
-    const ctx = sizeCanvas(this.canvas, this.plot.w, this.plot.h);
-    ctx.clearRect(0, 0, this.plot.w, this.plot.h);
+    const band = this.spans.length > 0 ? BAND_H : 0;
+    this.lineH = CELL_H + band;
+    this.plot = { x: 0, y: 0, w: this.perLine * CELL_W, h: lines * this.lineH };
+    const width = this.plot.w + 12 + COLORBAR_WIDTH;
+    const height = Math.max(this.plot.h, MIN_H);
+    const ctx = sizeCanvas(this.canvas, width, height);
+    ctx.clearRect(0, 0, width, height);
     setPlotAttributes(this.canvas, this.plot, lines, this.perLine);
-    const row = this.row();
-    ctx.font = font(theme, 11);
+    const shown = this.shown();
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
     const measure = (s: string) => ctx.measureText(s).width;
     for (let j = 0; j < n; j++) {
       const x = (j % this.perLine) * CELL_W;
-      const y = Math.floor(j / this.perLine) * CELL_H;
-      const v = row ? row[j] : 0;
-      ctx.fillStyle = row && this.scale ? this.scale.css(v) : "rgba(128,128,128,0.2)";
+      const y = Math.floor(j / this.perLine) * this.lineH + band;
+      const v = shown ? shown.values[j] : 0;
+      ctx.fillStyle = shown ? shown.scale.css(v) : "rgba(128,128,128,0.2)";
       ctx.fillRect(x + 1, y + 1, CELL_W - 2, CELL_H - 2);
       ctx.font = font(theme, 11, this.cols.special[j] ? "italic" : "");
-      ctx.fillStyle = row && this.scale ? this.scale.textColor(v) : theme.text;
+      ctx.fillStyle = shown ? shown.scale.textColor(v) : theme.text;
       this.fitted[j] ??= fitText(this.cols.tokens[j], CELL_W - 8, measure);
       ctx.fillText(this.fitted[j], x + CELL_W / 2, y + CELL_H / 2);
       if (this.cols.generated[j]) {
@@ -110,17 +159,56 @@ export class StripView {
         ctx.fillRect(x + 3, y + CELL_H - 4, CELL_W - 6, 2);
       }
     }
-    const mark = (j: number) => {
-      if (j < 0 || j >= n) return;
-      strokeMark(ctx, theme, (j % this.perLine) * CELL_W + 1, Math.floor(j / this.perLine) * CELL_H + 1, CELL_W - 2, CELL_H - 2, 2);
-    };
-    mark(this.key);
+    if (band) this.drawBrackets(ctx, theme);
+    if (shown) drawColorbar(ctx, theme, this.plot.w + 12, 4, height - 8, shown.scale, shown.title);
+    if (this.key >= 0 && this.key < n) {
+      const j = this.key;
+      strokeMark(ctx, theme, (j % this.perLine) * CELL_W + 1, Math.floor(j / this.perLine) * this.lineH + band + 1, CELL_W - 2, CELL_H - 2, 2);
+    }
   }
 
-  private row(): Float32Array | null {
-    if (!this.matrix) return null;
-    const n = this.cols.tokens.length;
-    return this.matrix.values.subarray(this.query * n, (this.query + 1) * n);
+  /** A bracket over each span's cells, split where the strip wraps, with the span's name. */
+  private drawBrackets(ctx: CanvasRenderingContext2D, theme: Theme): void {
+    ctx.strokeStyle = theme.text;
+    ctx.fillStyle = theme.text;
+    ctx.lineWidth = 1;
+    ctx.font = font(theme, 10, "600");
+    ctx.textBaseline = "middle";
+    for (const span of this.spans) {
+      for (let start = span.start; start < span.end; ) {
+        const line = Math.floor(start / this.perLine);
+        const end = Math.min(span.end, (line + 1) * this.perLine);
+        const x0 = (start % this.perLine) * CELL_W + 3;
+        const x1 = ((end - 1) % this.perLine) * CELL_W + CELL_W - 3;
+        const y = line * this.lineH + BAND_H - 3;
+        ctx.beginPath();
+        ctx.moveTo(x0 + 0.5, y + 2);
+        ctx.lineTo(x0 + 0.5, y - 3.5);
+        ctx.lineTo(x1 - 0.5, y - 3.5);
+        ctx.lineTo(x1 - 0.5, y + 2);
+        ctx.stroke();
+        const label = span.name;
+        const w = ctx.measureText(label).width + 6;
+        const mid = (x0 + x1) / 2;
+        ctx.clearRect(mid - w / 2, y - 9, w, 11);
+        ctx.textAlign = "center";
+        ctx.fillText(label, mid, y - 3.5);
+        start = end;
+      }
+    }
+  }
+
+  /** What the cells show now: the vector, or the heatmap's row. */
+  private shown(): { values: ArrayLike<number>; codes: Uint16Array; scale: ColorScale; title: string; name: string; offset: number } | null {
+    if (this.vectorWanted) {
+      const v = this.vector;
+      return v ? { values: v.values, codes: v.codes, scale: v.scale, title: v.valueName, name: v.valueName, offset: 0 } : null;
+    }
+    if (!this.matrix || !this.scale || this.matrix.factor !== 1) return null;
+    const n = this.matrix.cols;
+    const offset = this.query * n;
+    const title = this.matrixName === "weight" ? "attention weight" : `|${this.matrixName}|`;
+    return { values: this.matrix.values.subarray(offset, offset + n), codes: this.matrix.codes, scale: this.scale, title, name: this.matrixName, offset };
   }
 
   private tokenAt(e: MouseEvent): number {
@@ -128,17 +216,25 @@ export class StripView {
     const x = e.clientX - box.left;
     const y = e.clientY - box.top;
     if (x < 0 || y < 0 || x >= this.plot.w || y >= this.plot.h) return -1;
-    const j = Math.floor(y / CELL_H) * this.perLine + Math.floor(x / CELL_W);
+    const j = Math.floor(y / this.lineH) * this.perLine + Math.floor(x / CELL_W);
     return j < this.cols.tokens.length ? j : -1;
   }
 
   private onMove(e: PointerEvent): void {
     const j = this.tokenAt(e);
+    const shown = this.shown();
     if (j < 0) return this.tooltip.hide();
     const n = this.cols.tokens.length;
-    const lines = [`query ${this.query} ${describeToken(this.rows, this.query)}`, `key ${j} ${describeToken(this.cols, j)}`];
-    const row = this.row();
-    if (row && this.matrix) lines.push(`weight ${formatCode(this.matrix.codes[this.query * n + j])} · rank ${rankInRow(row, j)} of ${n} in row`);
+    const lines = this.vectorWanted ? [`token ${j} ${describeToken(this.cols, j)}`] : [`query ${this.query} ${describeToken(this.rows, this.query)}`, `key ${j} ${describeToken(this.cols, j)}`];
+    if (shown) {
+      const code = shown.codes[shown.offset + j];
+      const rank = this.vectorWanted ? rankInRow(Array.from(shown.values, Math.abs), j) : rankInRow(shown.values, j);
+      const rankText = this.vectorWanted ? `|·| rank ${rank} of ${n}` : `rank ${rank} of ${n} in row`;
+      lines.push(`${shown.name} ${formatCode(code)} · ${rankText}`);
+    } else {
+      lines.push(this.vectorWanted ? "computing…" : "loading…");
+    }
+    for (const span of this.spans) if (j >= span.start && j < span.end) lines.push(`in span ${JSON.stringify(span.name)}`);
     this.tooltip.show(lines, e.clientX, e.clientY, "strip");
   }
 

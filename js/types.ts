@@ -40,6 +40,29 @@ export interface WidgetState {
   head: number;
   query: number;
   key: number;
+  // saliency (from_model(..., saliency=True))
+  saliency_available: boolean;
+  strip_methods: KindOption[];
+  strip_method: string;
+  strip_values: Binary;
+  strip_values_for: string; // "method,layer,head,version"
+  strip_label: string;
+  heatmap_quantity: string; // "attention" | "attention_x_gradient"
+  saliency_version: number;
+  target_position: number;
+  target_token: string;
+  target_label: string;
+  busy: boolean;
+  status: string;
+  spans: Span[];
+  flow_span: string;
+}
+
+/** A named token range [start, end) drawn as a bracket. */
+export interface Span {
+  name: string;
+  start: number;
+  end: number;
 }
 
 export type WidgetModel = AnyModel<WidgetState>;

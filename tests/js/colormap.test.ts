@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ColorScale, LUT_SIZE, extentScale, luminance, parseColor, viridis, zeroBasedScale } from "../../js/colormap";
+import { ColorScale, LUT_SIZE, extentScale, luminance, magnitudeScale, parseColor, viridis, zeroBasedScale } from "../../js/colormap";
 
 describe("colour scale", () => {
   it("is viridis: dark purple at 0, yellow at 1, brighter all the way", () => {
@@ -33,6 +33,14 @@ describe("colour scale", () => {
   it("scales attention from zero to the head's maximum, scores over their extent", () => {
     expect(zeroBasedScale([0.1, 0.3, 0.2]).hi).toBeCloseTo(0.3);
     expect(zeroBasedScale([0, 0]).hi).toBe(1);
+  });
+
+  it("colours signed saliency by magnitude: -x and x get the same colour, 0 the lowest", () => {
+    const s = magnitudeScale([-0.3, 0.1, 0.2]);
+    expect([s.lo, s.hi]).toEqual([0, 0.3]);
+    expect(s.index(-0.3)).toBe(LUT_SIZE - 1);
+    expect(s.index(-0.1)).toBe(s.index(0.1));
+    expect(s.index(0)).toBe(0);
     const e = extentScale([1.5, 2.5, Infinity, 2]);
     expect([e.lo, e.hi]).toEqual([1.5, 2.5]);
     const flat = extentScale([3, 3]);

@@ -53,7 +53,7 @@ def test_a_head_switch_in_a_large_widget_sends_that_head_as_a_binary_buffer(reco
     w.layer, w.head = 1, 2
     messages = _updates(w)
     sent = {k: v for m in messages for k, v in m["data"]["state"].items()}
-    assert sent["head_data_for"] == [1, 2]
+    assert sent["head_data_for"] == [1, 2, 0, 0, 0]
     buffer_paths = [p for m in messages for p in m["data"]["buffer_paths"]]
     assert ["head_data"] in buffer_paths
     buffers = [b for m in messages for b in m["buffers"]]
