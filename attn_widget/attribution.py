@@ -256,7 +256,15 @@ def _embedding_pass(model: Any, tokenizer: Any, text: str, target: Any, position
     if embed is None:
         raise ValueError(f"{type(model).__name__} has no input embeddings to take gradients on")
     f_of, describe = _objective(model, tokenizer, int(ids.shape[1]), target, position, foil)
-    return embed(ids).detach(), inputs, f_of, ids, describe
+    embeds = embed(ids).detach()
+    if target is None:
+        # Fix the default target (the top prediction) on the real input, before any baseline or
+        # interpolated input is evaluated.
+        import torch
+
+        with torch.no_grad():
+            f_of(model(inputs_embeds=embeds, **inputs, use_cache=False, return_dict=True))
+    return embeds, inputs, f_of, ids, describe
 
 
 def _f_and_grad(model: Any, embeds: Any, inputs: dict[str, Any], f_of: Callable[[Any], Any]) -> tuple[Any, Any]:

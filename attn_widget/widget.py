@@ -117,6 +117,7 @@ class AttentionWidget(anywidget.AnyWidget):
         position: int | None = None,
         strip_method: str = "attention",
         heatmap_quantity: str = "attention",
+        flow_span: str = "",
         **kwargs: Any,
     ) -> None:
         self._saliency = saliency
@@ -155,8 +156,10 @@ class AttentionWidget(anywidget.AnyWidget):
             self.set_trait("grid_metric_options", options)
             self.grid_metric = grid_metric
             self.kind = self._capture.kinds[0] if kind is None else kind
-            self._load_kind()
+            self.set_trait("n_tokens", self._kind().shape[3])  # for the spans check below
             self.spans = list(spans)
+            self.flow_span = flow_span
+            self._load_kind()
             self.layer, self.head, self.query, self.key = layer, head, query, key
             self.strip_method = strip_method
             self.heatmap_quantity = heatmap_quantity

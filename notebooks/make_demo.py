@@ -57,15 +57,20 @@ AttentionWidget(out.attentions, tokenizer.convert_ids_to_tokens(enc["input_ids"]
 ]
 
 
-def main() -> None:
+def write_notebook(cells: list[tuple[str, str]], name: str) -> None:
+    """Write notebooks/<name> from (kind, source) cells, outputs empty, stable cell ids."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    for kind, source in CELLS:
+    for kind, source in cells:
         make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
         nb.cells.append(make(source))
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i}"
-    nbformat.write(nb, pathlib.Path(__file__).with_name("demo.ipynb"))
+    nbformat.write(nb, pathlib.Path(__file__).with_name(name))
+
+
+def main() -> None:
+    write_notebook(CELLS, "demo.ipynb")
 
 
 if __name__ == "__main__":

@@ -260,3 +260,15 @@ def test_bf16_models_are_refused_with_a_clear_error():
     model, tokenizer = tiny_family("gpt2")
     with pytest.raises(TypeError, match=r"float32: the model is torch.bfloat16; pass model.float\(\)"):
         attr.saliency(model.to(torch.bfloat16), tokenizer, TEXT)
+
+
+def test_the_default_target_is_the_top_prediction_on_the_real_input_for_every_method(gpt2, gpt2_saliency):
+    """Integrated gradients evaluate interpolated inputs first: the default target must still be
+    the model's prediction for the text itself."""
+    model, tokenizer = gpt2
+    top = gpt2_saliency.target.token_id
+    default = attr.integrated_gradients(model, tokenizer, TEXT, steps=8)
+    explicit = attr.integrated_gradients(model, tokenizer, TEXT, top, steps=8)
+    assert default.target.token_id == top
+    np.testing.assert_array_equal(default, explicit)
+    assert attr.gradient_x_input(model, tokenizer, TEXT).target.token_id == top

@@ -1,0 +1,105 @@
+"""Writes notebooks/grounding.ipynb (outputs stripped): the brief's grounding figure, reproduced on
+the small model that scripts/train_grounding.py trains and the package ships."""
+
+from make_demo import write_notebook
+
+CELLS = [
+    ("markdown", """# Symbol grounding, seen through attention × gradient
+
+This reproduces the picture the project started from (Wu, Ma, Luo et al., *The Mechanistic
+Emergence of Symbol Grounding in Language Models*, arXiv:2510.13796, Figure 1): a 12 × 12
+layer/head grid in which a few heads stand out, joined to a word-level saliency strip over
+
+`<CHI> painted a picture of a horse <CHI> my favorite animal is the`
+
+where **horse** is the most salient word for predicting the next word.
+
+**Honest about the model.** No GPT-style weights can be downloaded here, so this is *not* the
+paper's model. It is a small GPT-2-shaped model (12 layers × 12 heads, width 96, word-level
+vocabulary) that `scripts/train_grounding.py` trains on a CPU in about ten minutes on synthetic
+child-directed sequences of the brief's shape: an environment part (`<ENV>`, what the child did,
+naming an object, sometimes two of different categories) and a language part (`<LAN>`, what the
+child says), whose last word is the environment's object of the category asked for. The weights
+ship in the package (`attn_widget/grounding_model/`, with `training.json`)."""),
+    ("code", """import json
+from attn_widget import AttentionWidget
+from attn_widget.grounding import MODEL_DIR, load_grounding_model, spans
+
+model, tokenizer = load_grounding_model()
+print(json.loads((MODEL_DIR / "training.json").read_text()))
+
+text = "<CHI> painted a picture of a horse <CHI> my favorite animal is the"
+words = text.split()
+print(spans(words))"""),
+    ("markdown", """## The widget
+
+- **Grid**: *saliency flow into the target row*, Σ over the `<ENV>` keys of |A·∂L/∂A| in the row of
+  the last token: how much each head carries the environment to the prediction of the next word.
+  Switch the grid to *head importance* (∂L/∂ξ for a gate ξ on each head's output) in the toolbar.
+- **Heatmap**: attention × gradient A·∂L/∂A of the selected head (colour = size, tooltip = signed
+  value); switch it back to plain attention in the toolbar.
+- **Strip**: the same head's attention × gradient row for the prediction, with its own colour
+  bar; the strip's control also offers gradient × input, integrated gradients and rollout.
+- **Target**: the loss is L = −log p(**horse** | text). Type another word in the *target* box,
+  or click a query label of the heatmap to explain the prediction after that token; Python
+  recomputes and the widget says so while it does."""),
+    ("code", """w = AttentionWidget.from_model(
+    model, tokenizer, text,
+    saliency=True, target="horse", spans=spans(words),
+    grid_metric="saliency_flow", flow_span="<ENV>",
+    heatmap_quantity="attention_x_gradient", strip_method="attention_x_gradient",
+)
+flow = w.scores()  # (layers, heads): what the grid shows
+w.layer, w.head = divmod(int(flow.argmax()), w.n_heads)
+w"""),
+    ("code", """import numpy as np
+
+s = w.saliency
+t = s.target.position
+print(f"target: {s.target.description}, p = {np.exp(s.f):.3f}")
+order = np.argsort(flow.ravel())[::-1][:5]
+print("heads carrying <ENV> to the prediction (layer, head, flow):",
+      [(int(i) // w.n_heads, int(i) % w.n_heads, round(float(flow.ravel()[i]), 4)) for i in order])
+row = np.abs(s.attention_x_gradient[w.layer, w.head, t])
+print(f"most salient token for head ({w.layer}, {w.head}): {s.tokens[int(row.argmax())]}")
+summed = np.abs(s.attention_x_gradient[:, :, t].sum(axis=1)).sum(axis=0)  # Wang et al.: |Σ_h S| per layer, summed
+print(f"most salient token over all layers: {s.tokens[int(summed.argmax())]}")"""),
+    ("markdown", """## Other views of the same prediction
+
+Gradient × input and integrated gradients ask how the log-probability of *horse* depends on each
+token's embedding; integrated gradients come with their completeness gap (how far the scores'
+sum is from f(x) − f(baseline): small means the integral was computed well, not that the
+explanation is right). Rollout ignores the target altogether."""),
+    ("code", """from attn_widget import attribution as attr
+
+gxi = attr.gradient_x_input(model, tokenizer, text, "horse")
+ig = attr.integrated_gradients(model, tokenizer, text, "horse", steps=64)
+roll = attr.attention_rollout(model, tokenizer, text)[t]
+for name, v in [("gradient x input", gxi), ("integrated gradients", ig), ("rollout row", roll)]:
+    print(f"{name:22s} top token: {s.tokens[int(np.abs(v).argmax())]:8s}", np.round(v, 3))
+print(f"integrated gradients completeness gap: {ig.completeness_gap:.2e} (f(x) - f(baseline) = {ig.f_input - ig.f_baseline:.3f})")"""),
+    ("markdown", """## Is the head really needed? First-order estimate against ablation
+
+Head importance I = ∂L/∂ξ estimates the loss change from removing a head as −I (first order
+only). Zeroing the head's gate measures it."""),
+    ("code", """layer, head = w.layer, w.head
+before = attr.gate_loss(model, tokenizer, text, "horse")
+gates = [1.0] * w.n_heads
+gates[head] = 0.0
+after = attr.gate_loss(model, tokenizer, text, "horse", head_values={layer: gates})
+print(f"head ({layer}, {head}): estimated ΔL = {-s.head_importance[layer, head]:.3f}, measured ΔL = {after - before:.3f}")"""),
+    ("markdown", """## Cautions
+
+- **Attention is not explanation.** A weight says where a head looked, not why the model
+  predicted anything; a head can attend strongly to a token and contribute nothing.
+- **Gradients are first-order.** A·∂L/∂A and ∂L/∂ξ describe infinitesimal changes around this
+  input; removing a head is not infinitesimal (compare the two numbers above).
+- **Colours are magnitudes.** The heatmap and strip colour |A·∂L/∂A|; the sign (does the weight
+  push the loss up or down?) is in the tooltip.
+- **A toy model.** It learned one synthetic task; what grounding heads look like in a real
+  language model is the paper's question, not this notebook's answer."""),
+]
+
+
+if __name__ == "__main__":
+    write_notebook(CELLS, "grounding.ipynb")

@@ -1,0 +1,50 @@
+"""The widget's saliency state in Python: busy before work and idle after, the flow-span metric,
+span validation, and the shipped grounding model's brief figure: the environment noun is the most
+salient token for predicting it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from attn_widget import AttentionWidget
+from tests.python.models import tiny_family
+
+TEXT = "A child painted a picture of a horse. My favourite animal is the"
+
+
+@pytest.fixture(scope="module")
+def gpt2():
+    return tiny_family("gpt2", seed=1)
+
+
+def saliency_widget(gpt2, **kwargs) -> AttentionWidget:
+    model, tokenizer = gpt2
+    return AttentionWidget.from_model(model, tokenizer, TEXT, saliency=True, spans=[("<ENV>", 0, 8), ("<LAN>", 8, 15)], **kwargs)
+
+
+def test_python_reports_busy_before_the_recomputation_and_idle_after(gpt2, recording):
+    w = saliency_widget(gpt2)
+    w.comm.take()
+    seen = []
+    w.observe(lambda c: seen.append(c["new"]), names=["busy"])
+    w.target_position = 4
+    assert seen == [True, False]
+    states = [m["data"]["state"] for m in w.comm.take() if m["data"].get("method") == "update"]
+    busy = [s["busy"] for s in states if "busy" in s]
+    assert busy[0] is True and busy[-1] is False  # the views hear "busy" before the work starts
+    assert any("status" in s and s["status"].startswith("computing saliency") for s in states)
+
+
+def test_flow_span_restricts_the_saliency_flow_metric(gpt2, recording):
+    w = saliency_widget(gpt2, grid_metric="saliency_flow")
+    all_keys = w.scores().copy()
+    w.flow_span = "<ENV>"
+    env = w.scores()
+    t = w.n_tokens - 1
+    np.testing.assert_allclose(env, np.abs(w.saliency.attention_x_gradient[:, :, t, 0:8]).sum(-1), rtol=1e-5)
+    assert np.all(env <= all_keys + 1e-7)
+    with pytest.raises(Exception, match=r"flow_span must be '' \(all tokens\) or one of \['<ENV>', '<LAN>'\]"):
+        w.flow_span = "nope"
+    with pytest.raises(Exception, match=r"spans\[0\] must be \(name: str, start, end\) with 0 <= start < end <= 15"):
+        w.spans = [("bad", 3, 99)]
