@@ -280,7 +280,7 @@ SWITCH_PROBE = """() => {
 }"""
 
 
-def measure_switch_in_lab(browser: Any, sizes: list[int], switches: int, workdir: pathlib.Path) -> dict[int, dict[str, Any]]:
+def measure_switch_in_lab(browser: Any, sizes: list[int], switches: int, workdir: pathlib.Path, source: str = "array") -> dict[int, dict[str, Any]]:
     """Click random grid cells of a widget in JupyterLab; time click -> new heatmap drawn."""
     from tests.browser.conftest import cell_center
     from tests.support.lab import jupyter_lab, open_and_run_all, write_notebook
@@ -289,11 +289,14 @@ def measure_switch_in_lab(browser: Any, sizes: list[int], switches: int, workdir
     with jupyter_lab(workdir) as url:
         for n in sizes:
             name = f"switch_{n}.ipynb"
-            write_notebook(workdir / name, [
-                f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
-                "from bench.synthetic import causal_attention, tokens\nfrom attn_widget import AttentionWidget\n"
-                f"w = AttentionWidget(causal_attention({n}), tokens({n}))\nw",
-            ])
+            if source == "capture":
+                from bench.synthetic import capture_widget_code
+
+                build = capture_widget_code(n)
+            else:
+                build = ("from bench.synthetic import causal_attention, tokens\nfrom attn_widget import AttentionWidget\n"
+                         f"w = AttentionWidget(causal_attention({n}), tokens({n}))\n")
+            write_notebook(workdir / name, [f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + build + "w"])
             context = browser.new_context(viewport={"width": 1500, "height": 1100})
             page = context.new_page()
             try:
@@ -422,12 +425,18 @@ def main() -> None:
     parser.add_argument("--out", type=pathlib.Path, default=ROOT / "bench" / "results" / "compare")
     parser.add_argument("--report", type=pathlib.Path, help="only re-write the tables and plot from this results JSON")
     parser.add_argument("--lab-only", type=pathlib.Path, help="only (re)measure our head switches into this results JSON")
+    parser.add_argument("--capture-switch", type=pathlib.Path,
+                        help="only measure our head switches on a captured GPT-2-small-shaped model (heads recomputed on request), into this JSON")
     args = parser.parse_args()
     if args.report:
         record = json.loads(args.report.read_text())
         return write_reports(record["results"], record["machine"], record["limit_s"], args.out, record["command"])
     if args.lab_only:
         return lab_only(args)
+    if args.capture_switch:
+        if args.quick:
+            args.switches = 4
+        return capture_switch(args)
     tools = args.tools.split(",")
     if args.quick:
         args.hovers, args.switches = 8, 4
@@ -499,6 +508,24 @@ def main() -> None:
         browser.close()
 
     write_reports(rows, info, args.limit, args.out)
+
+
+def capture_switch(args: argparse.Namespace) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        switch = measure_switch_in_lab(browser, args.sizes, args.switches, pathlib.Path(tempfile.mkdtemp(prefix="attn-lab-")), source="capture")
+        browser.close()
+    rows = []
+    for n, r in switch.items():
+        row = {"tool": "ours", "n_tokens": n, "source": "capture", **r}
+        summarize(row)
+        rows.append(row)
+        print(json.dumps({k: v for k, v in row.items() if not isinstance(v, list)}), flush=True)
+    args.capture_switch.parent.mkdir(parents=True, exist_ok=True)
+    args.capture_switch.write_text(json.dumps({"command": " ".join(["bench/compare.py", *sys.argv[1:]]), "results": rows}, indent=2) + "\n")
+    print(f"wrote {args.capture_switch}")
 
 
 def lab_only(args: argparse.Namespace) -> None:

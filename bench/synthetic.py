@@ -25,6 +25,17 @@ def causal_attention(n: int, seed: int = 0, layers: int = LAYERS, heads: int = H
     return out
 
 
+def capture_widget_code(n: int) -> str:
+    """Python that builds ``w``: the widget on a capture of a randomly initialised GPT-2-small-shaped
+    model (bench/models.py) over n random tokens: the scalable path (heads recomputed on request)."""
+    return (
+        "from bench.models import IdTokenizer, build, random_ids\n"
+        "from attn_widget import AttentionWidget\nfrom attn_widget.capture import capture_ids\n"
+        f"_m = build('gpt2-small', max({n}, 1024))\n"
+        f"w = AttentionWidget.from_capture(capture_ids(_m, IdTokenizer(), random_ids({n}, 50257)))\n"
+    )
+
+
 def tokens(n: int) -> list[str]:
     words = "the cat sat on a mat because it was tired and then it slept".split()
     return [words[i % len(words)] for i in range(n)]

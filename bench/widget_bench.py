@@ -73,12 +73,26 @@ def wire_bytes(state: dict[str, Any]) -> int:
     return binary + text + bundle
 
 
-def measure(browser: Any, n: int, repeats: int, hovers: int) -> dict[str, Any]:
-    attention = causal_attention(n)
-    tokens = [f"tok{i}" for i in range(n)]
-    t = time.perf_counter()
-    widget = AttentionWidget(attention, tokens)
-    python_ms = (time.perf_counter() - t) * 1000
+def measure(browser: Any, n: int, repeats: int, hovers: int, source: str = "array") -> dict[str, Any]:
+    capture_ms = None
+    if source == "capture":  # the scalable path: a real model's queries and keys, heads on request
+        from attn_widget.capture import capture_ids
+        from bench.models import IdTokenizer, build, random_ids
+
+        model = build("gpt2-small", max(n, 1024))
+        t = time.perf_counter()
+        captured = capture_ids(model, IdTokenizer(), random_ids(n, 50257))
+        capture_ms = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        widget = AttentionWidget.from_capture(captured)
+        python_ms = (time.perf_counter() - t) * 1000
+        attention = None
+    else:
+        attention = causal_attention(n)
+        tokens = [f"tok{i}" for i in range(n)]
+        t = time.perf_counter()
+        widget = AttentionWidget(attention, tokens)
+        python_ms = (time.perf_counter() - t) * 1000
     t = time.perf_counter()
     state = initial_state(widget)
     state_ms = (time.perf_counter() - t) * 1000
@@ -115,6 +129,8 @@ def measure(browser: Any, n: int, repeats: int, hovers: int) -> dict[str, Any]:
         context.close()
     row: dict[str, Any] = {
         "n_tokens": n,
+        "source": source,
+        "python_capture_ms": capture_ms,
         "shape": [LAYERS, HEADS, n, n],
         "all_heads_up_front": widget.eager,
         "first_paint_ms_median": statistics.median(paints),
@@ -167,6 +183,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="fresh pages per size for first paint")
     parser.add_argument("--hovers", type=int, default=300, help="pointer moves per size")
     parser.add_argument("--quick", action="store_true", help="2 repeats, 40 hovers (CI: proves it works)")
+    parser.add_argument("--source", choices=["array", "capture"], default="array",
+                        help="array: synthetic (L, H, N, N) weights; capture: a GPT-2-small-shaped model captured (heads recomputed on request)")
     parser.add_argument("--out", type=pathlib.Path, default=ROOT / "bench" / "results" / "widget.json")
     args = parser.parse_args()
     if args.quick:
@@ -180,7 +198,7 @@ def main() -> None:
         browser = launch(p, extra_args=["--enable-precise-memory-info"])
         info = machine(browser.version)
         for n in args.sizes:
-            row = measure(browser, n, args.repeats, args.hovers)
+            row = measure(browser, n, args.repeats, args.hovers, args.source)
             rows.append(row)
             print(
                 f"N={n:5d}  first paint {row['first_paint_ms_median']:7.1f} ms  "
