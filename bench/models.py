@@ -17,9 +17,11 @@ SHAPES = {
 }
 
 
-def build(shape: str, n_positions: int, device: str = "cpu", dtype: str = "float32", layers: int | None = None) -> Any:
+def build(shape: str, n_positions: int, device: str = "cpu", dtype: str = "float32", layers: int | None = None, lm_head: bool = False) -> Any:
+    """The shape's model, randomly initialised, SDPA attention; ``lm_head`` adds the language-model
+    head (attribution needs next-token log-probabilities)."""
     import torch
-    from transformers import GPT2Config, GPT2Model, LlamaConfig, LlamaModel
+    from transformers import GPT2Config, GPT2LMHeadModel, GPT2Model, LlamaConfig, LlamaForCausalLM, LlamaModel
 
     spec = dict(SHAPES[shape])
     family = spec.pop("family")
@@ -29,27 +31,55 @@ def build(shape: str, n_positions: int, device: str = "cpu", dtype: str = "float
         if layers:
             spec["n_layer"] = layers
         config = GPT2Config(n_positions=n_positions, **spec)
-        cls = GPT2Model
+        cls = GPT2LMHeadModel if lm_head else GPT2Model
     else:
         if layers:
             spec["num_hidden_layers"] = layers
         config = LlamaConfig(max_position_embeddings=max(n_positions, 4096), **spec)
-        cls = LlamaModel
+        cls = LlamaForCausalLM if lm_head else LlamaModel
     with torch.device(device):
         model = cls._from_config(config, attn_implementation="sdpa", dtype=torch_dtype)
     return model.eval()
 
 
 class IdTokenizer:
-    """Just enough of a tokenizer for capture's labels: token i is shown as "t<i>"."""
+    """Just enough of a tokenizer for capture and attribution: token i is the word "t<i>"."""
 
     all_special_ids: list[int] = []
+    pad_token_id = None
+    unk_token_id = None
+
+    def __init__(self, vocab: int = 50257) -> None:
+        self.vocab = vocab
+
+    def __len__(self) -> int:
+        return self.vocab
+
+    def __call__(self, text: str, text_pair: Any = None, return_tensors: str | None = None, add_special_tokens: bool = True, **_: Any) -> dict[str, Any]:
+        import torch
+
+        ids = [int(w[1:]) for w in text.split()]
+        if return_tensors != "pt":
+            return {"input_ids": ids, "attention_mask": [1] * len(ids)}
+        t = torch.tensor([ids])
+        return {"input_ids": t, "attention_mask": torch.ones_like(t)}
+
+    def convert_tokens_to_ids(self, token: str) -> int | None:
+        return int(token[1:]) if token.startswith("t") and token[1:].isdigit() else None
 
     def convert_ids_to_tokens(self, ids: list[int]) -> list[str]:
         return [f"t{i}" for i in ids]
 
     def convert_tokens_to_string(self, tokens: list[str]) -> str:
         return " ".join(tokens)
+
+
+def random_text(n: int, vocab: int = 50257) -> str:
+    """n random token ids as IdTokenizer text."""
+    import torch
+
+    g = torch.Generator().manual_seed(n)
+    return " ".join(f"t{int(i)}" for i in torch.randint(0, vocab, (n,), generator=g))
 
 
 def random_ids(n: int, vocab: int, device: str = "cpu") -> dict[str, Any]:

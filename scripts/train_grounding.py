@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2500)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--out", type=pathlib.Path, default=OUT)
     args = parser.parse_args()
 
@@ -111,7 +112,13 @@ def main() -> None:
     start = time.time()
     model.train()
     for step in range(1, args.steps + 1):
-        loss = model(**batch(args.batch, rng)).loss
+        b = batch(args.batch, rng)
+        logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits[:, :-1]
+        # Label smoothing keeps the model from saturating (p -> 1), where every loss gradient, and
+        # so every saliency, would vanish as 1 - p.
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), b["labels"][:, 1:].reshape(-1), ignore_index=-100, label_smoothing=args.label_smoothing
+        )
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -127,6 +134,7 @@ def main() -> None:
     tokenizer.save_pretrained(args.out)
     (args.out / "training.json").write_text(json.dumps({
         "script": "scripts/train_grounding.py", "steps": args.steps, "batch": args.batch, "seed": args.seed,
+        "label_smoothing": args.label_smoothing,
         "seconds": round(time.time() - start, 1), "final_loss": round(loss.item(), 4),
         "held_out_answer_accuracy": accuracy, "torch": torch.__version__,
     }, indent=2) + "\n")

@@ -20,3 +20,19 @@ def test_demo_notebook_runs_and_displays_widgets(tmp_path):
     assert "sharpest non-trivial head: layer" in printed
     results = [o["data"]["text/plain"] for o in outputs if o.output_type == "execute_result" and "text/plain" in o.get("data", {})]
     assert "(0, 0, -1, -1)" in results  # the selection before any click
+
+
+GROUNDING = NOTEBOOK.with_name("grounding.ipynb")
+
+
+def test_grounding_notebook_reproduces_the_briefs_figure(tmp_path):
+    """On the shipped model, the widget shows and the environment noun is the most salient token."""
+    nb = nbformat.read(GROUNDING, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert [o for o in outputs if WIDGET_VIEW in o.get("data", {})]
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "target: log p('horse' after position 12) (chosen)" in printed
+    assert "most salient token over all layers: horse" in printed
+    assert "integrated gradients completeness gap" in printed
