@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
+from .implementation import attention_implementation
+
 IMPLEMENTATION = "attn_widget_gates"
 
 
@@ -98,20 +100,8 @@ def gated(model: Any, *, head_values: dict[int, Sequence[float]] | None = None, 
     """Within the body, ``model``'s attention runs through the gates (eval mode; dropout off).
     ``head_values`` sets chosen head gates (layer -> one value per head; 0 ablates a head).
     The attention implementation and train/eval mode are restored afterwards."""
-    if not hasattr(model, "set_attn_implementation"):
-        raise TypeError(f"model must be a transformers PreTrainedModel (v5), got {type(model).__name__}")
     _register()
-    before = getattr(model.config, "_attn_implementation", None)
-    was_training = bool(model.training)
-    gates = Gates(head_values=dict(head_values or {}), attention_gates=attention_gates,
-                  module_names={id(m): n for n, m in model.named_modules()})
-    model.set_attn_implementation(IMPLEMENTATION)
-    model.eval()
-    _active.append(gates)
-    try:
-        yield gates
-    finally:
-        _active.pop()
-        model.set_attn_implementation(before or "eager")
-        if was_training:
-            model.train()
+    names = {id(m): n for n, m in model.named_modules()} if hasattr(model, "named_modules") else {}
+    gates = Gates(head_values=dict(head_values or {}), attention_gates=attention_gates, module_names=names)
+    with attention_implementation(model, IMPLEMENTATION, _active, gates) as state:
+        yield state

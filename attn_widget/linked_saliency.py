@@ -15,7 +15,7 @@ from .attribution import Saliency
 
 #: The strip's methods: id -> label. "attention" is drawn by the browser from the shown head.
 STRIP_METHODS: dict[str, str] = {
-    "attention": "attention row (selected head)",
+    "attention": "heatmap row (selected query)",
     "attention_x_gradient": "attention × gradient row (selected head)",
     "gradient_x_input": "gradient × input",
     "integrated_gradients": "integrated gradients",

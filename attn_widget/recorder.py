@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from .implementation import attention_implementation
+
 IMPLEMENTATION = "attn_widget_record"
 
 # Keyword arguments some attention functions use to change the weights beyond softmax(QK^T s + M).
@@ -144,22 +146,6 @@ def recording(model: Any, example: int) -> Iterator[Recording]:
     """Within the body, every attention call of ``model`` is recorded (for batch row ``example``);
     the model's attention implementation and train/eval mode are restored afterwards."""
     _register()
-    config = getattr(model, "config", None)
-    before = getattr(config, "_attn_implementation", None)
-    if not hasattr(model, "set_attn_implementation"):
-        raise TypeError(
-            f"model must be a transformers PreTrainedModel (v5), got {type(model).__name__}"
-        )
-    was_training = bool(getattr(model, "training", False))
-    names = {id(m): name for name, m in model.named_modules()}
-    rec = Recording(example=example, module_names=names)
-    model.set_attn_implementation(IMPLEMENTATION)
-    model.eval()
-    _active.append(rec)
-    try:
+    names = {id(m): name for name, m in model.named_modules()} if hasattr(model, "named_modules") else {}
+    with attention_implementation(model, IMPLEMENTATION, _active, Recording(example=example, module_names=names)) as rec:
         yield rec
-    finally:
-        _active.pop()
-        model.set_attn_implementation(before or "eager")
-        if was_training:
-            model.train()

@@ -9,21 +9,16 @@ import re
 import numpy as np
 import pytest
 
-from attn_widget import AttentionWidget, attribution
+from attn_widget import attribution
 from tests.browser.conftest import cell_center, tooltip_text
-from tests.python.models import tiny_family
+from tests.python.models import SALIENCY_TEXT, saliency_widget, tiny_family
 
-TEXT = "A child painted a picture of a horse. My favourite animal is the"
+TEXT = SALIENCY_TEXT
 
 
 @pytest.fixture(scope="module")
 def gpt2():
     return tiny_family("gpt2", seed=1)
-
-
-def saliency_widget(gpt2, **kwargs) -> AttentionWidget:
-    model, tokenizer = gpt2
-    return AttentionWidget.from_model(model, tokenizer, TEXT, saliency=True, spans=[("<ENV>", 0, 8), ("<LAN>", 8, 15)], **kwargs)
 
 
 def number_after(name: str, text: str) -> str:

@@ -85,3 +85,45 @@ def test_click_reaches_the_kernel_and_python_moves_the_outline(lab: dict[str, An
     finally:
         context.close()
 
+
+
+GROUNDING = """from attn_widget import AttentionWidget
+from attn_widget.grounding import load_grounding_model, spans
+model, tokenizer = load_grounding_model()
+text = "<CHI> painted a picture of a horse <CHI> my favorite animal is the"
+g = AttentionWidget.from_model(model, tokenizer, text, saliency=True, target="horse",
+                               spans=spans(text.split()), ig_steps=1024)
+g"""
+
+
+@pytest.fixture(scope="module")
+def grounding_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("lab-grounding")
+    write_notebook(root / "grounding.ipynb", [GROUNDING])
+    with jupyter_lab(root) as url:
+        yield {"url": url, "root": root}
+
+
+def test_saliency_recomputation_shows_progress_and_the_widget_stays_responsive(grounding_lab: dict[str, Any], browser: Any) -> None:
+    """A slow recomputation in a real kernel (integrated gradients, 1024 steps): the toolbar says
+    so at once, hovering still answers meanwhile, and the new numbers arrive."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        open_and_run_all(page, grounding_lab["url"], "grounding.ipynb")
+        page.locator("[data-testid=attn-widget][data-ready=true]").wait_for(timeout=120_000)
+        page.locator("[data-testid=attn-strip-method]").select_option("integrated_gradients")
+        page.locator("[data-testid=attn-widget][data-busy=true]").wait_for(state="attached", timeout=30_000)
+        assert "computing integrated gradients" in page.locator("[data-testid=attn-status]").text_content()
+        page.mouse.move(*cell_center(page, "attn-heatmap", 12, 6))  # the page answers while the kernel works
+        tip = page.locator("[data-testid=attn-tooltip]")
+        tip.wait_for(state="visible", timeout=2_000)
+        assert 'key 6 "horse"' in tip.text_content()
+        page.locator("[data-testid=attn-widget][data-busy=false]").wait_for(state="attached", timeout=120_000)
+        caption = page.locator(".attn-caption").text_content()
+        assert caption.startswith("integrated gradients (1024 steps") and "completeness gap" in caption, caption
+        assert errors == [], errors
+    finally:
+        context.close()

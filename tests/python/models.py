@@ -73,3 +73,15 @@ def tiny_family(family: str, attn_implementation: str = "sdpa", seed: int = 0) -
     cls, config = configs[family]
     model = cls._from_config(config, attn_implementation=attn_implementation)
     return model.eval(), tokenizer
+
+
+SALIENCY_TEXT = "A child painted a picture of a horse. My favourite animal is the"
+
+
+def saliency_widget(model_and_tokenizer: tuple[Any, Any], **kwargs: Any) -> Any:
+    """A saliency widget on SALIENCY_TEXT (15 byte-level tokens) with <ENV> and <LAN> spans."""
+    from attn_widget import AttentionWidget
+
+    model, tokenizer = model_and_tokenizer
+    spans = [("<ENV>", 0, 8), ("<LAN>", 8, 15)]
+    return AttentionWidget.from_model(model, tokenizer, SALIENCY_TEXT, saliency=True, spans=spans, **kwargs)

@@ -1,0 +1,27 @@
+"""Run a model through one of our registered attention implementations for a while, then put
+back the one it had (and its train/eval mode): capture and attribution both do this."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+
+@contextmanager
+def attention_implementation(model: Any, name: str, active: list[Any], state: Any) -> Iterator[Any]:
+    """Within the body ``model`` uses the registered implementation ``name`` in eval mode and
+    ``state`` is the active recorder (top of ``active``); everything is restored afterwards."""
+    if not hasattr(model, "set_attn_implementation"):
+        raise TypeError(f"model must be a transformers PreTrainedModel (v5), got {type(model).__name__}")
+    before = getattr(model.config, "_attn_implementation", None)
+    was_training = bool(getattr(model, "training", False))
+    model.set_attn_implementation(name)
+    model.eval()
+    active.append(state)
+    try:
+        yield state
+    finally:
+        active.pop()
+        model.set_attn_implementation(before or "eager")
+        if was_training:
+            model.train()
