@@ -14,6 +14,14 @@ from . import attribution
 from .attribution import Saliency
 
 #: The strip's methods: id -> label. "attention" is drawn by the browser from the shown head.
+#: Colour-bar titles (the strip colours magnitudes): id -> short name.
+STRIP_SHORT: dict[str, str] = {
+    "attention": "attention weight",
+    "attention_x_gradient": "|A·∂L/∂A|",
+    "gradient_x_input": "|gradient × input|",
+    "integrated_gradients": "|integrated gradients|",
+    "rollout": "rollout",
+}
 STRIP_METHODS: dict[str, str] = {
     "attention": "heatmap row (selected query)",
     "attention_x_gradient": "attention × gradient row (selected head)",

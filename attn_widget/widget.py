@@ -13,7 +13,7 @@ import traitlets
 from .capture import capture, capture_generation
 from .captured import Capture, Kind
 from .encoding import dec3_bytes, max_pool
-from .linked_saliency import SALIENCY_METRICS, STRIP_METHODS, LinkedSaliency
+from .linked_saliency import SALIENCY_METRICS, STRIP_METHODS, STRIP_SHORT, LinkedSaliency
 from .metrics import GRID_METRICS
 
 _STATIC = pathlib.Path(__file__).parent / "static"
@@ -144,7 +144,7 @@ class AttentionWidget(anywidget.AnyWidget):
             if saliency is not None:
                 options += [{"id": k, "label": lab, "description": d} for k, (lab, d) in SALIENCY_METRICS.items()]
                 self.set_trait("saliency_available", True)
-                self.set_trait("strip_methods", [{"id": k, "label": v} for k, v in STRIP_METHODS.items()])
+                self.set_trait("strip_methods", [{"id": k, "label": v, "short": STRIP_SHORT[k]} for k, v in STRIP_METHODS.items()])
                 n = len(self._capture.kind().keys.tokens)
                 self.set_trait("n_tokens", n)  # for the target_position and spans checks below
                 if target is not None:

@@ -8,7 +8,7 @@ import type { ColorScale } from "./colormap";
 import { formatCode } from "./decode";
 import { rankInRow } from "./head_store";
 import type { Cell, CellWindow, Rect } from "./layout";
-import { cellAt, cellRect, clampWindow, fitText, fullWindow, labelIndices, labelStep, panWindow, zoomWindow } from "./layout";
+import { cellAt, cellRect, clampWindow, fitText, fullWindow, labelIndices, labelStep, panWindow, spanLevels, zoomWindow } from "./layout";
 import { rasterize } from "./raster";
 import type { Tooltip } from "./tooltip";
 import { describeToken } from "./tooltip";
@@ -21,7 +21,7 @@ export interface HeatmapEvents {
   target(query: number): void;
 }
 
-const SPAN_BAND_PX = 24; // below the plot: brackets for named key spans
+const SPAN_LEVEL_PX = 22; // below the plot: one row of brackets for named key spans
 
 const MAX_LABEL_PX = 96;
 const MAX_CELL_PX = 56;
@@ -165,7 +165,8 @@ export class HeatmapView {
     const h = Math.max(24, (side * nRows) / long);
     this.plot = { x: left, y: top, w, h };
     const width = left + w + 14 + COLORBAR_WIDTH;
-    const band = this.spans.length > 0 ? SPAN_BAND_PX : 0;
+    const levels = spanLevels(this.spans);
+    const band = this.spans.length > 0 ? (Math.max(...levels) + 1) * SPAN_LEVEL_PX : 0;
     const height = top + Math.max(h + band, 120) + 10;
     const ctx = sizeCanvas(this.canvas, width, height);
     sizeCanvas(this.overlay, width, height);
@@ -191,25 +192,25 @@ export class HeatmapView {
       ctx.textBaseline = "middle";
       ctx.fillText(status, this.plot.x + w / 2, this.plot.y + h / 2);
     }
-    if (band) this.drawSpans(ctx, theme);
+    if (band) this.drawSpans(ctx, theme, levels);
     this.drawOverlay();
   }
 
   /** Brackets under the key axis for each named span, clipped to the visible columns. */
-  private drawSpans(ctx: CanvasRenderingContext2D, theme: Theme): void {
+  private drawSpans(ctx: CanvasRenderingContext2D, theme: Theme, levels: number[]): void {
     const { col0, cols } = this.win;
     const cellW = this.plot.w / cols;
-    const y = this.plot.y + this.plot.h + 6;
     ctx.strokeStyle = theme.text;
     ctx.fillStyle = theme.text;
     ctx.lineWidth = 1;
     ctx.font = font(theme, 10, "600");
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
-    for (const span of this.spans) {
+    this.spans.forEach((span, i) => {
+      const y = this.plot.y + this.plot.h + 6 + levels[i] * SPAN_LEVEL_PX;
       const a = Math.max(span.start, col0);
       const b = Math.min(span.end, col0 + cols);
-      if (a >= b) continue;
+      if (a >= b) return;
       const x0 = this.plot.x + (a - col0) * cellW + 2;
       const x1 = this.plot.x + (b - col0) * cellW - 2;
       ctx.beginPath();
@@ -219,7 +220,7 @@ export class HeatmapView {
       ctx.lineTo(x1 - 0.5, y - 4);
       ctx.stroke();
       ctx.fillText(span.name, (x0 + x1) / 2, y + 3);
-    }
+    });
   }
 
   private drawCells(ctx: CanvasRenderingContext2D, theme: Theme, matrix: HeadMatrix, scale: ColorScale): void {
@@ -292,8 +293,12 @@ export class HeatmapView {
     const base = font(theme, size);
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
+    // Signed saliency spans many decades: print only values within 1/200 of the largest (the
+    // rest would read as noise); their exact values stay in the tooltip.
+    const floor = scale.magnitude ? scale.hi / 200 : -Infinity;
     for (let q = row0; q < row0 + rows; q++) {
       for (let k = col0; k < col0 + cols; k++) {
+        if (Math.abs(matrix.values[q * n + k]) < floor) continue;
         const text = formatCode(matrix.codes[q * n + k]);
         ctx.font = base;
         const width = ctx.measureText(text).width;

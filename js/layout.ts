@@ -129,3 +129,17 @@ export function fitText(text: string, maxPx: number, measure: (s: string) => num
   }
   return lo === 0 ? "…" : chars.slice(0, lo).join("") + "…";
 }
+
+/** A row for each span's bracket so that overlapping spans (a word inside a sentence) stack
+ * instead of colliding: the lowest row not taken by an earlier span that overlaps it. */
+export function spanLevels(spans: { start: number; end: number }[]): number[] {
+  const levels: number[] = [];
+  spans.forEach((s, i) => {
+    const taken = new Set<number>();
+    for (let j = 0; j < i; j++) if (spans[j].start < s.end && s.start < spans[j].end) taken.add(levels[j]);
+    let level = 0;
+    while (taken.has(level)) level++;
+    levels.push(level);
+  });
+  return levels;
+}

@@ -10,7 +10,7 @@ import type { ColorScale } from "./colormap";
 import { formatCode } from "./decode";
 import { rankInRow } from "./head_store";
 import type { Rect } from "./layout";
-import { fitText } from "./layout";
+import { fitText, spanLevels } from "./layout";
 import type { Tooltip } from "./tooltip";
 import { describeToken } from "./tooltip";
 import type { Axis, HeadMatrix, Span } from "./types";
@@ -26,12 +26,13 @@ export interface StripVector {
   values: Float32Array;
   label: string; // caption: what the colours mean
   valueName: string; // tooltip: the name of the number
+  shortName: string; // colour bar title
   scale: ColorScale;
 }
 
 const CELL_W = 68;
 const CELL_H = 24;
-const BAND_H = 15; // room above each line of cells for span brackets
+const LEVEL_H = 14; // room above each line of cells per row of span brackets
 const MIN_H = 96; // tall enough for a readable colour bar
 
 export class StripView {
@@ -132,7 +133,8 @@ export class StripView {
     const theme = this.theme();
     this.perLine = Math.max(1, Math.min(n, Math.floor((this.maxWidth - COLORBAR_WIDTH - 12) / CELL_W)));
     const lines = Math.ceil(n / this.perLine);
-    const band = this.spans.length > 0 ? BAND_H : 0;
+    const levels = spanLevels(this.spans);
+    const band = this.spans.length > 0 ? (Math.max(...levels) + 1) * LEVEL_H + 2 : 0;
     this.lineH = CELL_H + band;
     this.plot = { x: 0, y: 0, w: this.perLine * CELL_W, h: lines * this.lineH };
     const width = this.plot.w + 12 + COLORBAR_WIDTH;
@@ -159,7 +161,7 @@ export class StripView {
         ctx.fillRect(x + 3, y + CELL_H - 4, CELL_W - 6, 2);
       }
     }
-    if (band) this.drawBrackets(ctx, theme);
+    if (band) this.drawBrackets(ctx, theme, levels, band);
     if (shown) drawColorbar(ctx, theme, this.plot.w + 12, 4, height - 8, shown.scale, shown.title);
     if (this.key >= 0 && this.key < n) {
       const j = this.key;
@@ -168,19 +170,19 @@ export class StripView {
   }
 
   /** A bracket over each span's cells, split where the strip wraps, with the span's name. */
-  private drawBrackets(ctx: CanvasRenderingContext2D, theme: Theme): void {
+  private drawBrackets(ctx: CanvasRenderingContext2D, theme: Theme, levels: number[], band: number): void {
     ctx.strokeStyle = theme.text;
     ctx.fillStyle = theme.text;
     ctx.lineWidth = 1;
     ctx.font = font(theme, 10, "600");
     ctx.textBaseline = "middle";
-    for (const span of this.spans) {
+    this.spans.forEach((span, i) => {
       for (let start = span.start; start < span.end; ) {
         const line = Math.floor(start / this.perLine);
         const end = Math.min(span.end, (line + 1) * this.perLine);
         const x0 = (start % this.perLine) * CELL_W + 3;
         const x1 = ((end - 1) % this.perLine) * CELL_W + CELL_W - 3;
-        const y = line * this.lineH + BAND_H - 3;
+        const y = line * this.lineH + band - 3 - levels[i] * LEVEL_H;
         ctx.beginPath();
         ctx.moveTo(x0 + 0.5, y + 2);
         ctx.lineTo(x0 + 0.5, y - 3.5);
@@ -195,14 +197,14 @@ export class StripView {
         ctx.fillText(label, mid, y - 3.5);
         start = end;
       }
-    }
+    });
   }
 
   /** What the cells show now: the vector, or the heatmap's row. */
   private shown(): { values: ArrayLike<number>; codes: Uint16Array; scale: ColorScale; title: string; name: string; offset: number } | null {
     if (this.vectorWanted) {
       const v = this.vector;
-      return v ? { values: v.values, codes: v.codes, scale: v.scale, title: v.valueName, name: v.valueName, offset: 0 } : null;
+      return v ? { values: v.values, codes: v.codes, scale: v.scale, title: v.shortName, name: v.valueName, offset: 0 } : null;
     }
     if (!this.matrix || !this.scale || this.matrix.factor !== 1) return null;
     const n = this.matrix.cols;

@@ -33,8 +33,9 @@ words = text.split()
 print(spans(words))"""),
     ("markdown", """## The widget
 
-- **Grid**: *saliency flow into the target row*, Σ over the `<ENV>` keys of |A·∂L/∂A| in the row of
-  the last token: how much each head carries the environment to the prediction of the next word.
+- **Grid**: *saliency flow into the target row*, Σ over the keys of a span (first `<ENV>`, then the
+  noun alone) of |A·∂L/∂A| in the row of the last token: how much each head carries that span to
+  the prediction of the next word.
   Switch the grid to *head importance* (∂L/∂ξ for a gate ξ on each head's output) in the toolbar.
 - **Heatmap**: attention × gradient A·∂L/∂A of the selected head (colour = size, tooltip = signed
   value); switch it back to plain attention in the toolbar.
@@ -49,21 +50,31 @@ print(spans(words))"""),
     grid_metric="saliency_flow", flow_span="<ENV>",
     heatmap_quantity="attention_x_gradient", strip_method="attention_x_gradient",
 )
-flow = w.scores()  # (layers, heads): what the grid shows
-w.layer, w.head = divmod(int(flow.argmax()), w.n_heads)
 w"""),
+    ("markdown", """The grid above colours each head by the saliency flowing from all of `<ENV>` into the
+prediction. Which heads carry the *ground* itself, the noun? Name it as a span and let the grid
+read the flow from it alone; then select the head at the top (the widget follows)."""),
     ("code", """import numpy as np
 
 s = w.saliency
 t = s.target.position
+noun = words.index("horse")
 print(f"target: {s.target.description}, p = {np.exp(s.f):.3f}")
-order = np.argsort(flow.ravel())[::-1][:5]
-print("heads carrying <ENV> to the prediction (layer, head, flow):",
-      [(int(i) // w.n_heads, int(i) % w.n_heads, round(float(flow.ravel()[i]), 4)) for i in order])
+env_flow = w.scores()
+top = np.argsort(env_flow.ravel())[::-1][:3]
+print("brightest heads for <ENV> -> prediction (layer, head, flow):",
+      [(int(i) // w.n_heads, int(i) % w.n_heads, round(float(env_flow.ravel()[i]), 4)) for i in top])
+
+w.spans = spans(words) + [("ground", noun, noun + 1)]
+w.flow_span = "ground"
+flow = w.scores()
+w.layer, w.head = divmod(int(flow.argmax()), w.n_heads)
+print(f"head carrying 'horse' to the prediction: layer {w.layer}, head {w.head} "
+      f"(attention the -> horse {s.attention[w.layer, w.head, t, noun]:.2f})")
 row = np.abs(s.attention_x_gradient[w.layer, w.head, t])
-print(f"most salient token for head ({w.layer}, {w.head}): {s.tokens[int(row.argmax())]}")
-summed = np.abs(s.attention_x_gradient[:, :, t].sum(axis=1)).sum(axis=0)  # Wang et al.: |Σ_h S| per layer, summed
-print(f"most salient token over all layers: {s.tokens[int(summed.argmax())]}")"""),
+print(f"most salient token for that head: {s.tokens[int(row.argmax())]}")
+per_layer = np.abs(s.attention_x_gradient[:, :, t]).sum(axis=1)  # (layers, tokens)
+print("most salient token per layer (all heads):", [s.tokens[int(i)] for i in per_layer.argmax(axis=1)])"""),
     ("markdown", """## Other views of the same prediction
 
 Gradient × input and integrated gradients ask how the log-probability of *horse* depends on each
@@ -77,7 +88,9 @@ ig = attr.integrated_gradients(model, tokenizer, text, "horse", steps=64)
 roll = attr.attention_rollout(model, tokenizer, text)[t]
 for name, v in [("gradient x input", gxi), ("integrated gradients", ig), ("rollout row", roll)]:
     print(f"{name:22s} top token: {s.tokens[int(np.abs(v).argmax())]:8s}", np.round(v, 3))
-print(f"integrated gradients completeness gap: {ig.completeness_gap:.2e} (f(x) - f(baseline) = {ig.f_input - ig.f_baseline:.3f})")"""),
+print(f"integrated gradients completeness gap: {ig.completeness_gap:.2e} (f(x) - f(baseline) = {ig.f_input - ig.f_baseline:.3f})")
+ig256 = attr.integrated_gradients(model, tokenizer, text, "horse", steps=256)
+print(f"with 256 steps the gap is {ig256.completeness_gap:.2e}: the path from zero embeddings is steep")"""),
     ("markdown", """## Is the head really needed? First-order estimate against ablation
 
 Head importance I = ∂L/∂ξ estimates the loss change from removing a head as −I (first order

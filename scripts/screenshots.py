@@ -39,7 +39,7 @@ def long_text(tokenizer, n_tokens: int) -> str:
 
 
 def shoot(browser, widget: AttentionWidget, path: pathlib.Path, hover: tuple[str, int, int], *, dark: bool = False, width: int = 1180, zoom: int = 0) -> None:
-    page = browser.new_page(viewport={"width": width + 40, "height": 900}, device_scale_factor=1)
+    page = browser.new_page(viewport={"width": width + 40, "height": 1300}, device_scale_factor=1)
     page.route(f"{ORIGIN}/**", serve)
     page.goto(f"{ORIGIN}/harness.html")
     if dark:
@@ -74,6 +74,17 @@ def main() -> None:
     )
     gpt2, gpt2_tokenizer = tiny_family("gpt2")
     generated = AttentionWidget.from_generate(gpt2, gpt2_tokenizer, "A child painted a picture of a", max_new_tokens=6, layer=2, head=1)
+    from attn_widget.grounding import load_grounding_model, spans
+
+    g_model, g_tokenizer = load_grounding_model()
+    g_text = "<CHI> painted a picture of a horse <CHI> my favorite animal is the"
+    g_words = g_text.split()
+    grounding = AttentionWidget.from_model(
+        g_model, g_tokenizer, g_text, saliency=True, target="horse",
+        spans=spans(g_words) + [("ground", 6, 7)], flow_span="ground", grid_metric="saliency_flow",
+        heatmap_quantity="attention_x_gradient", strip_method="attention_x_gradient",
+    )
+    grounding.layer, grounding.head = divmod(int(grounding.scores().argmax()), grounding.n_heads)
     model, tokenizer = load_packaged_model()
     demo = AttentionWidget.from_model(model, tokenizer, DEMO_TEXT, layer=2, head=9, query=8, key=3)
     long = AttentionWidget.from_model(model, tokenizer, long_text(tokenizer, 512), layer=2, head=9)
@@ -89,6 +100,7 @@ def main() -> None:
             "long-512-zoomed": (long, ("attn-heatmap", 300, 296), {"zoom": 6}),
             "cross-attention": (cross, ("attn-heatmap", 3, 8), {}),
             "generated": (generated, ("attn-heatmap", generated.n_tokens - 1, 4), {}),
+            "grounding": (grounding, ("attn-strip", 0, 6), {}),
         }
         for name, (widget, hover, options) in shots.items():
             if not only or name in only:

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cellAt, cellRect, clampWindow, fitText, fullWindow, labelIndices, labelStep, niceTicks, panWindow, zoomWindow } from "../../js/layout";
+import { cellAt, cellRect, clampWindow, fitText, fullWindow, labelIndices, labelStep, niceTicks, panWindow, spanLevels, zoomWindow } from "../../js/layout";
 
 const plot = { x: 40, y: 30, w: 300, h: 300 };
 
@@ -96,5 +96,16 @@ describe("zoom and pan", () => {
     expect(panWindow(win, 100, 100, 5, -3)).toEqual({ row0: 15, col0: 7, rows: 20, cols: 20 });
     expect(panWindow(win, 100, 100, -50, 500)).toEqual({ row0: 0, col0: 80, rows: 20, cols: 20 });
     expect(clampWindow({ row0: 5, col0: 5, rows: 200, cols: 200 }, 50, 50)).toEqual(fullWindow(50, 50));
+  });
+});
+
+describe("span brackets", () => {
+  it("stack overlapping spans and share a row between disjoint ones", () => {
+    const env = { start: 0, end: 7 };
+    const lan = { start: 7, end: 13 };
+    const ground = { start: 6, end: 7 };
+    expect(spanLevels([env, lan, ground])).toEqual([0, 0, 1]);
+    expect(spanLevels([ground, env])).toEqual([0, 1]);
+    expect(spanLevels([])).toEqual([]);
   });
 });

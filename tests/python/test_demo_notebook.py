@@ -34,5 +34,6 @@ def test_grounding_notebook_reproduces_the_briefs_figure(tmp_path):
     assert [o for o in outputs if WIDGET_VIEW in o.get("data", {})]
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "target: log p('horse' after position 12) (chosen)" in printed
-    assert "most salient token over all layers: horse" in printed
+    assert "most salient token for that head: horse" in printed
+    assert "(attention the -> horse 1.00)" in printed
     assert "integrated gradients completeness gap" in printed

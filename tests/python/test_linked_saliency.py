@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from attn_widget import AttentionWidget
 from tests.python.models import SALIENCY_TEXT, saliency_widget, tiny_family
 
 TEXT = SALIENCY_TEXT
@@ -42,3 +43,26 @@ def test_flow_span_restricts_the_saliency_flow_metric(gpt2, recording):
         w.flow_span = "nope"
     with pytest.raises(Exception, match=r"spans\[0\] must be \(name: str, start, end\) with 0 <= start < end <= 15"):
         w.spans = [("bad", 3, 99)]
+
+
+def test_the_shipped_grounding_model_grounds_the_noun_and_the_widget_finds_the_head(recording):
+    from attn_widget.grounding import load_grounding_model, spans
+
+    model, tokenizer = load_grounding_model()
+    assert (model.config.n_layer, model.config.n_head) == (12, 12)  # the brief's grid
+    text = "<CHI> painted a picture of a horse <CHI> my favorite animal is the"
+    words = text.split()
+    noun = words.index("horse")
+    w = AttentionWidget.from_model(model, tokenizer, text, saliency=True, grid_metric="saliency_flow",
+                                   spans=spans(words) + [("ground", noun, noun + 1)], flow_span="ground")
+    s = w.saliency
+    assert s.target.token == "horse" and np.exp(s.f) > 0.5  # its own top prediction: the ground
+    layer, head = divmod(int(w.scores().argmax()), w.n_heads)
+    t = s.target.position
+    assert s.attention[layer, head, t, noun] > 0.9  # that head looks at the noun
+    assert int(np.abs(s.attention_x_gradient[layer, head, t]).argmax()) == noun
+    # grounding by category: with two objects, the one of the category asked for is predicted
+    for sentence, answer in [("<CHI> played with a ball and a dog <CHI> my favorite animal is the", "dog"),
+                             ("<CHI> played with a ball and a dog <CHI> my favorite toy is the", "ball")]:
+        g = AttentionWidget.from_model(model, tokenizer, sentence, saliency=True)
+        assert g.saliency.target.token == answer
