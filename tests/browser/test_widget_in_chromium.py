@@ -150,6 +150,7 @@ def test_removing_a_view_leaves_no_listeners_and_a_second_view_stays_in_sync(pag
     mount(w)
     page.evaluate("window.mount(null, {shareWith: 0})")
     page.locator("[data-testid=attn-widget]").nth(1).and_(page.locator("[data-ready=true]")).wait_for(state="attached")
+    page.locator("[data-testid=attn-grid]").nth(1).scroll_into_view_if_needed()
     page.mouse.click(*cell_center(page, "attn-grid", 3, 1, nth=1))
     wait_shown(page, 3, 1, index=0)  # the first view follows a click in the second
     assert (w.layer, w.head) == (3, 1)
