@@ -63,6 +63,8 @@ def test_generated_tokens_are_marked_in_the_tooltip(page, mount):
     w = AttentionWidget.from_generate(model, tokenizer, "A child painted", max_new_tokens=3)
     mount(w)
     assert not page.locator("[data-testid=attn-kind]").is_visible()  # one kind: no control
+    assert not page.locator("[data-testid=attn-quantity]").is_visible()  # no saliency: no saliency toolbar
+    assert not page.locator("[data-testid=attn-target]").is_visible()
     n = w.n_tokens
     page.mouse.move(*cell_center(page, "attn-heatmap", n - 1, 0))
     text = tooltip_text(page)
