@@ -21,6 +21,7 @@ only to first order. Models run in eval mode and float32; their outputs are unch
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -29,7 +30,6 @@ import numpy as np
 from .capture import capture, check_text
 from .tokens import readable_tokens
 
-TargetLike = "str | int | Callable[[Any], Any] | None"
 
 
 class Scores(np.ndarray):
@@ -123,9 +123,21 @@ def token_id(tokenizer: Any, token: str | int, name: str = "target") -> int:
     )
 
 
-def _objective(model: Any, tokenizer: Any, n_tokens: int, target: Any, position: int | None, foil: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Target]]:
-    """f(outputs) -> per-example values (batch,), and a function that names the target once the
+class Objective:
+    """f(outputs) -> per-example values (batch,); ``forward_kwargs`` to pass to the model (a token
+    target needs the logits at one position only); ``describe(outputs)`` names the target once the
     first outputs are known (the default target is the model's own top prediction)."""
+
+    def __init__(self, f: Callable[[Any], Any], describe: Callable[[Any], Target], forward_kwargs: dict[str, Any]) -> None:
+        self.f = f
+        self.describe = describe
+        self.forward_kwargs = forward_kwargs
+
+    def __call__(self, outputs: Any) -> Any:
+        return self.f(outputs)
+
+
+def _objective(model: Any, tokenizer: Any, n_tokens: int, target: Any, position: int | None, foil: Any) -> Objective:
     import torch
 
     if callable(target):
@@ -137,7 +149,7 @@ def _objective(model: Any, tokenizer: Any, n_tokens: int, target: Any, position:
             value = torch.as_tensor(value)
             return value.reshape(-1).float()
 
-        return f_callable, lambda _o: Target(None, None, None, None, None, getattr(target, "__name__", "callable target"))
+        return Objective(f_callable, lambda _o: Target(None, None, None, None, None, getattr(target, "__name__", "callable target")), {})
 
     if not hasattr(model, "get_output_embeddings") or model.get_output_embeddings() is None:
         raise ValueError(
@@ -151,9 +163,15 @@ def _objective(model: Any, tokenizer: Any, n_tokens: int, target: Any, position:
     fixed = None if target is None else token_id(tokenizer, target)
     foil_id = None if foil is None else token_id(tokenizer, foil, "foil")
     chosen: dict[str, int] = {}
+    # Only the logits at t are needed: at small N the (N x vocabulary) output layer would cost more
+    # than the rest of the model.
+    keep: dict[str, Any] = {}
+    if "logits_to_keep" in inspect.signature(model.forward).parameters:
+        keep["logits_to_keep"] = torch.tensor([t], device=next(model.parameters()).device)
 
     def f_token(outputs: Any) -> Any:
-        logp = torch.log_softmax(outputs.logits[:, t].float(), dim=-1)
+        column = 0 if keep else t
+        logp = torch.log_softmax(outputs.logits[:, column].float(), dim=-1)
         if "id" not in chosen:
             chosen["id"] = int(logp[0].argmax()) if fixed is None else fixed
         value = logp[:, chosen["id"]]
@@ -169,7 +187,7 @@ def _objective(model: Any, tokenizer: Any, n_tokens: int, target: Any, position:
         text = f"log p({word!r} after position {t}) ({how})" + (f" - log p({foil_word!r})" if foil_word else "")
         return Target(t, tid, word, foil_id, foil_word, text)
 
-    return f_token, describe
+    return Objective(f_token, describe, keep)
 
 
 # ---------------------------------------------------------------------------------- attention x gradient
@@ -193,9 +211,10 @@ def saliency(
     device = next(model.parameters()).device
     inputs = {k: v.to(device) for k, v in encoded.items()}
     n = int(inputs["input_ids"].shape[1])
-    f_of, describe = _objective(model, tokenizer, n, target, position, foil)
+    f_of = _objective(model, tokenizer, n, target, position, foil)
+    describe = f_of.describe
     with gated(model) as gates, torch.enable_grad():
-        outputs = model(**inputs, use_cache=False, return_dict=True)
+        outputs = model(**inputs, use_cache=False, return_dict=True, **f_of.forward_kwargs)
         f = f_of(outputs)
         if f.numel() != 1:
             raise ValueError(f"target must give one value for one text, got shape {tuple(f.shape)}")
@@ -238,15 +257,15 @@ def gate_loss(model: Any, tokenizer: Any, text: str, target: Any = None, *, head
     encoded = _encode(tokenizer, text, options.pop("text_pair", None))
     device = next(model.parameters()).device
     inputs = {k: v.to(device) for k, v in encoded.items()}
-    f_of, _ = _objective(model, tokenizer, int(inputs["input_ids"].shape[1]), target, options.pop("position", None), options.pop("foil", None))
+    f_of = _objective(model, tokenizer, int(inputs["input_ids"].shape[1]), target, options.pop("position", None), options.pop("foil", None))
     if options:
         raise TypeError(f"unexpected options {sorted(options)}")
     with gated(model, head_values=head_values, attention_gates=False), torch.no_grad():
-        return float(-f_of(model(**inputs, use_cache=False, return_dict=True)).sum())
+        return float(-f_of(model(**inputs, use_cache=False, return_dict=True, **f_of.forward_kwargs)).sum())
 
 
 # ---------------------------------------------------------------------------------- token saliency
-def _embedding_pass(model: Any, tokenizer: Any, text: str, target: Any, position: int | None, foil: Any, text_pair: str | None) -> tuple[Any, Any, Callable[[Any], Any], Any, Callable[[Any], Target]]:
+def _embedding_pass(model: Any, tokenizer: Any, text: str, target: Any, position: int | None, foil: Any, text_pair: str | None) -> tuple[Any, Any, Objective, Any, Callable[[Any], Target]]:
     _check_model(model)
     encoded = _encode(tokenizer, text, text_pair)
     device = next(model.parameters()).device
@@ -255,7 +274,8 @@ def _embedding_pass(model: Any, tokenizer: Any, text: str, target: Any, position
     embed = model.get_input_embeddings()
     if embed is None:
         raise ValueError(f"{type(model).__name__} has no input embeddings to take gradients on")
-    f_of, describe = _objective(model, tokenizer, int(ids.shape[1]), target, position, foil)
+    f_of = _objective(model, tokenizer, int(ids.shape[1]), target, position, foil)
+    describe = f_of.describe
     embeds = embed(ids).detach()
     if target is None:
         # Fix the default target (the top prediction) on the real input, before any baseline or
@@ -263,11 +283,11 @@ def _embedding_pass(model: Any, tokenizer: Any, text: str, target: Any, position
         import torch
 
         with torch.no_grad():
-            f_of(model(inputs_embeds=embeds, **inputs, use_cache=False, return_dict=True))
+            f_of(model(inputs_embeds=embeds, **inputs, use_cache=False, return_dict=True, **f_of.forward_kwargs))
     return embeds, inputs, f_of, ids, describe
 
 
-def _f_and_grad(model: Any, embeds: Any, inputs: dict[str, Any], f_of: Callable[[Any], Any]) -> tuple[Any, Any]:
+def _f_and_grad(model: Any, embeds: Any, inputs: dict[str, Any], f_of: Objective) -> tuple[Any, Any]:
     """f for each embedding batch row and df/d(embeds); the model's own attention implementation."""
     import torch
 
@@ -278,7 +298,7 @@ def _f_and_grad(model: Any, embeds: Any, inputs: dict[str, Any], f_of: Callable[
             x = embeds.clone().requires_grad_(True)
             batch = int(x.shape[0])
             extra = {k: v.expand(batch, *v.shape[1:]) for k, v in inputs.items()}
-            outputs = model(inputs_embeds=x, **extra, use_cache=False, return_dict=True)
+            outputs = model(inputs_embeds=x, **extra, use_cache=False, return_dict=True, **f_of.forward_kwargs)
             f = f_of(outputs)
             if f.numel() != batch:
                 raise ValueError(f"target must give one value per example, got shape {tuple(f.shape)} for {batch}")

@@ -13,8 +13,9 @@ import traitlets
 from .capture import capture, capture_generation
 from .captured import Capture, Kind
 from .encoding import dec3_bytes, max_pool
-from .linked_saliency import SALIENCY_METRICS, STRIP_METHODS, STRIP_SHORT, LinkedSaliency
+from .linked_saliency import SALIENCY_METRICS, LinkedSaliency
 from .metrics import GRID_METRICS
+from .saliency_traits import SaliencyTraits
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 _BUNDLE = _STATIC / "widget.js"
@@ -35,7 +36,7 @@ PREVIEW_SIZE = 256
 _HEAD_CACHE_SIZE = 16
 
 
-class AttentionWidget(anywidget.AnyWidget):
+class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     """A layer x head grid linked to the token x token heatmap of the selected head.
 
     ``attention`` is a ``Capture`` (``attn_widget.capture``), what Hugging Face returns with
@@ -73,23 +74,6 @@ class AttentionWidget(anywidget.AnyWidget):
     head_preview = traitlets.Bytes(read_only=True).tag(sync=True)
     head_preview_for = traitlets.List(traitlets.Int(), read_only=True).tag(sync=True)  # layer, head, factor, rows, cols
 
-    # Saliency (only with from_model(..., saliency=True)): what is explained, how it is shown.
-    saliency_available = traitlets.Bool(False, read_only=True).tag(sync=True)
-    strip_methods = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
-    strip_method = traitlets.Unicode("attention").tag(sync=True)
-    strip_values = traitlets.Bytes(read_only=True).tag(sync=True)
-    strip_values_for = traitlets.Unicode(read_only=True).tag(sync=True)  # "method,layer,head,version"
-    strip_label = traitlets.Unicode(read_only=True).tag(sync=True)
-    heatmap_quantity = traitlets.Unicode("attention").tag(sync=True)  # or "attention_x_gradient"
-    saliency_version = traitlets.Int(0, read_only=True).tag(sync=True)  # +1 per recomputation
-    target_position = traitlets.Int(-1).tag(sync=True)  # predict after this token; -1 = the last
-    target_token = traitlets.Unicode("").tag(sync=True)  # "" = the model's top prediction
-    target_label = traitlets.Unicode(read_only=True).tag(sync=True)
-    busy = traitlets.Bool(False, read_only=True).tag(sync=True)
-    status = traitlets.Unicode(read_only=True).tag(sync=True)
-    spans = traitlets.List().tag(sync=True)  # [{"name", "start", "end"}] (end exclusive); tuples accepted
-    flow_span = traitlets.Unicode("").tag(sync=True)  # span name for the saliency-flow metric; "" = all
-
     # The selection, synced both ways.
     kind = traitlets.Unicode("self").tag(sync=True)
     layer = traitlets.Int(0).tag(sync=True)
@@ -121,7 +105,6 @@ class AttentionWidget(anywidget.AnyWidget):
         **kwargs: Any,
     ) -> None:
         self._saliency = saliency
-        self._reverting = False
         if isinstance(attention, Capture):
             if tokens is not None or special is not None or example is not None:
                 raise ValueError(
@@ -143,16 +126,8 @@ class AttentionWidget(anywidget.AnyWidget):
             options = [{"id": m.id, "label": m.label, "description": m.description} for m in GRID_METRICS.values()]
             if saliency is not None:
                 options += [{"id": k, "label": lab, "description": d} for k, (lab, d) in SALIENCY_METRICS.items()]
-                self.set_trait("saliency_available", True)
-                self.set_trait("strip_methods", [{"id": k, "label": v, "short": STRIP_SHORT[k]} for k, v in STRIP_METHODS.items()])
-                n = len(self._capture.kind().keys.tokens)
-                self.set_trait("n_tokens", n)  # for the target_position and spans checks below
-                if target is not None:
-                    self.target_token = str(target)
-                if position is not None:
-                    self.target_position = position
-                saliency.compute(self._target_arg(), self._position_arg())
-                self.set_trait("target_label", saliency.current.target.description)
+                self.set_trait("n_tokens", self._capture.kind().shape[3])  # for the target_position check
+                self._start_saliency(target, position)
             self.set_trait("grid_metric_options", options)
             self.grid_metric = grid_metric
             self.kind = self._capture.kinds[0] if kind is None else kind
@@ -306,50 +281,6 @@ class AttentionWidget(anywidget.AnyWidget):
             )
         return proposal["value"]
 
-    @traitlets.validate("spans")
-    def _valid_spans(self, proposal: dict[str, Any]) -> list[dict[str, Any]]:
-        out = []
-        for i, span in enumerate(proposal["value"]):
-            if isinstance(span, dict):
-                name, start, end = span.get("name"), span.get("start"), span.get("end")
-            elif isinstance(span, (tuple, list)) and len(span) == 3:
-                name, start, end = span
-            else:
-                raise traitlets.TraitError(f"spans[{i}] must be (name, start, end) or a dict with those keys, got {span!r}")
-            ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, end))
-            if not isinstance(name, str) or not ints or not 0 <= start < end <= self.n_tokens:
-                raise traitlets.TraitError(
-                    f"spans[{i}] must be (name: str, start, end) with 0 <= start < end <= {self.n_tokens} "
-                    f"(end exclusive), got {span!r}"
-                )
-            out.append({"name": name, "start": int(start), "end": int(end)})
-        return out
-
-    @traitlets.validate("strip_method")
-    def _valid_strip_method(self, proposal: dict[str, Any]) -> str:
-        allowed = list(STRIP_METHODS) if self._saliency is not None else ["attention"]
-        if proposal["value"] not in allowed:
-            raise traitlets.TraitError(f"strip_method must be one of {allowed}, got {proposal['value']!r}")
-        return proposal["value"]
-
-    @traitlets.validate("heatmap_quantity")
-    def _valid_quantity(self, proposal: dict[str, Any]) -> str:
-        allowed = ["attention", "attention_x_gradient"] if self._saliency is not None else ["attention"]
-        if proposal["value"] not in allowed:
-            raise traitlets.TraitError(f"heatmap_quantity must be one of {allowed}, got {proposal['value']!r}")
-        return proposal["value"]
-
-    @traitlets.validate("target_position")
-    def _valid_target_position(self, proposal: dict[str, Any]) -> int:
-        return self._check_index("target_position", proposal["value"], self.n_tokens or 10**9, True)
-
-    @traitlets.validate("flow_span")
-    def _valid_flow_span(self, proposal: dict[str, Any]) -> str:
-        names = [s["name"] for s in self.spans]
-        if proposal["value"] not in ["", *names]:
-            raise traitlets.TraitError(f"flow_span must be '' (all tokens) or one of {names}, got {proposal['value']!r}")
-        return proposal["value"]
-
     # ----------------------------------------------------------------- keeping the views fed
     def _load_kind(self) -> None:
         """Every trait that depends on the kind shown, in one message; selection kept if it fits."""
@@ -387,85 +318,6 @@ class AttentionWidget(anywidget.AnyWidget):
     def _grid_metric_changed(self, change: dict[str, Any]) -> None:
         if self.n_layers:
             self.set_trait("grid_scores", dec3_bytes(self.scores()))
-
-    # ----------------------------------------------------------------- saliency
-    def _target_arg(self) -> str | None:
-        return self.target_token.strip() or None
-
-    def _position_arg(self) -> int | None:
-        return None if self.target_position < 0 else self.target_position
-
-    def _flow_span(self) -> tuple[int, int] | None:
-        for span in self.spans:
-            if span["name"] == self.flow_span:
-                return span["start"], span["end"]
-        return None
-
-    @property
-    def saliency(self) -> Any:
-        """The current ``attribution.Saliency`` (attention x gradient, head importance, target)."""
-        if self._saliency is None:
-            raise AttributeError("this widget shows no saliency: create it with from_model(..., saliency=True)")
-        return self._saliency.current
-
-    @traitlets.observe("target_position", "target_token")
-    def _target_changed(self, change: dict[str, Any]) -> None:
-        if not self._ready or self._saliency is None:
-            return
-        if self._reverting:
-            return
-        self.set_trait("busy", True)
-        self.set_trait("status", f"computing saliency for {self._target_arg() or 'the top prediction'!r}…")
-        try:
-            self._saliency.compute(self._target_arg(), self._position_arg())
-        except (ValueError, TypeError) as err:
-            # Keep showing the last target that worked, and say why the new one was refused.
-            with self.hold_sync():
-                self._reverting = True
-                try:
-                    setattr(self, change["name"], change["old"])
-                finally:
-                    self._reverting = False
-                self.set_trait("status", f"could not explain that target: {err}")
-                self.set_trait("busy", False)
-            return
-        self._encoded_heads = OrderedDict((k, v) for k, v in self._encoded_heads.items() if k[0] != "attention_x_gradient")
-        with self.hold_sync():
-            self.set_trait("saliency_version", self.saliency_version + 1)
-            self.set_trait("target_label", self._saliency.current.target.description)
-            if self.grid_metric in SALIENCY_METRICS:
-                self.set_trait("grid_scores", dec3_bytes(self.scores()))
-            self._send_strip()
-            if self.heatmap_quantity != "attention":
-                self._send_selected_head(preview=False)
-            self.set_trait("status", "")
-            self.set_trait("busy", False)
-
-    @traitlets.observe("strip_method")
-    def _strip_method_changed(self, change: dict[str, Any]) -> None:
-        if self._ready:
-            self._send_strip()
-
-    @traitlets.observe("heatmap_quantity")
-    def _quantity_changed(self, change: dict[str, Any]) -> None:
-        if self._ready:
-            self._send_selected_head(preview=False)
-
-    def _send_strip(self) -> None:
-        """The strip's per-token vector for saliency methods (the attention row is drawn by the
-        browser from the shown head)."""
-        if self._saliency is None or self.strip_method == "attention":
-            return
-        if self.strip_method in ("gradient_x_input", "integrated_gradients"):
-            self.set_trait("busy", True)
-            self.set_trait("status", f"computing {STRIP_METHODS[self.strip_method]}…")
-        vector = self._saliency.strip(self.strip_method, self.layer, self.head)
-        with self.hold_sync():
-            self.set_trait("strip_values", dec3_bytes(vector.values))
-            self.set_trait("strip_values_for", f"{self.strip_method},{self.layer},{self.head},{self.saliency_version}")
-            self.set_trait("strip_label", vector.label)
-            self.set_trait("status", "")
-            self.set_trait("busy", False)
 
     @traitlets.observe("layer", "head")
     def _selected_head_changed(self, change: dict[str, Any]) -> None:

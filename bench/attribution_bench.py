@@ -72,12 +72,12 @@ def main() -> None:
         text = random_text(n)
         inputs = tokenizer(text, return_tensors="pt")
 
-        def forward() -> Any:
+        def forward() -> Any:  # what predicting the next token needs: logits at the last position
             with torch.no_grad():
-                return model(**inputs, use_cache=False).logits
+                return model(**inputs, use_cache=False, logits_to_keep=1).logits
 
         methods: dict[str, Callable[[], Any]] = {
-            "plain forward (SDPA, no grad)": forward,
+            "plain forward (SDPA, no grad, last logits)": forward,
             "saliency: attention x gradient + head importance": lambda: attr.saliency(model, tokenizer, text),
             "gradient x input": lambda: attr.gradient_x_input(model, tokenizer, text),
             "integrated gradients (32 steps, batch 8)": lambda: attr.integrated_gradients(model, tokenizer, text, steps=32, batch_size=8),

@@ -55,13 +55,17 @@ class IdTokenizer:
     def __len__(self) -> int:
         return self.vocab
 
-    def __call__(self, text: str, text_pair: Any = None, return_tensors: str | None = None, add_special_tokens: bool = True, **_: Any) -> dict[str, Any]:
+    def __call__(self, text: str | list[str], text_pair: Any = None, return_tensors: str | None = None, add_special_tokens: bool = True, **_: Any) -> dict[str, Any]:
         import torch
 
-        ids = [int(w[1:]) for w in text.split()]
+        texts = [text] if isinstance(text, str) else list(text)
+        rows = [[int(w[1:]) for w in t.split()] for t in texts]
+        if len({len(r) for r in rows}) != 1:
+            raise ValueError("IdTokenizer: texts of one batch must have the same length")
         if return_tensors != "pt":
-            return {"input_ids": ids, "attention_mask": [1] * len(ids)}
-        t = torch.tensor([ids])
+            out = rows[0] if isinstance(text, str) else rows
+            return {"input_ids": out, "attention_mask": [[1] * len(r) for r in rows] if not isinstance(text, str) else [1] * len(rows[0])}
+        t = torch.tensor(rows)
         return {"input_ids": t, "attention_mask": torch.ones_like(t)}
 
     def convert_tokens_to_ids(self, token: str) -> int | None:

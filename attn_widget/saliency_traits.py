@@ -1,0 +1,179 @@
+"""The saliency half of the widget's state (widgets made with ``from_model(..., saliency=True)``):
+the target explained, what the heatmap and strip show, the named spans, and the busy state while
+Python recomputes. A mixin of ``AttentionWidget``, which provides ``_capture``, ``_saliency``,
+``_encoded_heads``, ``scores()``, ``_send_selected_head()`` and ``_check_index()``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import traitlets
+
+from .encoding import dec3_bytes
+from .linked_saliency import SALIENCY_METRICS, STRIP_METHODS, STRIP_SHORT
+
+
+class SaliencyTraits(traitlets.HasTraits):
+    # Provided by AttentionWidget.
+    _saliency: Any
+    _capture: Any
+    _encoded_heads: Any
+    _ready: bool
+
+    # Saliency (only with from_model(..., saliency=True)): what is explained, how it is shown.
+    saliency_available = traitlets.Bool(False, read_only=True).tag(sync=True)
+    strip_methods = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
+    strip_method = traitlets.Unicode("attention").tag(sync=True)
+    strip_values = traitlets.Bytes(read_only=True).tag(sync=True)
+    strip_values_for = traitlets.Unicode(read_only=True).tag(sync=True)  # "method,layer,head,version"
+    strip_label = traitlets.Unicode(read_only=True).tag(sync=True)
+    heatmap_quantity = traitlets.Unicode("attention").tag(sync=True)  # or "attention_x_gradient"
+    saliency_version = traitlets.Int(0, read_only=True).tag(sync=True)  # +1 per recomputation
+    target_position = traitlets.Int(-1).tag(sync=True)  # predict after this token; -1 = the last
+    target_token = traitlets.Unicode("").tag(sync=True)  # "" = the model's top prediction
+    target_label = traitlets.Unicode(read_only=True).tag(sync=True)
+    busy = traitlets.Bool(False, read_only=True).tag(sync=True)
+    status = traitlets.Unicode(read_only=True).tag(sync=True)
+    spans = traitlets.List().tag(sync=True)  # [{"name", "start", "end"}] (end exclusive); tuples accepted
+    flow_span = traitlets.Unicode("").tag(sync=True)  # span name for the saliency-flow metric; "" = all
+
+
+    _reverting = False  # True while a refused target is put back (its observer must not rerun)
+
+    def _start_saliency(self, target: Any, position: Any) -> None:
+        """First computation, from __init__ (inside its hold_sync)."""
+        self.set_trait("saliency_available", True)
+        self.set_trait("strip_methods", [{"id": k, "label": v, "short": STRIP_SHORT[k]} for k, v in STRIP_METHODS.items()])
+        if target is not None:
+            self.target_token = str(target)
+        if position is not None:
+            self.target_position = position
+        self._saliency.compute(self._target_arg(), self._position_arg())
+        self.set_trait("target_label", self._saliency.current.target.description)
+
+    @traitlets.validate("spans")
+    def _valid_spans(self, proposal: dict[str, Any]) -> list[dict[str, Any]]:
+        out = []
+        for i, span in enumerate(proposal["value"]):
+            if isinstance(span, dict):
+                name, start, end = span.get("name"), span.get("start"), span.get("end")
+            elif isinstance(span, (tuple, list)) and len(span) == 3:
+                name, start, end = span
+            else:
+                raise traitlets.TraitError(f"spans[{i}] must be (name, start, end) or a dict with those keys, got {span!r}")
+            ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, end))
+            if not isinstance(name, str) or not ints or not 0 <= start < end <= self.n_tokens:
+                raise traitlets.TraitError(
+                    f"spans[{i}] must be (name: str, start, end) with 0 <= start < end <= {self.n_tokens} "
+                    f"(end exclusive), got {span!r}"
+                )
+            out.append({"name": name, "start": int(start), "end": int(end)})
+        return out
+
+    @traitlets.validate("strip_method")
+    def _valid_strip_method(self, proposal: dict[str, Any]) -> str:
+        allowed = list(STRIP_METHODS) if self._saliency is not None else ["attention"]
+        if proposal["value"] not in allowed:
+            raise traitlets.TraitError(f"strip_method must be one of {allowed}, got {proposal['value']!r}")
+        return proposal["value"]
+
+    @traitlets.validate("heatmap_quantity")
+    def _valid_quantity(self, proposal: dict[str, Any]) -> str:
+        allowed = ["attention", "attention_x_gradient"] if self._saliency is not None else ["attention"]
+        if proposal["value"] not in allowed:
+            raise traitlets.TraitError(f"heatmap_quantity must be one of {allowed}, got {proposal['value']!r}")
+        return proposal["value"]
+
+    @traitlets.validate("target_position")
+    def _valid_target_position(self, proposal: dict[str, Any]) -> int:
+        return self._check_index("target_position", proposal["value"], self.n_tokens or 10**9, True)
+
+    @traitlets.validate("flow_span")
+    def _valid_flow_span(self, proposal: dict[str, Any]) -> str:
+        names = [s["name"] for s in self.spans]
+        if proposal["value"] not in ["", *names]:
+            raise traitlets.TraitError(f"flow_span must be '' (all tokens) or one of {names}, got {proposal['value']!r}")
+        return proposal["value"]
+
+    # ----------------------------------------------------------------- saliency
+    def _target_arg(self) -> str | None:
+        return self.target_token.strip() or None
+
+    def _position_arg(self) -> int | None:
+        return None if self.target_position < 0 else self.target_position
+
+    def _flow_span(self) -> tuple[int, int] | None:
+        for span in self.spans:
+            if span["name"] == self.flow_span:
+                return span["start"], span["end"]
+        return None
+
+    @property
+    def saliency(self) -> Any:
+        """The current ``attribution.Saliency`` (attention x gradient, head importance, target)."""
+        if self._saliency is None:
+            raise AttributeError("this widget shows no saliency: create it with from_model(..., saliency=True)")
+        return self._saliency.current
+
+    @traitlets.observe("target_position", "target_token")
+    def _target_changed(self, change: dict[str, Any]) -> None:
+        if not self._ready or self._saliency is None:
+            return
+        if self._reverting:
+            return
+        self.set_trait("busy", True)
+        self.set_trait("status", f"computing saliency for {self._target_arg() or 'the top prediction'!r}…")
+        try:
+            self._saliency.compute(self._target_arg(), self._position_arg())
+        except (ValueError, TypeError) as err:
+            # Keep showing the last target that worked, and say why the new one was refused.
+            with self.hold_sync():
+                self._reverting = True
+                try:
+                    setattr(self, change["name"], change["old"])
+                finally:
+                    self._reverting = False
+                self.set_trait("status", f"could not explain that target: {err}")
+                self.set_trait("busy", False)
+            return
+        self._encoded_heads = OrderedDict((k, v) for k, v in self._encoded_heads.items() if k[0] != "attention_x_gradient")
+        with self.hold_sync():
+            self.set_trait("saliency_version", self.saliency_version + 1)
+            self.set_trait("target_label", self._saliency.current.target.description)
+            if self.grid_metric in SALIENCY_METRICS:
+                self.set_trait("grid_scores", dec3_bytes(self.scores()))
+            self._send_strip()
+            if self.heatmap_quantity != "attention":
+                self._send_selected_head(preview=False)
+            self.set_trait("status", "")
+            self.set_trait("busy", False)
+
+    @traitlets.observe("strip_method")
+    def _strip_method_changed(self, change: dict[str, Any]) -> None:
+        if self._ready:
+            self._send_strip()
+
+    @traitlets.observe("heatmap_quantity")
+    def _quantity_changed(self, change: dict[str, Any]) -> None:
+        if self._ready:
+            self._send_selected_head(preview=False)
+
+    def _send_strip(self) -> None:
+        """The strip's per-token vector for saliency methods (the attention row is drawn by the
+        browser from the shown head)."""
+        if self._saliency is None or self.strip_method == "attention":
+            return
+        if self.strip_method in ("gradient_x_input", "integrated_gradients"):
+            self.set_trait("busy", True)
+            self.set_trait("status", f"computing {STRIP_METHODS[self.strip_method]}…")
+        vector = self._saliency.strip(self.strip_method, self.layer, self.head)
+        with self.hold_sync():
+            self.set_trait("strip_values", dec3_bytes(vector.values))
+            self.set_trait("strip_values_for", f"{self.strip_method},{self.layer},{self.head},{self.saliency_version}")
+            self.set_trait("strip_label", vector.label)
+            self.set_trait("status", "")
+            self.set_trait("busy", False)
+
