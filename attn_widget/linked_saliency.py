@@ -80,6 +80,9 @@ class LinkedSaliency:
         return self.current
 
     def _fixed_target(self) -> dict[str, Any]:
+        """The current target for the per-token methods: a callable as given, a token by its id."""
+        if self._key is not None and callable(self._key[0]):
+            return {"target": self._key[0]}
         t = self.current.target
         return {"target": t.token_id, "position": t.position}
 
@@ -88,7 +91,7 @@ class LinkedSaliency:
         selected head's row at the target position)."""
         s = self.current
         t = s.target.position if s.target.position is not None else len(s.tokens) - 1
-        word = s.target.token
+        word = s.target.token if s.target.token is not None else s.target.description
         after = f"after {t} {s.tokens[t]!r}"
         if method == "attention_x_gradient":
             return StripVector(s.attention_x_gradient[layer, head, t], f"attention × gradient (A·∂L/∂A), layer {layer} head {head}, row {after}, target {word!r}")

@@ -42,12 +42,15 @@ class SaliencyTraits(traitlets.HasTraits):
 
 
     _reverting = False  # True while a refused target is put back (its observer must not rerun)
+    _callable_target: Any = None  # from_model(..., target=callable): used while target_token is empty
 
     def _start_saliency(self, target: Any, position: Any) -> None:
         """First computation, from __init__ (inside its hold_sync)."""
         self.set_trait("saliency_available", True)
         self.set_trait("strip_methods", [{"id": k, "label": v, "short": STRIP_SHORT[k]} for k, v in STRIP_METHODS.items()])
-        if target is not None:
+        if callable(target):  # e.g. a class logit for a model without a language-model head
+            self._callable_target = target
+        elif target is not None:
             self.target_token = str(target)
         if position is not None:
             self.target_position = position
@@ -99,8 +102,8 @@ class SaliencyTraits(traitlets.HasTraits):
         return proposal["value"]
 
     # ----------------------------------------------------------------- saliency
-    def _target_arg(self) -> str | None:
-        return self.target_token.strip() or None
+    def _target_arg(self) -> Any:
+        return self.target_token.strip() or self._callable_target
 
     def _position_arg(self) -> int | None:
         return None if self.target_position < 0 else self.target_position
@@ -125,7 +128,8 @@ class SaliencyTraits(traitlets.HasTraits):
         if self._reverting:
             return
         self.set_trait("busy", True)
-        self.set_trait("status", f"computing saliency for {self._target_arg() or 'the top prediction'!r}…")
+        what = self.target_token.strip() or ("the callable target" if self._callable_target else "the top prediction")
+        self.set_trait("status", f"computing saliency for {what!r}…")
         try:
             self._saliency.compute(self._target_arg(), self._position_arg())
         except (ValueError, TypeError) as err:

@@ -162,7 +162,7 @@ export class StripView {
       }
     }
     if (band) this.drawBrackets(ctx, theme, levels, band);
-    if (shown) drawColorbar(ctx, theme, this.plot.w + 12, 4, height - 8, shown.scale, shown.title);
+    if (shown) drawColorbar(ctx, theme, this.plot.w + 12, 4, Math.min(height - 8, 160), shown.scale, shown.title); // stays in view when the strip scrolls
     if (this.key >= 0 && this.key < n) {
       const j = this.key;
       strokeMark(ctx, theme, (j % this.perLine) * CELL_W + 1, Math.floor(j / this.perLine) * this.lineH + band + 1, CELL_W - 2, CELL_H - 2, 2);

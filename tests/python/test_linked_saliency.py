@@ -66,3 +66,20 @@ def test_the_shipped_grounding_model_grounds_the_noun_and_the_widget_finds_the_h
                              ("<CHI> played with a ball and a dog <CHI> my favorite toy is the", "ball")]:
         g = AttentionWidget.from_model(model, tokenizer, sentence, saliency=True)
         assert g.saliency.target.token == answer
+
+
+def test_a_model_without_a_language_model_head_is_explained_through_a_callable_target(recording):
+    model, tokenizer = tiny_family("bert")
+
+    def first_feature(outputs):
+        return outputs.last_hidden_state[:, 0, 0]
+
+    w = AttentionWidget.from_model(model, tokenizer, TEXT, saliency=True, target=first_feature, strip_method="gradient_x_input")
+    assert w.saliency.target.description == "first_feature" and w.target_token == ""
+    np.testing.assert_allclose(w.saliency.head_importance, w.saliency.attention_x_gradient.sum(axis=(-1, -2)), rtol=1e-4, atol=1e-6)
+    from attn_widget import attribution
+
+    expected = attribution.gradient_x_input(model, tokenizer, TEXT, first_feature)
+    from attn_widget.encoding import dec3_bytes
+
+    assert w.strip_values == dec3_bytes(expected)
