@@ -11,6 +11,7 @@ recomputed later, on demand, from what was stored (``RecordedCall.weights``).
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -46,27 +47,39 @@ class RecordedCall:
         import torch
 
         index = slice(None) if heads is None else heads
-        q = self.q[index].float()
-        head_ids = torch.arange(self.n_heads, device=self.q.device)[index]
+        q = self.q[index].float() * self.scaling  # scaling q (N x d) is cheaper than the N x N scores
         group = self.n_heads // int(self.k.shape[0])  # grouped-query: each key head serves `group`
-        k = self.k.float().index_select(0, head_ids // group)
-        scores = torch.matmul(q, k.transpose(-1, -2)).mul_(self.scaling)
-        allowed = self.allowed(scores.device)
-        if allowed is not None:
-            scores.masked_fill_(~allowed, float("-inf"))
-        weights = torch.softmax(scores, dim=-1)
-        # A query that may attend to nothing gets no weight (SDPA's -inf rows would give NaN).
-        return torch.nan_to_num_(weights, nan=0.0)
+        if group == 1:
+            k = self.k[index].float()
+        else:
+            head_ids = torch.arange(self.n_heads, device=self.q.device)[index]
+            k = self.k.index_select(0, head_ids // group).float()
+        scores = torch.matmul(q, k.transpose(-1, -2))
+        n_q, n_k = int(scores.shape[-2]), int(scores.shape[-1])
+        if self.mask is not None:
+            scores.masked_fill_(~self.mask.to(scores.device), float("-inf"))
+            # A query that may attend to nothing gets no weight (-inf rows would give NaN).
+            return torch.nan_to_num_(torch.softmax(scores, dim=-1), nan=0.0)
+        if self.causal:
+            scores.masked_fill_(_future(n_q, n_k, str(scores.device)), float("-inf"))
+        return torch.softmax(scores, dim=-1)
 
     def allowed(self, device: Any) -> Any:
-        import torch
-
+        """The bool (Nq, Nk) mask, True = may attend, or None for full attention."""
         n_q, n_k = int(self.q.shape[1]), int(self.k.shape[1])
         if self.mask is not None:
             return self.mask.to(device)
         if self.causal:
-            return torch.ones(n_q, n_k, dtype=torch.bool, device=device).tril_(n_k - n_q)
+            return ~_future(n_q, n_k, str(device))
         return None
+
+
+@functools.lru_cache(maxsize=2)
+def _future(n_q: int, n_k: int, device: str) -> Any:
+    """True above the causal diagonal (keys after the query); one per shape, reused by every head."""
+    import torch
+
+    return torch.ones(n_q, n_k, dtype=torch.bool, device=device).triu_(n_k - n_q + 1)
 
 
 @dataclass

@@ -34,6 +34,9 @@ DEFAULT_EAGER_BYTES = 4 * 1024 * 1024
 #: tens of milliseconds even when the exact values take longer to encode and travel.
 PREVIEW_SIZE = 256
 _HEAD_CACHE_SIZE = 16
+#: Above this, a new view's first head travels as a pooled preview and the exact matrix follows on
+#: request (N = 2048: 8.4 MB goes with the widget; N = 4096: 34 MB would not).
+INITIAL_HEAD_BYTES = 9 * 1024 * 1024
 
 
 class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
@@ -139,7 +142,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             self.strip_method = strip_method
             self.heatmap_quantity = heatmap_quantity
             self._send_strip()
-            self._send_selected_head(preview=False)  # the first paint needs the exact head only
+            self._send_first_head()
         self._ready = True
         self.on_msg(self._answer_request)
 
@@ -310,7 +313,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         try:
             with self.hold_sync():
                 self._load_kind()
-                self._send_selected_head(preview=False)
+                self._send_first_head()
         finally:
             self._ready = True
 
@@ -325,6 +328,23 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             self._send_selected_head()
             if self.strip_method == "attention_x_gradient":
                 self._send_strip()
+
+    def _send_first_head(self) -> None:
+        """The head a view draws first (a new widget, a new kind). Up to INITIAL_HEAD_BYTES it is the
+        exact matrix; above, only its pooled preview, so the first picture never waits for tens of
+        megabytes: the view asks for the exact head as soon as it has drawn the preview."""
+        if self._eager and self.heatmap_quantity == "attention":
+            return
+        factor = -(-max(self.n_tokens, self.n_queries) // PREVIEW_SIZE)
+        if factor > 1 and 2 * self.n_tokens * self.n_queries > INITIAL_HEAD_BYTES and self.heatmap_quantity == "attention":
+            pooled = max_pool(self._capture.attention(self.layer, self.head, self.kind), factor)
+            with self.hold_sync():
+                self.set_trait("head_data", b"")  # no exact head yet: the view requests it
+                self.set_trait("head_data_for", [])
+                self.set_trait("head_preview", dec3_bytes(pooled))
+                self.set_trait("head_preview_for", [self.layer, self.head, factor, pooled.shape[0], pooled.shape[1]])
+            return
+        self._send_selected_head(preview=False)
 
     def _send_selected_head(self, preview: bool = True) -> None:
         """Lazy mode: keep the selected head's matrix in a trait, so it reaches every view (and a

@@ -157,6 +157,7 @@ export class AttentionApp {
     this.receiveHeadData();
     this.loadGrid();
     this.loadHead();
+    this.receivePreview(); // a long input's first head may be a preview alone
     this.loadSelection();
     this.width = -1; // a new shape needs a new layout even at the same width
     this.relayout();
@@ -304,6 +305,15 @@ export class AttentionApp {
     const codes = codesOf(this.model.get("head_preview"));
     if (codes.length !== rows * cols) return;
     this.showMatrix({ codes, values: decodeCodes(codes), rows, cols, factor }, layer, head);
+    // A first head above Python's INITIAL_HEAD_BYTES comes as a preview alone: ask for the exact
+    // values now (after a switch, Python pushes them right behind the preview instead).
+    const pushed = (this.model.get("head_data") as DataView | null)?.byteLength ?? 0;
+    if (pushed === 0) {
+      this.store.fetch(layer, head, this.model.get("n_heads")).then(
+        (m) => this.isSelected(layer, head) && this.showMatrix(m, layer, head),
+        (err: Error) => this.isSelected(layer, head) && this.showError(err),
+      );
+    }
   }
 
   private showMatrix(matrix: HeadMatrix, layer: number, head: number): void {
@@ -385,7 +395,7 @@ export class AttentionApp {
       this.root.dataset.headShown = this.shown;
       this.root.dataset.headPreview = this.preview;
     }
-    if (!this.painted && this.root.dataset.headShown) {
+    if (!this.painted && (this.root.dataset.headShown || this.root.dataset.headPreview)) {
       this.painted = true;
       this.root.dataset.ready = "true";
       performance.mark("attn-widget:first-paint");

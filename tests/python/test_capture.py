@@ -219,3 +219,14 @@ def test_bad_head_and_kind_requests_name_the_range():
         c.attention(0, 0, "cross")
     with pytest.raises(MemoryError, match=r"would need .* GiB"):
         c.attentions(max_bytes=10)
+
+
+def test_grid_scores_of_a_capture_equal_those_of_its_array():
+    """Recomputed heads are scored in torch, arrays in numpy: the grid must not depend on which."""
+    from attn_widget.metrics import max_off_diagonal, mean_row_entropy
+
+    model, tokenizer = tiny_family("llama")
+    c = capture(model, tokenizer, TEXT)
+    w = AttentionWidget.from_capture(c)
+    np.testing.assert_allclose(w.scores("entropy"), mean_row_entropy(c.attentions()), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(w.scores("max_attention"), max_off_diagonal(c.attentions()), rtol=1e-6)
