@@ -354,22 +354,26 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             return
         kind, layer, head = self.kind, self.layer, self.head
         factor = -(-max(self.n_tokens, self.n_queries) // PREVIEW_SIZE)  # ceil
+        matrix = None
         if preview and factor > 1 and self.heatmap_quantity == "attention" and (self.heatmap_quantity, kind, layer, head) not in self._encoded_heads:
-            pooled = max_pool(self._capture.attention(layer, head, kind), factor)
+            matrix = self._capture.attention(layer, head, kind)  # recomputed once, for both messages
+            pooled = max_pool(matrix, factor)
             with self.hold_sync():
                 self.set_trait("head_preview", dec3_bytes(pooled))
                 self.set_trait("head_preview_for", [layer, head, factor, pooled.shape[0], pooled.shape[1]])
         with self.hold_sync():
-            self.set_trait("head_data", self._head_bytes(kind, layer, head, self.heatmap_quantity))
+            self.set_trait("head_data", self._head_bytes(kind, layer, head, self.heatmap_quantity, matrix))
             quantity = 0 if self.heatmap_quantity == "attention" else 1
             self.set_trait("head_data_for", [layer, head, self._capture.kinds.index(kind), quantity, self.saliency_version if quantity else 0])
 
-    def _head_bytes(self, kind: str, layer: int, head: int, quantity: str = "attention") -> bytes:
+    def _head_bytes(self, kind: str, layer: int, head: int, quantity: str = "attention", matrix: np.ndarray | None = None) -> bytes:
         key = (quantity, kind, layer, head)
         if key in self._encoded_heads:
             self._encoded_heads.move_to_end(key)
             return self._encoded_heads[key]
-        if quantity == "attention_x_gradient" and self._saliency is not None:
+        if matrix is not None:
+            data = dec3_bytes(matrix)
+        elif quantity == "attention_x_gradient" and self._saliency is not None:
             data = dec3_bytes(self._saliency.current.attention_x_gradient[layer, head])
         else:
             data = dec3_bytes(self._capture.attention(layer, head, kind))
