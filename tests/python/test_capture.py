@@ -230,3 +230,30 @@ def test_grid_scores_of_a_capture_equal_those_of_its_array():
     w = AttentionWidget.from_capture(c)
     np.testing.assert_allclose(w.scores("entropy"), mean_row_entropy(c.attentions()), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(w.scores("max_attention"), max_off_diagonal(c.attentions()), rtol=1e-6)
+
+
+def test_left_padding_keeps_the_real_tokens_and_stays_exact():
+    model, tokenizer = tiny_family("llama")
+    tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    try:
+        encoded = dict(tokenizer(BATCH, return_tensors="pt", padding=True))
+        reference = eager_reference(model, encoded)["self"]
+        c = capture(model, tokenizer, BATCH, example=1)  # the short text, padded on the left
+    finally:
+        tokenizer.padding_side = "right"
+    keep = real(encoded["attention_mask"], 1)
+    assert not keep[0]  # really left-padded
+    np.testing.assert_allclose(c.attentions(), reference[:, 1][:, :, keep][:, :, :, keep], atol=1e-5, rtol=0)
+    assert len(c.tokens) == int(keep.sum())
+
+
+def test_attention_that_the_recomputation_cannot_model_is_refused_by_name():
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    _, tokenizer = tiny_family("gpt2")
+    config = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=32, num_layers=2, num_heads=4, decoder_start_token_id=0, pad_token_id=0)
+    model = T5ForConditionalGeneration(config).eval()
+    with pytest.raises(NotImplementedError, match=r"uses 'position_bias', which the query/key recomputation does not model"):
+        capture(model, tokenizer, TEXT)
+    assert model.config._attn_implementation == "sdpa"  # restored after the refusal
