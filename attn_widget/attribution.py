@@ -200,8 +200,11 @@ def saliency(
     position: int | None = None,
     foil: Any = None,
     text_pair: str | None = None,
+    max_bytes: int = 8 * 1024**3,
 ) -> Saliency:
-    """Attention, attention x gradient and head importance from one forward and one backward pass."""
+    """Attention, attention x gradient and head importance from one forward and one backward pass.
+    Every head's N x N weights and their gradients are held at once: refused (MemoryError) when
+    they would take more than ``max_bytes``."""
     import torch
 
     from .gates import gated
@@ -211,6 +214,7 @@ def saliency(
     device = next(model.parameters()).device
     inputs = {k: v.to(device) for k, v in encoded.items()}
     n = int(inputs["input_ids"].shape[1])
+    _check_saliency_size(model.config, n, max_bytes)
     f_of = _objective(model, tokenizer, n, target, position, foil)
     describe = f_of.describe
     with gated(model) as gates, torch.enable_grad():
@@ -233,6 +237,19 @@ def saliency(
     labels, special = readable_tokens(tokenizer, [int(i) for i in encoded["input_ids"][0]])
     return Saliency(labels, special, describe(outputs), float(f.detach()), attention.astype(np.float32),
                     axg.astype(np.float32), importance.astype(np.float32))
+
+
+def _check_saliency_size(config: Any, n: int, max_bytes: int) -> None:
+    layers = next((getattr(config, k) for k in ("num_hidden_layers", "n_layer", "num_layers") if isinstance(getattr(config, k, None), int)), None)
+    heads = next((getattr(config, k) for k in ("num_attention_heads", "n_head", "num_heads") if isinstance(getattr(config, k, None), int)), None)
+    if layers is None or heads is None:
+        return
+    need = 2 * 4 * layers * heads * n * n  # weights and their gradients, float32
+    if need > max_bytes:
+        raise MemoryError(
+            f"attention x gradient for {layers} layers x {heads} heads at N = {n} holds {need / 2**30:.1f} GiB "
+            f"(weights and gradients of every head); shorten the text, or pass max_bytes={need} if it fits"
+        )
 
 
 def attention_x_gradient(model: Any, tokenizer: Any, text: str, target: Any = None, **options: Any) -> np.ndarray:

@@ -272,3 +272,9 @@ def test_the_default_target_is_the_top_prediction_on_the_real_input_for_every_me
     assert default.target.token_id == top
     np.testing.assert_array_equal(default, explicit)
     assert attr.gradient_x_input(model, tokenizer, TEXT).target.token_id == top
+
+
+def test_saliency_that_would_not_fit_is_refused_before_running(gpt2):
+    model, tokenizer = gpt2
+    with pytest.raises(MemoryError, match=r"attention x gradient for 3 layers x 4 heads at N = \d+ holds .* GiB"):
+        attr.saliency(model, tokenizer, TEXT, max_bytes=1000)
