@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .capture import capture, check_text
+from .capture import capture, check_text, device_of, layer_count
 from .tokens import readable_tokens
 
 
@@ -79,11 +79,14 @@ class Saliency:
 
 
 # ---------------------------------------------------------------------------------- inputs
-def _encode(tokenizer: Any, text: str, text_pair: str | None = None) -> dict[str, Any]:
+def _inputs(model: Any, tokenizer: Any, text: str, text_pair: str | None = None) -> dict[str, Any]:
+    """The checked model's inputs for one text, on the model's device."""
+    _check_model(model)
     check_text(text)
     if not isinstance(text, str):
         raise TypeError(f"text must be one str for attribution (one example), got {type(text).__name__}")
-    return dict(tokenizer(text, text_pair, return_tensors="pt"))
+    device = device_of(model)
+    return {k: v.to(device) for k, v in tokenizer(text, text_pair, return_tensors="pt").items()}
 
 
 def _check_model(model: Any) -> None:
@@ -167,7 +170,7 @@ def _objective(model: Any, tokenizer: Any, n_tokens: int, target: Any, position:
     # than the rest of the model.
     keep: dict[str, Any] = {}
     if "logits_to_keep" in inspect.signature(model.forward).parameters:
-        keep["logits_to_keep"] = torch.tensor([t], device=next(model.parameters()).device)
+        keep["logits_to_keep"] = torch.tensor([t], device=device_of(model))
 
     def f_token(outputs: Any) -> Any:
         column = 0 if keep else t
@@ -209,14 +212,10 @@ def saliency(
 
     from .gates import gated
 
-    _check_model(model)
-    encoded = _encode(tokenizer, text, text_pair)
-    device = next(model.parameters()).device
-    inputs = {k: v.to(device) for k, v in encoded.items()}
+    inputs = _inputs(model, tokenizer, text, text_pair)
     n = int(inputs["input_ids"].shape[1])
     _check_saliency_size(model.config, n, max_bytes)
     f_of = _objective(model, tokenizer, n, target, position, foil)
-    describe = f_of.describe
     with gated(model) as gates, torch.enable_grad():
         outputs = model(**inputs, use_cache=False, return_dict=True, **f_of.forward_kwargs)
         f = f_of(outputs)
@@ -234,13 +233,13 @@ def saliency(
     importance = np.stack([
         np.zeros(attention.shape[1], np.float32) if g is None else g.float().cpu().numpy() for g in head_grads
     ])
-    labels, special = readable_tokens(tokenizer, [int(i) for i in encoded["input_ids"][0]])
-    return Saliency(labels, special, describe(outputs), float(f.detach()), attention.astype(np.float32),
+    labels, special = readable_tokens(tokenizer, inputs["input_ids"][0].tolist())
+    return Saliency(labels, special, f_of.describe(outputs), float(f.detach()), attention.astype(np.float32),
                     axg.astype(np.float32), importance.astype(np.float32))
 
 
 def _check_saliency_size(config: Any, n: int, max_bytes: int) -> None:
-    layers = next((getattr(config, k) for k in ("num_hidden_layers", "n_layer", "num_layers") if isinstance(getattr(config, k, None), int)), None)
+    layers = layer_count(config)
     heads = next((getattr(config, k) for k in ("num_attention_heads", "n_head", "num_heads") if isinstance(getattr(config, k, None), int)), None)
     if layers is None or heads is None:
         return
@@ -270,10 +269,7 @@ def gate_loss(model: Any, tokenizer: Any, text: str, target: Any = None, *, head
 
     from .gates import gated
 
-    _check_model(model)
-    encoded = _encode(tokenizer, text, options.pop("text_pair", None))
-    device = next(model.parameters()).device
-    inputs = {k: v.to(device) for k, v in encoded.items()}
+    inputs = _inputs(model, tokenizer, text, options.pop("text_pair", None))
     f_of = _objective(model, tokenizer, int(inputs["input_ids"].shape[1]), target, options.pop("position", None), options.pop("foil", None))
     if options:
         raise TypeError(f"unexpected options {sorted(options)}")
@@ -282,17 +278,14 @@ def gate_loss(model: Any, tokenizer: Any, text: str, target: Any = None, *, head
 
 
 # ---------------------------------------------------------------------------------- token saliency
-def _embedding_pass(model: Any, tokenizer: Any, text: str, target: Any, position: int | None, foil: Any, text_pair: str | None) -> tuple[Any, Any, Objective, Any, Callable[[Any], Target]]:
-    _check_model(model)
-    encoded = _encode(tokenizer, text, text_pair)
-    device = next(model.parameters()).device
-    inputs = {k: v.to(device) for k, v in encoded.items()}
+def _embedding_pass(model: Any, tokenizer: Any, text: str, target: Any, position: int | None, foil: Any, text_pair: str | None) -> tuple[Any, dict[str, Any], Objective]:
+    """The token embeddings of ``text`` (detached), the model's other inputs, and the objective."""
+    inputs = _inputs(model, tokenizer, text, text_pair)
     ids = inputs.pop("input_ids")
     embed = model.get_input_embeddings()
     if embed is None:
         raise ValueError(f"{type(model).__name__} has no input embeddings to take gradients on")
     f_of = _objective(model, tokenizer, int(ids.shape[1]), target, position, foil)
-    describe = f_of.describe
     embeds = embed(ids).detach()
     if target is None:
         # Fix the default target (the top prediction) on the real input, before any baseline or
@@ -301,7 +294,7 @@ def _embedding_pass(model: Any, tokenizer: Any, text: str, target: Any, position
 
         with torch.no_grad():
             f_of(model(inputs_embeds=embeds, **inputs, use_cache=False, return_dict=True, **f_of.forward_kwargs))
-    return embeds, inputs, f_of, ids, describe
+    return embeds, inputs, f_of
 
 
 def _f_and_grad(model: Any, embeds: Any, inputs: dict[str, Any], f_of: Objective) -> tuple[Any, Any]:
@@ -327,18 +320,18 @@ def _f_and_grad(model: Any, embeds: Any, inputs: dict[str, Any], f_of: Objective
 
 def gradient_x_input(model: Any, tokenizer: Any, text: str, target: Any = None, *, position: int | None = None, foil: Any = None, text_pair: str | None = None) -> Scores:
     """``sum_d e_id * df/de_id`` per token (N,), signed; e = token embeddings (positions excluded)."""
-    embeds, inputs, f_of, _ids, describe = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair)
+    embeds, inputs, f_of = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair)
     f, grad = _f_and_grad(model, embeds, inputs, f_of)
     values = (embeds * grad).sum(-1)[0].float().cpu().numpy()
-    return Scores(values, method="gradient x input", target=describe(None), f=float(f[0]))
+    return Scores(values, method="gradient x input", target=f_of.describe(None), f=float(f[0]))
 
 
 def gradient_norm(model: Any, tokenizer: Any, text: str, target: Any = None, *, position: int | None = None, foil: Any = None, text_pair: str | None = None) -> Scores:
     """``||df/de_i||_2`` per token (N,), >= 0 (not normalised: divide by the sum to compare texts)."""
-    embeds, inputs, f_of, _ids, describe = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair)
+    embeds, inputs, f_of = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair)
     f, grad = _f_and_grad(model, embeds, inputs, f_of)
     values = grad.float().norm(dim=-1)[0].cpu().numpy()
-    return Scores(values, method="gradient norm", target=describe(None), f=float(f[0]))
+    return Scores(values, method="gradient norm", target=f_of.describe(None), f=float(f[0]))
 
 
 def integrated_gradients(
@@ -367,7 +360,7 @@ def integrated_gradients(
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     if method not in ("midpoint", "right"):
         raise ValueError(f"method must be 'midpoint' or 'right', got {method!r}")
-    embeds, inputs, f_of, ids, describe = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair)
+    embeds, inputs, f_of = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair)
     base, base_name = _baseline(model, tokenizer, embeds, baseline)
     offsets = 0.5 if method == "midpoint" else 1.0
     alphas = (torch.arange(steps, dtype=torch.float32) + offsets) / steps
@@ -381,7 +374,7 @@ def integrated_gradients(
         f_input, _ = _f_and_grad(model, embeds, inputs, f_of)
         f_base, _ = _f_and_grad(model, base, inputs, f_of)
     gap = float(values.sum()) - (float(f_input[0]) - float(f_base[0]))
-    return Scores(values.float().cpu().numpy(), method="integrated gradients", target=describe(None),
+    return Scores(values.float().cpu().numpy(), method="integrated gradients", target=f_of.describe(None),
                   completeness_gap=gap, f_input=float(f_input[0]), f_baseline=float(f_base[0]),
                   steps=steps, baseline=base_name, riemann=method)
 

@@ -76,8 +76,7 @@ def capture(
             decoder = _shift_right(encoded["input_ids"], encoded.get("attention_mask"), config)
     elif decoder_text is not None:
         raise ValueError("decoder_text is only for encoder-decoder models; this model has no decoder input")
-    with torch.no_grad():
-        return capture_ids(model, tokenizer, encoded, decoder=decoder, example=index)
+    return capture_ids(model, tokenizer, encoded, decoder=decoder, example=index)
 
 
 def capture_ids(
@@ -99,7 +98,7 @@ def capture_ids(
     config = getattr(model, "config", None)
     ids = encoded["input_ids"]
     _check_length(config, int(ids.shape[1]), "text")
-    device = _device_of(model)
+    device = device_of(model)
     inputs = {k: v.to(device) for k, v in encoded.items() if hasattr(v, "to")}
     if decoder is not None:
         inputs["decoder_input_ids"] = decoder[0].to(device)
@@ -117,11 +116,11 @@ def capture_ids(
         )
 
     enc_keep = _kept(encoded.get("attention_mask"), example, int(ids.shape[1]))
-    enc_axis = _axis(tokenizer, ids[example], enc_keep, None)
+    # Generated tokens are on the only sequence of a decoder-only model, on the decoder side otherwise.
+    enc_axis = _axis(tokenizer, ids[example], enc_keep, generated_from if decoder is None else None)
     if decoder is None:
         calls = [_restrict(c, enc_keep, enc_keep) for c in rec.calls]
-        gen_axis = _axis(tokenizer, ids[example], enc_keep, generated_from)
-        return Capture([_kind("self", calls, gen_axis, gen_axis, config)])
+        return Capture([_kind("self", calls, enc_axis, enc_axis, config)])
 
     dec_ids = decoder[0]
     dec_keep = _kept(decoder[1], example, int(dec_ids.shape[1]))
@@ -142,7 +141,7 @@ def capture_ids(
 
 
 def _kind(name: str, calls: list[RecordedCall], queries: Axis, keys: Axis, config: Any) -> Kind:
-    expected = _layer_count(config, name)
+    expected = layer_count(config, name)
     if expected is not None and len(calls) != expected:
         raise RuntimeError(
             f"recorded {len(calls)} {name} attention layers but the config has {expected}: "
@@ -226,11 +225,12 @@ def _check_length(config: Any, n_tokens: int, what: str) -> None:
         )
 
 
-def _device_of(model: Any) -> Any:
+def device_of(model: Any) -> Any:
     return next(model.parameters()).device
 
 
-def _layer_count(config: Any, kind: str) -> int | None:
+def layer_count(config: Any, kind: str = "self") -> int | None:
+    """How many attention layers of ``kind`` the config declares (None if it does not say)."""
     if getattr(config, "is_encoder_decoder", False):
         names = ("encoder_layers", "num_layers") if kind == "encoder" else ("decoder_layers", "num_decoder_layers")
     else:
@@ -261,7 +261,7 @@ def capture_generation(
         raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
     config = getattr(model, "config", None)
     encoded = dict(tokenizer(prompt, return_tensors="pt"))
-    device = _device_of(model)
+    device = device_of(model)
     generate_kwargs.setdefault("do_sample", False)
     if getattr(tokenizer, "pad_token_id", None) is None and getattr(tokenizer, "eos_token_id", None) is not None:
         generate_kwargs.setdefault("pad_token_id", tokenizer.eos_token_id)

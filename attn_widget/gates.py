@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
-from .implementation import attention_implementation
+from .implementation import attention_implementation, refuse_unmodelled
 
 IMPLEMENTATION = "attn_widget_gates"
 
@@ -44,9 +44,7 @@ class Gates:
     def attend(self, module: Any, query: Any, key: Any, value: Any, mask: Any, scaling: float | None, kwargs: dict[str, Any]) -> Any:
         import torch
 
-        for name in ("softcap", "position_bias", "s_aux", "sinks"):
-            if kwargs.get(name) is not None:
-                raise NotImplementedError(f"attribution: this model's attention uses {name!r}, which the gates do not model yet")
+        refuse_unmodelled(kwargs, "attribution", "the gates")
         groups = int(query.shape[1]) // int(key.shape[1])
         if groups > 1:  # grouped-query attention: each key/value head serves `groups` query heads
             key = key.repeat_interleave(groups, dim=1)

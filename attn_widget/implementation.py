@@ -25,3 +25,15 @@ def attention_implementation(model: Any, name: str, active: list[Any], state: An
         model.set_attn_implementation(before or "eager")
         if was_training:
             model.train()
+
+
+# Keyword arguments some attention functions use to change the weights beyond softmax(QK^T s + M).
+# Our implementations do not model them, so a model that passes one is refused by name.
+UNMODELLED = ("softcap", "position_bias", "s_aux", "sinks", "sliding_window_bias")
+
+
+def refuse_unmodelled(kwargs: dict[str, Any], who: str, what: str, advice: str = "") -> None:
+    """Raise NotImplementedError naming the first unmodelled argument ``kwargs`` carries."""
+    for name in UNMODELLED:
+        if kwargs.get(name) is not None:
+            raise NotImplementedError(f"{who}: this model's attention uses {name!r}, which {what} does not model yet{advice}")

@@ -16,13 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from .implementation import attention_implementation
+from .implementation import attention_implementation, refuse_unmodelled
 
 IMPLEMENTATION = "attn_widget_record"
 
-# Keyword arguments some attention functions use to change the weights beyond softmax(QK^T s + M).
-# Recomputing without them would be wrong, so capture refuses them by name.
-_UNSUPPORTED = ("softcap", "position_bias", "s_aux", "sinks", "sliding_window_bias")
 
 
 @dataclass
@@ -89,33 +86,28 @@ class Recording:
     example: int
     module_names: dict[int, str]
     calls: list[RecordedCall] = field(default_factory=list)
-    _masks: dict[int, Any] = field(default_factory=dict)  # one stored copy per distinct mask tensor
-    _seen: list[Any] = field(default_factory=list)  # keeps recorded mask tensors alive: ids stay unique
+    # id(mask) -> (mask, our copy): one copy per distinct mask tensor (layers share one); holding the
+    # original keeps its id from being reused by another tensor during the pass.
+    _masks: dict[int, tuple[Any, Any]] = field(default_factory=dict)
 
     def record(self, module: Any, query: Any, key: Any, mask: Any, scaling: float | None, kwargs: dict[str, Any]) -> None:
-        for name in _UNSUPPORTED:
-            if kwargs.get(name) is not None:
-                raise NotImplementedError(
-                    f"capture: this model's attention uses {name!r}, which the query/key recomputation "
-                    "does not model yet; load the model with attn_implementation='eager' and pass "
-                    "output_attentions=True weights to AttentionWidget instead"
-                )
+        refuse_unmodelled(kwargs, "capture", "the query/key recomputation",
+                          "; load the model with attn_implementation='eager' and pass "
+                          "output_attentions=True weights to AttentionWidget instead")
         b = self.example
         n_q = int(query.shape[2])
         is_causal = kwargs.get("is_causal")
         is_causal = bool(getattr(module, "is_causal", True) if is_causal is None else is_causal)
         stored_mask = None
         if mask is not None:
-            if mask.dtype != _bool_dtype():
+            if str(mask.dtype) != "torch.bool":
                 raise NotImplementedError(
                     f"capture: expected a boolean attention mask from sdpa_mask, got {mask.dtype}"
                 )
-            row = mask[b if mask.shape[0] > 1 else 0, 0]
-            stored_mask = self._masks.get(id(mask))
-            if stored_mask is None:
-                stored_mask = row.expand(n_q, int(key.shape[2])).clone()
-                self._masks[id(mask)] = stored_mask
-                self._seen.append(mask)
+            if id(mask) not in self._masks:
+                row = mask[b if mask.shape[0] > 1 else 0, 0]
+                self._masks[id(mask)] = (mask, row.expand(n_q, int(key.shape[2])).clone())
+            stored_mask = self._masks[id(mask)][1]
         self.calls.append(
             RecordedCall(
                 module_name=self.module_names.get(id(module), type(module).__name__),
@@ -126,12 +118,6 @@ class Recording:
                 scaling=float(query.shape[-1] ** -0.5 if scaling is None else scaling),
             )
         )
-
-
-def _bool_dtype() -> Any:
-    import torch
-
-    return torch.bool
 
 
 _active: list[Recording] = []

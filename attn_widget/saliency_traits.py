@@ -40,7 +40,6 @@ class SaliencyTraits(traitlets.HasTraits):
     spans = traitlets.List().tag(sync=True)  # [{"name", "start", "end"}] (end exclusive); tuples accepted
     flow_span = traitlets.Unicode("").tag(sync=True)  # span name for the saliency-flow metric; "" = all
 
-
     _reverting = False  # True while a refused target is put back (its observer must not rerun)
     _callable_target: Any = None  # from_model(..., target=callable): used while target_token is empty
 
@@ -76,23 +75,24 @@ class SaliencyTraits(traitlets.HasTraits):
             out.append({"name": name, "start": int(start), "end": int(end)})
         return out
 
+    def _one_of(self, name: str, value: str, with_saliency: list[str]) -> str:
+        """``value`` if it is a choice for ``name`` (only "attention" without saliency)."""
+        allowed = with_saliency if self._saliency is not None else ["attention"]
+        if value not in allowed:
+            raise traitlets.TraitError(f"{name} must be one of {allowed}, got {value!r}")
+        return value
+
     @traitlets.validate("strip_method")
     def _valid_strip_method(self, proposal: dict[str, Any]) -> str:
-        allowed = list(STRIP_METHODS) if self._saliency is not None else ["attention"]
-        if proposal["value"] not in allowed:
-            raise traitlets.TraitError(f"strip_method must be one of {allowed}, got {proposal['value']!r}")
-        return proposal["value"]
+        return self._one_of("strip_method", proposal["value"], list(STRIP_METHODS))
 
     @traitlets.validate("heatmap_quantity")
     def _valid_quantity(self, proposal: dict[str, Any]) -> str:
-        allowed = ["attention", "attention_x_gradient"] if self._saliency is not None else ["attention"]
-        if proposal["value"] not in allowed:
-            raise traitlets.TraitError(f"heatmap_quantity must be one of {allowed}, got {proposal['value']!r}")
-        return proposal["value"]
+        return self._one_of("heatmap_quantity", proposal["value"], ["attention", "attention_x_gradient"])
 
     @traitlets.validate("target_position")
     def _valid_target_position(self, proposal: dict[str, Any]) -> int:
-        return self._check_index("target_position", proposal["value"], self.n_tokens or 10**9, True)
+        return self._check_index("target_position", proposal["value"], self.n_tokens, True)
 
     @traitlets.validate("flow_span")
     def _valid_flow_span(self, proposal: dict[str, Any]) -> str:

@@ -119,22 +119,21 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
                 raise TypeError("tokens is required with an attention array: one label per position")
             self._capture = Capture.from_array(attention, tokens, special=special, example=example)
         self._scores: dict[tuple[str, str], np.ndarray] = {}
-        self._encoded_heads: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self._encoded_heads: OrderedDict[tuple[str, str, int, int], bytes] = OrderedDict()  # (quantity, kind, layer, head)
         self._eager_bytes = eager_bytes
         self._eager = False
         self._ready = False  # observers wait until __init__ has set every trait
         super().__init__(**kwargs)
         with self.hold_sync():
             self.set_trait("kinds", [{"id": k, "label": self._capture.kind(k).label} for k in self._capture.kinds])
+            self.kind = self._capture.kinds[0] if kind is None else kind
+            self.set_trait("n_tokens", self._kind().shape[3])  # for the target_position and spans checks
             options = [{"id": m.id, "label": m.label, "description": m.description} for m in GRID_METRICS.values()]
             if saliency is not None:
                 options += [{"id": k, "label": lab, "description": d} for k, (lab, d) in SALIENCY_METRICS.items()]
-                self.set_trait("n_tokens", self._capture.kind().shape[3])  # for the target_position check
                 self._start_saliency(target, position)
             self.set_trait("grid_metric_options", options)
             self.grid_metric = grid_metric
-            self.kind = self._capture.kinds[0] if kind is None else kind
-            self.set_trait("n_tokens", self._kind().shape[3])  # for the spans check below
             self.spans = list(spans)
             self.flow_span = flow_span
             self._load_kind()
@@ -335,16 +334,24 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         megabytes: the view asks for the exact head as soon as it has drawn the preview."""
         if self._eager and self.heatmap_quantity == "attention":
             return
-        factor = -(-max(self.n_tokens, self.n_queries) // PREVIEW_SIZE)
-        if factor > 1 and 2 * self.n_tokens * self.n_queries > INITIAL_HEAD_BYTES and self.heatmap_quantity == "attention":
-            pooled = max_pool(self._capture.attention(self.layer, self.head, self.kind), factor)
+        if self._preview_factor() > 1 and 2 * self.n_tokens * self.n_queries > INITIAL_HEAD_BYTES and self.heatmap_quantity == "attention":
             with self.hold_sync():
                 self.set_trait("head_data", b"")  # no exact head yet: the view requests it
                 self.set_trait("head_data_for", [])
-                self.set_trait("head_preview", dec3_bytes(pooled))
-                self.set_trait("head_preview_for", [self.layer, self.head, factor, pooled.shape[0], pooled.shape[1]])
+                self._send_preview(self._capture.attention(self.layer, self.head, self.kind))
             return
         self._send_selected_head(preview=False)
+
+    def _preview_factor(self) -> int:
+        """The block size that pools the shown matrix down to at most PREVIEW_SIZE a side."""
+        return -(-max(self.n_tokens, self.n_queries) // PREVIEW_SIZE)  # ceil
+
+    def _send_preview(self, matrix: np.ndarray) -> None:
+        factor = self._preview_factor()
+        pooled = max_pool(matrix, factor)
+        with self.hold_sync():
+            self.set_trait("head_preview", dec3_bytes(pooled))
+            self.set_trait("head_preview_for", [self.layer, self.head, factor, pooled.shape[0], pooled.shape[1]])
 
     def _send_selected_head(self, preview: bool = True) -> None:
         """Lazy mode: keep the selected head's matrix in a trait, so it reaches every view (and a
@@ -353,14 +360,10 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         if self._eager and self.heatmap_quantity == "attention":
             return
         kind, layer, head = self.kind, self.layer, self.head
-        factor = -(-max(self.n_tokens, self.n_queries) // PREVIEW_SIZE)  # ceil
         matrix = None
-        if preview and factor > 1 and self.heatmap_quantity == "attention" and (self.heatmap_quantity, kind, layer, head) not in self._encoded_heads:
+        if preview and self._preview_factor() > 1 and self.heatmap_quantity == "attention" and ("attention", kind, layer, head) not in self._encoded_heads:
             matrix = self._capture.attention(layer, head, kind)  # recomputed once, for both messages
-            pooled = max_pool(matrix, factor)
-            with self.hold_sync():
-                self.set_trait("head_preview", dec3_bytes(pooled))
-                self.set_trait("head_preview_for", [layer, head, factor, pooled.shape[0], pooled.shape[1]])
+            self._send_preview(matrix)
         with self.hold_sync():
             self.set_trait("head_data", self._head_bytes(kind, layer, head, self.heatmap_quantity, matrix))
             quantity = 0 if self.heatmap_quantity == "attention" else 1

@@ -200,10 +200,9 @@ export class AttentionApp {
       const n = this.model.get("n_tokens");
       if (fresh && codes.length === n) {
         const values = decodeCodes(codes);
-        const name = (this.model.get("strip_methods") ?? []).find((m) => m.id === method)?.label ?? method;
-        const option = (this.model.get("strip_methods") ?? []).find((m) => m.id === method) as { short?: string } | undefined;
-        const shortName = option?.short ?? name;
-        this.strip.setVector({ codes, values, label: this.model.get("strip_label") ?? "", valueName: name, shortName, scale: magnitudeScale(values) }, true);
+        const option = (this.model.get("strip_methods") ?? []).find((m) => m.id === method);
+        const name = option?.label ?? method;
+        this.strip.setVector({ codes, values, label: this.model.get("strip_label") ?? "", valueName: name, shortName: option?.short ?? name, scale: magnitudeScale(values) }, true);
       } else {
         this.strip.setVector(null, true);
       }

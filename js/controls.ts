@@ -19,23 +19,16 @@ export class Controls {
   constructor(events: ControlEvents, signal: AbortSignal) {
     this.el = document.createElement("div");
     this.el.className = "attn-toolbar";
-    const label = document.createElement("label");
-    label.textContent = "grid colour ";
-    this.select = document.createElement("select");
-    this.select.dataset.testid = "attn-metric";
-    label.appendChild(this.select);
+    this.select = select("attn-metric");
     this.reset = button("reset zoom", "attn-reset-zoom");
     const clear = button("clear selection", "attn-clear");
     this.selection = document.createElement("span");
     this.selection.className = "attn-selection";
     this.selection.dataset.testid = "attn-selection";
-    this.kindLabel = document.createElement("label");
-    this.kindLabel.textContent = "attention ";
-    this.kindSelect = document.createElement("select");
-    this.kindSelect.dataset.testid = "attn-kind";
-    this.kindLabel.appendChild(this.kindSelect);
+    this.kindSelect = select("attn-kind");
+    this.kindLabel = labelled("attention ", this.kindSelect);
     this.kindLabel.hidden = true; // only models with several kinds (encoder-decoder) show it
-    this.el.append(this.kindLabel, label, this.reset, clear, this.selection);
+    this.el.append(this.kindLabel, labelled("grid colour ", this.select), this.reset, clear, this.selection);
     this.kindSelect.addEventListener("change", () => events.kind(this.kindSelect.value), { signal });
     this.select.addEventListener("change", () => events.metric(this.select.value), { signal });
     this.reset.addEventListener("click", () => events.resetZoom(), { signal });
@@ -77,6 +70,20 @@ export function fillSelect(select: HTMLSelectElement, options: (KindOption | Met
     select.dataset.ids = ids;
   }
   select.value = current;
+}
+
+export function select(testid: string): HTMLSelectElement {
+  const s = document.createElement("select");
+  s.dataset.testid = testid;
+  return s;
+}
+
+/** A control with its label text in front, the label wrapping it (clicking the text focuses it). */
+export function labelled(text: string, control: HTMLElement): HTMLLabelElement {
+  const label = document.createElement("label");
+  label.textContent = text;
+  label.appendChild(control);
+  return label;
 }
 
 function button(text: string, testid: string): HTMLButtonElement {

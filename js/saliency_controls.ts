@@ -1,7 +1,7 @@
 // The saliency toolbar (widgets built with saliency=True): what the heatmap and the strip show,
 // the target word, the span the grid's saliency-flow metric reads from, and a busy line while
 // Python recomputes. Inputs are plain DOM; every listener is tied to the view's AbortSignal.
-import { fillSelect as fill } from "./controls";
+import { fillSelect as fill, labelled, select } from "./controls";
 import type { KindOption, Span } from "./types";
 
 export interface SaliencyControlEvents {
@@ -71,17 +71,4 @@ export class SaliencyControls {
     this.status.classList.toggle("attn-busy", state.busy);
     this.el.dataset.busy = String(state.busy);
   }
-}
-
-function select(testid: string): HTMLSelectElement {
-  const s = document.createElement("select");
-  s.dataset.testid = testid;
-  return s;
-}
-
-function labelled(text: string, control: HTMLElement): HTMLLabelElement {
-  const label = document.createElement("label");
-  label.textContent = text;
-  label.appendChild(control);
-  return label;
 }

@@ -47,6 +47,7 @@ export class StripView {
   private vectorWanted = false; // a saliency method is chosen: never fall back to the heatmap row
   private spans: Span[] = [];
   private query = 0;
+  private querySelected = false; // false: showing the last token's row by default
   private key = -1;
   private maxWidth = 600;
   private perLine = 1;
@@ -109,8 +110,6 @@ export class StripView {
     this.querySelected = query >= 0;
     this.updateCaption();
   }
-
-  private querySelected = false;
 
   private updateCaption(): void {
     if (this.vectorWanted) {

@@ -42,7 +42,7 @@ export interface WidgetState {
   key: number;
   // saliency (from_model(..., saliency=True))
   saliency_available: boolean;
-  strip_methods: KindOption[];
+  strip_methods: StripMethodOption[];
   strip_method: string;
   strip_values: Binary;
   strip_values_for: string; // "method,layer,head,version"
@@ -56,6 +56,11 @@ export interface WidgetState {
   status: string;
   spans: Span[];
   flow_span: string;
+}
+
+/** A strip method: its label in the control, and `short` as its colour-bar title. */
+export interface StripMethodOption extends KindOption {
+  short: string;
 }
 
 /** A named token range [start, end) drawn as a bracket. */

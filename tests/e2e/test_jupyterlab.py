@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import pathlib
 import time
+from contextlib import contextmanager
 from typing import Any, Iterator
 
 import pytest
@@ -50,16 +51,24 @@ def _wait_for(predicate: Any, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def test_click_reaches_the_kernel_and_python_moves_the_outline(lab: dict[str, Any], browser: Any) -> None:
-    RESULTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+@contextmanager
+def lab_notebook(browser: Any, url: str, notebook: str, height: int) -> Iterator[tuple[Any, list[str]]]:
+    """A fresh page with ``notebook`` run to the end and its widget drawn; the page's errors."""
+    context = browser.new_context(viewport={"width": 1400, "height": height})
     try:
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        open_and_run_all(page, lab["url"], "e2e.ipynb")
-        widget = page.locator("[data-testid=attn-widget][data-ready=true]")
-        widget.wait_for(timeout=120_000)
+        open_and_run_all(page, url, notebook)
+        page.locator("[data-testid=attn-widget][data-ready=true]").wait_for(timeout=120_000)
+        yield page, errors
+    finally:
+        context.close()
+
+
+def test_click_reaches_the_kernel_and_python_moves_the_outline(lab: dict[str, Any], browser: Any) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    with lab_notebook(browser, lab["url"], "e2e.ipynb", 1000) as (page, errors):
         # The second cell set layer 4, head 7 from Python: the heatmap shows that head.
         page.locator("[data-head-shown='4,7']").wait_for(state="attached", timeout=60_000)
         _wait_for(lambda: _selection(lab["root"]) == [4, 7, -1, -1], 30, "the kernel's own change to be logged")
@@ -82,8 +91,6 @@ def test_click_reaches_the_kernel_and_python_moves_the_outline(lab: dict[str, An
         _wait_for(lambda: (_selection(lab["root"]) or [])[:2] == [4, 7], 30, "the kernel's second change")
         assert outline_at(page, 4, 7) and not outline_at(page, 2, 5)
         assert errors == [], errors
-    finally:
-        context.close()
 
 
 
@@ -107,13 +114,7 @@ def grounding_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
 def test_saliency_recomputation_shows_progress_and_the_widget_stays_responsive(grounding_lab: dict[str, Any], browser: Any) -> None:
     """A slow recomputation in a real kernel (integrated gradients, 1024 steps): the toolbar says
     so at once, hovering still answers meanwhile, and the new numbers arrive."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        open_and_run_all(page, grounding_lab["url"], "grounding.ipynb")
-        page.locator("[data-testid=attn-widget][data-ready=true]").wait_for(timeout=120_000)
+    with lab_notebook(browser, grounding_lab["url"], "grounding.ipynb", 1100) as (page, errors):
         page.locator("[data-testid=attn-strip-method]").select_option("integrated_gradients")
         page.locator("[data-testid=attn-widget][data-busy=true]").wait_for(state="attached", timeout=30_000)
         assert "computing integrated gradients" in page.locator("[data-testid=attn-status]").text_content()
@@ -125,5 +126,3 @@ def test_saliency_recomputation_shows_progress_and_the_widget_stays_responsive(g
         caption = page.locator(".attn-caption").text_content()
         assert caption.startswith("integrated gradients (1024 steps") and "completeness gap" in caption, caption
         assert errors == [], errors
-    finally:
-        context.close()
