@@ -13,6 +13,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .head_source import HeadSource, LogitHead, ValueHead
+
 KIND_LABELS = {
     "self": "self-attention",
     "encoder": "encoder self-attention",
@@ -61,6 +63,10 @@ class Kind:
         """float32 (h, Nq, Nk) for the heads ``heads`` of ``layer``."""
         raise NotImplementedError
 
+    def source(self, layer: int, head: int) -> HeadSource:
+        """One head as a tile source (head_source.py): any window, computed on demand."""
+        raise NotImplementedError
+
     @property
     def nbytes(self) -> int:
         """Bytes this kind holds (an array, or recorded queries, keys and masks)."""
@@ -76,6 +82,9 @@ class ArrayKind(Kind):
 
     def heads(self, layer: int, heads: slice) -> np.ndarray:
         return self.array[layer, heads]
+
+    def source(self, layer: int, head: int) -> HeadSource:
+        return ValueHead(self.array[layer, head])
 
     @property
     def nbytes(self) -> int:
@@ -94,6 +103,9 @@ class RecordedKind(Kind):
 
         with torch.no_grad():
             return self.calls[layer].weights(heads).cpu().numpy()
+
+    def source(self, layer: int, head: int) -> HeadSource:
+        return LogitHead(self.calls[layer], head)
 
     @property
     def nbytes(self) -> int:

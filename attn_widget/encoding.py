@@ -72,18 +72,6 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL
 
 
-def max_pool(matrix: np.ndarray, factor: int) -> np.ndarray:
-    """Each ``factor x factor`` block of a 2-D array replaced by its maximum (edges padded by
-    repeating the last row/column, which leaves the maxima unchanged)."""
-    if factor <= 1:
-        return matrix
-    rows, cols = matrix.shape
-    pr, pc = -rows % factor, -cols % factor
-    padded = np.pad(matrix, ((0, pr), (0, pc)), mode="edge") if pr or pc else matrix
-    r, c = padded.shape
-    return padded.reshape(r // factor, factor, c // factor, factor).max(axis=(1, 3))
-
-
 def _encode_chunk(x: np.ndarray) -> np.ndarray:
     a = np.abs(x)
     with np.errstate(divide="ignore"):

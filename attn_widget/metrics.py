@@ -1,84 +1,52 @@
-"""Per-head summaries that colour the layer x head grid: each maps every head of one attention
-kind to a number, (L, H) float32.
+"""Per-head summaries that colour the layer x head grid: each reduces a head's per-row statistics
+(tiles.RowStats: every row after a full pass, or a sample of rows) to one number.
 
 The grid is a search tool: a low-entropy head attends sharply, a high max-off-diagonal head has
-found some token other than the first one (often a sink) and itself to look at. Heads are taken a
-few at a time (``Kind.heads``), so a capture at thousands of tokens never holds more than a small
-block of N x N matrices.
+found some token other than the first one (often a sink) and itself to look at. Because every
+metric is a reduction over query rows, a sample of rows gives an honest estimate (a mean with its
+standard error, or a maximum that is a lower bound) long before every row has been seen.
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from .captured import Kind
-
-#: Work on at most this many bytes of attention weights at once (per worker).
-BLOCK_BYTES = 64 * 1024 * 1024
+    from .tiles import RowStats
 
 
 @dataclass(frozen=True)
 class GridMetric:
-    """One choice in the grid's metric control: a stable id, the label shown, how it is computed
-    from a block of heads (h, Nq, Nk) -> (h,)."""
+    """One choice in the grid's metric control: a stable id, the label shown, and how it reduces
+    the rows: ``field`` of RowStats, reduced by ``reduce`` over query rows."""
 
     id: str
     label: str
     description: str
-    score_block: Callable[[np.ndarray, bool], np.ndarray]
+    field: Literal["entropy", "max_off"]
+    reduce: Literal["mean", "max"]
 
-    def compute(self, kind: "Kind") -> np.ndarray:
-        return per_head(kind, self.score_block)
+    def exact(self, stats: "RowStats") -> float:
+        rows = np.asarray(getattr(stats, self.field), dtype=np.float64)
+        if rows.size == 0:
+            return 0.0
+        return float(rows.mean()) if self.reduce == "mean" else float(max(0.0, rows.max()))
 
-
-_TINY = np.finfo(np.float32).tiny
-
-
-def per_head(kind: "Kind", score_block: Callable[[np.ndarray, bool], np.ndarray]) -> np.ndarray:
-    """``score_block`` over every head of ``kind``, as (L, H) float32, in blocks of heads that fit
-    BLOCK_BYTES, on a small thread pool (numpy and torch release the GIL)."""
-    layers, heads, n_q, n_k = kind.shape
-    square = kind.id in ("self", "encoder", "decoder") and n_q == n_k
-    per_block = max(1, min(heads, BLOCK_BYTES // max(1, n_q * n_k * 4)))
-    jobs = [(layer, h0, min(heads, h0 + per_block)) for layer in range(layers) for h0 in range(0, heads, per_block)]
-    out = np.empty((layers, heads), dtype=np.float64)
-
-    def run(job: tuple[int, int, int]) -> None:
-        layer, h0, h1 = job
-        out[layer, h0:h1] = score_block(kind.heads(layer, slice(h0, h1)), square)
-
-    workers = max(1, min(4, os.cpu_count() or 1))
-    if workers == 1 or len(jobs) == 1:
-        for job in jobs:
-            run(job)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(run, jobs))
-    return out.astype(np.float32)
-
-
-def _entropy_block(block: np.ndarray, square: bool) -> np.ndarray:
-    # 0 log 0 = 0: a zero weight times the log of the smallest normal float is still zero.
-    terms = np.log(np.maximum(block, _TINY))
-    terms *= block
-    return -terms.sum(axis=-1, dtype=np.float64).mean(axis=-1)
-
-
-def _max_off_diagonal_block(block: np.ndarray, square: bool) -> np.ndarray:
-    n_q, n_k = block.shape[-2:]
-    keep = np.ones((n_q, n_k), dtype=bool)
-    keep[:, 0] = False
-    if square:
-        np.fill_diagonal(keep, False)
-    if not keep.any():
-        return np.zeros(block.shape[0])
-    return np.array([np.max(head, where=keep, initial=-np.inf) for head in block])
+    def estimate(self, stats: "RowStats", n_rows: int) -> tuple[float, float]:
+        """(value, standard error) from a sample of rows drawn without replacement from n_rows.
+        A maximum over a sample is a lower bound: its standard error is reported as NaN."""
+        value = self.exact(stats)
+        m = len(stats.rows)
+        if self.reduce != "mean":
+            return value, float("nan") if m < n_rows else 0.0
+        if m >= n_rows or m < 2:
+            return value, 0.0
+        rows = np.asarray(getattr(stats, self.field), dtype=np.float64)
+        finite_population = np.sqrt(1.0 - m / n_rows)
+        return value, float(rows.std(ddof=1) / np.sqrt(m) * finite_population)
 
 
 GRID_METRICS: dict[str, GridMetric] = {
@@ -88,32 +56,43 @@ GRID_METRICS: dict[str, GridMetric] = {
             "entropy",
             "entropy (nats, mean over queries)",
             "Entropy of each query row, averaged over queries: low = sharp, focused head.",
-            _entropy_block,
+            "entropy",
+            "mean",
         ),
         GridMetric(
             "max_attention",
             "max attention (excl. first token & diagonal)",
             "Largest weight once the first token and self-attention are left out.",
-            _max_off_diagonal_block,
+            "max_off",
+            "max",
         ),
     )
 }
 
 
-def _array_kind(attention: np.ndarray) -> "Kind":
-    from .captured import ArrayKind, Axis
+def _every_head(attention: np.ndarray, metric: GridMetric) -> np.ndarray:
+    from .head_source import ValueHead
+    from .tiles import TileEngine
 
-    n_q, n_k = attention.shape[-2:]
-    return ArrayKind("self", np.asarray(attention, dtype=np.float32), Axis.of([""] * n_q), Axis.of([""] * n_k))
+    array = np.asarray(attention, dtype=np.float32)
+    layers, heads = array.shape[:2]
+    out = np.empty((layers, heads), dtype=np.float32)
+    engine = TileEngine()
+    for layer in range(layers):
+        for head in range(heads):
+            done = engine.full_pass((layer, head), ValueHead(array[layer, head]), metrics=True, square=array.shape[-1] == array.shape[-2])
+            assert done.stats is not None
+            out[layer, head] = metric.exact(done.stats)
+    return out
 
 
 def mean_row_entropy(attention: np.ndarray) -> np.ndarray:
     """Entropy of each query's attention distribution in nats (0 log 0 = 0), mean over queries,
     for an (L, H, N, N) array."""
-    return GRID_METRICS["entropy"].compute(_array_kind(attention))
+    return _every_head(attention, GRID_METRICS["entropy"])
 
 
 def max_off_diagonal(attention: np.ndarray) -> np.ndarray:
     """Largest weight with the first token (column 0) and the diagonal left out, for an
     (L, H, N, N) array; 0 if none remain."""
-    return GRID_METRICS["max_attention"].compute(_array_kind(attention))
+    return _every_head(attention, GRID_METRICS["max_attention"])

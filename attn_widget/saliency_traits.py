@@ -1,12 +1,11 @@
 """The saliency half of the widget's state (widgets made with ``from_model(..., saliency=True)``):
 the target explained, what the heatmap and strip show, the named spans, and the busy state while
 Python recomputes. A mixin of ``AttentionWidget``, which provides ``_capture``, ``_saliency``,
-``_encoded_heads``, ``scores()``, ``_send_selected_head()`` and ``_check_index()``.
+``_engine`` (the tile engine), ``_send_grid()`` and ``_check_index()``.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -20,15 +19,15 @@ class SaliencyTraits(traitlets.HasTraits):
     # Provided by AttentionWidget.
     _saliency: Any
     _capture: Any
-    _encoded_heads: Any
+    _engine: Any
     _ready: bool
 
     # Saliency (only with from_model(..., saliency=True)): what is explained, how it is shown.
     saliency_available = traitlets.Bool(False, read_only=True).tag(sync=True)
     strip_methods = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
     strip_method = traitlets.Unicode("attention").tag(sync=True)
-    strip_values = traitlets.Bytes(read_only=True).tag(sync=True)
-    strip_values_for = traitlets.Unicode(read_only=True).tag(sync=True)  # "method,layer,head,version"
+    # A payload (protocol.py): what="strip", method, layer, head, version, shape [N], data (dec3).
+    strip_values = traitlets.Dict(read_only=True).tag(sync=True)
     strip_label = traitlets.Unicode(read_only=True).tag(sync=True)
     heatmap_quantity = traitlets.Unicode("attention").tag(sync=True)  # or "attention_x_gradient"
     saliency_version = traitlets.Int(0, read_only=True).tag(sync=True)  # +1 per recomputation
@@ -143,15 +142,13 @@ class SaliencyTraits(traitlets.HasTraits):
                 self.set_trait("status", f"could not explain that target: {err}")
                 self.set_trait("busy", False)
             return
-        self._encoded_heads = OrderedDict((k, v) for k, v in self._encoded_heads.items() if k[0] != "attention_x_gradient")
+        self._engine.forget(lambda key: key[0] == "attention_x_gradient")  # tiles of the old target
         with self.hold_sync():
             self.set_trait("saliency_version", self.saliency_version + 1)
             self.set_trait("target_label", self._saliency.current.target.description)
             if self.grid_metric in SALIENCY_METRICS:
-                self.set_trait("grid_scores", dec3_bytes(self.scores()))
+                self._send_grid()
             self._send_strip()
-            if self.heatmap_quantity != "attention":
-                self._send_selected_head(preview=False)
             self.set_trait("status", "")
             self.set_trait("busy", False)
 
@@ -159,11 +156,6 @@ class SaliencyTraits(traitlets.HasTraits):
     def _strip_method_changed(self, change: dict[str, Any]) -> None:
         if self._ready:
             self._send_strip()
-
-    @traitlets.observe("heatmap_quantity")
-    def _quantity_changed(self, change: dict[str, Any]) -> None:
-        if self._ready:
-            self._send_selected_head(preview=False)
 
     def _send_strip(self) -> None:
         """The strip's per-token vector for saliency methods (the attention row is drawn by the
@@ -175,8 +167,11 @@ class SaliencyTraits(traitlets.HasTraits):
             self.set_trait("status", f"computing {STRIP_METHODS[self.strip_method]}…")
         vector = self._saliency.strip(self.strip_method, self.layer, self.head)
         with self.hold_sync():
-            self.set_trait("strip_values", dec3_bytes(vector.values))
-            self.set_trait("strip_values_for", f"{self.strip_method},{self.layer},{self.head},{self.saliency_version}")
+            self.set_trait("strip_values", {
+                "what": "strip", "method": self.strip_method, "layer": self.layer, "head": self.head,
+                "version": self.saliency_version, "shape": [int(vector.values.size)], "encoding": "dec3",
+                "data": dec3_bytes(vector.values),
+            })
             self.set_trait("strip_label", vector.label)
             self.set_trait("status", "")
             self.set_trait("busy", False)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
+import threading
 from collections import OrderedDict
 from typing import Any, Sequence
 
@@ -12,10 +14,14 @@ import traitlets
 
 from .capture import capture, capture_generation
 from .captured import Capture, Kind
-from .encoding import dec3_bytes, max_pool
+from .encoding import dec3_bytes
+from .grid_scores import EXACT_CELLS, Foreground, GridScores, Refiner
+from .head_source import ValueHead
 from .linked_saliency import SALIENCY_METRICS, LinkedSaliency
 from .metrics import GRID_METRICS
+from .protocol import QUANTITIES, ProtocolError, parse_tile_request, reply, tile_payload
 from .saliency_traits import SaliencyTraits
+from .tiles import TileEngine
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 _BUNDLE = _STATIC / "widget.js"
@@ -26,17 +32,12 @@ export default { render({ el }) {
 } };
 """
 
-#: Below this many bytes every head travels with the widget (instant head switches, works
-#: without a kernel); above it only the selected head does and the rest are fetched on request.
-DEFAULT_EAGER_BYTES = 4 * 1024 * 1024
-#: Lazy widgets with more tokens than this send a max-pooled preview of a newly selected head
-#: (at most PREVIEW_SIZE x PREVIEW_SIZE) ahead of its full matrix, so the picture changes within
-#: tens of milliseconds even when the exact values take longer to encode and travel.
-PREVIEW_SIZE = 256
-_HEAD_CACHE_SIZE = 16
-#: Above this, a new view's first head travels as a pooled preview and the exact matrix follows on
-#: request (N = 2048: 8.4 MB goes with the widget; N = 4096: 34 MB would not).
-INITIAL_HEAD_BYTES = 9 * 1024 * 1024
+#: Below this many bytes (dec3, 2 per weight) every head travels with the widget: instant head
+#: switches, and it works without a kernel. Above it the views ask for tiles of what they show.
+#: Kept under protocol.MAX_MESSAGE_BYTES: the widget's first message carries these bytes.
+DEFAULT_EAGER_BYTES = 1024 * 1024
+#: Encoded tiles kept for re-asking views (a second view, a pan back), by bytes.
+_TILE_CACHE_BYTES = 64 * 1024 * 1024
 
 
 class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
@@ -46,8 +47,9 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     ``output_attentions=True`` (a tuple with one ``(1, H, N, N)`` tensor per layer), or a torch
     tensor / numpy array ``(L, H, N, N)`` with ``tokens`` (one label per position); rows are
     queries (the attending token), columns keys. The selection (``layer``, ``head``, ``query``,
-    ``key``; 0-based, -1 = none) and the attention ``kind`` are shared with the browser both ways:
-    read them, ``observe`` them, or set them and every view follows.
+    ``key``; 0-based, -1 = none), the attention ``kind`` and the heatmap's visible ``window`` are
+    shared with the browser both ways: read them, ``observe`` them, or set them and every view
+    follows.
     """
 
     _esm = _BUNDLE if _BUNDLE.exists() else _UNBUILT_ESM
@@ -68,21 +70,19 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     n_queries = traitlets.Int(read_only=True).tag(sync=True)
     grid_metric = traitlets.Unicode("entropy").tag(sync=True)
     grid_metric_options = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
-    grid_scores = traitlets.Bytes(read_only=True).tag(sync=True)
-    attention_data = traitlets.Bytes(read_only=True).tag(sync=True)
-    head_data = traitlets.Bytes(read_only=True).tag(sync=True)
-    # layer, head, kind index, quantity (0 attention, 1 attention x gradient), saliency version:
-    # a view that switched kind or quantity ignores a head meant for the previous one.
-    head_data_for = traitlets.List(traitlets.Int(), read_only=True).tag(sync=True)
-    head_preview = traitlets.Bytes(read_only=True).tag(sync=True)
-    head_preview_for = traitlets.List(traitlets.Int(), read_only=True).tag(sync=True)  # layer, head, factor, rows, cols
+    # Payloads (protocol.py): a header with the bytes inside. grid_scores: what="scores";
+    # attention_data: what="heads", every head of the kind shown (eager widgets), else {}.
+    grid_scores = traitlets.Dict(read_only=True).tag(sync=True)
+    attention_data = traitlets.Dict(read_only=True).tag(sync=True)
 
-    # The selection, synced both ways.
+    # The selection and the view, synced both ways.
     kind = traitlets.Unicode("self").tag(sync=True)
     layer = traitlets.Int(0).tag(sync=True)
     head = traitlets.Int(0).tag(sync=True)
     query = traitlets.Int(-1).tag(sync=True)
     key = traitlets.Int(-1).tag(sync=True)
+    #: The heatmap's visible window [q0, q1, k0, k1] (query and key ranges, end exclusive).
+    window = traitlets.List().tag(sync=True)  # checked by _valid_window (one message for every mistake)
 
     def __init__(
         self,
@@ -94,6 +94,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         head: int = 0,
         query: int = -1,
         key: int = -1,
+        window: Sequence[int] | None = None,
         grid_metric: str = "entropy",
         special: Sequence[bool] | None = None,
         example: int | None = None,
@@ -118,10 +119,19 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             if tokens is None:
                 raise TypeError("tokens is required with an attention array: one label per position")
             self._capture = Capture.from_array(attention, tokens, special=special, example=example)
-        self._scores: dict[tuple[str, str], np.ndarray] = {}
-        self._encoded_heads: OrderedDict[tuple[str, str, int, int], bytes] = OrderedDict()  # (quantity, kind, layer, head)
+        self._engine = TileEngine()
+        self._foreground = Foreground()
+        self._grids: dict[str, GridScores] = {}
+        self._refiner: Refiner | None = None
+        self._tiles: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], list[bytes]]] = OrderedDict()
+        self._tile_bytes = 0
         self._eager_bytes = eager_bytes
         self._eager = False
+        self._sync_lock = threading.Lock()
+        try:  # a kernel runs cells inside its event loop: the grid worker hands results to it
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
         self._ready = False  # observers wait until __init__ has set every trait
         super().__init__(**kwargs)
         with self.hold_sync():
@@ -138,12 +148,14 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             self.flow_span = flow_span
             self._load_kind()
             self.layer, self.head, self.query, self.key = layer, head, query, key
+            if window is not None:
+                self.window = list(window)
             self.strip_method = strip_method
             self.heatmap_quantity = heatmap_quantity
             self._send_strip()
-            self._send_first_head()
         self._ready = True
         self.on_msg(self._answer_request)
+        self._start_refiner()
 
     # ----------------------------------------------------------------- construction helpers
     @classmethod
@@ -217,26 +229,55 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         view.flags.writeable = False
         return view
 
-    def scores(self, metric: str | None = None, kind: str | None = None) -> np.ndarray:
-        """The grid's per-head scores ``(L, H)`` for ``metric`` (default: the one shown)."""
+    def scores(self, metric: str | None = None, kind: str | None = None, *, exact: bool = True) -> np.ndarray:
+        """The grid's per-head scores ``(L, H)`` for ``metric`` (default: the one shown).
+
+        ``exact=True`` waits for (or computes) every head's exact value; ``exact=False`` returns
+        what the grid shows now: exact where refined, estimated from sampled rows elsewhere."""
         name = self.grid_metric if metric is None else metric
         if name in SALIENCY_METRICS and self._saliency is not None:
             return self._saliency.grid(name, self._flow_span())
         if name not in GRID_METRICS:
             raise ValueError(f"metric must be one of {self._metric_ids()}, got {name!r}")
-        which = self._capture.kind(self.kind if kind is None else kind)
-        key = (which.id, name)
-        if key not in self._scores:
-            self._scores[key] = GRID_METRICS[name].compute(which)
-        return self._scores[key]
+        grid = self._grid(self.kind if kind is None else kind)
+        if not exact:
+            return grid.values(name)[0]
+        if self._refiner is not None and self._refiner.grid is grid:
+            self._refiner.join()
+        return grid.exact_values(name)
+
+    @property
+    def grid_progress(self) -> tuple[int, int]:
+        """(heads with exact scores, all heads) for the kind shown."""
+        grid = self._grid(self.kind)
+        return grid.done, grid.total
+
+    def wait_scores(self, timeout: float | None = None) -> bool:
+        """Wait for the grid's background refinement; True when every score is exact."""
+        if self._refiner is not None:
+            self._refiner.join(timeout)
+            if not self._refiner.thread.is_alive():
+                self._publish_grid()
+        return self._grid(self.kind).complete
 
     @property
     def eager(self) -> bool:
-        """True when every head travels with the widget; False when heads are sent on request."""
+        """True when every head travels with the widget; False when views ask for tiles."""
         return self._eager
 
     def _kind(self) -> Kind:
         return self._capture.kind(self.kind)
+
+    def _grid(self, kind: str) -> GridScores:
+        if kind not in self._grids:
+            which = self._capture.kind(kind)
+            grid = GridScores(which, self._engine, lambda layer, head, k=kind: ("attention", k, layer, head, 0))
+            if grid.cells <= EXACT_CELLS:
+                grid.refine_all()
+            else:
+                grid.estimate()
+            self._grids[kind] = grid
+        return self._grids[kind]
 
     # ----------------------------------------------------------------- validation
     def _check_index(self, name: str, value: int, upper: int, allow_none: bool) -> int:
@@ -272,6 +313,24 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     def _valid_key(self, proposal: dict[str, Any]) -> int:
         return self._check_index("key", proposal["value"], self.n_tokens, True)
 
+    @traitlets.validate("window")
+    def _valid_window(self, proposal: dict[str, Any]) -> list[int]:
+        value = proposal["value"]
+        n_q, n_k = self.n_queries, self.n_tokens
+        ok = (
+            isinstance(value, (list, tuple)) and len(value) == 4
+            and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
+        )
+        if ok:
+            q0, q1, k0, k1 = (int(v) for v in value)
+            ok = 0 <= q0 < q1 <= n_q and 0 <= k0 < k1 <= n_k
+        if not ok:
+            raise traitlets.TraitError(
+                f"window must be (q0, q1, k0, k1) with 0 <= q0 < q1 <= {n_q} and 0 <= k0 < k1 <= {n_k} "
+                f"(query and key ranges, end exclusive), got {value!r}"
+            )
+        return [int(v) for v in value]
+
     def _metric_ids(self) -> list[str]:
         return sorted(GRID_METRICS) + (sorted(SALIENCY_METRICS) if self._saliency is not None else [])
 
@@ -297,8 +356,13 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         self.set_trait("n_heads", n_heads)
         self.set_trait("n_queries", n_q)
         self.set_trait("n_tokens", n_k)
-        self.set_trait("attention_data", dec3_bytes(self._capture.attentions(k.id)) if self._eager else b"")
-        self.set_trait("grid_scores", dec3_bytes(self.scores()))
+        heads: dict[str, Any] = {}
+        if self._eager:
+            heads = {"what": "heads", "kind": k.id, "shape": [n_layers, n_heads, n_q, n_k], "encoding": "dec3",
+                     "data": dec3_bytes(self._capture.attentions(k.id))}
+        self.set_trait("attention_data", heads)
+        self._send_grid()
+        self.window = [0, n_q, 0, n_k]
         self.layer = min(self.layer, n_layers - 1)
         self.head = min(self.head, n_heads - 1)
         self.query = min(self.query, n_q - 1)
@@ -308,116 +372,132 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     def _kind_changed(self, change: dict[str, Any]) -> None:
         if not self._ready:
             return
-        self._ready = False  # layer/head clamping must not push a head of the old kind
+        self._ready = False  # layer/head clamping must not start work for the old kind
         try:
+            self._stop_refiner()
             with self.hold_sync():
                 self._load_kind()
-                self._send_first_head()
         finally:
             self._ready = True
+        self._start_refiner()
 
     @traitlets.observe("grid_metric", "flow_span")
     def _grid_metric_changed(self, change: dict[str, Any]) -> None:
         if self.n_layers:
-            self.set_trait("grid_scores", dec3_bytes(self.scores()))
+            self._send_grid()
 
     @traitlets.observe("layer", "head")
     def _selected_head_changed(self, change: dict[str, Any]) -> None:
-        if self._ready:
-            self._send_selected_head()
-            if self.strip_method == "attention_x_gradient":
-                self._send_strip()
+        if self._ready and self.strip_method == "attention_x_gradient":
+            self._send_strip()
 
-    def _send_first_head(self) -> None:
-        """The head a view draws first (a new widget, a new kind). Up to INITIAL_HEAD_BYTES it is the
-        exact matrix; above, only its pooled preview, so the first picture never waits for tens of
-        megabytes: the view asks for the exact head as soon as it has drawn the preview."""
-        if self._eager and self.heatmap_quantity == "attention":
-            return
-        if self._preview_factor() > 1 and 2 * self.n_tokens * self.n_queries > INITIAL_HEAD_BYTES and self.heatmap_quantity == "attention":
-            with self.hold_sync():
-                self.set_trait("head_data", b"")  # no exact head yet: the view requests it
-                self.set_trait("head_data_for", [])
-                self._send_preview(self._capture.attention(self.layer, self.head, self.kind))
-            return
-        self._send_selected_head(preview=False)
-
-    def _preview_factor(self) -> int:
-        """The block size that pools the shown matrix down to at most PREVIEW_SIZE a side."""
-        return -(-max(self.n_tokens, self.n_queries) // PREVIEW_SIZE)  # ceil
-
-    def _send_preview(self, matrix: np.ndarray) -> None:
-        factor = self._preview_factor()
-        pooled = max_pool(matrix, factor)
-        with self.hold_sync():
-            self.set_trait("head_preview", dec3_bytes(pooled))
-            self.set_trait("head_preview_for", [self.layer, self.head, factor, pooled.shape[0], pooled.shape[1]])
-
-    def _send_selected_head(self, preview: bool = True) -> None:
-        """Lazy mode: keep the selected head's matrix in a trait, so it reaches every view (and a
-        re-display, and a Python-driven switch) without a request. Long inputs send a max-pooled
-        preview first, in its own message, then the exact matrix."""
-        if self._eager and self.heatmap_quantity == "attention":
-            return
-        kind, layer, head = self.kind, self.layer, self.head
-        matrix = None
-        if preview and self._preview_factor() > 1 and self.heatmap_quantity == "attention" and ("attention", kind, layer, head) not in self._encoded_heads:
-            matrix = self._capture.attention(layer, head, kind)  # recomputed once, for both messages
-            self._send_preview(matrix)
-        with self.hold_sync():
-            self.set_trait("head_data", self._head_bytes(kind, layer, head, self.heatmap_quantity, matrix))
-            quantity = 0 if self.heatmap_quantity == "attention" else 1
-            self.set_trait("head_data_for", [layer, head, self._capture.kinds.index(kind), quantity, self.saliency_version if quantity else 0])
-
-    def _head_bytes(self, kind: str, layer: int, head: int, quantity: str = "attention", matrix: np.ndarray | None = None) -> bytes:
-        key = (quantity, kind, layer, head)
-        if key in self._encoded_heads:
-            self._encoded_heads.move_to_end(key)
-            return self._encoded_heads[key]
-        if matrix is not None:
-            data = dec3_bytes(matrix)
-        elif quantity == "attention_x_gradient" and self._saliency is not None:
-            data = dec3_bytes(self._saliency.current.attention_x_gradient[layer, head])
+    def _send_grid(self) -> None:
+        """The grid's payload: values, standard errors (0 = exact, NaN = a lower bound) and which
+        heads are exact, with the sample they were estimated from."""
+        metric = self.grid_metric
+        k = self._kind()
+        payload: dict[str, Any] = {"what": "scores", "kind": k.id, "metric": metric, "shape": [k.n_layers, k.n_heads], "encoding": "dec3"}
+        if metric in SALIENCY_METRICS and self._saliency is not None:
+            values = self.scores()
+            payload.update(exact=True, done=values.size, total=values.size, sample=0, rows=k.shape[2], data=dec3_bytes(values))
         else:
-            data = dec3_bytes(self._capture.attention(layer, head, kind))
-        self._encoded_heads[key] = data
-        while len(self._encoded_heads) > _HEAD_CACHE_SIZE:
-            self._encoded_heads.popitem(last=False)
-        return data
-
-    def _answer_request(self, _widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
-        """Answer ``{"type": "head", "id", "layer", "head", "kind"}`` with that head's bytes, by id."""
-        if not isinstance(content, dict) or content.get("type") != "head":
-            return
-        request_id = content.get("id")
-        layer, head = content.get("layer"), content.get("head")
-        kind = content.get("kind", self.kind)
-        quantity = content.get("quantity", "attention")
-        reply: dict[str, Any] = {"type": "head", "id": request_id, "layer": layer, "head": head, "kind": kind}
-        if "quantity" in content:
-            reply["quantity"] = quantity
-            reply["version"] = self.saliency_version  # the target these numbers explain
-        if quantity not in ("attention", "attention_x_gradient") or (quantity != "attention" and self._saliency is None):
-            reply["error"] = f"no {quantity!r} for this widget"
-            self.send(reply)
-            return
-        try:
-            which = self._capture.kind(kind)
-        except ValueError as err:
-            reply["error"] = str(err)
-            self.send(reply)
-            return
-        valid = (
-            isinstance(layer, int)
-            and isinstance(head, int)
-            and 0 <= layer < which.n_layers
-            and 0 <= head < which.n_heads
-        )
-        if not valid:
-            reply["error"] = (
-                f"no head (layer={layer!r}, head={head!r}): layer must be in "
-                f"[0, {which.n_layers - 1}] and head in [0, {which.n_heads - 1}]"
+            grid = self._grid(k.id)
+            values, errors = grid.values(metric)
+            lower_bound = np.isnan(errors)
+            payload.update(
+                exact=grid.complete, done=grid.done, total=grid.total, sample=grid.sample_size, rows=grid.n_q,
+                data=dec3_bytes(values), error=dec3_bytes(np.where(lower_bound, 0.0, errors)),
+                exact_heads=grid.exact.astype(np.uint8).tobytes(), lower_bound=lower_bound.astype(np.uint8).tobytes(),
             )
-            self.send(reply)
+        with self._sync_lock:
+            self.set_trait("grid_scores", payload)
+
+    def _publish_grid(self) -> None:
+        """From the grid worker: hand the new scores to the kernel's loop when there is one."""
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._send_grid)
+        else:
+            self._send_grid()
+
+    def _start_refiner(self) -> None:
+        grid = self._grid(self.kind)
+        if grid.complete:
             return
-        self.send(reply, buffers=[self._head_bytes(kind, layer, head, quantity)])
+        self._refiner = Refiner(grid, self._foreground, lambda: (self.layer, self.head), self._publish_grid).start()
+
+    def _stop_refiner(self) -> None:
+        if self._refiner is not None:
+            self._refiner.stop.set()
+            self._refiner.join()
+            self._refiner = None
+
+    def close(self) -> None:
+        if getattr(self, "_refiner", None) is not None:  # __del__ may run on a half-made widget
+            self._stop_refiner()
+        super().close()
+
+    # ----------------------------------------------------------------- answering the views
+    def _source(self, quantity: str, kind: str, layer: int, head: int) -> Any:
+        if quantity == "attention_x_gradient":
+            return ValueHead(self._saliency.current.attention_x_gradient[layer, head], signed=True)
+        return self._capture.kind(kind).source(layer, head)
+
+    def _engine_key(self, quantity: str, kind: str, layer: int, head: int, version: int) -> tuple[Any, ...]:
+        return (quantity, kind, layer, head, version)
+
+    def tile(self, layer: int, head: int, window: Sequence[int], block: int | Sequence[int] = 1, *, kind: str | None = None) -> Any:
+        """The tile a view would get: ``window`` (q0, q1, k0, k1) of a head pooled into blocks of
+        ``block`` cells (a power of two, or (rows, cols)); ``.values`` are the block maxima."""
+        blocks = [block, block] if isinstance(block, int) else list(block)
+        request = parse_tile_request(
+            {"id": "python", "kind": self.kind if kind is None else kind, "layer": layer, "head": head,
+             "window": [int(v) for v in window], "block": blocks},
+            kinds=self._kind_shapes(), quantities=("attention",), version=self.saliency_version,
+        )
+        key = self._engine_key("attention", request["kind"], layer, head, 0)
+        return self._engine.tile(key, self._source("attention", request["kind"], layer, head), tuple(request["window"]), tuple(request["block"]))
+
+    def _kind_shapes(self) -> dict[str, tuple[int, int, int, int]]:
+        return {k: self._capture.kind(k).shape for k in self._capture.kinds}
+
+    def _answer_request(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
+        """Answer a view's request (protocol.py). Never raises: every failure is an error reply."""
+        request_id = content.get("id") if isinstance(content, dict) else None
+        try:
+            with self._foreground:
+                if not isinstance(content, dict) or content.get("type") != "tile":
+                    kind = content.get("type") if isinstance(content, dict) else type(content).__name__
+                    raise ProtocolError(f"unknown request type {kind!r}: expected 'tile'")
+                quantities = QUANTITIES if self._saliency is not None else ("attention",)
+                request = parse_tile_request(content, kinds=self._kind_shapes(), quantities=quantities, version=self.saliency_version)
+                payload, data = self._tile_reply(request)
+            self.send(reply(request_id, request=dict(request), payload=payload), buffers=data)
+        except ProtocolError as err:
+            self.send(reply(request_id, error=str(err)))
+        except Exception as err:  # noqa: BLE001 - the kernel must keep answering; the view shows it
+            self.send(reply(request_id, error=f"{type(err).__name__}: {err}"))
+
+    def _tile_reply(self, request: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+        cache_key = (request["quantity"], request["kind"], request["layer"], request["head"], request["version"],
+                     tuple(request["window"]), tuple(request["block"]))
+        hit = self._tiles.get(cache_key)
+        if hit is not None:
+            self._tiles.move_to_end(cache_key)
+            return hit
+        quantity, kind, layer, head, version = (request[k] for k in ("quantity", "kind", "layer", "head", "version"))
+        source = self._source(quantity, kind, layer, head)
+        key = self._engine_key(quantity, kind, layer, head, version)
+        tile = self._engine.tile(key, source, tuple(request["window"]), tuple(request["block"]))
+        peak = self._engine.peak(key)
+        if peak is None:
+            peak = float(np.abs(tile.values).max())
+        payload = tile_payload(request, tile, peak, source.signed)  # type: ignore[arg-type]
+        data = [dec3_bytes(tile.values)]
+        if tile.where is not None:
+            data.append(tile.where.astype("<u4").tobytes())
+        self._tiles[cache_key] = (dict(payload), data)
+        self._tile_bytes += sum(len(d) for d in data)
+        while self._tile_bytes > _TILE_CACHE_BYTES and len(self._tiles) > 1:
+            _, (_, dropped) = self._tiles.popitem(last=False)
+            self._tile_bytes -= sum(len(d) for d in dropped)
+        return dict(payload), data

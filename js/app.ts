@@ -2,36 +2,43 @@
 // traits, and turns clicks into trait changes. Everything it registers is tied to `signal`.
 import type { Theme } from "./canvas";
 import { readTheme } from "./canvas";
-import type { ColorScale } from "./colormap";
-import { magnitudeScale, zeroBasedScale } from "./colormap";
+import { magnitudeScale } from "./colormap";
 import { Controls } from "./controls";
 import { SaliencyControls } from "./saliency_controls";
 import { codesOf, decodeCodes } from "./decode";
 import { GridView } from "./grid";
-import { HeadStore } from "./head_store";
 import { HeatmapView } from "./heatmap";
+import type { CellWindow } from "./layout";
+import type { HeadRef } from "./protocol";
 import { StripView } from "./strip";
+import { TileStore } from "./tile_store";
 import { Tooltip } from "./tooltip";
-import type { Axis, HeadMatrix, WidgetModel, WidgetState } from "./types";
+import { TrackView } from "./track";
+import type { Axis, WidgetModel, WidgetState } from "./types";
 
 type Part = "grid" | "heatmap" | "strip";
 
+/** Above this many keys the strip is a track that follows the heatmap's key axis. */
+export const TRACK_FROM_TOKENS = 512;
+const WINDOW_SAVE_MS = 150; // a zoom gesture sends the window once it settles
+
 export class AttentionApp {
   readonly root: HTMLDivElement;
-  private readonly store: HeadStore;
+  private readonly store: TileStore;
   private readonly grid: GridView;
   private readonly heatmap: HeatmapView;
   private readonly strip: StripView;
+  private readonly track: TrackView;
+  private readonly gridStatus: HTMLDivElement;
+  private long = false; // the track replaces the word strip
+  private windowTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly controls: Controls;
   private readonly saliencyControls: SaliencyControls;
   private readonly title: HTMLDivElement;
-  private readonly scales = new WeakMap<HeadMatrix, ColorScale>();
   private theme: Theme | null = null;
   private dirty = new Set<Part>();
   private frame = 0;
   private painted = false;
-  private shown = ""; // "layer,head" of the exact matrix the heatmap draws, "" otherwise
-  private preview = ""; // "layer,head" of the pooled preview the heatmap draws, "" otherwise
   private width = -1; // the root's width at the last layout
   private shapeQueued = false;
 
@@ -75,32 +82,36 @@ export class AttentionApp {
     el.appendChild(this.root);
 
     const themeOf = () => (this.theme ??= readTheme(this.root));
-    this.store = new HeadStore(model, signal);
+    this.store = new TileStore(model, signal, () => this.schedule("heatmap", "strip"));
     this.grid = new GridView(gridPanel, themeOf, tooltip, {
       select: (layer, head) => this.save({ layer, head }),
       preview: (layer, head) => this.prefetch(layer, head),
     }, signal);
+    this.gridStatus = div("attn-grid-status");
+    this.gridStatus.dataset.testid = "attn-grid-status";
+    gridPanel.appendChild(this.gridStatus);
     this.heatmap = new HeatmapView(heatPanel, themeOf, tooltip, {
       select: (query, key) => this.save({ query, key }),
-      windowChanged: (win) => {
-        this.controls.setZoomed(win.rows < this.model.get("n_queries") || win.cols < this.model.get("n_tokens"));
-      },
+      windowChanged: (win) => this.windowMoved(win),
       target: (query) => this.save({ target_position: query }),
-    }, signal);
+    }, this.store, signal);
     this.strip = new StripView(stripPanel, themeOf, tooltip, {
       select: (query, key) => this.save({ query, key }),
-    }, signal);
+    }, this.store, signal);
+    this.track = new TrackView(stripPanel, themeOf, tooltip, {
+      select: (query, key) => this.save({ query, key }),
+    }, this.store, signal);
+    signal.addEventListener("abort", () => clearTimeout(this.windowTimer));
 
     const shape: (keyof WidgetState)[] = ["kind", "kinds", "tokens", "special", "generated", "query_tokens", "query_special", "query_generated", "n_layers", "n_heads", "n_tokens", "n_queries", "attention_data", "heatmap_quantity", "saliency_version"];
     const saliency: (keyof WidgetState)[] = ["saliency_available", "strip_methods", "strip_method", "target_token", "target_label", "target_position", "busy", "status", "spans", "flow_span"];
     this.listen(saliency, () => this.loadSaliency());
-    this.listen(["strip_values", "strip_values_for", "strip_method"], () => this.loadStrip());
+    this.listen(["strip_values", "strip_method"], () => this.loadStrip());
     this.listen(shape, () => this.queueShape());
     this.listen(["grid_scores", "grid_metric", "grid_metric_options"], () => this.loadGrid());
     this.listen(["layer", "head"], () => this.loadHead());
     this.listen(["query", "key"], () => this.loadSelection());
-    this.listen(["head_data"], () => this.receiveHeadData());
-    this.listen(["head_preview"], () => this.receivePreview());
+    this.listen(["window"], () => this.loadWindow());
 
     const resize = new ResizeObserver(() => this.relayout());
     resize.observe(this.root);
@@ -146,21 +157,61 @@ export class AttentionApp {
     const kind = this.model.get("kind") ?? "self";
     this.controls.setKinds(this.model.get("kinds") ?? [], kind);
     const quantity = this.model.get("heatmap_quantity") ?? "attention";
-    const eager = quantity === "attention" ? ((this.model.get("attention_data") as DataView | null) ?? null) : null;
-    this.store.reset(kind, rows.tokens.length, cols.tokens.length, eager, quantity, this.model.get("saliency_version") ?? 0);
+    this.store.setEager(this.model.get("attention_data"));
     if (quantity === "attention") this.heatmap.setQuantity("weight", "attention weight");
     else this.heatmap.setQuantity("A·∂L/∂A", "|attention × gradient|");
     this.heatmap.setAxes(rows, cols);
     this.strip.setAxes(rows, cols);
+    this.track.setAxes(rows, cols);
+    this.long = cols.tokens.length > TRACK_FROM_TOKENS;
+    this.strip.canvas.parentElement!.hidden = this.long;
+    this.track.el.hidden = !this.long;
+    // data-testid="attn-strip" marks whichever strip is on screen
+    if (this.long) {
+      delete this.strip.canvas.dataset.testid;
+      this.track.canvas.dataset.testid = "attn-strip";
+    } else {
+      delete this.track.canvas.dataset.testid;
+      this.strip.canvas.dataset.testid = "attn-strip";
+    }
     this.loadSaliency();
     this.loadStrip();
-    this.receiveHeadData();
     this.loadGrid();
+    this.loadWindow();
     this.loadHead();
-    this.receivePreview(); // a long input's first head may be a preview alone
     this.loadSelection();
     this.width = -1; // a new shape needs a new layout even at the same width
     this.relayout();
+  }
+
+  /** The window from the trait (Python set it, or another view moved it). */
+  private loadWindow(): void {
+    const w = this.model.get("window");
+    if (!Array.isArray(w) || w.length !== 4) return;
+    const [q0, q1, k0, k1] = w;
+    const cur = this.heatmap.window;
+    if (cur.row0 === q0 && cur.rows === q1 - q0 && cur.col0 === k0 && cur.cols === k1 - k0) return;
+    this.heatmap.showWindow({ row0: q0, rows: q1 - q0, col0: k0, cols: k1 - k0 });
+    this.afterWindow();
+    this.schedule("heatmap", "strip");
+  }
+
+  /** The user zoomed or panned: follow with the track now, tell Python once the gesture settles. */
+  private windowMoved(win: CellWindow): void {
+    this.afterWindow();
+    this.schedule("strip");
+    clearTimeout(this.windowTimer);
+    this.windowTimer = setTimeout(() => {
+      const w = this.heatmap.window;
+      this.save({ window: [w.row0, w.row0 + w.rows, w.col0, w.col0 + w.cols] });
+    }, WINDOW_SAVE_MS);
+    void win;
+  }
+
+  private afterWindow(): void {
+    const w = this.heatmap.window;
+    this.controls.setZoomed(w.rows < this.model.get("n_queries") || w.cols < this.model.get("n_tokens"));
+    this.track.setKeys(w.col0, w.cols);
   }
 
   /** The saliency toolbar, spans, target marker and busy state, from the traits. */
@@ -183,6 +234,7 @@ export class AttentionApp {
     this.root.dataset.busy = String(busy);
     this.heatmap.setSpans(spans);
     this.strip.setSpans(spans);
+    this.track.setSpans(spans);
     const position = this.model.get("target_position") ?? -1;
     const n = this.model.get("n_queries") ?? 0;
     this.heatmap.setTarget(available ? (position >= 0 ? position : n - 1) : -1, available);
@@ -194,17 +246,22 @@ export class AttentionApp {
     const method = this.model.get("strip_method") ?? "attention";
     if (method === "attention") {
       this.strip.setVector(null, false);
+      this.track.setVector(null, false);
     } else {
-      const codes = codesOf(this.model.get("strip_values"));
-      const fresh = (this.model.get("strip_values_for") ?? "").startsWith(`${method},`);
+      const payload = this.model.get("strip_values");
+      const codes = codesOf(payload?.data);
+      const fresh = payload?.what === "strip" && payload.method === method;
       const n = this.model.get("n_tokens");
       if (fresh && codes.length === n) {
         const values = decodeCodes(codes);
         const option = (this.model.get("strip_methods") ?? []).find((m) => m.id === method);
         const name = option?.label ?? method;
-        this.strip.setVector({ codes, values, label: this.model.get("strip_label") ?? "", valueName: name, shortName: option?.short ?? name, scale: magnitudeScale(values) }, true);
+        const vector = { codes, values, label: this.model.get("strip_label") ?? "", valueName: name, shortName: option?.short ?? name, scale: magnitudeScale(values) };
+        this.strip.setVector(vector, true);
+        this.track.setVector(vector, true);
       } else {
         this.strip.setVector(null, true);
+        this.track.setVector(null, true);
       }
     }
     this.schedule("strip");
@@ -220,128 +277,60 @@ export class AttentionApp {
   }
 
   private loadGrid(): void {
-    const codes = codesOf(this.model.get("grid_scores"));
+    const payload = this.model.get("grid_scores");
+    const codes = codesOf(payload?.data);
     const nLayers = this.model.get("n_layers");
     const nHeads = this.model.get("n_heads");
-    if (codes.length !== nLayers * nHeads) return;
+    if (!payload || payload.what !== "scores" || codes.length !== nLayers * nHeads) return;
     const metric = this.model.get("grid_metric");
     const options = this.model.get("grid_metric_options") ?? [];
     this.controls.setMetrics(options, metric);
     const label = options.find((o) => o.id === metric)?.label ?? metric;
-    this.grid.setData({ nLayers, nHeads, codes, values: decodeCodes(codes), metricLabel: label });
+    const bytes = (b: unknown) => (b ? new Uint8Array((b as DataView).buffer, (b as DataView).byteOffset, (b as DataView).byteLength) : null);
+    const estimate = payload.exact
+      ? null
+      : { errors: codesOf(payload.error), exact: bytes(payload.exact_heads), lowerBound: bytes(payload.lower_bound), sample: payload.sample ?? 0, rows: payload.rows ?? 0 };
+    this.grid.setData({ nLayers, nHeads, codes, values: decodeCodes(codes), metricLabel: label, estimate });
+    const done = payload.done ?? nLayers * nHeads;
+    const total = payload.total ?? nLayers * nHeads;
+    this.gridStatus.textContent = payload.exact ? "" : `refining scores: ${done} of ${total} heads exact · the rest estimated from ${payload.sample} of ${payload.rows} query rows (≈ in the tooltip)`;
+    this.gridStatus.dataset.done = String(done);
+    this.gridStatus.dataset.total = String(total);
+    this.root.dataset.gridExact = String(!!payload.exact);
     this.schedule("grid");
   }
 
-  /** Show the selected head: from the store now, or from the kernel when it answers. */
+  /** The head the heatmap and strip show now. */
+  private headRef(): HeadRef {
+    const quantity = this.model.get("heatmap_quantity") ?? "attention";
+    return {
+      kind: this.model.get("kind") ?? "self",
+      layer: this.model.get("layer"),
+      head: this.model.get("head"),
+      quantity,
+      version: quantity === "attention" ? 0 : this.model.get("saliency_version") ?? 0,
+    };
+  }
+
+  /** Show the selected head: its tiles come from the store (cut here, or asked of the kernel). */
   private loadHead(): void {
     const layer = this.model.get("layer");
     const head = this.model.get("head");
-    const nHeads = this.model.get("n_heads");
     this.grid.setSelection(layer, head);
     const kinds = this.model.get("kinds") ?? [];
     const kind = kinds.length > 1 ? `${kinds.find((k) => k.id === this.model.get("kind"))?.label ?? this.model.get("kind")}, ` : "";
-    const what = (this.model.get("heatmap_quantity") ?? "attention") === "attention" ? "attention weights" : "attention × gradient A·∂L/∂A (colour = size, tooltip = sign)";
+    const signed = (this.model.get("heatmap_quantity") ?? "attention") !== "attention";
+    const what = signed ? "attention × gradient A·∂L/∂A (colour = size, tooltip = sign)" : "attention weights";
     this.title.textContent = `${kind}layer ${layer} · head ${head}: ${what} (row = query, column = key)`;
     this.updateSelectionText();
-    this.schedule("grid");
-    const matrix = this.store.get(layer, head, nHeads);
-    if (matrix) {
-      this.showMatrix(matrix, layer, head);
-      return;
-    }
-    // Lazy widgets: Python pushes the selected head into head_data when layer/head change, usually
-    // within tens of milliseconds. Until then the old picture stays (a "loading" frame would cost a
-    // whole redraw), but it no longer answers hovers with the old head's numbers. Only if the head
-    // is slow do we say so, and later still we ask for it, in case this view missed that update.
-    this.heatmap.setMatrix(null, null);
-    this.strip.setMatrix(null, null);
-    this.shown = this.preview = "";
-    this.root.dataset.headShown = this.root.dataset.headPreview = "";
-    const stillMissing = () =>
-      !this.signal.aborted && this.isSelected(layer, head) && !this.store.get(layer, head, nHeads) && this.preview !== `${layer},${head}`;
-    setTimeout(() => {
-      if (!stillMissing()) return;
-      this.shown = this.preview = "";
-      this.heatmap.setMatrix(null, null, `loading layer ${layer}, head ${head}…`);
-      this.strip.setMatrix(null, null);
-      this.schedule("heatmap", "strip");
-    }, 150);
-    setTimeout(() => {
-      if (!stillMissing()) return;
-      this.store.fetch(layer, head, nHeads).then(
-        (m) => this.isSelected(layer, head) && this.showMatrix(m, layer, head),
-        (err: Error) => this.isSelected(layer, head) && this.showError(err),
-      );
-    }, 600);
+    this.heatmap.setHead(this.headRef(), signed);
+    this.schedule("grid", "heatmap", "strip");
   }
 
-  private isSelected(layer: number, head: number): boolean {
-    return this.model.get("layer") === layer && this.model.get("head") === head;
-  }
-
-  private receiveHeadData(): void {
-    const data = this.model.get("head_data") as DataView | null;
-    const [layer, head, kindIndex, quantity, version] = this.model.get("head_data_for") ?? [];
-    if (!data || data.byteLength === 0 || layer === undefined) return;
-    if (kindIndex !== undefined && !this.isCurrentHeadData(kindIndex, quantity, version)) return; // meant for a previous kind or quantity
-    const matrix = this.store.put(layer, head, data);
-    if (matrix && this.isSelected(layer, head)) this.showMatrix(matrix, layer, head);
-  }
-
-  private isCurrentHeadData(kindIndex: number, quantity: number, version: number): boolean {
-    const kinds = this.model.get("kinds") ?? [];
-    const kind = this.model.get("kind") ?? "self";
-    const wantQuantity = (this.model.get("heatmap_quantity") ?? "attention") === "attention" ? 0 : 1;
-    const wantVersion = wantQuantity ? (this.model.get("saliency_version") ?? 0) : 0;
-    const kindOk = kinds.length === 0 || kinds[kindIndex]?.id === kind;
-    return kindOk && quantity === wantQuantity && version === wantVersion;
-  }
-
-  /** A pooled preview of the selected head, drawn until its exact matrix arrives. */
-  private receivePreview(): void {
-    const [layer, head, factor, rows, cols] = this.model.get("head_preview_for") ?? [];
-    if (layer === undefined || !this.isSelected(layer, head) || this.store.get(layer, head, this.model.get("n_heads"))) return;
-    const codes = codesOf(this.model.get("head_preview"));
-    if (codes.length !== rows * cols) return;
-    this.showMatrix({ codes, values: decodeCodes(codes), rows, cols, factor }, layer, head);
-    // A first head above Python's INITIAL_HEAD_BYTES comes as a preview alone: ask for the exact
-    // values now (after a switch, Python pushes them right behind the preview instead).
-    const pushed = (this.model.get("head_data") as DataView | null)?.byteLength ?? 0;
-    if (pushed === 0) {
-      this.store.fetch(layer, head, this.model.get("n_heads")).then(
-        (m) => this.isSelected(layer, head) && this.showMatrix(m, layer, head),
-        (err: Error) => this.isSelected(layer, head) && this.showError(err),
-      );
-    }
-  }
-
-  private showMatrix(matrix: HeadMatrix, layer: number, head: number): void {
-    const key = `${layer},${head}`;
-    this.shown = matrix.factor === 1 ? key : "";
-    this.preview = matrix.factor === 1 ? "" : key;
-    const signed = (this.model.get("heatmap_quantity") ?? "attention") !== "attention";
-    let scale = this.scales.get(matrix);
-    if (!scale) {
-      scale = signed ? magnitudeScale(matrix.values) : zeroBasedScale(matrix.values);
-      this.scales.set(matrix, scale);
-    }
-    this.heatmap.setMatrix(matrix, scale);
-    this.strip.setMatrix(matrix.factor === 1 ? matrix : null, scale, signed ? "A·∂L/∂A" : "weight");
-    this.schedule("heatmap", "strip");
-  }
-
-  private showError(err: Error): void {
-    this.shown = this.preview = "";
-    this.heatmap.setMatrix(null, null, `could not load this head: ${err.message}`);
-    this.schedule("heatmap");
-  }
-
-  /** Lazy widgets: fetch the head under a pointer that rests on the grid, before the click.
-   * (Prefetching neighbours of every shown head was tried: it queued work in the kernel ahead of
-   * the user's next click and made random head switches slower.) */
+  /** Lazy widgets: ask for the overview of the head under a pointer that rests on the grid. */
   private prefetch(layer: number, head: number): void {
-    if (this.store.eager) return;
-    this.store.fetch(layer, head, this.model.get("n_heads")).catch(() => undefined);
+    if (this.store.isEager) return;
+    this.store.prefetch(this.heatmap.specsFor({ ...this.headRef(), layer, head }));
   }
 
   private loadSelection(): void {
@@ -349,6 +338,7 @@ export class AttentionApp {
     const key = this.model.get("key");
     this.heatmap.setSelection(query, key);
     this.strip.setSelection(query, key);
+    this.track.setSelection(query, key);
     this.updateSelectionText();
     this.schedule("heatmap", "strip");
   }
@@ -371,6 +361,7 @@ export class AttentionApp {
     const heatWidth = width - gridWidth >= 300 ? width - gridWidth : width;
     this.heatmap.layout(heatWidth);
     this.strip.layout(width);
+    this.track.layout(width);
     this.schedule("grid", "heatmap", "strip");
   }
 
@@ -388,11 +379,23 @@ export class AttentionApp {
     const dirty = this.dirty;
     this.dirty = new Set();
     if (dirty.has("grid")) this.grid.draw();
-    if (dirty.has("heatmap")) this.heatmap.draw();
-    if (dirty.has("strip")) this.strip.draw();
     if (dirty.has("heatmap")) {
-      this.root.dataset.headShown = this.shown;
-      this.root.dataset.headPreview = this.preview;
+      this.heatmap.draw();
+      const signed = (this.model.get("heatmap_quantity") ?? "attention") !== "attention";
+      const scale = this.heatmap.colorScale;
+      const name = signed ? "A·∂L/∂A" : "weight";
+      this.strip.setHead(scale ? this.headRef() : null, scale, name);
+      this.track.setHead(scale ? this.headRef() : null, scale, name);
+    }
+    if (dirty.has("heatmap") || dirty.has("strip")) {
+      if (this.long) this.track.draw();
+      else this.strip.draw();
+    }
+    this.store.want([...this.heatmap.wanted, ...(this.long ? this.track.wanted : this.strip.wanted)]);
+    if (dirty.has("heatmap")) {
+      const key = `${this.model.get("layer")},${this.model.get("head")}`;
+      this.root.dataset.headShown = this.heatmap.exact ? key : "";
+      this.root.dataset.headPreview = !this.heatmap.exact && this.heatmap.drewTiles ? key : "";
     }
     if (!this.painted && (this.root.dataset.headShown || this.root.dataset.headPreview)) {
       this.painted = true;

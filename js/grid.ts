@@ -10,12 +10,23 @@ import type { Cell, Rect } from "./layout";
 import { cellAt, cellRect, fullWindow, labelIndices, labelStep } from "./layout";
 import type { Tooltip } from "./tooltip";
 
+/** While the kernel refines the scores: each head's standard error (dec3), which heads are exact,
+ * which estimates are lower bounds (a maximum over sampled rows), and the sample size. */
+export interface GridEstimate {
+  errors: Uint16Array;
+  exact: Uint8Array | null;
+  lowerBound: Uint8Array | null;
+  sample: number;
+  rows: number;
+}
+
 export interface GridData {
   nLayers: number;
   nHeads: number;
   codes: Uint16Array; // dec3, row-major (layer, head)
   values: Float32Array;
   metricLabel: string;
+  estimate: GridEstimate | null; // null: every score is exact
 }
 
 export interface GridEvents {
@@ -92,6 +103,20 @@ export class GridView {
         ctx.fillRect(LEFT + h * c, TOP + l * c, c, c);
       }
     }
+    const est = data.estimate;
+    if (est?.exact) {
+      // a small hollow ring marks a score that is still an estimate
+      ctx.lineWidth = 1;
+      for (let l = 0; l < nLayers; l++) {
+        for (let h = 0; h < nHeads; h++) {
+          if (est.exact[l * nHeads + h]) continue;
+          ctx.strokeStyle = scale.textColor(data.values[l * nHeads + h]);
+          ctx.beginPath();
+          ctx.arc(LEFT + h * c + c - 5, TOP + l * c + 5, 2, 0, 2 * Math.PI);
+          ctx.stroke();
+        }
+      }
+    }
     // Thin gaps keep neighbouring cells of equal colour apart.
     ctx.strokeStyle = "rgba(128,128,128,0.25)";
     ctx.lineWidth = 1;
@@ -150,7 +175,7 @@ export class GridView {
     const data = this.data;
     if (!cell || !data) return this.onLeave();
     const i = cell.row * data.nHeads + cell.col;
-    this.tooltip.show([`layer ${cell.row} · head ${cell.col}`, `${data.metricLabel}: ${formatCode(data.codes[i])}`], e.clientX, e.clientY, "grid");
+    this.tooltip.show([`layer ${cell.row} · head ${cell.col}`, ...describeScore(data, i)], e.clientX, e.clientY, "grid");
     if (this.hover?.row !== cell.row || this.hover?.col !== cell.col) {
       this.hover = cell;
       this.drawOverlay();
@@ -172,4 +197,16 @@ export class GridView {
     const cell = this.cellOf(e);
     if (cell) this.events.select(cell.row, cell.col);
   }
+}
+
+/** The tooltip lines for score i: exact, or an estimate with its standard error and sample. */
+export function describeScore(data: GridData, i: number): string[] {
+  const est = data.estimate;
+  const value = formatCode(data.codes[i]);
+  if (!est || !est.exact || est.exact[i]) return [`${data.metricLabel}: ${value}`];
+  const sample = `${est.sample} of ${est.rows} query rows`;
+  if (est.lowerBound?.[i]) {
+    return [`${data.metricLabel}: ≥ ${value} (estimate)`, `largest over ${sample} sampled: a lower bound`, "exact value on its way"];
+  }
+  return [`${data.metricLabel}: ≈ ${value} (estimate)`, `standard error ${formatCode(est.errors[i])}, from ${sample}`, "exact value on its way"];
 }

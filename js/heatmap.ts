@@ -1,18 +1,25 @@
 // The selected head's token x token heatmap: rows = query (the attending token), columns = key
 // (the attended token). Labels are thinned so they never overlap, values are printed in cells that
 // are big enough, and long inputs zoom (wheel) and pan (drag); double-click resets the view.
+// What it draws are tiles (tile_store.ts) at the level of detail the window needs (lod.ts): each
+// pixel at most one block, the largest weight of the block; coarser tiles fill in while finer
+// ones load, and the tooltip describes the block, or the exact cell, under the pointer.
 import type { Theme } from "./canvas";
 import { clearCanvas, font, layeredCanvas, setPlotAttributes, sizeCanvas, strokeMark } from "./canvas";
 import { COLORBAR_WIDTH, drawColorbar } from "./colorbar";
-import type { ColorScale } from "./colormap";
+import { ColorScale, viridis } from "./colormap";
 import { formatCode } from "./decode";
-import { rankInRow } from "./head_store";
 import type { Cell, CellWindow, Rect } from "./layout";
 import { cellAt, cellRect, clampWindow, fitText, fullWindow, labelIndices, labelStep, panWindow, spanLevels, zoomWindow } from "./layout";
-import { rasterize } from "./raster";
+import { blockFor, coarserBlocks, tilesFor } from "./lod";
+import type { HeadRef } from "./protocol";
+import { TILE_SIDE } from "./protocol";
+import { rasterizeTile } from "./raster";
+import type { Tile, TileSpec, TileStore } from "./tile_store";
+import { rankInRow } from "./tile_store";
 import type { Tooltip } from "./tooltip";
 import { describeToken } from "./tooltip";
-import type { Axis, HeadMatrix, Span } from "./types";
+import type { Axis, Span } from "./types";
 
 export interface HeatmapEvents {
   select(query: number, key: number): void;
@@ -33,16 +40,21 @@ export class HeatmapView {
   private readonly overlay: HTMLCanvasElement;
   private rows: Axis = { tokens: [], special: [], generated: [] }; // queries
   private cols: Axis = { tokens: [], special: [], generated: [] }; // keys
-  private matrix: HeadMatrix | null = null;
+  private head: HeadRef | null = null;
   private scale: ColorScale | null = null;
+  private signed = false;
   private status = "";
+  private block = 1; // the block size the window needs now
+  private needed: TileSpec[] = [];
+  private complete = false; // every needed tile is drawn (else coarser ones stand in)
+  private drew = false; // the last draw showed tiles (of any level)
   private query = -1;
   private key = -1;
   private win: CellWindow = fullWindow(0, 0);
   private plot: Rect = { x: 0, y: 0, w: 0, h: 0 };
   private maxWidth = 600;
   private hover: Cell | null = null;
-  private raster: { canvas: HTMLCanvasElement; matrix: HeadMatrix; win: CellWindow; px: number; scale: ColorScale } | null = null;
+  private readonly rasters = new WeakMap<Tile, { canvas: HTMLCanvasElement; scale: ColorScale }>();
   private drag: { x: number; y: number; win: CellWindow; moved: boolean } | null = null;
   private valueName = "weight"; // tooltip name of the number shown
   private colorbarTitle = "attention weight";
@@ -55,6 +67,7 @@ export class HeatmapView {
     private readonly theme: () => Theme,
     private readonly tooltip: Tooltip,
     private readonly events: HeatmapEvents,
+    private readonly store: TileStore,
     signal: AbortSignal,
   ) {
     ({ canvas: this.canvas, overlay: this.overlay } = layeredCanvas(container, "attn-heatmap", "token x token attention of the selected head"));
@@ -102,11 +115,36 @@ export class HeatmapView {
     this.canvas.dataset.target = String(row);
   }
 
-  /** The head to show with its colour scale, or null with a status line while it loads. */
-  setMatrix(matrix: HeadMatrix | null, scale: ColorScale | null, status = ""): void {
-    this.matrix = matrix;
-    this.scale = scale;
+  /** The head to show (its tiles come from the store), or null with a status line. */
+  setHead(head: HeadRef | null, signed: boolean, status = ""): void {
+    this.head = head;
+    this.signed = signed;
     this.status = status;
+  }
+
+  /** The tiles the last draw needed (the app asks the store for them). */
+  get wanted(): TileSpec[] {
+    return this.needed;
+  }
+
+  /** The tiles another head would need in the window shown (grid hover prefetch). */
+  specsFor(head: HeadRef): TileSpec[] {
+    const { row0, rows, col0, cols } = this.win;
+    return tilesFor(row0, rows, col0, cols, this.nRows, this.nCols, this.block).map((window) => ({ head, window, block: [this.block, this.block] as [number, number] }));
+  }
+
+  get drewTiles(): boolean {
+    return this.drew;
+  }
+
+  /** True when the last draw had every tile of the level it needs. */
+  get exact(): boolean {
+    return this.complete;
+  }
+
+  /** The colour scale of the head shown: [0, its largest weight] (or |value|), once known. */
+  get colorScale(): ColorScale | null {
+    return this.scale;
   }
 
   setSelection(query: number, key: number): void {
@@ -120,6 +158,11 @@ export class HeatmapView {
 
   resetView(): void {
     this.setWindow(fullWindow(this.nRows, this.nCols));
+  }
+
+  /** Show this window (from Python's `window` trait): no event back. */
+  showWindow(win: CellWindow): void {
+    this.win = clampWindow(win, this.nRows, this.nCols);
   }
 
   layout(maxWidth: number): void {
@@ -175,22 +218,25 @@ export class HeatmapView {
     this.canvas.dataset.row0 = String(this.win.row0);
     this.canvas.dataset.col0 = String(this.win.col0);
     this.drawLabels(ctx, theme);
-    const zoomed = this.win.rows < nRows || this.win.cols < nCols;
-    const preview = this.matrix !== null && this.matrix.factor > 1;
-    if (this.matrix && this.scale && !(preview && zoomed)) {
-      this.drawCells(ctx, theme, this.matrix, this.scale);
+    this.canvas.dataset.window = [this.win.row0, this.win.row0 + this.win.rows, this.win.col0, this.win.col0 + this.win.cols].join(",");
+    const drawn = this.head ? this.drawTiles(ctx, theme, this.head) : false;
+    this.drew = drawn;
+    if (!this.head) this.needed = [];
+    this.canvas.dataset.block = String(this.block);
+    if (drawn && this.scale) {
       drawColorbar(ctx, theme, left + w + 14, top, Math.max(h, 120), this.scale, this.colorbarTitle);
     } else {
       ctx.strokeStyle = theme.muted;
       ctx.strokeRect(this.plot.x + 0.5, this.plot.y + 0.5, w - 1, h - 1);
     }
-    const status = this.status || (preview && zoomed ? "loading exact values…" : "");
+    const failure = this.head && this.needed.length ? this.needed.map((t) => this.store.error(t)).find((e) => e) : undefined;
+    const status = this.status || (failure ? `could not load this view: ${failure}` : !drawn && this.head ? `loading layer ${this.head.layer}, head ${this.head.head}…` : "");
     if (status) {
       ctx.fillStyle = theme.text;
       ctx.font = font(theme, 12);
       ctx.textAlign = "center";
       ctx.textBaseline = "middle";
-      ctx.fillText(status, this.plot.x + w / 2, this.plot.y + h / 2);
+      ctx.fillText(status, this.plot.x + w / 2, this.plot.y + h / 2, w - 8);
     }
     if (band) this.drawSpans(ctx, theme, levels);
     this.drawOverlay();
@@ -223,65 +269,98 @@ export class HeatmapView {
     });
   }
 
-  private drawCells(ctx: CanvasRenderingContext2D, theme: Theme, matrix: HeadMatrix, scale: ColorScale): void {
+  /** The tiles that cover the window, coarsest first so finer ones paint over them; returns
+   * whether anything was drawn. Records what the level needs in `needed` and `complete`. */
+  private drawTiles(ctx: CanvasRenderingContext2D, theme: Theme, head: HeadRef): boolean {
     const dpr = Math.max(1, Math.min(3, globalThis.devicePixelRatio || 1));
-    const px = Math.round(Math.max(this.plot.w, this.plot.h) * dpr);
-    const r = this.raster;
-    // A preview covers whole k x k blocks, so it reaches past N when k does not divide N.
-    const win = matrix.factor > 1 ? fullWindow(matrix.rows, matrix.cols) : this.win;
-    const overX = matrix.factor > 1 ? (matrix.cols * matrix.factor) / this.nCols : 1;
-    const overY = matrix.factor > 1 ? (matrix.rows * matrix.factor) / this.nRows : 1;
-    if (!r || r.matrix !== matrix || r.win !== this.win || r.px !== px || r.scale !== scale) {
-      const img = rasterize(matrix.values, matrix.cols, win, px, scale);
-      const canvas = r?.canvas ?? document.createElement("canvas");
-      canvas.width = img.width;
-      canvas.height = img.height;
-      canvas.getContext("2d")!.putImageData(new ImageData(img.data as Uint8ClampedArray<ArrayBuffer>, img.width, img.height), 0, 0);
-      this.raster = { canvas, matrix, win: this.win, px, scale };
+    const { row0, rows, col0, cols } = this.win;
+    this.block = blockFor(rows, cols, this.plot.w, this.plot.h, dpr);
+    const levels = coarserBlocks(this.nRows, this.nCols, this.block);
+    const specs = (b: number) => tilesFor(row0, rows, col0, cols, this.nRows, this.nCols, b).map((window) => ({ head, window, block: [b, b] as [number, number] }));
+    this.needed = specs(this.block);
+    const byLevel = levels.map((b) => (b === this.block ? this.needed : specs(b)).map((spec) => this.store.get(spec)).filter((t): t is Tile => !!t));
+    const range = this.store.range(head); // known once any tile of the head is here
+    if (range && (!this.scale || this.scale.hi !== (range[1] > 0 ? range[1] : 1) || this.scale.magnitude !== this.signed)) {
+      this.scale = new ColorScale(0, range[1] > 0 ? range[1] : 1, viridis(), this.signed);
+    } else if (!range) {
+      this.scale = null;
     }
+    const cellW = this.plot.w / cols;
+    const cellH = this.plot.h / rows;
+    let drawn = false;
+    const finest = byLevel[byLevel.length - 1] ?? [];
     ctx.save();
     ctx.beginPath();
     ctx.rect(this.plot.x, this.plot.y, this.plot.w, this.plot.h);
     ctx.clip();
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(this.raster!.canvas, this.plot.x, this.plot.y, this.plot.w * overX, this.plot.h * overY);
-    ctx.restore();
-    const cellW = this.plot.w / this.win.cols;
-    const cellH = this.plot.h / this.win.rows;
-    const cell = Math.min(cellW, cellH);
-    if (cell >= 8) {
-      ctx.strokeStyle = "rgba(128,128,128,0.22)";
-      ctx.lineWidth = 1;
-      ctx.beginPath();
-      for (let i = 1; i < this.win.cols; i++) {
-        const o = Math.round(this.plot.x + i * cellW) + 0.5;
-        ctx.moveTo(o, this.plot.y);
-        ctx.lineTo(o, this.plot.y + this.plot.h);
+    for (const here of byLevel) {
+      if (here.length && this.scale) {
+        for (const tile of here) this.drawTile(ctx, tile, this.scale, cellW, cellH);
+        drawn = true;
       }
-      for (let i = 1; i < this.win.rows; i++) {
-        const p = Math.round(this.plot.y + i * cellH) + 0.5;
-        ctx.moveTo(this.plot.x, p);
-        ctx.lineTo(this.plot.x + this.plot.w, p);
-      }
-      ctx.stroke();
     }
-    if (cell >= MIN_VALUE_CELL_PX && matrix.factor === 1) this.drawValues(ctx, theme, matrix, scale, cellW, cellH);
-    const marks = this.win;
+    ctx.restore();
+    this.complete = finest.length === this.needed.length && this.needed.length > 0;
+    if (!drawn || !this.scale) return false;
+    if (Math.min(cellW, cellH) >= 8) this.drawGrid(ctx, cellW, cellH);
+    if (Math.min(cellW, cellH) >= MIN_VALUE_CELL_PX && this.block === 1) {
+      for (const tile of finest) this.drawValues(ctx, theme, tile, this.scale, cellW, cellH);
+    }
     if (this.query >= 0) {
-      const a = cellRect(this.plot, marks, this.query, marks.col0);
+      const a = cellRect(this.plot, this.win, this.query, col0);
       if (a) strokeMark(ctx, theme, this.plot.x, a.y, this.plot.w, a.h, 2);
     }
     if (this.key >= 0) {
-      const a = cellRect(this.plot, marks, marks.row0, this.key);
+      const a = cellRect(this.plot, this.win, row0, this.key);
       if (a) strokeMark(ctx, theme, a.x, this.plot.y, a.w, this.plot.h, 2);
     }
+    return true;
+  }
+
+  /** One tile's blocks as pixels (rasterized once per tile and colour scale), placed over the
+   * cells it covers. Blocks at the matrix's far edge cover fewer cells: the clip trims them. */
+  private drawTile(ctx: CanvasRenderingContext2D, tile: Tile, scale: ColorScale, cellW: number, cellH: number): void {
+    let r = this.rasters.get(tile);
+    if (!r || r.scale !== scale) {
+      const img = rasterizeTile(tile.values, tile.rows, tile.cols, scale);
+      const canvas = r?.canvas ?? document.createElement("canvas");
+      canvas.width = tile.cols;
+      canvas.height = tile.rows;
+      canvas.getContext("2d")!.putImageData(new ImageData(img as Uint8ClampedArray<ArrayBuffer>, tile.cols, tile.rows), 0, 0);
+      r = { canvas, scale };
+      this.rasters.set(tile, r);
+    }
+    const [q0, , k0] = tile.window;
+    const [br, bc] = tile.block;
+    const x = this.plot.x + (k0 - this.win.col0) * cellW;
+    const y = this.plot.y + (q0 - this.win.row0) * cellH;
+    ctx.drawImage(r.canvas, x, y, tile.cols * bc * cellW, tile.rows * br * cellH);
+  }
+
+  private drawGrid(ctx: CanvasRenderingContext2D, cellW: number, cellH: number): void {
+    ctx.strokeStyle = "rgba(128,128,128,0.22)";
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    for (let i = 1; i < this.win.cols; i++) {
+      const o = Math.round(this.plot.x + i * cellW) + 0.5;
+      ctx.moveTo(o, this.plot.y);
+      ctx.lineTo(o, this.plot.y + this.plot.h);
+    }
+    for (let i = 1; i < this.win.rows; i++) {
+      const p = Math.round(this.plot.y + i * cellH) + 0.5;
+      ctx.moveTo(this.plot.x, p);
+      ctx.lineTo(this.plot.x + this.plot.w, p);
+    }
+    ctx.stroke();
   }
 
   /** The weight inside each visible cell: one font size (up to 12 px) chosen so a typical weight
    * ("0.0123") fits; a longer text (1.23e-05) is set smaller to fit, and only one that would need
    * under 6 px is left to the tooltip. */
-  private drawValues(ctx: CanvasRenderingContext2D, theme: Theme, matrix: HeadMatrix, scale: ColorScale, cellW: number, cellH: number): void {
-    const n = matrix.cols;
+  private drawValues(ctx: CanvasRenderingContext2D, theme: Theme, tile: Tile, scale: ColorScale, cellW: number, cellH: number): void {
+    const [q0, , k0] = tile.window;
+    const n = tile.cols;
     const { row0, col0, rows, cols } = this.win;
     const cell = Math.min(cellW, cellH);
     const room = cell - 3;
@@ -296,10 +375,15 @@ export class HeatmapView {
     // Signed saliency spans many decades: print only values within 1/200 of the largest (the
     // rest would read as noise); their exact values stay in the tooltip.
     const floor = scale.magnitude ? scale.hi / 200 : -Infinity;
-    for (let q = row0; q < row0 + rows; q++) {
-      for (let k = col0; k < col0 + cols; k++) {
-        if (Math.abs(matrix.values[q * n + k]) < floor) continue;
-        const text = formatCode(matrix.codes[q * n + k]);
+    const qa = Math.max(row0, q0);
+    const qb = Math.min(row0 + rows, q0 + tile.rows);
+    const ka = Math.max(col0, k0);
+    const kb = Math.min(col0 + cols, k0 + tile.cols);
+    for (let q = qa; q < qb; q++) {
+      for (let k = ka; k < kb; k++) {
+        const i = (q - q0) * n + (k - k0);
+        if (Math.abs(tile.values[i]) < floor) continue;
+        const text = formatCode(tile.codes[i]);
         ctx.font = base;
         const width = ctx.measureText(text).width;
         if (width > room) {
@@ -307,7 +391,7 @@ export class HeatmapView {
           if (smaller < 6) continue;
           ctx.font = font(theme, smaller);
         }
-        ctx.fillStyle = scale.textColor(matrix.values[q * n + k]);
+        ctx.fillStyle = scale.textColor(tile.values[i]);
         ctx.fillText(text, this.plot.x + (k - col0 + 0.5) * cellW, this.plot.y + (q - row0 + 0.5) * cellH);
       }
     }
@@ -380,23 +464,76 @@ export class HeatmapView {
     return cellAt(this.plot, this.win, e.clientX - box.left, e.clientY - box.top);
   }
 
-  /** The tooltip lines for one cell: both tokens, the exact weight and its rank in the row. */
+  /** The tooltip lines for the cell under the pointer: both tokens and, at cell level, the exact
+   * weight and its rank in the row; when a pixel covers a block, the block's ranges and its
+   * largest weight with where it sits. Only numbers from Python's tiles are shown. */
   describe(q: number, k: number): string[] {
-    const n = this.nCols;
     const lines = [`query ${q} ${describeToken(this.rows, q)}`, `key ${k} ${describeToken(this.cols, k)}`];
     const name = this.valueName;
-    if (this.matrix && this.matrix.factor > 1) {
-      lines.push(`${name}: loading exact values…`);
-    } else if (this.matrix) {
-      const row = this.matrix.values.subarray(q * n, (q + 1) * n);
-      const signed = this.scale?.magnitude ?? false;
-      const rank = signed ? `|·| rank ${rankInRow(Array.from(row, Math.abs), k)} of ${n} in row` : `rank ${rankInRow(row, k)} of ${n} in row`;
-      lines.push(`${name} ${formatCode(this.matrix.codes[q * n + k])} · ${rank}`);
-    } else {
+    const found = this.head ? this.tileAt(this.head, q, k) : null;
+    if (!found) {
       lines.push(`${name}: loading…`);
+    } else if (found.block[0] === 1 && found.block[1] === 1) {
+      const { tile } = found;
+      const [q0, , k0] = tile.window;
+      const i = (q - q0) * tile.cols + (k - k0);
+      const row = this.fullRow(found.tile.head, q);
+      const rank = row ? ` · ${this.signed ? `|·| rank ${rankInRow(Array.from(row, Math.abs), k)}` : `rank ${rankInRow(row, k)}`} of ${this.nCols} in row` : "";
+      lines.push(`${name} ${formatCode(tile.codes[i])}${rank}`);
+    } else {
+      const { tile, i, j } = found;
+      const [br, bc] = tile.block;
+      const [q0, , k0] = tile.window;
+      const a = q0 + i * br;
+      const c = k0 + j * bc;
+      const a1 = Math.min(this.nRows, a + br) - 1;
+      const c1 = Math.min(this.nCols, c + bc) - 1;
+      const o = i * tile.cols + j;
+      lines[0] = `queries ${a}–${a1} · keys ${c}–${c1} (a block of ${a1 - a + 1} × ${c1 - c + 1} cells)`;
+      lines.length = 1;
+      const what = this.signed ? `largest |${name}|` : `largest ${name}`;
+      if (tile.values[o] === 0 && !this.signed) {
+        lines.push(`${what} 0 (every weight in the block is 0)`);
+      } else {
+        const w = tile.where ? tile.where[o] : 0;
+        const wq = a + Math.floor(w / bc);
+        const wk = c + (w % bc);
+        lines.push(`${what} ${formatCode(tile.codes[o])}`);
+        lines.push(`at query ${wq} ${describeToken(this.rows, wq)}, key ${wk} ${describeToken(this.cols, wk)}`);
+      }
+      if (found.block[0] > this.block) lines.push("finer tiles loading…");
+      else lines.push("zoom in for single cells");
     }
     if (q === this.targetRow) lines.push("▶ the saliency target position");
     return lines;
+  }
+
+  /** The finest tile here that covers (q, k), at the level shown or coarser. */
+  private tileAt(head: HeadRef, q: number, k: number): { tile: Tile; block: [number, number]; i: number; j: number } | null {
+    for (let b = this.block; b <= this.block * 2 ** 20; b *= 2) {
+      const span = TILE_SIDE * b;
+      const ty = Math.floor(q / span);
+      const tx = Math.floor(k / span);
+      const window: [number, number, number, number] = [ty * span, Math.min(this.nRows, (ty + 1) * span), tx * span, Math.min(this.nCols, (tx + 1) * span)];
+      const tile = this.store.get({ head, window, block: [b, b] });
+      if (tile) return { tile, block: [b, b], i: Math.floor((q - window[0]) / b), j: Math.floor((k - window[2]) / b) };
+      if (span >= this.nRows && span >= this.nCols) break;
+    }
+    return null;
+  }
+
+  /** Row q's exact values when every tile of it is here (ranks need the whole row). */
+  private fullRow(head: HeadRef, q: number): Float32Array | null {
+    const out = new Float32Array(this.nCols);
+    const ty = Math.floor(q / TILE_SIDE);
+    for (let k0 = 0; k0 < this.nCols; k0 += TILE_SIDE) {
+      const window: [number, number, number, number] = [ty * TILE_SIDE, Math.min(this.nRows, (ty + 1) * TILE_SIDE), k0, Math.min(this.nCols, k0 + TILE_SIDE)];
+      const tile = this.store.get({ head, window, block: [1, 1] });
+      if (!tile) return null;
+      const r = q - window[0];
+      out.set(tile.values.subarray(r * tile.cols, (r + 1) * tile.cols), k0);
+    }
+    return out;
   }
 
   private onMove(e: PointerEvent): void {

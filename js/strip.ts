@@ -8,12 +8,14 @@ import { font, setPlotAttributes, sizeCanvas, strokeMark } from "./canvas";
 import { COLORBAR_WIDTH, drawColorbar } from "./colorbar";
 import type { ColorScale } from "./colormap";
 import { formatCode } from "./decode";
-import { rankInRow } from "./head_store";
 import type { Rect } from "./layout";
 import { fitText, spanLevels } from "./layout";
+import type { HeadRef } from "./protocol";
+import type { TileSpec, TileStore } from "./tile_store";
+import { rankInRow } from "./tile_store";
 import type { Tooltip } from "./tooltip";
 import { describeToken } from "./tooltip";
-import type { Axis, HeadMatrix, Span } from "./types";
+import type { Axis, Span } from "./types";
 
 export interface StripEvents {
   /** A token was clicked: select (shown query, that key); clicking the selected key clears it. */
@@ -40,9 +42,10 @@ export class StripView {
   private readonly caption: HTMLDivElement;
   private rows: Axis = { tokens: [], special: [], generated: [] }; // queries
   private cols: Axis = { tokens: [], special: [], generated: [] }; // keys: one cell each
-  private matrix: HeadMatrix | null = null;
+  private head: HeadRef | null = null;
   private matrixName = "weight";
   private scale: ColorScale | null = null;
+  private needed: TileSpec[] = [];
   private vector: StripVector | null = null;
   private vectorWanted = false; // a saliency method is chosen: never fall back to the heatmap row
   private spans: Span[] = [];
@@ -60,6 +63,7 @@ export class StripView {
     private readonly theme: () => Theme,
     private readonly tooltip: Tooltip,
     private readonly events: StripEvents,
+    private readonly store: TileStore,
     signal: AbortSignal,
   ) {
     this.caption = document.createElement("div");
@@ -88,12 +92,18 @@ export class StripView {
     this.canvas.dataset.spans = spans.map((s) => `${s.name}:${s.start}-${s.end}`).join(" ");
   }
 
-  /** The heatmap's matrix (its row for the selected query is shown unless a vector is chosen). */
-  setMatrix(matrix: HeadMatrix | null, scale: ColorScale | null, valueName = "weight"): void {
-    this.matrix = matrix;
+  /** The heatmap's head (its row for the selected query is shown unless a vector is chosen),
+   * with the heatmap's colour scale. */
+  setHead(head: HeadRef | null, scale: ColorScale | null, valueName = "weight"): void {
+    this.head = head;
     this.scale = scale;
     this.matrixName = valueName;
     this.updateCaption();
+  }
+
+  /** The row tile the last draw needed. */
+  get wanted(): TileSpec[] {
+    return this.needed;
   }
 
   /** A saliency vector from Python; `wanted` without a vector: one is being computed. */
@@ -202,14 +212,16 @@ export class StripView {
   /** What the cells show now: the vector, or the heatmap's row. */
   private shown(): { values: ArrayLike<number>; codes: Uint16Array; scale: ColorScale; title: string; name: string; offset: number } | null {
     if (this.vectorWanted) {
+      this.needed = [];
       const v = this.vector;
       return v ? { values: v.values, codes: v.codes, scale: v.scale, title: v.shortName, name: v.valueName, offset: 0 } : null;
     }
-    if (!this.matrix || !this.scale || this.matrix.factor !== 1) return null;
-    const n = this.matrix.cols;
-    const offset = this.query * n;
+    const n = this.cols.tokens.length;
+    this.needed = this.head ? [{ head: this.head, window: [this.query, this.query + 1, 0, n], block: [1, 1] }] : [];
+    const tile = this.head ? this.store.get(this.needed[0]) : undefined;
+    if (!tile || !this.scale) return null;
     const title = this.matrixName === "weight" ? "attention weight" : `|${this.matrixName}|`;
-    return { values: this.matrix.values.subarray(offset, offset + n), codes: this.matrix.codes, scale: this.scale, title, name: this.matrixName, offset };
+    return { values: tile.values, codes: tile.codes, scale: this.scale, title, name: this.matrixName, offset: 0 };
   }
 
   private tokenAt(e: MouseEvent): number {

@@ -1,5 +1,6 @@
 // The traits the widget shares with Python (attn_widget/widget.py), as the frontend sees them.
 import type { AnyModel } from "@anywidget/types";
+import type { Payload } from "./protocol";
 
 export interface MetricOption {
   id: string;
@@ -30,22 +31,18 @@ export interface WidgetState {
   n_queries: number;
   grid_metric: string;
   grid_metric_options: MetricOption[];
-  grid_scores: Binary;
-  attention_data: Binary;
-  head_data: Binary;
-  head_data_for: number[];
-  head_preview: Binary;
-  head_preview_for: number[]; // layer, head, factor, rows, cols
+  grid_scores: ScoresPayload | null;
+  attention_data: (Payload & { data?: Binary }) | null;
   layer: number;
   head: number;
   query: number;
   key: number;
+  window: number[]; // q0, q1, k0, k1 (end exclusive)
   // saliency (from_model(..., saliency=True))
   saliency_available: boolean;
   strip_methods: StripMethodOption[];
   strip_method: string;
-  strip_values: Binary;
-  strip_values_for: string; // "method,layer,head,version"
+  strip_values: (Payload & { method?: string; data?: Binary }) | null;
   strip_label: string;
   heatmap_quantity: string; // "attention" | "attention_x_gradient"
   saliency_version: number;
@@ -72,15 +69,19 @@ export interface Span {
 
 export type WidgetModel = AnyModel<WidgetState>;
 
-/** One head's matrix: dec3 codes (for exact tooltip text) and their values (for colour), rows x
- * cols, row-major. factor 1: the exact Nq x Nk matrix; factor k > 1: a preview in which each cell
- * is the maximum of a k x k block (shown while the exact matrix is on its way). */
-export interface HeadMatrix {
-  codes: Uint16Array;
-  values: Float32Array;
+/** The grid's payload: scores (dec3), and while refinement runs, each head's standard error
+ * (dec3), which heads are exact (a byte each) and which estimates are lower bounds. */
+export interface ScoresPayload extends Payload {
+  metric: string;
+  exact: boolean;
+  done: number;
+  total: number;
+  sample: number;
   rows: number;
-  cols: number;
-  factor: number;
+  data: Binary;
+  error?: Binary;
+  exact_heads?: Binary;
+  lower_bound?: Binary;
 }
 
 /** The tokens along one axis of the heatmap. */

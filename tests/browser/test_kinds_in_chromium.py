@@ -23,7 +23,7 @@ def bart_capture():
 
 
 def weight_in(text: str) -> str:
-    match = re.search(r"weight (\S+) · rank (\d+) of (\d+)", text)
+    match = re.search(r"weight (\S+)(?: · rank (\d+) of (\d+))?", text)
     assert match, text
     return match.group(1)
 

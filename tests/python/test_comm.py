@@ -9,6 +9,8 @@ from attn_widget.encoding import dec3_bytes
 from tests.python.test_api import TOKENS, softmax_attention
 from tests.support.fake_kernel import frontend_custom, frontend_update, initial_state
 
+N = len(TOKENS)
+
 
 def _no_float_lists(value):
     """True if no list anywhere in a JSON-able value holds floats (arrays must be bytes)."""
@@ -29,36 +31,24 @@ def test_small_widget_sends_every_head_as_bytes_up_front(recording):
     assert w.eager
     state = initial_state(w)
     assert _no_float_lists(state)
-    assert state["attention_data"]["$b64"]  # binary, travels as a buffer
+    heads = state["attention_data"]
+    assert {k: heads[k] for k in ("what", "kind", "shape", "encoding")} == {"what": "heads", "kind": "self", "shape": list(a.shape), "encoding": "dec3"}
     import base64
 
-    assert base64.b64decode(state["attention_data"]["$b64"]) == dec3_bytes(a)
-    assert base64.b64decode(state["grid_scores"]["$b64"]) == dec3_bytes(w.scores())
+    assert base64.b64decode(heads["data"]["$b64"]) == dec3_bytes(a)  # binary, travels as a buffer
+    assert base64.b64decode(state["grid_scores"]["data"]["$b64"]) == dec3_bytes(w.scores())
+    assert state["grid_scores"]["exact"] is True
 
 
-def test_a_head_switch_in_a_small_widget_sends_only_the_indices(recording):
-    w = AttentionWidget(softmax_attention(), TOKENS)
+@pytest.mark.parametrize("eager", [True, False], ids=["eager", "lazy"])
+def test_a_head_switch_sends_only_the_indices(recording, eager):
+    """Views ask for the tiles they show; the kernel pushes no head on a switch."""
+    w = AttentionWidget(softmax_attention(), TOKENS, eager_bytes=10**9 if eager else 0)
     w.comm.take()
     w.head = 2
     (update,) = _updates(w)
     assert update["data"]["state"] == {"head": 2}
     assert update["buffers"] == []
-
-
-def test_a_head_switch_in_a_large_widget_sends_that_head_as_a_binary_buffer(recording):
-    a = softmax_attention()
-    w = AttentionWidget(a, TOKENS, eager_bytes=0)
-    assert not w.eager
-    w.comm.take()
-    w.layer, w.head = 1, 2
-    messages = _updates(w)
-    sent = {k: v for m in messages for k, v in m["data"]["state"].items()}
-    assert sent["head_data_for"] == [1, 2, 0, 0, 0]
-    buffer_paths = [p for m in messages for p in m["data"]["buffer_paths"]]
-    assert ["head_data"] in buffer_paths
-    buffers = [b for m in messages for b in m["buffers"]]
-    assert dec3_bytes(a[1, 2]) in buffers
-    assert all(_no_float_lists(m["data"]["state"]) for m in messages)
 
 
 def test_wire_budget_at_512_tokens_for_a_gpt2_small_shape(recording):
@@ -93,46 +83,101 @@ def test_metric_chosen_in_the_browser_sends_new_scores_as_bytes(recording):
     assert dec3_bytes(w.scores("max_attention")) in [b for m in messages for b in m["buffers"]]
 
 
-def test_head_requests_are_answered_by_id_with_bytes(recording):
+def _tile_request(**overrides):
+    request = {"type": "tile", "id": "v1-7", "kind": "self", "layer": 0, "head": 1, "quantity": "attention", "version": 0,
+               "window": [0, len(TOKENS), 0, len(TOKENS)], "block": [1, 1]}
+    request.update(overrides)
+    return request
+
+
+def test_tile_requests_are_answered_by_id_with_a_self_describing_payload(recording):
     a = softmax_attention()
     w = AttentionWidget(a, TOKENS, eager_bytes=0)
     w.comm.take()
-    frontend_custom(w, {"type": "head", "id": 7, "layer": 0, "head": 1})
+    frontend_custom(w, _tile_request())
     (reply,) = w.comm.take()
-    assert reply["data"]["content"] == {"type": "head", "id": 7, "layer": 0, "head": 1, "kind": "self"}
+    content = reply["data"]["content"]
+    assert content["type"] == "reply" and content["id"] == "v1-7" and content["ok"]
+    assert content["request"]["window"] == [0, len(TOKENS), 0, len(TOKENS)]  # the view checks it against what it asked
+    payload = content["payload"]
+    assert {k: payload[k] for k in ("what", "kind", "layer", "head", "level", "window", "block", "shape", "encoding", "where")} == {
+        "what": "tile", "kind": "self", "layer": 0, "head": 1, "level": 0, "window": [0, N, 0, N], "block": [1, 1],
+        "shape": [N, N], "encoding": "dec3", "where": None,
+    }
+    assert payload["range"] == [0.0, pytest.approx(float(a[0, 1].max()))]
     assert reply["buffers"] == [dec3_bytes(a[0, 1])]
 
 
-@pytest.mark.parametrize("layer, head", [(2, 0), (0, 3), ("0", 1)])
-def test_bad_head_requests_get_an_error_not_a_crash(recording, layer, head):
-    w = AttentionWidget(softmax_attention(), TOKENS, eager_bytes=0)
-    w.comm.take()
-    frontend_custom(w, {"type": "head", "id": 1, "layer": layer, "head": head})
-    (reply,) = w.comm.take()
-    assert "layer must be in [0, 1] and head in [0, 2]" in reply["data"]["content"]["error"]
-    assert reply["buffers"] == []
-
-
-def test_long_inputs_send_a_pooled_preview_before_the_exact_head(recording):
+def test_a_pooled_tile_holds_each_blocks_largest_weight_and_where_it_sits(recording):
     rng = np.random.default_rng(0)
     n = 600
     a = rng.random((2, 2, n, n), dtype=np.float32)
-    w = AttentionWidget(a, [f"t{i}" for i in range(n)], layer=1, eager_bytes=0)
-    assert w.head_preview == b""  # the first paint needs the exact head only
+    w = AttentionWidget(a, [f"t{i}" for i in range(n)], eager_bytes=0)
     w.comm.take()
-    w.head = 1
-    # binary values leave the JSON state for buffer_paths
-    keys = [p[0] for m in _updates(w) for p in m["data"]["buffer_paths"]]
-    assert keys == ["head_preview", "head_data"]  # preview first, each in its own message
-    assert w.head_preview_for == [1, 1, 3, 200, 200]  # ceil(600 / 256) = 3 -> 200 x 200
-    pooled = a[1, 1].reshape(200, 3, 200, 3).max(axis=(1, 3))
-    assert w.head_preview == dec3_bytes(pooled)
-    assert w.head_data == dec3_bytes(a[1, 1])
+    frontend_custom(w, _tile_request(layer=1, head=1, window=[0, n, 0, n], block=[4, 4]))
+    (reply,) = w.comm.take()
+    payload = reply["data"]["content"]["payload"]
+    assert payload["shape"] == [150, 150] and payload["level"] == 2 and payload["where"] == "u32"
+    codes, where = reply["buffers"]
+    pooled = a[1, 1].reshape(150, 4, 150, 4).max(axis=(1, 3))
+    assert codes == dec3_bytes(pooled)
+    offsets = np.frombuffer(where, dtype="<u4").reshape(150, 150)
+    i, j = 37, 101
+    dr, dc = divmod(int(offsets[i, j]), 4)
+    assert a[1, 1, 4 * i + dr, 4 * j + dc] == pooled[i, j]
 
 
-def test_max_pool_keeps_each_blocks_maximum_and_pads_by_repeating_edges():
-    from attn_widget.encoding import max_pool
+BAD_REQUESTS = [
+    ({"layer": 2}, "layer must be in [0, 1] and head in [0, 2]"),
+    ({"head": 3}, "layer must be in [0, 1] and head in [0, 2]"),
+    ({"layer": "0"}, "layer must be an int"),
+    ({"layer": True}, "layer must be an int"),
+    ({"kind": "cross"}, "kind must be one of ['self']"),
+    ({"window": [0, N + 1, 0, N]}, f"outside the {N} x {N} matrix"),
+    ({"window": [2, 1, 0, N]}, f"outside the {N} x {N} matrix"),
+    ({"window": [0, N]}, "window must be [q0, q1, k0, k1]"),
+    ({"block": [3, 3]}, "powers of two"),
+    ({"block": [2, 2], "window": [1, N, 0, N]}, "must start on a block boundary"),
+    ({"quantity": "attention_x_gradient"}, "quantity must be one of ['attention']"),
+    ({"id": 7}, "id must be a non-empty string"),
+    ({"id": "x" * 10_000}, "id must be a non-empty string"),
+    ({"type": "head"}, "unknown request type 'head'"),
+]
 
-    m = np.arange(25, dtype=np.float32).reshape(5, 5)
-    np.testing.assert_array_equal(max_pool(m, 2), [[6, 8, 9], [16, 18, 19], [21, 23, 24]])
-    np.testing.assert_array_equal(max_pool(m, 1), m)
+
+@pytest.mark.parametrize("change, message", BAD_REQUESTS, ids=[m for _, m in BAD_REQUESTS])
+def test_bad_tile_requests_get_an_error_reply_not_a_crash(recording, change, message):
+    w = AttentionWidget(softmax_attention(), TOKENS, eager_bytes=0)
+    w.comm.take()
+    frontend_custom(w, _tile_request(**change))
+    (reply,) = w.comm.take()
+    content = reply["data"]["content"]
+    assert content["ok"] is False and message in content["error"], content
+    assert reply["buffers"] == []
+    frontend_custom(w, _tile_request())  # and the widget still answers good ones
+    (good,) = w.comm.take()
+    assert good["data"]["content"]["ok"]
+
+
+def test_a_tile_too_big_for_one_message_is_refused(recording):
+    rng = np.random.default_rng(0)
+    n = 600
+    w = AttentionWidget(rng.random((1, 1, n, n), dtype=np.float32), [f"t{i}" for i in range(n)], eager_bytes=0)
+    w.comm.take()
+    frontend_custom(w, _tile_request(layer=0, head=0, window=[0, n, 0, n], block=[1, 1]))
+    (reply,) = w.comm.take()
+    assert "a tile has at most 65536 blocks, this one would have 360000" in reply["data"]["content"]["error"]
+
+
+def test_the_window_is_state_checked_both_ways(recording):
+    w = AttentionWidget(softmax_attention(), TOKENS)
+    assert w.window == [0, N, 0, N]
+    frontend_update(w, window=[1, 3, 0, 2])
+    assert w.window == [1, 3, 0, 2]
+    w.comm.take()
+    w.window = (0, 2, 2, 4)
+    (update,) = _updates(w)
+    assert update["data"]["state"] == {"window": [0, 2, 2, 4]}
+    for bad in ([0, N + 1, 0, N], [2, 2, 0, N], [0, N, 0], [0.5, N, 0, N]):
+        with pytest.raises(Exception, match=rf"window must be \(q0, q1, k0, k1\) with 0 <= q0 < q1 <= {N}"):
+            w.window = bad

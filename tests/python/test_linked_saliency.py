@@ -82,4 +82,4 @@ def test_a_model_without_a_language_model_head_is_explained_through_a_callable_t
     expected = attribution.gradient_x_input(model, tokenizer, TEXT, first_feature)
     from attn_widget.encoding import dec3_bytes
 
-    assert w.strip_values == dec3_bytes(expected)
+    assert w.strip_values["data"] == dec3_bytes(expected) and w.strip_values["what"] == "strip"

@@ -1,0 +1,124 @@
+"""The messages between the views and the kernel (docs/protocol.md; js/protocol.ts mirrors it).
+
+Every binary payload, whether it travels in a trait or in a custom message, is described by one
+header object: ``what`` it is (``tile``, ``scores``, ``strip``, ``heads``), its ``shape``, the
+``kind``, ``layer``, ``head``, ``level`` and ``window`` it covers, and how its bytes are encoded.
+A view asks for tiles with ``{"type": "tile", "id", ...}``; the kernel answers each request with
+``{"type": "reply", "id", "ok", "request", "payload" | "error"}`` so a view can check the answer
+against what it asked, and ids are unique across views (the view makes them, see tile_store.ts).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+from .tiles import MAX_BLOCK, MAX_TILE_BLOCKS, Tile, is_power_of_two, level_of
+
+#: No message, in either direction, may be larger than this (Jupyter's server silently drops
+#: messages over 10 MiB; a tile is at most 384 KiB).
+MAX_MESSAGE_BYTES = 2 * 1000 * 1000
+QUANTITIES = ("attention", "attention_x_gradient")
+
+
+class TileRequest(TypedDict):
+    type: Literal["tile"]
+    id: str
+    kind: str
+    layer: int
+    head: int
+    quantity: str
+    version: int
+    window: list[int]  # q0, q1, k0, k1 (end exclusive)
+    block: list[int]  # rows, cols per block (powers of two)
+
+
+class Payload(TypedDict, total=False):
+    what: Literal["tile", "scores", "strip", "heads"]
+    shape: list[int]
+    kind: str
+    layer: int
+    head: int
+    level: int
+    window: list[int]
+    block: list[int]
+    quantity: str
+    version: int
+    encoding: str  # "dec3" (uint16 per value); "where": "u32" offsets follow when present
+    where: str | None
+    range: list[float]  # [lo, hi] of the whole head, for the colour scale
+
+
+class ProtocolError(ValueError):
+    """A request the kernel will not answer; the message goes back to the view."""
+
+
+def _int(content: dict[str, Any], name: str) -> int:
+    value = content.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProtocolError(f"{name} must be an int, got {value!r}")
+    return value
+
+
+def parse_tile_request(content: Any, *, kinds: dict[str, tuple[int, int, int, int]], quantities: tuple[str, ...], version: int) -> TileRequest:
+    """Check a tile request against the widget; raise ProtocolError saying what is wrong.
+
+    ``kinds`` maps each kind to its (layers, heads, queries, keys); ``version`` is the current
+    saliency version (a request for attention x gradient of another target is stale)."""
+    if not isinstance(content, dict):
+        raise ProtocolError(f"a request must be an object, got {type(content).__name__}")
+    request_id = content.get("id")
+    if not isinstance(request_id, str) or not 0 < len(request_id) <= 64:
+        raise ProtocolError(f"id must be a non-empty string of at most 64 characters, got {request_id!r}")
+    kind = content.get("kind")
+    if kind not in kinds:
+        raise ProtocolError(f"kind must be one of {sorted(kinds)}, got {kind!r}")
+    n_layers, n_heads, n_q, n_k = kinds[kind]
+    layer, head = _int(content, "layer"), _int(content, "head")
+    if not 0 <= layer < n_layers or not 0 <= head < n_heads:
+        raise ProtocolError(f"no head (layer={layer}, head={head}): layer must be in [0, {n_layers - 1}] and head in [0, {n_heads - 1}]")
+    quantity = content.get("quantity", "attention")
+    if quantity not in quantities:
+        raise ProtocolError(f"quantity must be one of {list(quantities)}, got {quantity!r}")
+    asked_version = content.get("version", 0)
+    if quantity != "attention" and asked_version != version:
+        raise ProtocolError(f"stale request: {quantity} is at version {version}, the request asked for {asked_version!r}")
+    window, block = content.get("window"), content.get("block")
+    if not (isinstance(window, list) and len(window) == 4 and all(isinstance(v, int) and not isinstance(v, bool) for v in window)):
+        raise ProtocolError(f"window must be [q0, q1, k0, k1] (ints), got {window!r}")
+    if not (isinstance(block, list) and len(block) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in block)):
+        raise ProtocolError(f"block must be [rows, cols] (ints), got {block!r}")
+    q0, q1, k0, k1 = window
+    br, bc = block
+    if not (0 <= q0 < q1 <= n_q and 0 <= k0 < k1 <= n_k):
+        raise ProtocolError(f"window {window} is outside the {n_q} x {n_k} matrix (need 0 <= q0 < q1 <= {n_q}, 0 <= k0 < k1 <= {n_k})")
+    if not (is_power_of_two(br) and is_power_of_two(bc) and br <= MAX_BLOCK and bc <= MAX_BLOCK):
+        raise ProtocolError(f"block sizes must be powers of two up to {MAX_BLOCK}, got {block}")
+    if q0 % br or k0 % bc:
+        raise ProtocolError(f"window {window} must start on a block boundary of {block}")
+    blocks = -(-(q1 - q0) // br) * -(-(k1 - k0) // bc)
+    if blocks > MAX_TILE_BLOCKS:
+        raise ProtocolError(f"a tile has at most {MAX_TILE_BLOCKS} blocks, this one would have {blocks}")
+    return TileRequest(type="tile", id=request_id, kind=kind, layer=layer, head=head, quantity=quantity,
+                       version=asked_version if quantity != "attention" else 0, window=list(window), block=list(block))
+
+
+def tile_payload(request: TileRequest, tile: Tile, peak: float, signed: bool) -> Payload:
+    rows, cols = tile.values.shape
+    return Payload(
+        what="tile", shape=[rows, cols], kind=request["kind"], layer=request["layer"], head=request["head"],
+        level=level_of(max(tile.block)), window=list(tile.window), block=list(tile.block),
+        quantity=request["quantity"], version=request["version"], encoding="dec3",
+        where=None if tile.where is None else "u32", range=[-peak if signed else 0.0, peak],
+    )
+
+
+def reply(request_id: Any, *, request: dict[str, Any] | None = None, payload: Payload | None = None, error: str | None = None) -> dict[str, Any]:
+    """The answer to one request: ``ok`` with a payload, or an error the view can show."""
+    out: dict[str, Any] = {"type": "reply", "id": request_id if isinstance(request_id, str) and len(request_id) <= 64 else None, "ok": error is None}
+    if request is not None:
+        out["request"] = request
+    if payload is not None:
+        out["payload"] = payload
+    if error is not None:
+        out["error"] = error
+    return out

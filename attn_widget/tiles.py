@@ -1,0 +1,473 @@
+"""Tiles of a head's attention at any level of detail, computed in row chunks: nothing N x N is
+ever held, and every number is exact.
+
+A tile is a window ``[q0, q1) x [k0, k1)`` of one head pooled into ``br x bc`` blocks (powers of
+two). Each block holds the element of largest magnitude it covers (for attention: the largest
+weight, so one sharp peak at 32k tokens stays visible) and ``where`` that element sits inside the
+block (``row_offset * bc + col_offset``). Blocks of one cell are the exact weights.
+
+The first time a head is asked for, one *full pass* goes over its rows (chunks of a preallocated
+buffer, in place: allocating N x chunk scores anew costs more than the arithmetic). It yields each
+row's log-sum-exp (N floats, cached for every head), a *base* level of block maxima (at most
+BASE_SIDE blocks a side, cached for recent heads) from which every coarser tile is pooled without
+touching the model again, and, when asked, each row's entropy and largest off-diagonal weight (the
+grid's metrics, grid_scores.py). Finer tiles are recomputed from queries and keys with the cached
+log-sum-exp, on the device the layer lives on.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from .head_source import HeadSource
+
+if TYPE_CHECKING:
+    import torch
+
+#: A tile has at most this many blocks (256 x 256): 128 KiB of dec3 codes + 256 KiB of positions.
+MAX_TILE_BLOCKS = 256 * 256
+#: The base level: the finest power-of-two block size with at most this many blocks a side.
+BASE_SIDE = 1024
+#: Cells per row chunk (float32): 64 MiB of scores at a time, per thread.
+CHUNK_CELLS = 1 << 24
+#: Block sizes are powers of two up to this (positions inside a block fit in 32 bits).
+MAX_BLOCK = 1 << 15
+#: Bytes of base levels kept (least recently used dropped first).
+BASE_CACHE_BYTES = 256 * 1024 * 1024
+
+Window = tuple[int, int, int, int]  # q0, q1, k0, k1 (end exclusive)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """``values`` (rows, cols) float32 block maxima (exact weights when the block is 1 x 1) and
+    ``where`` (rows, cols) uint32 offsets of each maximum inside its block, or None for 1 x 1."""
+
+    window: Window
+    block: tuple[int, int]
+    values: np.ndarray
+    where: np.ndarray | None
+
+
+@dataclass
+class RowStats:
+    """Per query row: log-sum-exp (logit sources), entropy (nats) and largest weight off the first
+    key and the diagonal. ``rows`` are the query indices these belong to."""
+
+    rows: np.ndarray
+    entropy: np.ndarray
+    max_off: np.ndarray
+
+
+@dataclass
+class FullPass:
+    """What one pass over every row of a head leaves behind."""
+
+    lse: "torch.Tensor | None"  # (Nq,) on the head's device, logit sources only
+    base_block: int
+    base_values: np.ndarray  # (ceil(Nq/b), ceil(Nk/b)) float32 block maxima
+    base_where: np.ndarray  # uint32 offsets inside b x b blocks
+    peak: float  # the largest weight (largest |value| for signed sources)
+    stats: RowStats | None  # when metrics were asked for
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.base_values.nbytes + self.base_where.nbytes)
+
+
+def base_block(n_q: int, n_k: int) -> int:
+    """The base level's block size: the smallest power of two leaving <= BASE_SIDE blocks a side."""
+    b = 1
+    while -(-max(n_q, n_k) // b) > BASE_SIDE:
+        b *= 2
+    return b
+
+
+def is_power_of_two(n: int) -> bool:
+    return n >= 1 and n & (n - 1) == 0
+
+
+class _Buffers(threading.local):
+    """Scratch memory reused across chunks, one set per thread (the grid worker and the kernel's
+    main thread run passes side by side) and per device."""
+
+    def __init__(self) -> None:
+        self.flat: dict[tuple[str, int], Any] = {}
+
+    def get(self, device: Any, slot: int, rows: int, cols: int) -> "torch.Tensor":
+        import torch
+
+        key = (str(device), slot)
+        need = rows * cols
+        buf = self.flat.get(key)
+        if buf is None or buf.numel() < need:
+            buf = torch.empty(max(need, 1), dtype=torch.float32, device=device)
+            self.flat[key] = buf
+        return buf[:need].view(rows, cols)
+
+
+_buffers = _Buffers()
+
+
+def _pool_last(v: "torch.Tensor", f: int, signed: bool) -> "tuple[torch.Tensor, torch.Tensor]":
+    """Max over groups of ``f`` along the last axis (by magnitude when ``signed``): values, index."""
+    shape = (*v.shape[:-1], v.shape[-1] // f, f)
+    grouped = v.reshape(shape)
+    if not signed:
+        return grouped.max(-1)
+    _, idx = grouped.abs().max(-1)
+    return grouped.gather(-1, idx.unsqueeze(-1)).squeeze(-1), idx
+
+
+def _pool_rows(v: "torch.Tensor", f: int, signed: bool) -> "tuple[torch.Tensor, torch.Tensor]":
+    """Max over groups of ``f`` rows (axis 0 of a 2-D tensor): values (R/f, C), index in [0, f)."""
+    r, c = v.shape
+    grouped = v.reshape(r // f, f, c)
+    if not signed:
+        return grouped.max(1)
+    _, idx = grouped.abs().max(1)
+    return grouped.gather(1, idx.unsqueeze(1)).squeeze(1), idx
+
+
+def _pad_to(v: "torch.Tensor", rows: int, cols: int, fill: float) -> "torch.Tensor":
+    import torch.nn.functional as F
+
+    pr, pc = rows - v.shape[0], cols - v.shape[1]
+    return F.pad(v, (0, pc, 0, pr), value=fill) if pr or pc else v
+
+
+def pool_blocks(values: "torch.Tensor", inner: "torch.Tensor | None", inner_block: tuple[int, int], fr: int, fc: int, signed: bool) -> "tuple[torch.Tensor, torch.Tensor]":
+    """Pool (R, C) block maxima by ``fr x fc`` (R, C multiples): the winners and their offsets in
+    the new blocks of ``fr*hr x fc*hc`` cells, given each input block's own offset ``inner`` inside
+    ``hr x hc`` (None for single cells)."""
+    import torch
+
+    hr, hc = inner_block
+    v1, sub_c = _pool_last(values, fc, signed)  # (R, C/fc)
+    v2, sub_r = _pool_rows(v1, fr, signed)  # (R/fr, C/fc)
+    r_out, c_out = v2.shape
+    sub_c_sel = sub_c.reshape(r_out, fr, c_out).gather(1, sub_r.unsqueeze(1)).squeeze(1)
+    if inner is None:
+        ir = torch.zeros_like(sub_r)
+        ic = torch.zeros_like(sub_r)
+    else:
+        # the winning input block's own offset: row r_out*fr + sub_r, column c_out*fc + sub_c_sel
+        rows = torch.arange(r_out, device=values.device)[:, None] * fr + sub_r
+        cols = torch.arange(c_out, device=values.device)[None, :] * fc + sub_c_sel
+        w = inner[rows, cols].long()
+        ir, ic = w // hc, w % hc
+    row_off = sub_r * hr + ir
+    col_off = sub_c_sel * hc + ic
+    return v2, row_off * (fc * hc) + col_off
+
+
+class TileEngine:
+    """Full passes, cached log-sum-exps and base levels, and tiles, for the heads of one widget.
+
+    Thread-safe: the grid worker and the kernel's main thread share one engine. ``pause`` is
+    called between chunks by background work (it blocks while the main thread has work to do).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._lse: dict[Any, Any] = {}
+        self._passes: OrderedDict[Any, FullPass] = OrderedDict()
+        self._peaks: dict[Any, float] = {}
+
+    # ----------------------------------------------------------------- caches
+    def cached_pass(self, key: Any) -> FullPass | None:
+        with self._lock:
+            hit = self._passes.get(key)
+            if hit is not None:
+                self._passes.move_to_end(key)
+            return hit
+
+    def _remember(self, key: Any, result: FullPass) -> None:
+        with self._lock:
+            if result.lse is not None:
+                self._lse[key] = result.lse
+            self._peaks[key] = result.peak
+            self._passes[key] = result
+            self._passes.move_to_end(key)
+            total = sum(p.nbytes for p in self._passes.values())
+            while total > BASE_CACHE_BYTES and len(self._passes) > 1:
+                _, dropped = self._passes.popitem(last=False)
+                total -= dropped.nbytes
+
+    def peak(self, key: Any) -> float | None:
+        with self._lock:
+            return self._peaks.get(key)
+
+    def forget(self, match: Callable[[Any], bool]) -> None:
+        """Drop everything cached for keys ``match`` accepts (a new saliency target, say)."""
+        with self._lock:
+            for cache in (self._lse, self._passes, self._peaks):
+                for key in [k for k in cache if match(k)]:
+                    del cache[key]
+
+    # ----------------------------------------------------------------- full passes
+    def full_pass(self, key: Any, source: HeadSource, *, metrics: bool = False, square: bool = True, pause: Callable[[], None] | None = None) -> FullPass:
+        """One pass over every row of ``source``: log-sum-exp, base level, optional row metrics.
+        Cached; a cached pass without metrics is redone when metrics are asked for."""
+        hit = self.cached_pass(key)
+        if hit is not None and (hit.stats is not None or not metrics):
+            return hit
+        result = _full_pass(source, metrics=metrics, square=square, pause=pause)
+        self._remember(key, result)
+        return result
+
+    def lse(self, key: Any, source: HeadSource) -> "torch.Tensor | None":
+        if not source.logits:
+            return None
+        with self._lock:
+            hit = self._lse.get(key)
+        if hit is not None:
+            return hit
+        return self.full_pass(key, source).lse
+
+    # ----------------------------------------------------------------- tiles
+    def tile(self, key: Any, source: HeadSource, window: Window, block: tuple[int, int]) -> Tile:
+        """The window pooled into blocks (validated by the caller: protocol.check_tile). A head's
+        first tile runs its full pass (the overview and the colour scale need every row anyway)."""
+        import torch
+
+        br, bc = block
+        done = self.cached_pass(key)
+        with self._lock:
+            lse, peak = self._lse.get(key), self._peaks.get(key)
+        known = peak is not None and (lse is not None or not source.logits)
+        if done is None and (not known or (br == bc and br >= base_block(source.n_q, source.n_k))):
+            done = self.full_pass(key, source)
+            lse = done.lse
+        if done is not None and br == bc and br >= done.base_block:
+            return _from_base(done, window, br, source.signed)
+        with torch.no_grad():
+            return _compute_tile(source, lse, window, block)
+
+
+def _from_base(done: FullPass, window: Window, b: int, signed: bool) -> Tile:
+    """A tile of b x b blocks pooled from the cached base level (b a multiple of its block)."""
+    import torch
+
+    q0, q1, k0, k1 = window
+    b0 = done.base_block
+    f = b // b0
+    rows_out, cols_out = -(-(q1 - q0) // b), -(-(k1 - k0) // b)
+    base_v = torch.from_numpy(done.base_values)
+    base_w = torch.from_numpy(done.base_where.view(np.int32))
+    r0, c0 = q0 // b0, k0 // b0
+    r1, c1 = min(base_v.shape[0], r0 + rows_out * f), min(base_v.shape[1], c0 + cols_out * f)
+    fill = 0.0 if signed else float("-inf")
+    v = _pad_to(base_v[r0:r1, c0:c1], rows_out * f, cols_out * f, fill)
+    w = _pad_to(base_w[r0:r1, c0:c1], rows_out * f, cols_out * f, 0)
+    values, where = pool_blocks(v, w, (b0, b0), f, f, signed)
+    values = torch.nan_to_num(values, neginf=0.0)
+    return Tile(window, (b, b), values.numpy().astype(np.float32), None if b == 1 else where.numpy().astype(np.uint32))
+
+
+def _chunk_rows(n_cols: int, multiple: int) -> int:
+    return max(multiple, (CHUNK_CELLS // max(1, n_cols)) // multiple * multiple)
+
+
+def _safe_lse(lse: "torch.Tensor") -> "torch.Tensor":
+    """A row that may attend to nothing has lse = -inf; +inf instead makes all its weights 0."""
+    import torch
+
+    return torch.where(torch.isneginf(lse), torch.full_like(lse, float("inf")), lse)
+
+
+def _compute_tile(source: HeadSource, lse: "torch.Tensor | None", window: Window, block: tuple[int, int]) -> Tile:
+    """A tile straight from the source, in row chunks (lse given for logit sources)."""
+    import torch
+
+    q0, q1, k0, k1 = window
+    br, bc = block
+    rows_out, cols_out = -(-(q1 - q0) // br), -(-(k1 - k0) // bc)
+    width = cols_out * bc
+    step = _chunk_rows(width, br)
+    values = np.empty((rows_out, cols_out), dtype=np.float32)
+    where = None if br == bc == 1 else np.empty((rows_out, cols_out), dtype=np.uint32)
+    pad = 0.0 if source.signed else float("-inf")
+    safe = None if lse is None else _safe_lse(lse)
+    for r0 in range(q0, q1, step):
+        r1 = min(q1, r0 + step)
+        height = -(-(r1 - r0) // br) * br
+        buf = _buffers.get(source.device, 0, height, width)
+        kk = min(k1, max(k0, source.key_limit(r0, r1)))
+        if kk > k0:
+            source.fill(buf[: r1 - r0, : kk - k0], slice(r0, r1), k0, kk)
+        buf[: r1 - r0, kk - k0 :].fill_(pad)
+        buf[r1 - r0 :].fill_(pad)
+        o0 = (r0 - q0) // br
+        o1 = o0 + height // br
+        if br == bc == 1:
+            chunk = buf[: r1 - r0]
+            if safe is not None:
+                chunk.sub_(safe[r0:r1, None]).exp_()
+            values[o0:o1] = chunk.cpu().numpy()
+            continue
+        v1, sub_c = _pool_last(buf, bc, source.signed)  # (height, cols_out)
+        if safe is not None:
+            row_lse = torch.full((height, 1), float("inf"), device=buf.device)
+            row_lse[: r1 - r0, 0] = safe[r0:r1]
+            v1 = torch.exp(v1 - row_lse)
+        v2, sub_r = _pool_rows(v1, br, source.signed)
+        sub_c_sel = sub_c.reshape(height // br, br, cols_out).gather(1, sub_r.unsqueeze(1)).squeeze(1)
+        values[o0:o1] = torch.nan_to_num(v2, neginf=0.0).cpu().numpy()
+        where[o0:o1] = (sub_r * bc + sub_c_sel).cpu().numpy().astype(np.uint32)  # type: ignore[index]
+    return Tile(window, block, values, where)
+
+
+def _full_pass(source: HeadSource, *, metrics: bool, square: bool, pause: Callable[[], None] | None) -> FullPass:
+    import torch
+
+    with torch.no_grad():
+        n_q, n_k = source.n_q, source.n_k
+        b0 = base_block(n_q, n_k)
+        nbr, nbc = -(-n_q // b0), -(-n_k // b0)
+        width = nbc * b0
+        step = _chunk_rows(width, b0)
+        base_v = torch.empty((nbr, nbc), dtype=torch.float32)
+        base_w = torch.empty((nbr, nbc), dtype=torch.int64)
+        lse = torch.empty(n_q, dtype=torch.float32, device=source.device) if source.logits else None
+        entropy = np.empty(n_q, dtype=np.float64) if metrics else None
+        max_off = np.empty(n_q, dtype=np.float32) if metrics else None
+        pad = 0.0 if source.signed else float("-inf")
+        for r0 in range(0, n_q, step):
+            if pause is not None:
+                pause()
+            r1 = min(n_q, r0 + step)
+            c = r1 - r0
+            height = -(-c // b0) * b0
+            kk = source.key_limit(r0, r1)
+            kpad = min(width, -(-kk // b0) * b0) if kk > 0 else b0
+            buf = _buffers.get(source.device, 0, height, kpad)
+            if kk > 0:
+                source.fill(buf[:c, :kk], slice(r0, r1), 0, kk)
+            buf[:c, kk:].fill_(pad)
+            buf[c:].fill_(pad)
+            scores = buf[:c, :kk] if kk > 0 else buf[:c, :0]
+            # block maxima along keys first (scores or values), rows pooled once weights are known
+            v1, sub_c = _pool_last(buf, b0, source.signed)  # (height, kpad / b0)
+            if source.logits:
+                m = v1[:c].amax(-1, keepdim=True)
+                m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+                if metrics:
+                    off = _max_off_scores(scores, r0, square)
+                scores.sub_(m)
+                if metrics:
+                    scores.clamp_(min=-120.0)  # exp gives exact 0 there, and 0 * t stays finite
+                    e = _buffers.get(source.device, 1, c, max(kk, 1))[:, :kk]
+                    torch.exp(scores, out=e)
+                    z = e.sum(-1)
+                    et = e.mul_(scores).sum(-1)
+                else:
+                    scores.exp_()
+                    z = scores.sum(-1)
+                row_lse = m[:, 0] + torch.log(z)
+                lse[r0:r1] = row_lse  # type: ignore[index]
+                safe = _safe_lse(row_lse)
+                if metrics:
+                    ent = torch.where(z > 0, torch.log(z) - et / z, torch.zeros_like(z))
+                    entropy[r0:r1] = ent.double().cpu().numpy()  # type: ignore[index]
+                    max_off[r0:r1] = torch.exp(off - safe).cpu().numpy()  # type: ignore[index]
+                full = torch.full((height, 1), float("inf"), device=buf.device)
+                full[:c, 0] = safe
+                v1 = torch.exp(v1 - full)
+            elif metrics:
+                block = scores.cpu().numpy()
+                entropy[r0:r1] = _entropy_rows(block)  # type: ignore[index]
+                max_off[r0:r1] = _max_off_values(block, r0, square)  # type: ignore[index]
+            v2, sub_r = _pool_rows(v1, b0, source.signed)
+            sub_c_sel = sub_c.reshape(height // b0, b0, -1).gather(1, sub_r.unsqueeze(1)).squeeze(1)
+            g0, g1 = r0 // b0, r0 // b0 + height // b0
+            cols = v2.shape[1]
+            base_v[g0:g1, :cols] = torch.nan_to_num(v2, neginf=0.0).cpu()
+            base_w[g0:g1, :cols] = (sub_r * b0 + sub_c_sel).cpu()
+            base_v[g0:g1, cols:] = 0.0
+            base_w[g0:g1, cols:] = 0
+        values = base_v.numpy()
+        peak = float(np.abs(values).max()) if values.size else 0.0
+        stats = RowStats(np.arange(n_q), entropy, max_off) if metrics else None  # type: ignore[arg-type]
+        return FullPass(lse, b0, values, base_w.numpy().astype(np.uint32), peak, stats)
+
+
+def _max_off_scores(scores: "torch.Tensor", r0: int, square: bool) -> "torch.Tensor":
+    """Per row, the largest score off the first key and (square kinds) the diagonal."""
+    import torch
+
+    c, kk = scores.shape
+    if kk <= 1:
+        return torch.full((c,), float("-inf"), device=scores.device)
+    saved_first = scores[:, 0].clone()
+    scores[:, 0] = float("-inf")
+    diag_rows = torch.arange(c, device=scores.device)
+    diag_cols = diag_rows + r0
+    inside = diag_cols < kk
+    saved_diag = None
+    if square and bool(inside.any()):
+        saved_diag = scores[diag_rows[inside], diag_cols[inside]].clone()
+        scores[diag_rows[inside], diag_cols[inside]] = float("-inf")
+    out = scores.amax(-1)
+    scores[:, 0] = saved_first
+    if saved_diag is not None:
+        scores[diag_rows[inside], diag_cols[inside]] = saved_diag
+    return out
+
+
+_TINY = np.finfo(np.float32).tiny
+
+
+def _entropy_rows(block: np.ndarray) -> np.ndarray:
+    """-sum w log w per row (0 log 0 = 0), float64 sums."""
+    terms = np.log(np.maximum(block, _TINY))
+    terms *= block
+    return -terms.sum(axis=-1, dtype=np.float64)
+
+
+def _max_off_values(block: np.ndarray, r0: int, square: bool) -> np.ndarray:
+    c, n_k = block.shape
+    keep = np.ones((c, n_k), dtype=bool)
+    keep[:, 0] = False
+    if square:
+        rows = np.arange(c)
+        inside = rows + r0 < n_k
+        keep[rows[inside], rows[inside] + r0] = False
+    return np.max(block, axis=-1, where=keep, initial=-np.inf).astype(np.float32)
+
+
+def row_stats(source: HeadSource, rows: np.ndarray, *, square: bool) -> RowStats:
+    """Entropy and largest off-diagonal weight of the query ``rows`` only (a sample)."""
+    import torch
+
+    with torch.no_grad():
+        idx = torch.as_tensor(rows, dtype=torch.long, device=source.device)
+        kk = source.n_k if not (getattr(source, "causal", False) and source.mask is None) else source.key_limit(int(rows.min()), int(rows.max()) + 1)
+        kk = max(kk, 1)
+        buf = _buffers.get(source.device, 2, len(rows), kk)
+        source.fill(buf, idx, 0, kk)
+        if not source.logits:
+            block = buf.cpu().numpy()
+            offs = np.concatenate([_max_off_values(block[i : i + 1], int(r), square) for i, r in enumerate(rows)])
+            return RowStats(np.asarray(rows), _entropy_rows(block), offs)
+        off = torch.stack([_max_off_scores(buf[i : i + 1], int(r), square)[0] for i, r in enumerate(rows)])
+        m = buf.amax(-1, keepdim=True)
+        m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+        buf.sub_(m).clamp_(min=-120.0)
+        e = torch.exp(buf)
+        z = e.sum(-1)
+        et = e.mul_(buf).sum(-1)
+        ent = torch.where(z > 0, torch.log(z) - et / z, torch.zeros_like(z))
+        lse = _safe_lse(m[:, 0] + torch.log(z))
+        return RowStats(np.asarray(rows), ent.double().cpu().numpy(), torch.exp(off - lse).cpu().numpy().astype(np.float32))
+
+
+def level_of(block: int) -> int:
+    """log2 of a power-of-two block size: the tile's level (0 = exact cells)."""
+    return int(math.log2(block))

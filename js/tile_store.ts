@@ -1,0 +1,238 @@
+// Where the heatmap's and strip's numbers come from: tiles of a head (a window pooled into blocks,
+// see lod.ts), cut in the page from every head when the widget is small (eager), else asked of
+// the kernel. Requests follow what the views want now (`want`): at most MAX_IN_FLIGHT travel at
+// once, and wanted-no-more ones never leave. Tiles are kept by bytes (least recently used first).
+import { codesOf, decodeCodes } from "./decode";
+import { poolWindow } from "./lod";
+import type { HeadRef, Payload, Reply, TileRequest, Window } from "./protocol";
+import { answers, isReply, nextRequestId } from "./protocol";
+import type { WidgetModel } from "./types";
+
+export interface Tile {
+  head: HeadRef;
+  window: Window;
+  block: [number, number];
+  rows: number;
+  cols: number;
+  codes: Uint16Array; // dec3: the exact text of each block's maximum
+  values: Float32Array;
+  where: Uint32Array | null; // offset of each maximum inside its block (row * bc + col)
+  range: [number, number]; // the whole head's [lo, hi], for the colour scale
+}
+
+export interface TileSpec {
+  head: HeadRef;
+  window: Window;
+  block: [number, number];
+}
+
+export const CACHE_BYTES = 48 * 1024 * 1024;
+export const MAX_IN_FLIGHT = 4;
+const REQUEST_TIMEOUT_MS = 60_000;
+
+export function tileKey(spec: TileSpec): string {
+  const h = spec.head;
+  return `${h.kind}|${h.quantity}|${h.version}|${h.layer}|${h.head}|${spec.window.join(",")}|${spec.block.join(",")}`;
+}
+
+function bytesOfTile(t: Tile): number {
+  return t.codes.byteLength + t.values.byteLength + (t.where?.byteLength ?? 0) + 200;
+}
+
+interface Eager {
+  kind: string;
+  nHeads: number;
+  rows: number;
+  cols: number;
+  codes: Uint16Array;
+  values: Float32Array;
+}
+
+export class TileStore {
+  private readonly cache = new Map<string, Tile>();
+  private cacheBytes = 0;
+  private readonly inflight = new Map<string, { request: TileRequest; timer: ReturnType<typeof setTimeout> }>();
+  private readonly failed = new Map<string, string>();
+  private queue: TileSpec[] = [];
+  private spare: TileSpec[] = []; // asked for only when nothing the views need is waiting
+  private eager: Eager | null = null;
+  private readonly ranges = new Map<string, [number, number]>();
+  /** Messages this view sent and received, for the benchmarks' largest-message figure. */
+  largestReplyBytes = 0;
+
+  constructor(private readonly model: WidgetModel, signal: AbortSignal, private readonly onChange: () => void) {
+    const onMessage = (msg: unknown, buffers: DataView[]) => this.receive(msg, buffers);
+    model.on("msg:custom", onMessage);
+    signal.addEventListener("abort", () => {
+      model.off("msg:custom", onMessage);
+      for (const p of this.inflight.values()) clearTimeout(p.timer);
+      this.inflight.clear();
+      this.queue = [];
+    });
+  }
+
+  /** Every head of one kind held in the page (small widgets), or null: ask the kernel. */
+  setEager(payload: (Payload & { data?: unknown }) | null | undefined): void {
+    const data = payload?.data;
+    if (!payload || payload.what !== "heads" || !data) {
+      this.eager = null;
+      return;
+    }
+    const codes = codesOf(data as DataView);
+    const [, nHeads, rows, cols] = payload.shape;
+    this.eager = { kind: payload.kind ?? "self", nHeads, rows, cols, codes, values: decodeCodes(codes) };
+  }
+
+  get isEager(): boolean {
+    return this.eager !== null;
+  }
+
+  /** The tile if it is here now (never waits). */
+  get(spec: TileSpec): Tile | undefined {
+    const key = tileKey(spec);
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+      return hit;
+    }
+    return this.cutEager(spec, key);
+  }
+
+  /** The kernel's error for this tile, if it refused it. */
+  error(spec: TileSpec): string | undefined {
+    return this.failed.get(tileKey(spec));
+  }
+
+  /** The head's value range once any of its tiles has arrived. */
+  range(head: HeadRef): [number, number] | undefined {
+    return this.ranges.get(`${head.kind}|${head.quantity}|${head.version}|${head.layer}|${head.head}`);
+  }
+
+  pending(spec: TileSpec): boolean {
+    return this.inflight.has(tileKey(spec));
+  }
+
+  /** The tiles the views need now, most important first; replaces what was wanted before. */
+  want(specs: TileSpec[]): void {
+    this.queue = specs.filter((s) => !this.has(s));
+    this.pump();
+  }
+
+  /** Tiles worth having soon (the head under a resting pointer): sent when the kernel is idle. */
+  prefetch(specs: TileSpec[]): void {
+    this.spare = specs.filter((s) => !this.has(s));
+    this.pump();
+  }
+
+  private has(spec: TileSpec): boolean {
+    const key = tileKey(spec);
+    return this.cache.has(key) || this.inflight.has(key) || this.failed.has(key) || (this.eager !== null && this.get(spec) !== undefined);
+  }
+
+  private pump(): void {
+    while (this.inflight.size < MAX_IN_FLIGHT && (this.queue.length > 0 || (this.spare.length > 0 && this.inflight.size === 0))) {
+      const spec = (this.queue.length > 0 ? this.queue : this.spare).shift()!;
+      if (this.has(spec)) continue;
+      const key = tileKey(spec);
+      const request: TileRequest = { type: "tile", id: nextRequestId(), ...spec.head, window: spec.window, block: spec.block };
+      const timer = setTimeout(() => {
+        if (this.inflight.get(key)?.request.id !== request.id) return;
+        this.inflight.delete(key);
+        this.failed.set(key, "no answer from the kernel");
+        this.onChange();
+        this.pump();
+      }, REQUEST_TIMEOUT_MS);
+      this.inflight.set(key, { request, timer });
+      this.model.send(request as unknown as Record<string, unknown>);
+    }
+  }
+
+  private receive(msg: unknown, buffers: DataView[]): void {
+    if (!isReply(msg) || typeof msg.id !== "string") return;
+    let key: string | undefined;
+    for (const [k, p] of this.inflight) if (p.request.id === msg.id) key = k;
+    if (key === undefined) return; // another view's request
+    const { request, timer } = this.inflight.get(key)!;
+    clearTimeout(timer);
+    this.inflight.delete(key);
+    if (!msg.ok) {
+      this.failed.set(key, msg.error ?? "the kernel refused this tile");
+    } else {
+      const tile = this.decode(msg, request, buffers);
+      if (tile) this.put(key, tile);
+      else this.failed.set(key, "a reply that does not answer the request");
+    }
+    this.onChange();
+    this.pump();
+  }
+
+  private decode(msg: Reply, request: TileRequest, buffers: DataView[]): Tile | null {
+    const p = msg.payload;
+    if (!p || !answers(msg, request) || !p.range) return null;
+    const [rows, cols] = p.shape;
+    const codes = codesOf(buffers[0]);
+    if (codes.length !== rows * cols) return null;
+    let where: Uint32Array | null = null;
+    if (p.where === "u32") {
+      const b = buffers[1];
+      if (!b || b.byteLength !== rows * cols * 4) return null;
+      where = new Uint32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+    }
+    this.largestReplyBytes = Math.max(this.largestReplyBytes, buffers.reduce((n, b) => n + b.byteLength, 0));
+    const head: HeadRef = { kind: request.kind, layer: request.layer, head: request.head, quantity: request.quantity, version: request.version };
+    this.ranges.set(`${head.kind}|${head.quantity}|${head.version}|${head.layer}|${head.head}`, p.range);
+    return { head, window: request.window, block: request.block, rows, cols, codes, values: decodeCodes(codes), where, range: p.range };
+  }
+
+  private put(key: string, tile: Tile): void {
+    const old = this.cache.get(key);
+    if (old) this.cacheBytes -= bytesOfTile(old);
+    this.cache.delete(key);
+    this.cache.set(key, tile);
+    this.cacheBytes += bytesOfTile(tile);
+    while (this.cacheBytes > CACHE_BYTES && this.cache.size > 1) {
+      const [oldest, t] = this.cache.entries().next().value as [string, Tile];
+      this.cache.delete(oldest);
+      this.cacheBytes -= bytesOfTile(t);
+    }
+  }
+
+  /** A tile cut from the heads held in the page (eager widgets, attention only). */
+  private cutEager(spec: TileSpec, key: string): Tile | undefined {
+    const e = this.eager;
+    const h = spec.head;
+    if (!e || h.quantity !== "attention" || h.kind !== e.kind) return undefined;
+    const size = e.rows * e.cols;
+    const start = (h.layer * e.nHeads + h.head) * size;
+    if (start + size > e.codes.length) return undefined;
+    const values = e.values.subarray(start, start + size);
+    const codes = e.codes.subarray(start, start + size);
+    const range = this.eagerRange(h, values);
+    const cut = poolWindow(values, codes, e.cols, spec.window, spec.block[0], spec.block[1], false);
+    const tile: Tile = { head: h, window: spec.window, block: spec.block, ...cut, range };
+    this.put(key, tile);
+    return tile;
+  }
+
+  private eagerRange(h: HeadRef, values: Float32Array): [number, number] {
+    const id = `${h.kind}|${h.quantity}|${h.version}|${h.layer}|${h.head}`;
+    let r = this.ranges.get(id);
+    if (!r) {
+      let max = 0;
+      for (let i = 0; i < values.length; i++) if (values[i] > max) max = values[i];
+      r = [0, max];
+      this.ranges.set(id, r);
+    }
+    return r;
+  }
+}
+
+/** 1 + the number of entries in row[] larger than row[j]: the rank of a weight in its row, by the
+ * values shown (equal shown values share a rank). */
+export function rankInRow(row: ArrayLike<number>, j: number): number {
+  const v = row[j];
+  let rank = 1;
+  for (let i = 0; i < row.length; i++) if (row[i] > v) rank++;
+  return rank;
+}

@@ -1,0 +1,92 @@
+import { describe, expect, it } from "vitest";
+import type { HeadRef, TileRequest } from "../../js/protocol";
+import { MAX_IN_FLIGHT, TileStore } from "../../js/tile_store";
+import type { WidgetModel } from "../../js/types";
+
+type Listener = (...args: unknown[]) => void;
+
+/** One widget model seen by several views: every custom message reaches every listener. */
+function fakeModel() {
+  const listeners = new Map<string, Set<Listener>>();
+  const sent: TileRequest[] = [];
+  const model = {
+    get: () => undefined,
+    set: () => undefined,
+    save_changes: () => undefined,
+    on: (ev: string, cb: Listener) => void (listeners.get(ev) ?? listeners.set(ev, new Set()).get(ev)!).add(cb),
+    off: (ev: string, cb: Listener) => void listeners.get(ev)?.delete(cb),
+    send: (content: TileRequest) => void sent.push(content),
+    widget_manager: {} as never,
+  } as unknown as WidgetModel;
+  const broadcast = (content: unknown, buffers: DataView[]) => listeners.get("msg:custom")?.forEach((cb) => cb(content, buffers));
+  return { model, sent, broadcast, listeners };
+}
+
+const head = (layer: number, h: number): HeadRef => ({ kind: "self", layer, head: h, quantity: "attention", version: 0 });
+
+/** What the kernel sends back for a request: a tile whose every code is `fill`. */
+function answer(request: TileRequest, fill: number, overrides: Partial<TileRequest> = {}) {
+  const rows = Math.ceil((request.window[1] - request.window[0]) / request.block[0]);
+  const cols = Math.ceil((request.window[3] - request.window[2]) / request.block[1]);
+  const asked = { ...request, ...overrides };
+  const content = {
+    type: "reply", id: request.id, ok: true, request: asked,
+    payload: { what: "tile", shape: [rows, cols], window: asked.window, block: asked.block, encoding: "dec3", where: null, range: [0, 0.5] },
+  };
+  return [content, [new DataView(new Uint16Array(rows * cols).fill(fill).buffer)]] as [unknown, DataView[]];
+}
+
+describe("tile store", () => {
+  it("two views of one widget never take each other's tiles", () => {
+    const { model, sent, broadcast } = fakeModel();
+    const stop = new AbortController();
+    const a = new TileStore(model, stop.signal, () => undefined);
+    const b = new TileStore(model, stop.signal, () => undefined);
+    const specA = { head: head(0, 1), window: [0, 13, 0, 13] as [number, number, number, number], block: [1, 1] as [number, number] };
+    const specB = { head: head(2, 3), window: [0, 13, 0, 13] as [number, number, number, number], block: [1, 1] as [number, number] };
+    a.want([specA]);
+    b.want([specB]);
+    expect(sent.map((r) => r.id)[0]).not.toBe(sent[1].id); // ids unique across views
+    // The kernel answers b first; both views hear both replies.
+    broadcast(...answer(sent[1], 4242));
+    broadcast(...answer(sent[0], 1111));
+    expect(a.get(specA)!.codes[0]).toBe(1111);
+    expect(b.get(specB)!.codes[0]).toBe(4242);
+    expect(a.get(specB)).toBeUndefined();
+    expect(b.get(specA)).toBeUndefined();
+  });
+
+  it("refuses a reply that does not answer what was asked", () => {
+    const { model, sent, broadcast } = fakeModel();
+    const store = new TileStore(model, new AbortController().signal, () => undefined);
+    const spec = { head: head(1, 1), window: [0, 13, 0, 13] as [number, number, number, number], block: [1, 1] as [number, number] };
+    store.want([spec]);
+    broadcast(...answer(sent[0], 5, { head: 2 })); // the right id, another head
+    expect(store.get(spec)).toBeUndefined();
+    expect(store.error(spec)).toMatch(/does not answer/);
+  });
+
+  it("keeps at most MAX_IN_FLIGHT requests travelling and drops tiles no longer wanted", () => {
+    const { model, sent, broadcast } = fakeModel();
+    const store = new TileStore(model, new AbortController().signal, () => undefined);
+    const spec = (i: number) => ({ head: head(0, 0), window: [0, 256, i * 256, (i + 1) * 256] as [number, number, number, number], block: [1, 1] as [number, number] });
+    store.want([0, 1, 2, 3, 4, 5, 6, 7].map(spec));
+    expect(sent.length).toBe(MAX_IN_FLIGHT);
+    store.want([spec(7)]); // the view moved: only the last one is still wanted
+    broadcast(...answer(sent[0], 1));
+    expect(sent.length).toBe(MAX_IN_FLIGHT + 1);
+    expect(sent[MAX_IN_FLIGHT].window).toEqual(spec(7).window);
+  });
+
+  it("cuts tiles from every head held in the page (eager widgets)", () => {
+    const { model, sent } = fakeModel();
+    const store = new TileStore(model, new AbortController().signal, () => undefined);
+    // 1 layer, 2 heads, 2 x 2: head 1 holds codes 9..15 (odd dec3 codes are positive, rising)
+    const codes = new Uint16Array([1, 3, 5, 7, 9, 11, 13, 15]);
+    store.setEager({ what: "heads", shape: [1, 2, 2, 2], kind: "self", encoding: "dec3", data: new DataView(codes.buffer) });
+    const tile = store.get({ head: head(0, 1), window: [0, 2, 0, 2], block: [2, 2] })!;
+    expect(Array.from(tile.codes)).toEqual([15]);
+    expect(Array.from(tile.where!)).toEqual([3]);
+    expect(sent).toEqual([]);
+  });
+});
