@@ -11,8 +11,10 @@ steps aside whenever the kernel's main thread is answering the views (``Foregrou
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -155,6 +157,7 @@ class Refiner:
         self.thread = threading.Thread(target=self._run, name="attn-widget-grid", daemon=True)
 
     def start(self) -> "Refiner":
+        _running.add(self)
         self.thread.start()
         return self
 
@@ -194,3 +197,15 @@ class Refiner:
 
 class _Stopped(Exception):
     pass
+
+
+_running: "weakref.WeakSet[Refiner]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """A thread still inside torch when the interpreter exits aborts the process: stop first."""
+    for refiner in list(_running):
+        refiner.stop.set()
+    for refiner in list(_running):
+        refiner.join(10)

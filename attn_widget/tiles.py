@@ -398,8 +398,9 @@ def _full_pass(source: HeadSource, *, metrics: bool, square: bool, pause: Callab
         return FullPass(lse, b0, values, base_w.numpy().astype(np.uint32), peak, stats)
 
 
-def _max_off_scores(scores: "torch.Tensor", r0: int, square: bool) -> "torch.Tensor":
-    """Per row, the largest score off the first key and (square kinds) the diagonal."""
+def _max_off_scores(scores: "torch.Tensor", rows: "int | torch.Tensor", square: bool) -> "torch.Tensor":
+    """Per row, the largest score off the first key and (square kinds) the diagonal. ``rows``:
+    the query index of the first row (contiguous rows) or of every row."""
     import torch
 
     c, kk = scores.shape
@@ -408,7 +409,7 @@ def _max_off_scores(scores: "torch.Tensor", r0: int, square: bool) -> "torch.Ten
     saved_first = scores[:, 0].clone()
     scores[:, 0] = float("-inf")
     diag_rows = torch.arange(c, device=scores.device)
-    diag_cols = diag_rows + r0
+    diag_cols = diag_rows + rows if isinstance(rows, int) else rows.to(scores.device)
     inside = diag_cols < kk
     saved_diag = None
     if square and bool(inside.any()):
@@ -456,7 +457,7 @@ def row_stats(source: HeadSource, rows: np.ndarray, *, square: bool) -> RowStats
             block = buf.cpu().numpy()
             offs = np.concatenate([_max_off_values(block[i : i + 1], int(r), square) for i, r in enumerate(rows)])
             return RowStats(np.asarray(rows), _entropy_rows(block), offs)
-        off = torch.stack([_max_off_scores(buf[i : i + 1], int(r), square)[0] for i, r in enumerate(rows)])
+        off = _max_off_scores(buf, idx, square)
         m = buf.amax(-1, keepdim=True)
         m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
         buf.sub_(m).clamp_(min=-120.0)

@@ -455,7 +455,8 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             kinds=self._kind_shapes(), quantities=("attention",), version=self.saliency_version,
         )
         key = self._engine_key("attention", request["kind"], layer, head, 0)
-        return self._engine.tile(key, self._source("attention", request["kind"], layer, head), tuple(request["window"]), tuple(request["block"]))
+        with self._foreground:  # the grid worker steps aside, as for a view's request
+            return self._engine.tile(key, self._source("attention", request["kind"], layer, head), tuple(request["window"]), tuple(request["block"]))
 
     def _kind_shapes(self) -> dict[str, tuple[int, int, int, int]]:
         return {k: self._capture.kind(k).shape for k in self._capture.kinds}

@@ -12,6 +12,10 @@ SHAPES = {
     "gpt2-small": dict(family="gpt2", n_layer=12, n_head=12, n_embd=768, vocab_size=50257),
     # Llama-2-7B with grouped-query attention as in Llama-3-8B: 32 layers x 32 query heads on 8 key
     # heads, width 4096, head dim 128.
+    # The long-context benchmark's model: Llama-shaped (RoPE, 8 query heads on 2 key heads), small
+    # enough that N = 32,768 runs on a 2-core CPU: 4 layers, width 256, head dim 32.
+    "llama-long": dict(family="llama", num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=2,
+                       hidden_size=256, intermediate_size=688, vocab_size=32000),
     "llama-7b-gqa": dict(family="llama", num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
                          hidden_size=4096, intermediate_size=11008, vocab_size=32000),
 }

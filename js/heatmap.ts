@@ -222,6 +222,7 @@ export class HeatmapView {
     const drawn = this.head ? this.drawTiles(ctx, theme, this.head) : false;
     this.drew = drawn;
     if (!this.head) this.needed = [];
+    this.canvas.dataset.complete = String(drawn && this.complete); // every tile the level needs is drawn
     this.canvas.dataset.block = String(this.block);
     if (drawn && this.scale) {
       drawColorbar(ctx, theme, left + w + 14, top, Math.max(h, 120), this.scale, this.colorbarTitle);

@@ -27,7 +27,7 @@ export interface TileSpec {
 }
 
 export const CACHE_BYTES = 48 * 1024 * 1024;
-export const MAX_IN_FLIGHT = 4;
+export const MAX_IN_FLIGHT = 16; // a full screen at 256 blocks a tile: up to 4 x 4 tiles
 const REQUEST_TIMEOUT_MS = 60_000;
 
 export function tileKey(spec: TileSpec): string {

@@ -70,12 +70,12 @@ describe("tile store", () => {
     const { model, sent, broadcast } = fakeModel();
     const store = new TileStore(model, new AbortController().signal, () => undefined);
     const spec = (i: number) => ({ head: head(0, 0), window: [0, 256, i * 256, (i + 1) * 256] as [number, number, number, number], block: [1, 1] as [number, number] });
-    store.want([0, 1, 2, 3, 4, 5, 6, 7].map(spec));
+    store.want(Array.from({ length: MAX_IN_FLIGHT + 4 }, (_, i) => spec(i)));
     expect(sent.length).toBe(MAX_IN_FLIGHT);
-    store.want([spec(7)]); // the view moved: only the last one is still wanted
+    store.want([spec(MAX_IN_FLIGHT + 3)]); // the view moved: only the last one is still wanted
     broadcast(...answer(sent[0], 1));
     expect(sent.length).toBe(MAX_IN_FLIGHT + 1);
-    expect(sent[MAX_IN_FLIGHT].window).toEqual(spec(7).window);
+    expect(sent[MAX_IN_FLIGHT].window).toEqual(spec(MAX_IN_FLIGHT + 3).window);
   });
 
   it("cuts tiles from every head held in the page (eager widgets)", () => {

@@ -1,0 +1,324 @@
+"""Long inputs end to end: a Llama-shaped random model (bench/models.py "llama-long": 4 layers, 8
+query heads on 2 key heads, width 256, RoPE) captured at N tokens in a live JupyterLab kernel, the
+widget driven in headless Chromium. One row per N with the long-context budgets:
+
+- capture vs a plain SDPA forward of the same model (kernel side);
+- widget on screen with estimated grid scores, counted from the end of the capture: Python's
+  build time, and the wall-clock time until the grid is drawn in the page;
+- heatmap overview after a head switch (click a grid cell -> every tile of the level drawn),
+  split into heads the grid worker had not yet refined (cold: one full pass) and ones it had;
+- new tiles after a zoom (wheel) or a pan (drag) -> every tile of the new view drawn;
+- hover (pointer move -> tooltip text changed, two frames) at the overview and at cell level;
+- Python memory beyond the stored queries and keys (peak RSS sampled every 50 ms minus the RSS
+  after the capture), the page's JS heap, and the largest message either way.
+
+    .venv/bin/python bench/long_context.py --sizes 8192 32768 --out bench/results/long-context
+    .venv/bin/python bench/long_context.py --sizes 1024 --quick   # CI: proves it runs
+
+Budgets are read from the output, not asserted. Screenshots of the view zoomed out and in go
+next to the results (``--screenshots``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.conftest import cell_center  # noqa: E402
+from tests.support.chromium import launch  # noqa: E402
+from tests.support.lab import jupyter_lab, open_and_run_all, write_notebook  # noqa: E402
+
+KERNEL_SETUP = """
+import json, os, sys, threading, time
+sys.path.insert(0, {root!r})
+import torch
+from bench.models import IdTokenizer, build, random_ids
+from attn_widget import AttentionWidget
+from attn_widget.capture import capture_ids
+
+def _rss():
+    with open('/proc/self/status') as f:
+        return next(int(l.split()[1]) * 1024 for l in f if l.startswith('VmRSS'))
+
+N = {n}
+_m = build('llama-long', N)
+_ids = random_ids(N, 32000)
+with torch.no_grad():
+    _m(**_ids)  # warm-up (allocator, kernels), then time one plain SDPA forward
+    _t = time.perf_counter(); _m(**_ids); _sdpa = time.perf_counter() - _t
+_t = time.perf_counter()
+c = capture_ids(_m, IdTokenizer(32000), _ids)
+_capture = time.perf_counter() - _t
+_rss_base = _rss()
+_capture_end = time.time()
+_t = time.perf_counter()
+w = AttentionWidget(c)
+_build = time.perf_counter() - _t
+_peak = [_rss()]
+_stop = threading.Event()
+def _sample():
+    while not _stop.wait(0.05):
+        _peak[0] = max(_peak[0], _rss())
+threading.Thread(target=_sample, daemon=True).start()
+_sent = []
+_send = w.send
+def _recording_send(content, buffers=None):
+    _sent.append(len(json.dumps(content)) + sum(len(b) for b in (buffers or [])))
+    return _send(content, buffers)
+w.send = _recording_send
+def _report(path):
+    from ipywidgets.widgets.widget import _remove_buffers
+    state, _, buffers = _remove_buffers(w.get_state())
+    opening = len(json.dumps(state)) + sum(len(bytes(b)) for b in buffers)
+    _stop.set()
+    json.dump({{"sdpa_s": _sdpa, "capture_s": _capture, "build_s": _build, "capture_end": _capture_end,
+               "qk_bytes": c.nbytes, "rss_after_capture": _rss_base, "rss_peak": _peak[0],
+               "python_beyond_qk_bytes": _peak[0] - _rss_base, "opening_message_bytes": opening,
+               "largest_reply_bytes": max(_sent, default=0), "replies": len(_sent),
+               "grid_progress": list(w.grid_progress)}}, open(path, "w"))
+def _watch(go, path):
+    while not os.path.exists(go):
+        time.sleep(0.2)
+    _report(path)
+threading.Thread(target=_watch, args=({go!r}, {report!r}), daemon=True).start()
+w
+"""
+
+PROBE = """() => {
+  // Attribute changes, timestamped: when the grid, the heatmap tiles and the tooltip update.
+  window.__t = { grid: 0 };
+  const root = document.querySelector('[data-testid=attn-widget]');
+  const heat = root.querySelector('[data-testid=attn-heatmap]');
+  new MutationObserver(() => { if (!window.__t.grid) window.__t.grid = Date.now(); })
+    .observe(root.querySelector('[data-testid=attn-grid]'), { attributes: true });
+  if (root.querySelector('[data-testid=attn-grid]').dataset.plot) window.__t.grid = window.__t.grid || Date.now();
+  window.__complete = (since) => new Promise((resolve) => {
+    const check = () => {
+      if (heat.dataset.complete === 'true' && root.dataset.headShown) {
+        requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - since)));
+        return true;
+      }
+      return false;
+    };
+    if (check()) return;
+    const mo = new MutationObserver(() => { if (check()) mo.disconnect(); });
+    mo.observe(heat, { attributes: true });
+    mo.observe(root, { attributes: true });
+  });
+}"""
+
+
+def _median(xs: list[float]) -> float | None:
+    return statistics.median(xs) if xs else None
+
+
+def measure(browser: Any, url: str, workdir: pathlib.Path, n: int, switches: int, zooms: int, hovers: int, shots: pathlib.Path | None) -> dict[str, Any]:
+    name = f"long_{n}.ipynb"
+    go, report = workdir / f"report_{n}.go", workdir / f"report_{n}.json"
+    write_notebook(workdir / name, [KERNEL_SETUP.format(root=str(ROOT), n=n, go=str(go), report=str(report))])
+    context = browser.new_context(viewport={"width": 1500, "height": 1300})
+    page = context.new_page()
+    row: dict[str, Any] = {"n_tokens": n}
+    try:
+        open_and_run_all(page, url, name, timeout_ms=900_000)
+        page.locator("[data-testid=attn-grid][data-plot]").wait_for(timeout=900_000)
+        grid_seen = time.time()
+        page.evaluate(PROBE)
+        page.locator("[data-testid=attn-widget][data-ready=true]").wait_for(timeout=300_000)
+        overview_seen = time.time()
+        row["grid_on_screen_wall_s"] = grid_seen  # converted below against the kernel's clock
+        row["first_overview_wall_s"] = overview_seen
+        if shots:
+            page.locator("[data-testid=attn-widget]").screenshot(path=str(shots / f"long-{n}-overview.png"))
+        heat = page.locator("[data-testid=attn-heatmap]")
+
+        # head switches: click grid cells; cold = not refined yet when clicked
+        import random
+
+        rng = random.Random(7)
+        cold, warm = [], []
+        for _ in range(switches):
+            layer, head = rng.randrange(4), rng.randrange(8)
+            root = page.locator("[data-testid=attn-widget]")
+            if root.get_attribute("data-head-shown") == f"{layer},{head}":
+                continue
+            done = int(page.locator("[data-testid=attn-grid-status]").get_attribute("data-done") or 0)
+            exact_before = page.locator("[data-testid=attn-widget]").get_attribute("data-grid-exact") == "true"
+            x, y = cell_center(page, "attn-grid", layer, head)
+            page.mouse.move(x, y)
+            t0 = page.evaluate("() => performance.now()")
+            page.mouse.click(x, y)
+            page.wait_for_function("k => document.querySelector('[data-testid=attn-widget]').dataset.headShown === k", arg=f"{layer},{head}", timeout=120_000)
+            ms = page.evaluate("t0 => window.__complete(t0)", t0)
+            (warm if exact_before or done >= 32 else cold).append(ms)
+            page.wait_for_timeout(300)
+        row["switch_cold_ms"], row["switch_warm_ms"] = cold, warm
+
+        # zoom in towards the bottom-right quarter step by step, then pan, timing each new view
+        box = heat.bounding_box()
+        plot = [float(v) for v in (heat.get_attribute("data-plot") or "0,0,1,1").split(",")]
+        px, py = box["x"] + plot[0] + plot[2] * 0.7, box["y"] + plot[1] + plot[3] * 0.8
+        page.mouse.move(px, py)
+        zoom_ms, pan_ms, hover_over, hover_cell = [], [], [], []
+
+        from bench.widget_bench import HOVER_PROBE
+
+        page.evaluate(HOVER_PROBE)
+
+        def hovers_ms(count: int) -> list[float]:
+            """Pointer moves over the plot (event timestamp -> tooltip text changed)."""
+            page.evaluate("() => { window.__hover.event = []; window.__hover.handler = []; }")
+            for i in range(count):
+                page.mouse.move(px + (i % 40) - 20, py + (i % 7) * 3 - 9)
+            page.wait_for_timeout(50)
+            return page.evaluate("() => window.__hover.event")
+
+        hover_over = hovers_ms(hovers)
+        for _ in range(zooms):
+            t0 = page.evaluate("() => performance.now()")
+            page.mouse.wheel(0, -500)
+            zoom_ms.append(page.evaluate("t0 => window.__complete(t0)", t0))
+            if int(heat.get_attribute("data-block") or 1) == 1 and int(heat.get_attribute("data-rows") or 99) <= 40:
+                break
+        while int(heat.get_attribute("data-block") or 1) > 1 or int(heat.get_attribute("data-rows") or 0) > 60:
+            t0 = page.evaluate("() => performance.now()")
+            page.mouse.wheel(0, -500)
+            zoom_ms.append(page.evaluate("t0 => window.__complete(t0)", t0))
+        hover_cell = hovers_ms(hovers)
+        if shots:
+            page.mouse.move(px, py)
+            page.locator("[data-testid=attn-tooltip]").wait_for(state="visible")
+            page.locator("[data-testid=attn-widget]").screenshot(path=str(shots / f"long-{n}-cells.png"))
+        for i in range(6):  # drag-pan by ~a third of the plot each time
+            page.mouse.move(px, py)
+            page.mouse.down()
+            t0 = page.evaluate("() => performance.now()")
+            page.mouse.move(px - 200 if i % 2 == 0 else px, py - 150 if i % 2 == 0 else py, steps=4)
+            page.mouse.up()
+            pan_ms.append(page.evaluate("t0 => window.__complete(t0)", t0))
+        row.update(zoom_ms=zoom_ms, pan_ms=pan_ms, hover_overview_ms=hover_over, hover_cell_ms=hover_cell)
+        heap = context.new_cdp_session(page).send("Runtime.getHeapUsage")
+        row["js_heap_bytes"] = heap["usedSize"]
+        # the kernel's side of the story
+        go.write_text("")  # the kernel's watcher writes the report
+        deadline = time.time() + 120
+        while not report.exists() and time.time() < deadline:
+            time.sleep(0.5)
+        kernel = json.loads(report.read_text())
+        row.update(kernel)
+        row["capture_vs_sdpa"] = kernel["capture_s"] / kernel["sdpa_s"]
+        row["grid_on_screen_after_capture_s"] = row.pop("grid_on_screen_wall_s") - kernel["capture_end"]
+        row["first_overview_after_capture_s"] = row.pop("first_overview_wall_s") - kernel["capture_end"]
+    except Exception as err:  # a row that failed says how, with a picture of the page
+        row["error"] = f"{type(err).__name__}: {str(err).splitlines()[0][:300]}"
+        shot = workdir / f"error-{n}.png"
+        try:
+            page.screenshot(path=str(shot), full_page=True)
+            row["error_screenshot"] = str(shot)
+        except Exception:
+            pass
+    finally:
+        from bench.compare import _shutdown_kernels
+
+        _shutdown_kernels(context, url)
+        context.close()
+    for key in ("switch_cold_ms", "switch_warm_ms", "zoom_ms", "pan_ms", "hover_overview_ms", "hover_cell_ms"):
+        if isinstance(row.get(key), list):
+            row[f"{key}_median"] = _median(row[key])
+    return row
+
+
+def fmt(v: Any, unit: str = "") -> str:
+    if v is None:
+        return "–"
+    if unit == "ms":
+        return f"{v:.0f} ms" if v >= 10 else f"{v:.1f} ms"
+    if unit == "s":
+        return f"{v:.2f} s"
+    if unit == "MB":
+        return f"{v / 1e6:.1f} MB"
+    if unit == "x":
+        return f"{v:.2f}x"
+    return str(v)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| figure | budget | " + " | ".join(f"N = {r['n_tokens']}" for r in rows) + " |",
+        "|---|---|" + "---|" * len(rows),
+    ]
+    spec = [
+        ("capture vs plain SDPA forward", "<= 1.5x", "capture_vs_sdpa", "x"),
+        ("capture (s) / SDPA forward (s)", "", None, None),
+        ("widget built with estimated scores (Python)", "", "build_s", "s"),
+        ("grid on screen after capture", "<= 2 s", "grid_on_screen_after_capture_s", "s"),
+        ("first heatmap overview after capture", "", "first_overview_after_capture_s", "s"),
+        ("overview after a head switch, head not yet refined (median)", "<= 1 s", "switch_cold_ms_median", "ms"),
+        ("overview after a head switch, refined head (median)", "<= 1 s", "switch_warm_ms_median", "ms"),
+        ("new tiles after zoom (median)", "<= 200 ms", "zoom_ms_median", "ms"),
+        ("new tiles after pan (median)", "<= 200 ms", "pan_ms_median", "ms"),
+        ("hover, overview (median)", "<= 16 ms", "hover_overview_ms_median", "ms"),
+        ("hover, single cells (median)", "<= 16 ms", "hover_cell_ms_median", "ms"),
+        ("Python memory beyond stored q/k", "<= 1 GB", "python_beyond_qk_bytes", "MB"),
+        ("stored queries and keys", "", "qk_bytes", "MB"),
+        ("JS heap", "<= 150 MB", "js_heap_bytes", "MB"),
+        ("largest message: the widget's first", "<= 2 MB", "opening_message_bytes", "MB"),
+        ("largest message: a tile reply", "<= 2 MB", "largest_reply_bytes", "MB"),
+    ]
+    for label, budget, key, unit in spec:
+        if key is None:
+            cells = [f"{r.get('capture_s', 0):.1f} / {r.get('sdpa_s', 0):.1f}" if "capture_s" in r else "–" for r in rows]
+        else:
+            cells = [fmt(r.get(key), unit or "") for r in rows]
+        lines.append(f"| {label} | {budget} | " + " | ".join(cells) + " |")
+    errors = [f"N = {r['n_tokens']}: {r['error']}" for r in rows if "error" in r]
+    return "\n".join(lines + ([""] + errors if errors else []))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[8192, 32768])
+    parser.add_argument("--switches", type=int, default=10)
+    parser.add_argument("--zooms", type=int, default=12)
+    parser.add_argument("--hovers", type=int, default=60)
+    parser.add_argument("--quick", action="store_true", help="3 switches, 10 hovers (CI: proves it runs)")
+    parser.add_argument("--screenshots", type=pathlib.Path, help="write overview and cell-level screenshots here")
+    parser.add_argument("--out", type=pathlib.Path, default=ROOT / "bench" / "results" / "long-context")
+    args = parser.parse_args()
+    if args.quick:
+        args.switches, args.hovers = 3, 10
+    from playwright.sync_api import sync_playwright
+
+    if args.screenshots:
+        args.screenshots.mkdir(parents=True, exist_ok=True)
+    rows = []
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="attn-long-"))
+    with sync_playwright() as p, jupyter_lab(workdir) as url:
+        browser = launch(p)
+        version = browser.version
+        for n in args.sizes:
+            row = measure(browser, url, workdir, n, args.switches, args.zooms, args.hovers, args.screenshots)
+            rows.append(row)
+            print(json.dumps({k: v for k, v in row.items() if not isinstance(v, list)}), flush=True)
+        browser.close()
+    info = {"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, {platform.platform()}", "chromium": version,
+            "command": " ".join(["bench/long_context.py", *sys.argv[1:]])}
+    md = f"# Long inputs (bench/long_context.py)\n\n{info['machine']}; Chromium {version}; live JupyterLab kernel.\n\n`{info['command']}`\n\n{table(rows)}\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps({**info, "results": rows}, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
