@@ -12,6 +12,8 @@ steps aside whenever the kernel's main thread is answering the views (``Foregrou
 from __future__ import annotations
 
 import atexit
+import math
+import os
 import threading
 import time
 import weakref
@@ -33,10 +35,14 @@ MIN_SAMPLE, MAX_SAMPLE = 32, 256
 
 
 class Foreground:
-    """Counts work on the kernel's main thread; background work waits while there is any."""
+    """Counts work on the kernel's main thread; background work waits while there is any, and for
+    ``quiet`` seconds after it (the page draws what the kernel just sent, and the next request of
+    a burst is usually on its way)."""
 
-    def __init__(self) -> None:
+    def __init__(self, quiet: float = 0.3) -> None:
         self._busy = 0
+        self._last = -math.inf
+        self.quiet = quiet
         self._cond = threading.Condition()
 
     def __enter__(self) -> "Foreground":
@@ -47,12 +53,16 @@ class Foreground:
     def __exit__(self, *exc: Any) -> None:
         with self._cond:
             self._busy -= 1
+            self._last = time.monotonic()
             self._cond.notify_all()
 
     def wait_idle(self, stop: threading.Event | None = None) -> None:
         with self._cond:
-            while self._busy and not (stop and stop.is_set()):
-                self._cond.wait(0.05)
+            while not (stop and stop.is_set()):
+                rest = self._last + self.quiet - time.monotonic()
+                if not self._busy and rest <= 0:
+                    return
+                self._cond.wait(0.05 if self._busy else min(0.05, rest))
 
 
 def sample_rows(n_rows: int, m: int, seed: int = 0) -> np.ndarray:
@@ -174,6 +184,11 @@ class Refiner:
         return (int(todo[0][0]), int(todo[0][1])) if len(todo) else None
 
     def _run(self) -> None:
+        # Half the cores at most (one on a 2-core laptop): the kernel's answers and the page's
+        # drawing keep the rest. torch's intra-op thread count is per calling thread.
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
         last = time.monotonic()
         try:
             while not self.stop.is_set():

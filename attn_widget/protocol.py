@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
 
+import numpy as np
+
 from .tiles import MAX_BLOCK, MAX_TILE_BLOCKS, Tile, is_power_of_two, level_of
 
 #: No message, in either direction, may be larger than this (Jupyter's server silently drops
@@ -43,8 +45,8 @@ class Payload(TypedDict, total=False):
     block: list[int]
     quantity: str
     version: int
-    encoding: str  # "dec3" (uint16 per value); "where": "u32" offsets follow when present
-    where: str | None
+    encoding: str  # "dec3" (uint16 per value); offsets inside blocks follow when "where" is set
+    where: Literal["u8", "u16", "u32"] | None  # their type: the smallest that holds br * bc
     range: list[float]  # [lo, hi] of the whole head, for the colour scale
 
 
@@ -108,8 +110,18 @@ def tile_payload(request: TileRequest, tile: Tile, peak: float, signed: bool) ->
         what="tile", shape=[rows, cols], kind=request["kind"], layer=request["layer"], head=request["head"],
         level=level_of(max(tile.block)), window=list(tile.window), block=list(tile.block),
         quantity=request["quantity"], version=request["version"], encoding="dec3",
-        where=None if tile.where is None else "u32", range=[-peak if signed else 0.0, peak],
+        where=None if tile.where is None else where_type(tile.block), range=[-peak if signed else 0.0, peak],
     )
+
+
+def where_type(block: tuple[int, int] | list[int]) -> Literal["u8", "u16", "u32"]:
+    """The smallest unsigned type that holds an offset inside a ``br x bc`` block."""
+    cells = block[0] * block[1]
+    return "u8" if cells <= 1 << 8 else "u16" if cells <= 1 << 16 else "u32"
+
+
+def where_bytes(where: np.ndarray, block: tuple[int, int] | list[int]) -> bytes:
+    return where.astype("<" + {"u8": "u1", "u16": "u2", "u32": "u4"}[where_type(block)]).tobytes()
 
 
 def reply(request_id: Any, *, request: dict[str, Any] | None = None, payload: Payload | None = None, error: str | None = None) -> dict[str, Any]:

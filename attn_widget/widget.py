@@ -19,7 +19,7 @@ from .grid_scores import EXACT_CELLS, Foreground, GridScores, Refiner
 from .head_source import ValueHead
 from .linked_saliency import SALIENCY_METRICS, LinkedSaliency
 from .metrics import GRID_METRICS
-from .protocol import QUANTITIES, ProtocolError, parse_tile_request, reply, tile_payload
+from .protocol import QUANTITIES, ProtocolError, parse_tile_request, reply, tile_payload, where_bytes
 from .saliency_traits import SaliencyTraits
 from .tiles import TileEngine
 
@@ -495,7 +495,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         payload = tile_payload(request, tile, peak, source.signed)  # type: ignore[arg-type]
         data = [dec3_bytes(tile.values)]
         if tile.where is not None:
-            data.append(tile.where.astype("<u4").tobytes())
+            data.append(where_bytes(tile.where, tile.block))
         self._tiles[cache_key] = (dict(payload), data)
         self._tile_bytes += sum(len(d) for d in data)
         while self._tile_bytes > _TILE_CACHE_BYTES and len(self._tiles) > 1:

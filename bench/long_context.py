@@ -102,6 +102,13 @@ PROBE = """() => {
   new MutationObserver(() => { if (!window.__t.grid) window.__t.grid = Date.now(); })
     .observe(root.querySelector('[data-testid=attn-grid]'), { attributes: true });
   if (root.querySelector('[data-testid=attn-grid]').dataset.plot) window.__t.grid = window.__t.grid || Date.now();
+  window.__first = (key, since) => new Promise((resolve) => {
+    // the new head's first picture: its coarse stand-in tile, or the full level
+    const seen = () => root.dataset.headPreview === key || root.dataset.headShown === key;
+    if (seen()) return resolve(performance.now() - since);
+    const mo = new MutationObserver(() => { if (seen()) { mo.disconnect(); resolve(performance.now() - since); } });
+    mo.observe(root, { attributes: true });
+  });
   window.__complete = (since) => new Promise((resolve) => {
     const check = () => {
       if (heat.dataset.complete === 'true' && root.dataset.headShown) {
@@ -146,7 +153,7 @@ def measure(browser: Any, url: str, workdir: pathlib.Path, n: int, switches: int
         import random
 
         rng = random.Random(7)
-        cold, warm = [], []
+        cold, warm, firsts = [], [], []
         for _ in range(switches):
             layer, head = rng.randrange(4), rng.randrange(8)
             root = page.locator("[data-testid=attn-widget]")
@@ -157,12 +164,14 @@ def measure(browser: Any, url: str, workdir: pathlib.Path, n: int, switches: int
             x, y = cell_center(page, "attn-grid", layer, head)
             page.mouse.move(x, y)
             t0 = page.evaluate("() => performance.now()")
+            page.evaluate("([k, t0]) => { window.__firstP = window.__first(k, t0); }", [f"{layer},{head}", t0])
             page.mouse.click(x, y)
+            firsts.append(page.evaluate("() => window.__firstP"))
             page.wait_for_function("k => document.querySelector('[data-testid=attn-widget]').dataset.headShown === k", arg=f"{layer},{head}", timeout=120_000)
             ms = page.evaluate("t0 => window.__complete(t0)", t0)
             (warm if exact_before or done >= 32 else cold).append(ms)
             page.wait_for_timeout(300)
-        row["switch_cold_ms"], row["switch_warm_ms"] = cold, warm
+        row["switch_cold_ms"], row["switch_warm_ms"], row["switch_first_picture_ms"] = cold, warm, firsts
 
         # zoom in towards the bottom-right quarter step by step, then pan, timing each new view
         box = heat.bounding_box()
@@ -232,7 +241,7 @@ def measure(browser: Any, url: str, workdir: pathlib.Path, n: int, switches: int
 
         _shutdown_kernels(context, url)
         context.close()
-    for key in ("switch_cold_ms", "switch_warm_ms", "zoom_ms", "pan_ms", "hover_overview_ms", "hover_cell_ms"):
+    for key in ("switch_cold_ms", "switch_warm_ms", "switch_first_picture_ms", "zoom_ms", "pan_ms", "hover_overview_ms", "hover_cell_ms"):
         if isinstance(row.get(key), list):
             row[f"{key}_median"] = _median(row[key])
     return row
@@ -263,6 +272,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         ("widget built with estimated scores (Python)", "", "build_s", "s"),
         ("grid on screen after capture", "<= 2 s", "grid_on_screen_after_capture_s", "s"),
         ("first heatmap overview after capture", "", "first_overview_after_capture_s", "s"),
+        ("first picture after a head switch (coarse stand-in, median)", "", "switch_first_picture_ms_median", "ms"),
         ("overview after a head switch, head not yet refined (median)", "<= 1 s", "switch_cold_ms_median", "ms"),
         ("overview after a head switch, refined head (median)", "<= 1 s", "switch_warm_ms_median", "ms"),
         ("new tiles after zoom (median)", "<= 200 ms", "zoom_ms_median", "ms"),

@@ -46,6 +46,7 @@ export class HeatmapView {
   private status = "";
   private block = 1; // the block size the window needs now
   private needed: TileSpec[] = [];
+  private standIn: TileSpec | null = null; // the coarsest tile covering the view, while finer ones travel
   private complete = false; // every needed tile is drawn (else coarser ones stand in)
   private drew = false; // the last draw showed tiles (of any level)
   private query = -1;
@@ -124,7 +125,9 @@ export class HeatmapView {
 
   /** The tiles the last draw needed (the app asks the store for them). */
   get wanted(): TileSpec[] {
-    return this.needed;
+    // Until the level is complete, the one tile that holds the whole view at the coarsest level
+    // goes first: a head switch shows a picture after one round trip, finer tiles paint over it.
+    return this.complete || !this.standIn ? this.needed : [this.standIn, ...this.needed];
   }
 
   /** The tiles another head would need in the window shown (grid hover prefetch). */
@@ -279,6 +282,8 @@ export class HeatmapView {
     const levels = coarserBlocks(this.nRows, this.nCols, this.block);
     const specs = (b: number) => tilesFor(row0, rows, col0, cols, this.nRows, this.nCols, b).map((window) => ({ head, window, block: [b, b] as [number, number] }));
     this.needed = specs(this.block);
+    const top = specs(levels[0]);
+    this.standIn = levels[0] !== this.block && top.length === 1 ? top[0] : null;
     const byLevel = levels.map((b) => (b === this.block ? this.needed : specs(b)).map((spec) => this.store.get(spec)).filter((t): t is Tile => !!t));
     const range = this.store.range(head); // known once any tile of the head is here
     if (range && (!this.scale || this.scale.hi !== (range[1] > 0 ? range[1] : 1) || this.scale.magnitude !== this.signed)) {

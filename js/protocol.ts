@@ -35,7 +35,7 @@ export interface Payload {
   quantity?: string;
   version?: number;
   encoding: "dec3";
-  where?: "u32" | null;
+  where?: "u8" | "u16" | "u32" | null; // offsets inside blocks: the smallest type holding br * bc
   range?: [number, number];
 }
 

@@ -29,6 +29,7 @@ export interface TileSpec {
 export const CACHE_BYTES = 48 * 1024 * 1024;
 export const MAX_IN_FLIGHT = 16; // a full screen at 256 blocks a tile: up to 4 x 4 tiles
 const REQUEST_TIMEOUT_MS = 60_000;
+const WHERE_BYTES: Record<string, number> = { u8: 1, u16: 2, u32: 4 };
 
 export function tileKey(spec: TileSpec): string {
   const h = spec.head;
@@ -174,10 +175,12 @@ export class TileStore {
     const codes = codesOf(buffers[0]);
     if (codes.length !== rows * cols) return null;
     let where: Uint32Array | null = null;
-    if (p.where === "u32") {
+    if (p.where) {
       const b = buffers[1];
-      if (!b || b.byteLength !== rows * cols * 4) return null;
-      where = new Uint32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+      const size = WHERE_BYTES[p.where];
+      if (!b || !size || b.byteLength !== rows * cols * size) return null;
+      const raw = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+      where = size === 4 ? new Uint32Array(raw) : Uint32Array.from(size === 2 ? new Uint16Array(raw) : new Uint8Array(raw));
     }
     this.largestReplyBytes = Math.max(this.largestReplyBytes, buffers.reduce((n, b) => n + b.byteLength, 0));
     const head: HeadRef = { kind: request.kind, layer: request.layer, head: request.head, quantity: request.quantity, version: request.version };

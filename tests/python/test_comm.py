@@ -117,11 +117,11 @@ def test_a_pooled_tile_holds_each_blocks_largest_weight_and_where_it_sits(record
     frontend_custom(w, _tile_request(layer=1, head=1, window=[0, n, 0, n], block=[4, 4]))
     (reply,) = w.comm.take()
     payload = reply["data"]["content"]["payload"]
-    assert payload["shape"] == [150, 150] and payload["level"] == 2 and payload["where"] == "u32"
+    assert payload["shape"] == [150, 150] and payload["level"] == 2 and payload["where"] == "u8"
     codes, where = reply["buffers"]
     pooled = a[1, 1].reshape(150, 4, 150, 4).max(axis=(1, 3))
     assert codes == dec3_bytes(pooled)
-    offsets = np.frombuffer(where, dtype="<u4").reshape(150, 150)
+    offsets = np.frombuffer(where, dtype="u1").reshape(150, 150)
     i, j = 37, 101
     dr, dc = divmod(int(offsets[i, j]), 4)
     assert a[1, 1, 4 * i + dr, 4 * j + dc] == pooled[i, j]
@@ -181,3 +181,13 @@ def test_the_window_is_state_checked_both_ways(recording):
     for bad in ([0, N + 1, 0, N], [2, 2, 0, N], [0, N, 0], [0.5, N, 0, N]):
         with pytest.raises(Exception, match=rf"window must be \(q0, q1, k0, k1\) with 0 <= q0 < q1 <= {N}"):
             w.window = bad
+
+
+def test_offsets_inside_blocks_travel_in_the_smallest_type_that_holds_them() -> None:
+    from attn_widget.protocol import where_bytes, where_type
+
+    assert [where_type((b, b)) for b in (2, 16, 32, 256, 512)] == ["u8", "u8", "u16", "u16", "u32"]
+    where = np.array([[0, 255], [3, 7]], dtype=np.uint32)
+    assert np.frombuffer(where_bytes(where, (16, 16)), dtype="u1").tolist() == [0, 255, 3, 7]
+    big = np.array([65535 * 3], dtype=np.uint32)
+    assert np.frombuffer(where_bytes(big, (512, 512)), dtype="<u4").tolist() == [65535 * 3]
