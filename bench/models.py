@@ -43,7 +43,26 @@ def build(shape: str, n_positions: int, device: str = "cpu", dtype: str = "float
         cls = LlamaForCausalLM if lm_head else LlamaModel
     with torch.device(device):
         model = cls._from_config(config, attn_implementation="sdpa", dtype=torch_dtype)
+    if shape == "llama-long":
+        _sharpen(model)
     return model.eval()
+
+
+def _sharpen(model: Any) -> None:
+    """Random weights give every head near-uniform attention (entropy log N everywhere): nothing to
+    see in a screenshot. Scale keys by 3 and each head's queries by its own factor from 3 to 40
+    (log-spaced), so heads range from broad to one sharp peak per row. Costs do not change."""
+    import torch
+
+    base = model.model if hasattr(model, "model") else model
+    cfg = base.config
+    dim = cfg.hidden_size // cfg.num_attention_heads
+    factors = torch.logspace(torch.log10(torch.tensor(3.0)), torch.log10(torch.tensor(40.0)), cfg.num_attention_heads)
+    with torch.no_grad():
+        for layer in base.layers:
+            attn = layer.self_attn
+            attn.k_proj.weight.mul_(3.0)
+            attn.q_proj.weight.view(cfg.num_attention_heads, dim, -1).mul_(factors[:, None, None])
 
 
 class IdTokenizer:
