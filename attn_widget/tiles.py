@@ -125,6 +125,43 @@ def _pool_last(v: "torch.Tensor", f: int, signed: bool) -> "tuple[torch.Tensor, 
     return grouped.gather(-1, idx.unsqueeze(-1)).squeeze(-1), idx
 
 
+def _pool_last_values(v: "torch.Tensor", f: int, signed: bool) -> "torch.Tensor":
+    """The values of ``_pool_last`` without the positions (several times faster)."""
+    grouped = v.reshape(*v.shape[:-1], v.shape[-1] // f, f)
+    if not signed:
+        return grouped.amax(-1)
+    hi, lo = grouped.amax(-1), grouped.amin(-1)
+    return torch_where_abs(hi, lo)
+
+
+def torch_where_abs(hi: "torch.Tensor", lo: "torch.Tensor") -> "torch.Tensor":
+    """Per element, whichever of the group's max and min has the larger magnitude (max on ties)."""
+    import torch
+
+    return torch.where(lo.abs() > hi.abs(), lo, hi)
+
+
+def _winner_columns(buf: "torch.Tensor", sub_r: "torch.Tensor", b: int, signed: bool) -> "torch.Tensor":
+    return _winner_columns_rect(buf, sub_r, b, b, signed)
+
+
+def _winner_columns_rect(buf: "torch.Tensor", sub_r: "torch.Tensor", br: int, bc: int, signed: bool) -> "torch.Tensor":
+    """For (height, width) ``buf`` pooled into br x bc blocks whose winning row inside each block
+    is ``sub_r`` (height/br, width/bc): the winner's column inside its block."""
+    height, width = buf.shape
+    nbr, nbc = height // br, width // bc
+    rows = sub_r + (br * _arange(nbr, buf.device))[:, None]  # (nbr, nbc) rows of buf
+    groups = buf.reshape(height, nbc, bc)  # row, block column, offset
+    picked = groups[rows, _arange(nbc, buf.device)[None, :]]  # (nbr, nbc, bc)
+    return (picked.abs() if signed else picked).argmax(-1)
+
+
+def _arange(n: int, device: Any) -> "torch.Tensor":
+    import torch
+
+    return torch.arange(n, device=device)
+
+
 def _pool_rows(v: "torch.Tensor", f: int, signed: bool) -> "tuple[torch.Tensor, torch.Tensor]":
     """Max over groups of ``f`` rows (axis 0 of a 2-D tensor): values (R/f, C), index in [0, f)."""
     r, c = v.shape
@@ -312,13 +349,13 @@ def _compute_tile(source: HeadSource, lse: "torch.Tensor | None", window: Window
                 chunk.sub_(safe[r0:r1, None]).exp_()
             values[o0:o1] = chunk.cpu().numpy()
             continue
-        v1, sub_c = _pool_last(buf, bc, source.signed)  # (height, cols_out)
+        v1 = _pool_last_values(buf, bc, source.signed)  # (height, cols_out)
         if safe is not None:
             row_lse = torch.full((height, 1), float("inf"), device=buf.device)
             row_lse[: r1 - r0, 0] = safe[r0:r1]
             v1 = torch.exp(v1 - row_lse)
         v2, sub_r = _pool_rows(v1, br, source.signed)
-        sub_c_sel = sub_c.reshape(height // br, br, cols_out).gather(1, sub_r.unsqueeze(1)).squeeze(1)
+        sub_c_sel = _winner_columns_rect(buf, sub_r, br, bc, source.signed)
         values[o0:o1] = torch.nan_to_num(v2, neginf=0.0).cpu().numpy()
         where[o0:o1] = (sub_r * bc + sub_c_sel).cpu().numpy().astype(np.uint32)  # type: ignore[index]
     return Tile(window, block, values, where)
@@ -353,8 +390,9 @@ def _full_pass(source: HeadSource, *, metrics: bool, square: bool, pause: Callab
             buf[:c, kk:].fill_(pad)
             buf[c:].fill_(pad)
             scores = buf[:c, :kk] if kk > 0 else buf[:c, :0]
-            # block maxima along keys first (scores or values), rows pooled once weights are known
-            v1, sub_c = _pool_last(buf, b0, source.signed)  # (height, kpad / b0)
+            # block maxima along keys first (scores or values; no positions yet: finding them for
+            # every row costs as much as the matmul), rows pooled once weights are known
+            v1 = _pool_last_values(buf, b0, source.signed)  # (height, kpad / b0)
             if source.logits:
                 m = v1[:c].amax(-1, keepdim=True)
                 m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
@@ -385,7 +423,9 @@ def _full_pass(source: HeadSource, *, metrics: bool, square: bool, pause: Callab
                 entropy[r0:r1] = _entropy_rows(block)  # type: ignore[index]
                 max_off[r0:r1] = _max_off_values(block, r0, square)  # type: ignore[index]
             v2, sub_r = _pool_rows(v1, b0, source.signed)
-            sub_c_sel = sub_c.reshape(height // b0, b0, -1).gather(1, sub_r.unsqueeze(1)).squeeze(1)
+            # the column inside each block, from the winning row only (in place ops above kept
+            # each row's order: exp and subtracting a row constant are monotonic)
+            sub_c_sel = _winner_columns(buf, sub_r, b0, source.signed)
             g0, g1 = r0 // b0, r0 // b0 + height // b0
             cols = v2.shape[1]
             base_v[g0:g1, :cols] = torch.nan_to_num(v2, neginf=0.0).cpu()

@@ -164,7 +164,7 @@ export class AttentionApp {
     this.strip.setAxes(rows, cols);
     this.track.setAxes(rows, cols);
     this.long = cols.tokens.length > TRACK_FROM_TOKENS;
-    this.strip.canvas.parentElement!.hidden = this.long;
+    this.strip.el.hidden = this.long;
     this.track.el.hidden = !this.long;
     // data-testid="attn-strip" marks whichever strip is on screen
     if (this.long) {

@@ -3,12 +3,13 @@
 import type { Window } from "./protocol";
 import { TILE_SIDE } from "./protocol";
 
-/** The block size (a power of two) that gives at least one block per device pixel: the largest
- * power of two not above the cells-per-pixel of the finer axis. 1 = exact cells. */
+/** The block size (a power of two) at screen resolution: the smallest power of two not below the
+ * cells-per-device-pixel of the finer axis, so a view never asks for more blocks than it has
+ * pixels. 1 (exact cells) once a cell is at least one pixel. */
 export function blockFor(rows: number, cols: number, plotW: number, plotH: number, dpr = 1): number {
   const perPixel = Math.min(rows / Math.max(1, plotH * dpr), cols / Math.max(1, plotW * dpr));
   let b = 1;
-  while (b * 2 <= perPixel) b *= 2;
+  while (b < perPixel) b *= 2;
   return b;
 }
 

@@ -40,6 +40,8 @@ const MIN_H = 96; // tall enough for a readable colour bar
 export class StripView {
   readonly canvas: HTMLCanvasElement;
   private readonly caption: HTMLDivElement;
+  /** The caption and the strip: hidden as one when the track stands in for long inputs. */
+  readonly el: HTMLDivElement;
   private rows: Axis = { tokens: [], special: [], generated: [] }; // queries
   private cols: Axis = { tokens: [], special: [], generated: [] }; // keys: one cell each
   private head: HeadRef | null = null;
@@ -74,7 +76,10 @@ export class StripView {
     this.canvas.dataset.testid = "attn-strip";
     this.canvas.setAttribute("role", "img");
     scroller.appendChild(this.canvas);
-    container.append(this.caption, scroller);
+    this.el = document.createElement("div");
+    this.el.className = "attn-word-strip";
+    this.el.append(this.caption, scroller);
+    container.append(this.el);
     const opts = { signal };
     this.canvas.addEventListener("pointermove", (e) => this.onMove(e), opts);
     this.canvas.addEventListener("pointerleave", () => this.tooltip.hide(), opts);

@@ -37,6 +37,7 @@ export class TrackView {
   readonly canvas: HTMLCanvasElement;
   readonly el: HTMLDivElement;
   private readonly caption: HTMLDivElement;
+  private querySelected = false;
   private rows: Axis = { tokens: [], special: [], generated: [] };
   private cols: Axis = { tokens: [], special: [], generated: [] };
   private head: HeadRef | null = null;
@@ -99,6 +100,7 @@ export class TrackView {
 
   setSelection(query: number, key: number): void {
     this.query = query >= 0 ? query : Math.max(0, this.rows.tokens.length - 1);
+    this.querySelected = query >= 0;
     this.key = key;
     this.updateCaption();
   }
@@ -123,7 +125,8 @@ export class TrackView {
       return;
     }
     const what = this.valueName === "weight" ? "attention" : this.valueName;
-    this.caption.textContent = `${what} from query ${this.query} ${describeToken(this.rows, this.query)} to the keys the heatmap shows`;
+    const hint = this.querySelected ? "" : " · no query selected, showing the last token: click a heatmap cell to choose";
+    this.caption.textContent = `${what} from query ${this.query} ${describeToken(this.rows, this.query)} to the keys the heatmap shows${hint}`;
   }
 
   draw(): void {
@@ -136,7 +139,7 @@ export class TrackView {
     const ctx = sizeCanvas(this.canvas, this.plot.w + 12 + COLORBAR_WIDTH, height);
     ctx.clearRect(0, 0, this.plot.w + 12 + COLORBAR_WIDTH, height);
     const dpr = Math.max(1, Math.min(3, globalThis.devicePixelRatio || 1));
-    const b = blockFor(1, cols, this.plot.w, 1, dpr);
+    const b = blockFor(cols, cols, this.plot.w, this.plot.w, dpr); // keys per pixel: pooled by max when zoomed out
     this.canvas.dataset.window = `${this.col0},${this.col0 + cols}`;
     this.canvas.dataset.block = String(b);
     setPlotAttributes(this.canvas, this.plot, 1, cols);

@@ -2,11 +2,13 @@ import { describe, expect, it } from "vitest";
 import { blockFor, coarserBlocks, tilesFor } from "../../js/lod";
 
 describe("level of detail", () => {
-  it("chooses at least one block per device pixel", () => {
+  it("asks for no more blocks than the plot has device pixels", () => {
     expect(blockFor(13, 13, 600, 600)).toBe(1); // cells bigger than pixels: exact
-    expect(blockFor(32768, 32768, 600, 600)).toBe(32); // 54.6 cells a pixel -> 32
-    expect(blockFor(32768, 32768, 600, 600, 2)).toBe(16); // twice the device pixels
-    expect(blockFor(1000, 8000, 600, 600)).toBe(1); // the finer axis decides
+    expect(blockFor(600, 600, 600, 600)).toBe(1); // a cell is one pixel: exact
+    expect(blockFor(601, 601, 600, 600)).toBe(2); // just under a pixel: pooled
+    expect(blockFor(32768, 32768, 600, 600)).toBe(64); // 54.6 cells a pixel -> 64 (512 blocks)
+    expect(blockFor(32768, 32768, 600, 600, 2)).toBe(32); // twice the device pixels
+    expect(blockFor(1000, 8000, 600, 600)).toBe(2); // the finer axis decides
   });
 
   it("covers a window with aligned tiles of 256 blocks", () => {
