@@ -72,7 +72,7 @@ class FullPass:
     lse: "torch.Tensor | None"  # (Nq,) on the head's device, logit sources only
     base_block: int
     base_values: np.ndarray  # (ceil(Nq/b), ceil(Nk/b)) float32 block maxima
-    base_where: np.ndarray  # uint32 offsets inside b x b blocks
+    base_where: np.ndarray  # offsets inside b x b blocks: uint16 up to 256 x 256 blocks, else uint32
     peak: float  # the largest weight (largest |value| for signed sources)
     stats: RowStats | None  # when metrics were asked for
 
@@ -297,12 +297,12 @@ def _from_base(done: FullPass, window: Window, b: int, signed: bool) -> Tile:
     f = b // b0
     rows_out, cols_out = -(-(q1 - q0) // b), -(-(k1 - k0) // b)
     base_v = torch.from_numpy(done.base_values)
-    base_w = torch.from_numpy(done.base_where.view(np.int32))
+    base_w = done.base_where
     r0, c0 = q0 // b0, k0 // b0
     r1, c1 = min(base_v.shape[0], r0 + rows_out * f), min(base_v.shape[1], c0 + cols_out * f)
     fill = 0.0 if signed else float("-inf")
     v = _pad_to(base_v[r0:r1, c0:c1], rows_out * f, cols_out * f, fill)
-    w = _pad_to(base_w[r0:r1, c0:c1], rows_out * f, cols_out * f, 0)
+    w = _pad_to(torch.from_numpy(base_w[r0:r1, c0:c1].astype(np.int64)), rows_out * f, cols_out * f, 0)
     values, where = pool_blocks(v, w, (b0, b0), f, f, signed)
     values = torch.nan_to_num(values, neginf=0.0)
     return Tile(window, (b, b), values.numpy().astype(np.float32), None if b == 1 else where.numpy().astype(np.uint32))
@@ -435,7 +435,9 @@ def _full_pass(source: HeadSource, *, metrics: bool, square: bool, pause: Callab
         values = base_v.numpy()
         peak = float(np.abs(values).max()) if values.size else 0.0
         stats = RowStats(np.arange(n_q), entropy, max_off) if metrics else None  # type: ignore[arg-type]
-        return FullPass(lse, b0, values, base_w.numpy().astype(np.uint32), peak, stats)
+        # uint16 offsets where they fit: 32 heads' base levels at 32k tokens stay in the cache
+        where = base_w.numpy().astype(np.uint16 if b0 * b0 <= 1 << 16 else np.uint32)
+        return FullPass(lse, b0, values, where, peak, stats)
 
 
 def _max_off_scores(scores: "torch.Tensor", rows: "int | torch.Tensor", square: bool) -> "torch.Tensor":
