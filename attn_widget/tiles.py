@@ -458,9 +458,10 @@ def _max_off_scores(scores: "torch.Tensor", rows: "int | torch.Tensor", square: 
         saved_diag = scores[diag_rows[inside], diag_cols[inside]].clone()
         scores[diag_rows[inside], diag_cols[inside]] = float("-inf")
     out = scores.amax(-1)
-    scores[:, 0] = saved_first
+    # restore in reverse order: row 0's diagonal cell is also the first key, saved as -inf above
     if saved_diag is not None:
         scores[diag_rows[inside], diag_cols[inside]] = saved_diag
+    scores[:, 0] = saved_first
     return out
 
 

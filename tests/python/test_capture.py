@@ -230,6 +230,11 @@ def test_grid_scores_of_a_capture_equal_those_of_its_array():
     w = AttentionWidget.from_capture(c)
     np.testing.assert_allclose(w.scores("entropy"), mean_row_entropy(c.attentions()), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(w.scores("max_attention"), max_off_diagonal(c.attentions()), rtol=1e-6)
+    # the grid's pass over each head also caches what tiles are cut from: they stay exact,
+    # down to the first query row (its only key is also its diagonal cell)
+    n = c.attentions().shape[-1]
+    for layer, head in ((0, 0), (1, 3)):
+        np.testing.assert_allclose(w.tile(layer, head, (0, n, 0, n), 1).values, c.attentions()[layer, head], atol=2e-6)
 
 
 def test_left_padding_keeps_the_real_tokens_and_stays_exact():
