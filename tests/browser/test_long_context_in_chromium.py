@@ -39,6 +39,7 @@ def tip(page, index: int = 0) -> str:
 
 
 def hover(page, testid: str, q: int, k: int, index: int = 0) -> str:
+    page.locator(f"[data-testid={testid}]").nth(index).scroll_into_view_if_needed()
     page.mouse.move(*cell_center(page, testid, q, k, nth=index))
     return tip(page, index)
 
@@ -74,6 +75,8 @@ def test_two_views_of_one_lazy_widget_draw_their_own_tiles_whatever_the_reply_or
     page.evaluate("async () => { window.__hold = true; await window.mount(null, {shareWith: 0, width: 560}); }")
     page.mouse.click(*cell_center(page, "attn-grid", 1, 1))  # both views now want head (1, 1)
     assert (w.layer, w.head) == (1, 1)
+    page.wait_for_function("() => (window.__held ?? []).some((m) => m.layer === 1 && m.head === 1)")
+    page.wait_for_timeout(300)  # each view asks in its next animation frame
     held = page.evaluate("() => window.__held.map((m) => m.id)")
     assert len(held) == len(set(held)) >= 4, held  # ids are unique across the two views
     page.evaluate("() => window.__views[0].model.release('reverse')")  # the last asked is answered first
@@ -152,7 +155,7 @@ def test_the_track_follows_the_heatmaps_keys_and_pools_by_maximum(page, mount):
     assert b > 1  # 2048 keys in about 1000 pixels: pooled
     page.mouse.move(*cell_center(page, "attn-strip", 0, 1234))
     text = tip(page)
-    m = re.search(r"keys (\d+)–(\d+) .*largest weight (\S+) at key (\d+) ", text)
+    m = re.search(r"keys (\d+)–(\d+) .*largest weight (\S+) at key (\d+) ", text, re.S)
     assert m, text
     k0, k1, value, at = int(m.group(1)), int(m.group(2)), m.group(3), int(m.group(4))
     row = a[0, 0, 1800]
