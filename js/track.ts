@@ -149,9 +149,10 @@ export class TrackView {
     if (shown) {
       for (let i = 0; i < shown.values.length; i++) {
         const k = shown.k0 + i * shown.block;
-        const x0 = this.plot.x + (k - this.col0) * cellW;
-        const x1 = this.plot.x + (Math.min(n, k + shown.block) - this.col0) * cellW;
-        if (x1 < this.plot.x || x0 > this.plot.x + this.plot.w) continue;
+        // tiles may reach past the window: clip to the plot so nothing lands under the colour bar
+        const x0 = Math.max(this.plot.x, this.plot.x + (k - this.col0) * cellW);
+        const x1 = Math.min(this.plot.x + this.plot.w, this.plot.x + (Math.min(n, k + shown.block) - this.col0) * cellW);
+        if (x1 <= x0) continue;
         ctx.fillStyle = shown.scale.css(shown.values[i]);
         ctx.fillRect(Math.floor(x0), this.plot.y, Math.max(1, Math.ceil(x1) - Math.floor(x0)), TRACK_H);
       }
@@ -260,7 +261,7 @@ export class TrackView {
       o += t.cols;
     }
     const skip = (k0 - first) / b;
-    const title = this.valueName === "weight" ? "attention weight" : `|${this.valueName}|`;
+    const title = this.valueName === "weight" ? "weight" : `|${this.valueName}|`; // the track is short: a short label
     return { values: values.subarray(skip), codes: codes.subarray(skip), where: where ? where.subarray(skip) : null, k0, block: b, scale: this.scale!, name: this.valueName, title };
   }
 

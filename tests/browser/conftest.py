@@ -83,6 +83,11 @@ def tooltip_text(page: Any) -> str:
     return tip.text_content() or ""
 
 
+def kernel_synced(page: Any) -> None:
+    """Wait until Python has handled every message the page sent (a click returns before that)."""
+    page.wait_for_function("() => (window.__inflight ?? 0) === 0")
+
+
 def outline_at(page: Any, layer: int, head: int) -> bool:
     """True when the grid draws the selection outline (#ff2a6d) around cell (layer, head)."""
     x, y = cell_center(page, "attn-grid", layer, head)

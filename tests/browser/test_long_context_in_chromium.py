@@ -14,7 +14,7 @@ import pytest
 import attn_widget.widget as widget_module
 from attn_widget import AttentionWidget
 from attn_widget.grid_scores import ESTIMATE_CELLS, MAX_SAMPLE, MIN_SAMPLE, Refiner, sample_rows
-from tests.browser.conftest import cell_center
+from tests.browser.conftest import cell_center, kernel_synced
 
 N = 2048
 
@@ -74,6 +74,7 @@ def test_two_views_of_one_lazy_widget_draw_their_own_tiles_whatever_the_reply_or
     # a second view, narrower (another level of detail), while the kernel holds every request
     page.evaluate("async () => { window.__hold = true; await window.mount(null, {shareWith: 0, width: 560}); }")
     page.mouse.click(*cell_center(page, "attn-grid", 1, 1))  # both views now want head (1, 1)
+    kernel_synced(page)
     assert (w.layer, w.head) == (1, 1)
     page.wait_for_function("() => (window.__held ?? []).some((m) => m.layer === 1 && m.head === 1)")
     page.wait_for_timeout(300)  # each view asks in its next animation frame
@@ -167,6 +168,12 @@ def test_the_track_follows_the_heatmaps_keys_and_pools_by_maximum(page, mount):
     page.mouse.move(*cell_center(page, "attn-strip", 0, 1234))
     text = tip(page)
     assert "key 1234 \"t1234\"" in text and f"weight {fmt(row[1234])}" in text, text
+    # the row tile reaches past the window; nothing of it is drawn between the plot and colour bar
+    gap = track.evaluate(
+        """c => { const [x, y, w, h] = c.dataset.plot.split(',').map(Number);
+                  return Array.from(c.getContext('2d').getImageData(x + w + 2, y + h / 2, 8, 1).data); }"""
+    )
+    assert max(gap[3::4]) == 0, gap
 
 
 class _GatedRefiner(Refiner):

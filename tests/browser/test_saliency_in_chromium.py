@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from attn_widget import attribution
-from tests.browser.conftest import cell_center, tooltip_text
+from tests.browser.conftest import cell_center, kernel_synced, tooltip_text
 from tests.python.models import SALIENCY_TEXT, saliency_widget, tiny_family
 
 TEXT = SALIENCY_TEXT
@@ -43,6 +43,7 @@ def test_strip_methods_show_the_numbers_attribution_computes(page, mount, gpt2):
         text = tooltip_text(page)
         assert number_after("gradient × input", text) == format(float(expected[j]), ".3g"), text
     page.locator("[data-testid=attn-strip-method]").select_option("integrated_gradients")
+    kernel_synced(page)
     assert w.strip_method == "integrated_gradients"
     ig = attribution.integrated_gradients(model, tokenizer, TEXT, steps=32)
     page.mouse.move(*strip_cell(page, 6))
@@ -56,6 +57,7 @@ def test_heatmap_switches_to_attention_x_gradient_with_pythons_numbers(page, mou
     w = saliency_widget(gpt2, layer=1, head=2)
     mount(w)
     page.locator("[data-testid=attn-quantity]").select_option("attention_x_gradient")
+    kernel_synced(page)
     assert w.heatmap_quantity == "attention_x_gradient"
     page.locator("[data-testid=attn-widget][data-head-shown='1,2']").wait_for(state="attached")
     s = w.saliency.attention_x_gradient[1, 2]
@@ -68,6 +70,7 @@ def test_heatmap_switches_to_attention_x_gradient_with_pythons_numbers(page, mou
     assert "attention × gradient" in page.locator(".attn-title").text_content()
     # the grid's saliency metrics: head importance, with Python's numbers
     page.locator("[data-testid=attn-metric]").select_option("head_importance")
+    kernel_synced(page)
     assert w.grid_metric == "head_importance"
     page.mouse.move(*cell_center(page, "attn-grid", 2, 3))
     assert tooltip_text(page).endswith(f"{format(float(w.saliency.head_importance[2, 3]), '.3g')}")
@@ -84,6 +87,7 @@ def test_clicking_a_query_label_moves_the_target_and_python_recomputes(page, mou
     page.mouse.move(label_x, y)
     assert "click: explain the next-token prediction" in tooltip_text(page)
     page.mouse.click(label_x, y)
+    kernel_synced(page)
     assert w.target_position == 6
     assert w.saliency.target.position == 6 and w.saliency_version == version + 1
     page.locator("[data-testid=attn-heatmap][data-target='6']").wait_for(state="attached")
@@ -100,10 +104,12 @@ def test_typing_a_target_word_recomputes_and_a_bad_word_is_explained(page, mount
     box = page.locator("[data-testid=attn-target]")
     box.fill("horse")
     box.press("Enter")
+    kernel_synced(page)
     assert w.target_token == "horse" and w.saliency.target.token == "horse"
     page.wait_for_function("() => document.querySelector('[data-testid=attn-target-label]').textContent.includes(\"'horse'\")")
     box.fill("unbelievably tokenized")
     box.press("Enter")
+    kernel_synced(page)
     assert w.target_token == "horse"  # refused: the last good target stays
     status = page.locator("[data-testid=attn-status]")
     assert "is not a single token" in status.text_content()
