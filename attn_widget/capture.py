@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Sequence
 
+from .capture_memory import check_capture_fits
 from .captured import Axis, Capture, Kind, RecordedKind
 from .recorder import RecordedCall, recording
 from .tokens import readable_tokens
@@ -98,6 +99,7 @@ def capture_ids(
     config = getattr(model, "config", None)
     ids = encoded["input_ids"]
     _check_length(config, int(ids.shape[1]), "text")
+    check_capture_fits(model, int(ids.shape[1]), None if decoder is None else int(decoder[0].shape[1]))
     device = device_of(model)
     inputs = {k: v.to(device) for k, v in encoded.items() if hasattr(v, "to")}
     if decoder is not None:
