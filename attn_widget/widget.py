@@ -13,6 +13,7 @@ import numpy as np
 import traitlets
 
 from .capture import capture, capture_generation
+from .axis_wire import flags_to_json, same_as_keys
 from .captured import Capture, Kind
 from .encoding import dec3_bytes
 from .grid_scores import EXACT_CELLS, Foreground, GridScores, Refiner
@@ -60,12 +61,13 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     # Token lists are checked once, where the capture is made (tokens.check_tokens): element traits
     # would check every element again on every set, 0.65 s at 32,768 tokens.
     kinds = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
+    # On the wire (axis_wire.py): flags as one byte per token, query lists equal to the keys as null.
     tokens = traitlets.List(read_only=True).tag(sync=True)  # list[str]
-    special = traitlets.List(read_only=True).tag(sync=True)  # list[bool]
-    generated = traitlets.List(read_only=True).tag(sync=True)  # list[bool]
-    query_tokens = traitlets.List(read_only=True).tag(sync=True)  # list[str]
-    query_special = traitlets.List(read_only=True).tag(sync=True)  # list[bool]
-    query_generated = traitlets.List(read_only=True).tag(sync=True)  # list[bool]
+    special = traitlets.List(read_only=True).tag(sync=True, to_json=flags_to_json)  # list[bool]
+    generated = traitlets.List(read_only=True).tag(sync=True, to_json=flags_to_json)  # list[bool]
+    query_tokens = traitlets.List(read_only=True).tag(sync=True, to_json=same_as_keys("tokens"))  # list[str]
+    query_special = traitlets.List(read_only=True).tag(sync=True, to_json=same_as_keys("special", flags_to_json))
+    query_generated = traitlets.List(read_only=True).tag(sync=True, to_json=same_as_keys("generated", flags_to_json))
     n_layers = traitlets.Int(read_only=True).tag(sync=True)
     n_heads = traitlets.Int(read_only=True).tag(sync=True)
     n_tokens = traitlets.Int(read_only=True).tag(sync=True)
@@ -351,6 +353,9 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         n_layers, n_heads, n_q, n_k = k.shape
         self._eager = 2 * n_layers * n_heads * n_q * n_k <= self._eager_bytes
         for name, axis in (("", k.keys), ("query_", k.queries)):
+            if name:  # always resent: on the wire they may say "the same as the keys" (axis_wire.py)
+                for field in ("tokens", "special", "generated"):
+                    self.set_trait(f"{name}{field}", [])
             self.set_trait(f"{name}tokens", axis.tokens)
             self.set_trait(f"{name}special", axis.special)
             self.set_trait(f"{name}generated", axis.generated)

@@ -5,6 +5,7 @@ import { readTheme } from "./canvas";
 import { magnitudeScale } from "./colormap";
 import { Controls } from "./controls";
 import { SaliencyControls } from "./saliency_controls";
+import { flagsOf } from "./axis_wire";
 import { codesOf, decodeCodes } from "./decode";
 import { GridView } from "./grid";
 import { HeatmapView } from "./heatmap";
@@ -268,12 +269,22 @@ export class AttentionApp {
   }
 
   private axis(prefix: "" | "query_"): Axis {
-    const tokens = this.model.get(`${prefix}tokens`) ?? [];
-    const special = this.model.get(`${prefix}special`) ?? [];
-    const generated = this.model.get(`${prefix}generated`) ?? [];
-    // Older states (a saved notebook) have no query_ traits: queries are the keys then.
-    if (prefix === "query_" && tokens.length === 0) return this.axis("");
-    return { tokens, special, generated };
+    const keys: Axis = {
+      tokens: this.model.get("tokens") ?? [],
+      special: flagsOf(this.model.get("special")),
+      generated: flagsOf(this.model.get("generated")),
+    };
+    if (prefix === "") return keys;
+    // null: the same as the keys; older states (a saved notebook) have no query_ traits at all
+    const tokens = this.model.get("query_tokens");
+    if (!tokens || tokens.length === 0) return keys;
+    const special = this.model.get("query_special");
+    const generated = this.model.get("query_generated");
+    return {
+      tokens,
+      special: special == null ? keys.special : flagsOf(special),
+      generated: generated == null ? keys.generated : flagsOf(generated),
+    };
   }
 
   private loadGrid(): void {

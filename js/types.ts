@@ -11,6 +11,9 @@ export interface MetricOption {
 /** Bytes traits arrive as DataView in Jupyter; other hosts may hand over buffers or views. */
 export type Binary = DataView | ArrayBuffer | ArrayBufferView | null | undefined;
 
+/** Per-token booleans: bytes (0 or 1 each) from the kernel, or a JSON list from older states. */
+export type Flags = boolean[] | DataView;
+
 export interface KindOption {
   id: string;
   label: string;
@@ -19,12 +22,15 @@ export interface KindOption {
 export interface WidgetState {
   kinds: KindOption[];
   kind: string;
+  // Token axes as they travel (axis_wire.py): flags one byte per token; a query field that is
+  // null is the same as the key field of the same state (self-attention); older saved states
+  // carry JSON lists and may lack the query fields.
   tokens: string[]; // keys (columns)
-  special: boolean[];
-  generated: boolean[];
-  query_tokens: string[]; // queries (rows): the same as tokens except for cross-attention
-  query_special: boolean[];
-  query_generated: boolean[];
+  special: Flags;
+  generated: Flags;
+  query_tokens: string[] | null; // queries (rows): differ from the keys only for cross-attention
+  query_special: Flags | null;
+  query_generated: Flags | null;
   n_layers: number;
   n_heads: number;
   n_tokens: number;

@@ -191,3 +191,62 @@ def test_offsets_inside_blocks_travel_in_the_smallest_type_that_holds_them() -> 
     assert np.frombuffer(where_bytes(where, (16, 16)), dtype="u1").tolist() == [0, 255, 3, 7]
     big = np.array([65535 * 3], dtype=np.uint32)
     assert np.frombuffer(where_bytes(big, (512, 512)), dtype="<u4").tolist() == [65535 * 3]
+
+
+def test_token_axes_travel_compactly_so_131k_tokens_fit_in_one_message(recording):
+    """Flags travel as one byte per token and self-attention's query lists as null ("the same as
+    the keys"): a token costs its label plus two bytes, so the first message stays under 2 MB at
+    131,072 tokens (the six lists as JSON were 6.3 MB there)."""
+    import json
+
+    def opening(n: int) -> tuple[int, dict]:
+        a = np.full((1, 1, n, n), 1.0 / n, dtype=np.float32)
+        special = [i == 0 for i in range(n)]
+        w = AttentionWidget(a, [f"t{100000 + i}" for i in range(n)], special=special, eager_bytes=0)
+        state = initial_state(w)
+        return len(json.dumps(state)), state
+
+    small, _ = opening(1000)
+    large, state = opening(3000)
+    per_token = (large - small) / 2000
+    assert per_token <= 14, per_token  # '"t123456", ' is 11 characters; two flag bytes as base64: 2.7
+    assert state["query_tokens"] is None and state["query_special"] is None and state["query_generated"] is None
+    import base64
+
+    assert base64.b64decode(state["special"]["$b64"]) == bytes([1] + [0] * 2999)
+    assert base64.b64decode(state["generated"]["$b64"]) == bytes(3000)
+
+
+def _sent_state(w):
+    """Every trait the updates since the last take() carried, binary ones as {"$b64": ...}."""
+    from tests.support.fake_kernel import _with_buffers
+
+    state = {}
+    for update in _updates(w):
+        data = update["data"]
+        state.update(_with_buffers(data["state"], data.get("buffer_paths", []), update["buffers"]))
+    return state
+
+
+def test_a_kind_switch_sends_the_query_axis_whenever_it_differs_from_the_new_keys(recording):
+    """decoder -> cross keeps the decoder's tokens as queries while the keys become the encoder's:
+    the query lists must travel again, or the page would read null as "the same as the keys"."""
+    import base64
+
+    from attn_widget.capture import capture
+    from tests.python.models import tiny_family
+
+    model, tokenizer = tiny_family("bart")
+    c = capture(model, tokenizer, "The quick brown fox jumps.", decoder_text="A cat.")
+    w = AttentionWidget.from_capture(c)
+    w.kind = "decoder"
+    w.comm.take()
+    w.kind = "cross"
+    state = _sent_state(w)
+    assert state["tokens"] == w.tokens != w.query_tokens
+    assert state["query_tokens"] == w.query_tokens  # the decoder's, sent again though unchanged
+    assert base64.b64decode(state["query_special"]["$b64"]) == bytes(w.query_special)
+    assert base64.b64decode(state["query_generated"]["$b64"]) == bytes(w.query_generated)
+    w.kind = "encoder"
+    state = _sent_state(w)
+    assert state["query_tokens"] is None and w.tokens == w.query_tokens  # keys unchanged: not resent
