@@ -86,6 +86,16 @@ def _report(path):
                "python_beyond_qk_bytes": _peak[0] - _rss_base, "opening_message_bytes": opening,
                "largest_reply_bytes": max(_sent, default=0), "replies": len(_sent),
                "grid_progress": list(w.grid_progress)}}, open(path, "w"))
+def _watch_cells(ask, answer):
+    # the bench hovers cells in the page; the weights Python computes for them, rows recomputed
+    from attn_widget.encoding import format_value
+    from bench.exact_rows import exact_rows
+    while not os.path.exists(ask):
+        time.sleep(0.2)
+    cells = json.load(open(ask))
+    json.dump([format_value(float(exact_rows(c, l, h, q, q + 1)[0, k])) for l, h, q, k in cells], open(answer + '.part', 'w'))
+    os.rename(answer + '.part', answer)
+threading.Thread(target=_watch_cells, args=({ask!r}, {answer!r}), daemon=True).start()
 def _watch(go, path):
     while not os.path.exists(go):
         time.sleep(0.2)
@@ -132,7 +142,8 @@ def _median(xs: list[float]) -> float | None:
 def measure(browser: Any, url: str, workdir: pathlib.Path, n: int, switches: int, zooms: int, hovers: int, shots: pathlib.Path | None) -> dict[str, Any]:
     name = f"long_{n}.ipynb"
     go, report = workdir / f"report_{n}.go", workdir / f"report_{n}.json"
-    write_notebook(workdir / name, [KERNEL_SETUP.format(root=str(ROOT), n=n, go=str(go), report=str(report))])
+    ask, answer = workdir / f"cells_{n}.json", workdir / f"cells_{n}.answer.json"
+    write_notebook(workdir / name, [KERNEL_SETUP.format(root=str(ROOT), n=n, go=str(go), report=str(report), ask=str(ask), answer=str(answer))])
     context = browser.new_context(viewport={"width": 1500, "height": 1300})
     page = context.new_page()
     row: dict[str, Any] = {"n_tokens": n}
@@ -146,7 +157,7 @@ def measure(browser: Any, url: str, workdir: pathlib.Path, n: int, switches: int
         row["grid_on_screen_wall_s"] = grid_seen  # converted below against the kernel's clock
         row["first_overview_wall_s"] = overview_seen
         if shots:
-            page.locator("[data-testid=attn-widget]").screenshot(path=str(shots / f"long-{n}-overview.png"))
+            page.locator("[data-testid=attn-widget]").screenshot(path=str(shots / f"long-{n}-first.png"))
         heat = page.locator("[data-testid=attn-heatmap]")
 
         # head switches: click grid cells. Cold: the grid worker has not refined the head yet (one
@@ -210,10 +221,6 @@ def measure(browser: Any, url: str, workdir: pathlib.Path, n: int, switches: int
             page.mouse.wheel(0, -500)
             zoom_ms.append(page.evaluate("t0 => window.__complete(t0)", t0))
         hover_cell = hovers_ms(hovers)
-        if shots:
-            page.mouse.move(px, py)
-            page.locator("[data-testid=attn-tooltip]").wait_for(state="visible")
-            page.locator("[data-testid=attn-widget]").screenshot(path=str(shots / f"long-{n}-cells.png"))
         for i in range(6):  # drag-pan by ~a third of the plot each time
             page.mouse.move(px, py)
             page.mouse.down()
@@ -234,6 +241,16 @@ def measure(browser: Any, url: str, workdir: pathlib.Path, n: int, switches: int
         row["capture_vs_sdpa"] = kernel["capture_s"] / kernel["sdpa_s"]
         row["grid_on_screen_after_capture_s"] = row.pop("grid_on_screen_wall_s") - kernel["capture_end"]
         row["first_overview_after_capture_s"] = row.pop("first_overview_wall_s") - kernel["capture_end"]
+        if shots:
+            hovered = pictures(page, heat, n, shots)
+            # the tooltips at cell level against the same rows recomputed in the kernel
+            ask.write_text(json.dumps([[1, 7, q, k] for q, k, _ in hovered]))
+            deadline = time.time() + 120
+            while not answer.exists() and time.time() < deadline:
+                time.sleep(0.5)
+            python = json.loads(answer.read_text())
+            row["cells_checked"] = [[q, k, shown, want] for (q, k, shown), want in zip(hovered, python)]
+            row["cells_equal"] = sum(shown == want for (_, _, shown), want in zip(hovered, python))
     except Exception as err:  # a row that failed says how, with a picture of the page
         row["error"] = f"{type(err).__name__}: {str(err).splitlines()[0][:300]}"
         shot = workdir / f"error-{n}.png"
@@ -251,6 +268,62 @@ def measure(browser: Any, url: str, workdir: pathlib.Path, n: int, switches: int
         if isinstance(row.get(key), list):
             row[f"{key}_median"] = _median(row[key])
     return row
+
+
+def pictures(page: Any, heat: Any, n: int, shots: pathlib.Path) -> list[tuple[int, int, str]]:
+    """The sharpest head (layer 1, head 7 of the sharpened model) whole, with the tooltip of a bright
+    block far below the diagonal, then zoomed down to single cells around that block's largest
+    weight."""
+    heat.dblclick()
+    page.mouse.click(*cell_center(page, "attn-grid", 1, 7))
+    page.locator("[data-testid=attn-widget][data-head-shown='1,7']").wait_for(state="attached", timeout=120_000)
+    page.locator("[data-testid=attn-heatmap][data-complete=true]").wait_for(state="attached", timeout=120_000)
+    import re
+
+    box = heat.bounding_box()
+    tip = page.locator("[data-testid=attn-tooltip]").first
+    # a bright pixel well below the diagonal (a block holding a large weight far from its query),
+    # read from the canvas itself: random hovers mostly land on dark blocks
+    fx, fy = heat.evaluate(
+        """c => { const [x, y, w, h] = c.dataset.plot.split(',').map(Number);
+                  const px = c.getContext('2d').getImageData(x, y, w, h).data;
+                  let best = [-1, 0.5, 0.5];
+                  for (let j = Math.floor(h * 0.35); j < Math.floor(h * 0.9); j++)
+                    for (let i = Math.floor(w * 0.1); i < Math.floor(j * w / h - w * 0.15); i++) {
+                      const o = (j * w + i) * 4, s = px[o] + px[o + 1] - px[o + 2];  // yellow: R+G high, B low
+                      if (s > best[0]) best = [s, (i + 0.5) / w, (j + 0.5) / h];
+                    }
+                  return [best[1], best[2]]; }"""
+    )
+    plot = [float(v) for v in (heat.get_attribute("data-plot") or "0,0,1,1").split(",")]
+    x, y = box["x"] + plot[0] + plot[2] * fx, box["y"] + plot[1] + plot[3] * fy
+    page.mouse.move(x, y)
+    tip.wait_for(state="visible")
+    m = re.search(r"largest weight (\S+)\s*at query (\d+) .*?, key (\d+) ", tip.text_content() or "", re.S)
+    assert m, tip.text_content()
+    q, k = int(m.group(2)), int(m.group(3))
+    page.locator("[data-testid=attn-widget]").screenshot(path=str(shots / f"long-{n}-overview.png"))
+    for _ in range(60):  # zoom towards that weight's cell, wherever the zoom has moved it
+        if int(heat.get_attribute("data-block") or 1) == 1 and int(heat.get_attribute("data-rows") or 99) <= 24:
+            break
+        page.mouse.move(*cell_center(page, "attn-heatmap", q, k))
+        page.mouse.wheel(0, -500)
+        page.wait_for_timeout(60)
+    page.locator("[data-testid=attn-heatmap][data-complete=true]").wait_for(state="attached", timeout=60_000)
+    hovered = []  # (query, key, the weight its tooltip shows) for the 5 x 5 cells around the peak
+    for dq in range(-2, 3):
+        for dk in range(-2, 3):
+            page.mouse.move(*cell_center(page, "attn-heatmap", q + dq, k + dk))
+            page.wait_for_function("s => (document.querySelector('[data-testid=attn-tooltip]')?.textContent ?? '').includes(s)", arg=f"query {q + dq} ")
+            text = tip.text_content() or ""
+            m = re.search(r"key (\d+) .*weight (\S+)", text, re.S)
+            assert m and int(m.group(1)) == k + dk, text
+            hovered.append((q + dq, k + dk, m.group(2)))
+    page.mouse.move(*cell_center(page, "attn-heatmap", q, k))
+    tip.wait_for(state="visible")
+    page.wait_for_timeout(200)
+    page.locator("[data-testid=attn-widget]").screenshot(path=str(shots / f"long-{n}-cells.png"))
+    return hovered
 
 
 def fmt(v: Any, unit: str = "") -> str:
@@ -291,9 +364,12 @@ def table(rows: list[dict[str, Any]]) -> str:
         ("JS heap", "<= 150 MB", "js_heap_bytes", "MB"),
         ("largest message: the widget's first", "<= 2 MB", "opening_message_bytes", "MB"),
         ("largest message: a tile reply", "<= 2 MB", "largest_reply_bytes", "MB"),
+        ("cell tooltips equal to the kernel's rows recomputed (5 x 5 cells at a peak)", "all", "cells", None),
     ]
     for label, budget, key, unit in spec:
-        if key is None:
+        if key == "cells":
+            cells = [f"{r['cells_equal']} of {len(r['cells_checked'])}" if "cells_checked" in r else "–" for r in rows]
+        elif key is None:
             cells = [f"{r.get('capture_s', 0):.1f} / {r.get('sdpa_s', 0):.1f}" if "capture_s" in r else "–" for r in rows]
         else:
             cells = [fmt(r.get(key), unit or "") for r in rows]
@@ -335,6 +411,8 @@ def main() -> None:
     args.out.with_suffix(".json").write_text(json.dumps({**info, "results": rows}, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(md)
     print(md)
+    if any("error" in r or r.get("cells_equal", 0) != len(r.get("cells_checked", [])) for r in rows):
+        sys.exit(1)  # a run that failed fails (CI runs this small to prove it works)
 
 
 if __name__ == "__main__":

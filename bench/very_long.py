@@ -28,6 +28,8 @@ from typing import Any
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.exact_rows import exact_rows  # noqa: E402
+
 OVERVIEW_BLOCKS = 512  # a heatmap about 512 pixels across: the overview's block side is N / 512
 TILE_BLOCKS = 256  # blocks per tile side, as the views ask
 
@@ -69,15 +71,8 @@ def overview(w: Any, layer: int, head: int, n: int) -> float:
 
 def cells_exact(w: Any, capture: Any, layer: int, head: int, q0: int, k0: int, size: int = 32) -> float:
     """Largest difference between a cell-level tile and the same rows' softmax recomputed directly."""
-    import torch
-
-    call = capture.kind().calls[layer]
     tile = w.tile(layer, head, (q0, q0 + size, k0, k0 + size), 1)
-    group = call.n_heads // int(call.k.shape[0])
-    q = call.q[head, q0 : q0 + size].float() * call.scaling
-    scores = q @ call.k[head // group].float().T  # (size, N): a few rows, never N x N
-    scores[torch.arange(q0, q0 + size)[:, None] < torch.arange(scores.shape[1])[None, :]] = float("-inf")
-    rows = torch.softmax(scores, dim=-1)[:, k0 : k0 + size].numpy()
+    rows = exact_rows(capture, layer, head, q0, q0 + size)[:, k0 : k0 + size]
     return float(abs(tile.values - rows).max())
 
 
