@@ -310,6 +310,15 @@ def pictures(page: Any, heat: Any, n: int, shots: pathlib.Path) -> list[tuple[in
         page.mouse.wheel(0, -500)
         page.wait_for_timeout(60)
     page.locator("[data-testid=attn-heatmap][data-complete=true]").wait_for(state="attached", timeout=60_000)
+    # the zoom keeps the peak under the pointer, near an edge if it started there: drag it to the middle
+    box = heat.bounding_box()
+    plot = [float(v) for v in (heat.get_attribute("data-plot") or "0,0,1,1").split(",")]
+    page.mouse.move(*cell_center(page, "attn-heatmap", q, k))
+    page.mouse.down()
+    page.mouse.move(box["x"] + plot[0] + plot[2] / 2, box["y"] + plot[1] + plot[3] / 2, steps=5)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    page.locator("[data-testid=attn-heatmap][data-complete=true]").wait_for(state="attached", timeout=60_000)
     hovered = []  # (query, key, the weight its tooltip shows) for the 5 x 5 cells around the peak
     for dq in range(-2, 3):
         for dk in range(-2, 3):
