@@ -140,7 +140,7 @@ def main() -> None:
         f"| overview of a head not yet refined (one pass for its log-sum-exps) | {row['overview_cold_s']:.1f} s |",
         f"| overview of the same head again | {row['overview_warm_s']:.2f} s |",
         f"| 32 x 32 cells, largest difference from a direct softmax of those rows | {row['cells_max_abs_error']:.1e} ({row['cells_s']:.2f} s) |",
-        f"| grid heads exact when done (worker running meanwhile) | {row['grid_progress_after'][0]} of {row['grid_progress_after'][1]} |",
+        f"| grid heads exact at the end of the run (the worker ran meanwhile) | {row['grid_progress_after'][0]} of {row['grid_progress_after'][1]} |",
         f"| Python memory beyond stored q/k (peak) | {mb(row['python_beyond_qk_bytes'])} |",
     ]
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
