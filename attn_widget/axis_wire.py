@@ -23,7 +23,7 @@ def same_as_keys(key_trait: str, encode: Callable[[Any, Any], Any] | None = None
 
     def to_json(value: Sequence[Any], widget: Any) -> Any:
         keys = getattr(widget, key_trait)
-        if value is keys or list(value) == list(keys):
+        if value is keys or value == keys:  # traits hold lists: no copies at 131k tokens
             return None
         return encode(value, widget) if encode else list(value)
 

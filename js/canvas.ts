@@ -59,7 +59,7 @@ export function strokeMark(ctx: CanvasRenderingContext2D, theme: Theme, x: numbe
   ctx.restore();
 }
 
-/** Set the testability attributes of DESIGN.md on a view's canvas. */
+/** Set the testability attributes (data-plot, data-rows, data-cols; docs/protocol.md) on a view's canvas. */
 export function setPlotAttributes(canvas: HTMLCanvasElement, plot: { x: number; y: number; w: number; h: number }, rows: number, cols: number): void {
   canvas.dataset.rows = String(rows);
   canvas.dataset.cols = String(cols);

@@ -105,4 +105,3 @@ export function formatCode(code: number): string {
   const sign = exponent < 0 ? "-" : "+";
   return `${minus}${digits[0]}${tail}e${sign}${String(Math.abs(exponent)).padStart(2, "0")}`;
 }
-
