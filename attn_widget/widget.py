@@ -16,6 +16,7 @@ from .capture import capture, capture_generation
 from .axis_wire import flags_to_json, same_as_keys
 from .captured import Capture, Kind
 from .encoding import dec3_bytes
+from .figure_export import SaveJob, check_save_arguments, export_request
 from .grid_scores import EXACT_CELLS, Foreground, GridScores, Refiner
 from .head_source import ValueHead
 from .linked_saliency import SALIENCY_METRICS, LinkedSaliency
@@ -132,6 +133,8 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         self._eager_bytes = eager_bytes
         self._eager = False
         self._sync_lock = threading.Lock()
+        self._views: set[str] = set()  # views on screen now (they say so when they open and close)
+        self._saves: dict[str, SaveJob] = {}
         try:  # a kernel runs cells inside its event loop: the grid worker hands results to it
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -468,9 +471,59 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     def _kind_shapes(self) -> dict[str, tuple[int, int, int, int]]:
         return {k: self._capture.kind(k).shape for k in self._capture.kinds}
 
+    # ----------------------------------------------------------------- figures
+    def save(self, path: str | pathlib.Path, panel: str = "all", scale: int = 2) -> SaveJob:
+        """Save what a displayed view shows as ``.png`` (``scale`` = 1, 2 or 4 device pixels per
+        CSS pixel) or ``.svg`` (vector; text stays text): the whole widget (``panel="all"``) or
+        one panel (``"grid"``, ``"heatmap"``, ``"strip"``).
+
+        The view draws the figure and sends the bytes; in a notebook they arrive once the cell
+        has finished, so this returns a ``SaveJob`` at once: ``job.done``, and ``job.result()`` in
+        a later cell gives the path or raises what went wrong. Needs a displayed view.
+        """
+        target, fmt = check_save_arguments(path, panel, scale)
+        if not self._views:
+            raise RuntimeError(
+                "display the widget first: save() asks a view on screen to draw the figure "
+                "(make `w` a cell's last line, or display(w)), then call w.save(...) in a later cell"
+            )
+        request = export_request(panel, fmt, scale)
+        job = SaveJob(target, request)
+        self._saves[request["id"]] = job
+        self.send(request)
+        return job
+
+    def _export_chunk(self, content: dict[str, Any], buffers: list[Any]) -> None:
+        job = self._saves.get(str(content.get("id")))
+        if job is None:
+            return
+        job.receive(content, buffers)
+        if job.done:
+            self._saves.pop(str(content.get("id")), None)
+
+    def _view_event(self, content: dict[str, Any]) -> None:
+        view = content.get("view")
+        if not isinstance(view, str) or len(view) > 64:
+            raise ProtocolError(f"view must be a short string, got {view!r}")
+        if content.get("event") == "open":
+            self._views.add(view)
+        elif content.get("event") == "close":
+            self._views.discard(view)
+        else:
+            raise ProtocolError(f"event must be 'open' or 'close', got {content.get('event')!r}")
+
     def _answer_request(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
         """Answer a view's request (protocol.py). Never raises: every failure is an error reply."""
         request_id = content.get("id") if isinstance(content, dict) else None
+        if isinstance(content, dict) and content.get("type") in ("view", "export-chunk"):
+            try:
+                if content["type"] == "view":
+                    self._view_event(content)
+                else:
+                    self._export_chunk(content, buffers)
+            except ProtocolError as err:
+                self.send(reply(request_id, error=str(err)))
+            return
         try:
             with self._foreground:
                 if not isinstance(content, dict) or content.get("type") != "tile":

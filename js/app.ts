@@ -4,8 +4,14 @@ import type { Theme } from "./canvas";
 import { readTheme } from "./canvas";
 import { magnitudeScale } from "./colormap";
 import { Controls } from "./controls";
+import type { ExportChoice } from "./export_menu";
+import { ExportMenu } from "./export_menu";
+import type { Figure, Format, Panel, TextPiece, ViewPiece } from "./figure";
+import { PANELS, SCALES, backgroundOf, download, placeFigure, renderPng, renderSvg, textOf } from "./figure";
 import { SaliencyControls } from "./saliency_controls";
 import { flagsOf } from "./axis_wire";
+import { EXPORT_CHUNK_BYTES, isExportRequest } from "./protocol";
+import type { ExportRequest } from "./protocol";
 import { codesOf, decodeCodes } from "./decode";
 import { GridView } from "./grid";
 import { HeatmapView } from "./heatmap";
@@ -36,6 +42,7 @@ export class AttentionApp {
   private readonly controls: Controls;
   private readonly saliencyControls: SaliencyControls;
   private readonly title: HTMLDivElement;
+  private readonly viewId = `view-${Math.random().toString(36).slice(2, 10)}`;
   private theme: Theme | null = null;
   private dirty = new Set<Part>();
   private frame = 0;
@@ -70,6 +77,7 @@ export class AttentionApp {
       },
       signal,
     );
+    this.controls.el.appendChild(new ExportMenu((choice) => void this.downloadFigure(choice), signal).el);
     const body = div("attn-body");
     const gridPanel = div("attn-grid-panel");
     const heatPanel = div("attn-heat-panel");
@@ -113,6 +121,17 @@ export class AttentionApp {
     this.listen(["layer", "head"], () => this.loadHead());
     this.listen(["query", "key"], () => this.loadSelection());
     this.listen(["window"], () => this.loadWindow());
+
+    // Python's w.save asks a displayed view for the figure; it needs to know one is displayed.
+    const onMessage = (msg: unknown) => {
+      if (isExportRequest(msg)) void this.answerExport(msg);
+    };
+    model.on("msg:custom", onMessage);
+    this.model.send({ type: "view", event: "open", view: this.viewId });
+    signal.addEventListener("abort", () => {
+      model.off("msg:custom", onMessage);
+      this.model.send({ type: "view", event: "close", view: this.viewId });
+    });
 
     const resize = new ResizeObserver(() => this.relayout());
     resize.observe(this.root);
@@ -374,6 +393,79 @@ export class AttentionApp {
     this.strip.layout(width);
     this.track.layout(width);
     this.schedule("grid", "heatmap", "strip");
+  }
+
+  /** What a panel shows now, as a figure: its views where they sit, and its text lines. */
+  figure(panel: Panel): Figure {
+    this.flush(); // draw what is pending, so the figure is what the screen shows
+    const views: ViewPiece[] = [];
+    const texts: TextPiece[] = [];
+    const place = (canvas: HTMLCanvasElement, draw: ViewPiece["draw"]) => {
+      const box = canvas.getBoundingClientRect();
+      views.push({ x: box.left, y: box.top, width: parseFloat(canvas.style.width) || box.width, height: parseFloat(canvas.style.height) || box.height, draw });
+    };
+    const text = (el: HTMLElement) => {
+      const t = textOf(el);
+      if (t) texts.push(t);
+    };
+    if (panel === "all" || panel === "grid") {
+      place(this.grid.canvas, (ctx) => this.grid.draw(ctx));
+      text(this.gridStatus);
+    }
+    if (panel === "all" || panel === "heatmap") {
+      text(this.title);
+      place(this.heatmap.canvas, (ctx, vector) => this.heatmap.draw(ctx, vector));
+    }
+    if (panel === "all" || panel === "strip") {
+      const view = this.long ? this.track : this.strip;
+      text(view.captionEl);
+      place(view.canvas, (ctx) => view.draw(ctx));
+    }
+    const measure = document.createElement("canvas").getContext("2d")!;
+    const width = (t: TextPiece) => {
+      measure.font = t.font;
+      return measure.measureText(t.text).width;
+    };
+    const l = this.model.get("layer");
+    const h = this.model.get("head");
+    return placeFigure(views, texts, width, backgroundOf(this.root), `attn_widget: layer ${l}, head ${h} (${panel})`);
+  }
+
+  /** The figure's bytes: PNG at `scale` device pixels per CSS pixel, or SVG. */
+  async exportFigure(panel: Panel, format: Format, scale: number): Promise<Blob> {
+    const fig = this.figure(panel);
+    this.root.dataset.figureSize = `${fig.width}x${fig.height}`; // for tests: the size at scale 1
+    if (format === "svg") return new Blob([renderSvg(fig)], { type: "image/svg+xml" });
+    return renderPng(fig, scale);
+  }
+
+  private async downloadFigure(choice: ExportChoice): Promise<void> {
+    const blob = await this.exportFigure(choice.panel, choice.format, choice.scale);
+    const l = this.model.get("layer");
+    const h = this.model.get("head");
+    const suffix = choice.format === "png" ? `@${choice.scale}x.png` : ".svg";
+    download(blob, `attention-${choice.panel}-L${l}H${h}${suffix}`);
+  }
+
+  /** w.save in Python: render the figure and send its bytes back in chunks far below what
+   * Jupyter's server would drop (10 MiB). Failures go back as an error so Python never waits. */
+  private async answerExport(req: ExportRequest): Promise<void> {
+    const reply = { type: "export-chunk", id: req.id, view: this.viewId };
+    try {
+      if (!PANELS.includes(req.panel) || (req.format !== "png" && req.format !== "svg") || !SCALES.includes(req.scale)) {
+        throw new Error(`cannot export panel=${JSON.stringify(req.panel)} format=${JSON.stringify(req.format)} scale=${JSON.stringify(req.scale)}`);
+      }
+      const blob = await this.exportFigure(req.panel, req.format, req.scale);
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      const count = Math.max(1, Math.ceil(bytes.length / EXPORT_CHUNK_BYTES));
+      const [width, height] = (this.root.dataset.figureSize ?? "0x0").split("x").map(Number);
+      for (let i = 0; i < count; i++) {
+        const chunk = bytes.slice(i * EXPORT_CHUNK_BYTES, (i + 1) * EXPORT_CHUNK_BYTES);
+        this.model.send({ ...reply, index: i, count, bytes: bytes.length, width, height }, undefined, [chunk.buffer]);
+      }
+    } catch (err) {
+      this.model.send({ ...reply, error: err instanceof Error ? err.message : String(err) });
+    }
   }
 
   /** Draw the dirty parts once, in the next animation frame. */

@@ -84,7 +84,8 @@ export class GridView {
     return LEFT + nHeads * this.cellPx + 10 + COLORBAR_WIDTH;
   }
 
-  draw(): void {
+  /** Draw on the view's canvas, or into `target` (an export: the same picture, no overlay). */
+  draw(target?: CanvasRenderingContext2D): void {
     const data = this.data;
     const scale = this.scale;
     if (!data || !scale) return;
@@ -94,9 +95,11 @@ export class GridView {
     this.plot = { x: LEFT, y: TOP, w: nHeads * c, h: nLayers * c };
     const width = this.layout(LEFT + nHeads * c + 10 + COLORBAR_WIDTH);
     const height = TOP + this.plot.h + 8;
-    const ctx = sizeCanvas(this.canvas, width, height);
-    sizeCanvas(this.overlay, width, height);
-    ctx.clearRect(0, 0, width, height);
+    const ctx = target ?? sizeCanvas(this.canvas, width, height);
+    if (!target) {
+      sizeCanvas(this.overlay, width, height);
+      ctx.clearRect(0, 0, width, height);
+    }
     for (let l = 0; l < nLayers; l++) {
       for (let h = 0; h < nHeads; h++) {
         ctx.fillStyle = scale.css(data.values[l * nHeads + h]);
@@ -126,6 +129,7 @@ export class GridView {
     const sel = cellRect(this.plot, fullWindow(nLayers, nHeads), this.layer, this.head);
     if (sel) strokeMark(ctx, theme, sel.x, sel.y, sel.w, sel.h, 3);
     drawColorbar(ctx, theme, LEFT + this.plot.w + 10, TOP, Math.max(this.plot.h, 60), scale, "");
+    if (target) return;
     setPlotAttributes(this.canvas, this.plot, nLayers, nHeads);
     this.drawOverlay();
   }

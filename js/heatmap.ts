@@ -15,6 +15,7 @@ import { blockFor, coarserBlocks, tilesFor } from "./lod";
 import type { HeadRef } from "./protocol";
 import { TILE_SIDE } from "./protocol";
 import { rasterizeTile } from "./raster";
+import { svgExtras } from "./svg_context";
 import type { Tile, TileSpec, TileStore } from "./tile_store";
 import { rankInRow } from "./tile_store";
 import type { Tooltip } from "./tooltip";
@@ -34,6 +35,9 @@ const MAX_LABEL_PX = 96;
 const MAX_CELL_PX = 56;
 const MAX_PLOT_PX = 720;
 const MIN_VALUE_CELL_PX = 30; // print the weight inside cells at least this big
+/** An SVG export draws one rectangle per cell up to 256 x 256 visible cells, else one image. */
+export const MAX_VECTOR_CELLS = 256 * 256;
+
 
 export class HeatmapView {
   readonly canvas: HTMLCanvasElement;
@@ -194,7 +198,9 @@ export class HeatmapView {
     return { left: 18 + widestOf(this.rows.tokens, row0, rows), top: 18 + widestOf(this.cols.tokens, col0, cols) };
   }
 
-  draw(): void {
+  /** Draw on the view's canvas, or into `target` (an export: the same picture, no overlay;
+   * `vector`: an SVG, which gets one rectangle per cell when the window holds few enough). */
+  draw(target?: CanvasRenderingContext2D, vector = false): void {
     const nRows = this.nRows;
     const nCols = this.nCols;
     if (nRows === 0 || nCols === 0) return;
@@ -214,15 +220,17 @@ export class HeatmapView {
     const levels = spanLevels(this.spans);
     const band = this.spans.length > 0 ? (Math.max(...levels) + 1) * SPAN_LEVEL_PX : 0;
     const height = top + Math.max(h + band, 120) + 10;
-    const ctx = sizeCanvas(this.canvas, width, height);
-    sizeCanvas(this.overlay, width, height);
-    ctx.clearRect(0, 0, width, height);
-    setPlotAttributes(this.canvas, this.plot, this.win.rows, this.win.cols);
-    this.canvas.dataset.row0 = String(this.win.row0);
-    this.canvas.dataset.col0 = String(this.win.col0);
+    const ctx = target ?? sizeCanvas(this.canvas, width, height);
+    if (!target) {
+      sizeCanvas(this.overlay, width, height);
+      ctx.clearRect(0, 0, width, height);
+      setPlotAttributes(this.canvas, this.plot, this.win.rows, this.win.cols);
+      this.canvas.dataset.row0 = String(this.win.row0);
+      this.canvas.dataset.col0 = String(this.win.col0);
+      this.canvas.dataset.window = [this.win.row0, this.win.row0 + this.win.rows, this.win.col0, this.win.col0 + this.win.cols].join(",");
+    }
     this.drawLabels(ctx, theme);
-    this.canvas.dataset.window = [this.win.row0, this.win.row0 + this.win.rows, this.win.col0, this.win.col0 + this.win.cols].join(",");
-    const drawn = this.head ? this.drawTiles(ctx, theme, this.head) : false;
+    const drawn = this.head ? this.drawTiles(ctx, theme, this.head, vector) : false;
     this.drew = drawn;
     if (!this.head) this.needed = [];
     this.canvas.dataset.complete = String(drawn && this.complete); // every tile the level needs is drawn
@@ -243,7 +251,7 @@ export class HeatmapView {
       ctx.fillText(status, this.plot.x + w / 2, this.plot.y + h / 2, w - 8);
     }
     if (band) this.drawSpans(ctx, theme, levels);
-    this.drawOverlay();
+    if (!target) this.drawOverlay();
   }
 
   /** Brackets under the key axis for each named span, clipped to the visible columns. */
@@ -275,7 +283,7 @@ export class HeatmapView {
 
   /** The tiles that cover the window, coarsest first so finer ones paint over them; returns
    * whether anything was drawn. Records what the level needs in `needed` and `complete`. */
-  private drawTiles(ctx: CanvasRenderingContext2D, theme: Theme, head: HeadRef): boolean {
+  private drawTiles(ctx: CanvasRenderingContext2D, theme: Theme, head: HeadRef, vector = false): boolean {
     const dpr = Math.max(1, Math.min(3, globalThis.devicePixelRatio || 1));
     const { row0, rows, col0, cols } = this.win;
     this.block = blockFor(rows, cols, this.plot.w, this.plot.h, dpr);
@@ -300,14 +308,22 @@ export class HeatmapView {
     ctx.rect(this.plot.x, this.plot.y, this.plot.w, this.plot.h);
     ctx.clip();
     ctx.imageSmoothingEnabled = false;
-    for (const here of byLevel) {
-      if (here.length && this.scale) {
-        for (const tile of here) this.drawTile(ctx, tile, this.scale, cellW, cellH);
-        drawn = true;
+    this.complete = finest.length === this.needed.length && this.needed.length > 0;
+    if (vector && this.scale && this.complete && this.block === 1 && rows * cols <= MAX_VECTOR_CELLS) {
+      this.drawCellRects(ctx, finest, this.scale, cellW, cellH);
+      drawn = true;
+    } else if (vector && this.scale && byLevel.some((here) => here.length)) {
+      this.drawAsOneImage(ctx, byLevel, this.scale);
+      drawn = true;
+    } else {
+      for (const here of byLevel) {
+        if (here.length && this.scale) {
+          for (const tile of here) this.drawTile(ctx, tile, this.scale, cellW, cellH);
+          drawn = true;
+        }
       }
     }
     ctx.restore();
-    this.complete = finest.length === this.needed.length && this.needed.length > 0;
     if (!drawn || !this.scale) return false;
     if (Math.min(cellW, cellH) >= 8) this.drawGrid(ctx, cellW, cellH);
     if (Math.min(cellW, cellH) >= MIN_VALUE_CELL_PX && this.block === 1) {
@@ -327,6 +343,15 @@ export class HeatmapView {
   /** One tile's blocks as pixels (rasterized once per tile and colour scale), placed over the
    * cells it covers. Blocks at the matrix's far edge cover fewer cells: the clip trims them. */
   private drawTile(ctx: CanvasRenderingContext2D, tile: Tile, scale: ColorScale, cellW: number, cellH: number): void {
+    const [q0, , k0] = tile.window;
+    const [br, bc] = tile.block;
+    const x = this.plot.x + (k0 - this.win.col0) * cellW;
+    const y = this.plot.y + (q0 - this.win.row0) * cellH;
+    ctx.drawImage(this.rasterOf(tile, scale), x, y, tile.cols * bc * cellW, tile.rows * br * cellH);
+  }
+
+  /** The tile's blocks as a canvas of one pixel each (made once per tile and colour scale). */
+  private rasterOf(tile: Tile, scale: ColorScale): HTMLCanvasElement {
     let r = this.rasters.get(tile);
     if (!r || r.scale !== scale) {
       const img = rasterizeTile(tile.values, tile.rows, tile.cols, scale);
@@ -337,11 +362,44 @@ export class HeatmapView {
       r = { canvas, scale };
       this.rasters.set(tile, r);
     }
-    const [q0, , k0] = tile.window;
-    const [br, bc] = tile.block;
-    const x = this.plot.x + (k0 - this.win.col0) * cellW;
-    const y = this.plot.y + (q0 - this.win.row0) * cellH;
-    ctx.drawImage(r.canvas, x, y, tile.cols * bc * cellW, tile.rows * br * cellH);
+    return r.canvas;
+  }
+
+  /** SVG export: one rectangle per visible cell, filled with the colour scale's colour. */
+  private drawCellRects(ctx: CanvasRenderingContext2D, tiles: Tile[], scale: ColorScale, cellW: number, cellH: number): void {
+    const { row0, rows, col0, cols } = this.win;
+    const group = svgExtras(ctx); // named, so readers and tests find the cells
+    group.beginGroup?.("heatmap-cells");
+    for (const tile of tiles) {
+      const [q0, , k0] = tile.window;
+      for (let q = Math.max(row0, q0); q < Math.min(row0 + rows, q0 + tile.rows); q++) {
+        for (let k = Math.max(col0, k0); k < Math.min(col0 + cols, k0 + tile.cols); k++) {
+          ctx.fillStyle = scale.css(tile.values[(q - q0) * tile.cols + (k - k0)]);
+          ctx.fillRect(this.plot.x + (k - col0) * cellW, this.plot.y + (q - row0) * cellH, cellW, cellH);
+        }
+      }
+    }
+    group.endGroup?.();
+  }
+
+  /** SVG export above MAX_VECTOR_CELLS (or while finer tiles travel): the window as one image,
+   * one pixel per block of the finest level shown, coarser stand-ins painted under it. */
+  private drawAsOneImage(ctx: CanvasRenderingContext2D, byLevel: Tile[][], scale: ColorScale): void {
+    const { row0, rows, col0, cols } = this.win;
+    const b = this.block;
+    const image = document.createElement("canvas");
+    image.width = Math.max(1, Math.ceil(cols / b));
+    image.height = Math.max(1, Math.ceil(rows / b));
+    const px = image.getContext("2d")!;
+    px.imageSmoothingEnabled = false;
+    for (const here of byLevel) {
+      for (const tile of here) {
+        const raster = this.rasterOf(tile, scale);
+        const [q0, , k0] = tile.window;
+        px.drawImage(raster, (k0 - col0) / b, (q0 - row0) / b, (tile.cols * tile.block[1]) / b, (tile.rows * tile.block[0]) / b);
+      }
+    }
+    ctx.drawImage(image, this.plot.x, this.plot.y, (image.width * b * this.plot.w) / cols, (image.height * b * this.plot.h) / rows);
   }
 
   private drawGrid(ctx: CanvasRenderingContext2D, cellW: number, cellH: number): void {
@@ -412,6 +470,7 @@ export class HeatmapView {
     for (const q of labelIndices(row0, rows, labelStep(cellH, 13))) {
       this.labelStyle(ctx, theme, this.rows, q, q === this.query);
       ctx.textAlign = "right";
+      svgExtras(ctx).titleNext?.(this.rows.tokens[q]);
       ctx.fillText(fitText(this.rows.tokens[q], this.plot.x - 22, measure), this.plot.x - 4, this.plot.y + (q - row0 + 0.5) * cellH);
     }
     if (this.targetRow >= row0 && this.targetRow < row0 + rows) {
@@ -427,6 +486,7 @@ export class HeatmapView {
       ctx.translate(this.plot.x + (k - col0 + 0.5) * cellW, this.plot.y - 4);
       ctx.rotate(-Math.PI / 2);
       ctx.textAlign = "left";
+      svgExtras(ctx).titleNext?.(this.cols.tokens[k]);
       ctx.fillText(fitText(this.cols.tokens[k], this.plot.y - 22, measure), 0, 0);
       ctx.restore();
     }

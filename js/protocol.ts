@@ -78,3 +78,19 @@ export function answers(reply: Reply, request: TileRequest): boolean {
     got.what === "tile" && same(got.window, request.window) && same(got.block, request.block)
   );
 }
+
+/** Python's w.save asks the views for a figure (attn_widget/figure_export.py). */
+export interface ExportRequest {
+  type: "export";
+  id: string;
+  panel: "all" | "grid" | "heatmap" | "strip";
+  format: "png" | "svg";
+  scale: number;
+}
+
+/** The figure travels back in chunks of this many bytes (Jupyter's server drops messages over 10 MiB). */
+export const EXPORT_CHUNK_BYTES = 1024 * 1024;
+
+export function isExportRequest(msg: unknown): msg is ExportRequest {
+  return typeof msg === "object" && msg !== null && (msg as { type?: unknown }).type === "export" && typeof (msg as { id?: unknown }).id === "string";
+}

@@ -13,6 +13,7 @@ import { fitText, spanLevels } from "./layout";
 import type { HeadRef } from "./protocol";
 import type { TileSpec, TileStore } from "./tile_store";
 import { rankInRow } from "./tile_store";
+import { svgExtras } from "./svg_context";
 import type { Tooltip } from "./tooltip";
 import { describeToken } from "./tooltip";
 import type { Axis, Span } from "./types";
@@ -40,6 +41,10 @@ const MIN_H = 96; // tall enough for a readable colour bar
 export class StripView {
   readonly canvas: HTMLCanvasElement;
   private readonly caption: HTMLDivElement;
+  /** The line above the view saying what it shows (figures copy it). */
+  get captionEl(): HTMLDivElement {
+    return this.caption;
+  }
   /** The caption and the strip: hidden as one when the track stands in for long inputs. */
   readonly el: HTMLDivElement;
   private rows: Axis = { tokens: [], special: [], generated: [] }; // queries
@@ -141,7 +146,8 @@ export class StripView {
     this.maxWidth = Math.max(CELL_W, maxWidth);
   }
 
-  draw(): void {
+  /** Draw on the view's canvas, or into `target` (an export: the same picture). */
+  draw(target?: CanvasRenderingContext2D): void {
     const n = this.cols.tokens.length;
     if (n === 0) return;
     const theme = this.theme();
@@ -153,9 +159,11 @@ export class StripView {
     this.plot = { x: 0, y: 0, w: this.perLine * CELL_W, h: lines * this.lineH };
     const width = this.plot.w + 12 + COLORBAR_WIDTH;
     const height = Math.max(this.plot.h, MIN_H);
-    const ctx = sizeCanvas(this.canvas, width, height);
-    ctx.clearRect(0, 0, width, height);
-    setPlotAttributes(this.canvas, this.plot, lines, this.perLine);
+    const ctx = target ?? sizeCanvas(this.canvas, width, height);
+    if (!target) {
+      ctx.clearRect(0, 0, width, height);
+      setPlotAttributes(this.canvas, this.plot, lines, this.perLine);
+    }
     const shown = this.shown();
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
@@ -169,6 +177,7 @@ export class StripView {
       ctx.font = font(theme, 11, this.cols.special[j] ? "italic" : "");
       ctx.fillStyle = shown ? shown.scale.textColor(v) : theme.text;
       this.fitted[j] ??= fitText(this.cols.tokens[j], CELL_W - 8, measure);
+      svgExtras(ctx).titleNext?.(this.cols.tokens[j]);
       ctx.fillText(this.fitted[j], x + CELL_W / 2, y + CELL_H / 2);
       if (this.cols.generated[j]) {
         ctx.fillStyle = theme.generated; // a bar under generated tokens

@@ -12,6 +12,7 @@ import { blockFor, poolWindow } from "./lod";
 import type { HeadRef, Window } from "./protocol";
 import type { StripVector } from "./strip";
 import type { Tile, TileSpec, TileStore } from "./tile_store";
+import { svgExtras } from "./svg_context";
 import type { Tooltip } from "./tooltip";
 import { describeToken } from "./tooltip";
 import type { Axis, Span } from "./types";
@@ -37,6 +38,10 @@ export class TrackView {
   readonly canvas: HTMLCanvasElement;
   readonly el: HTMLDivElement;
   private readonly caption: HTMLDivElement;
+  /** The line above the view saying what it shows (figures copy it). */
+  get captionEl(): HTMLDivElement {
+    return this.caption;
+  }
   private querySelected = false;
   private rows: Axis = { tokens: [], special: [], generated: [] };
   private cols: Axis = { tokens: [], special: [], generated: [] };
@@ -129,15 +134,16 @@ export class TrackView {
     this.caption.textContent = `${what} from query ${this.query} ${describeToken(this.rows, this.query)} to the keys the heatmap shows${hint}`;
   }
 
-  draw(): void {
+  /** Draw on the view's canvas, or into `target` (an export: the same picture). */
+  draw(target?: CanvasRenderingContext2D): void {
     const n = this.cols.tokens.length;
     if (n === 0) return;
     const theme = this.theme();
     const cols = this.cols_ || n;
     this.plot = { x: 0, y: TOP, w: Math.max(60, this.width - COLORBAR_WIDTH - 16), h: TRACK_H };
     const height = TOP + TRACK_H + 34;
-    const ctx = sizeCanvas(this.canvas, this.plot.w + 12 + COLORBAR_WIDTH, height);
-    ctx.clearRect(0, 0, this.plot.w + 12 + COLORBAR_WIDTH, height);
+    const ctx = target ?? sizeCanvas(this.canvas, this.plot.w + 12 + COLORBAR_WIDTH, height);
+    if (!target) ctx.clearRect(0, 0, this.plot.w + 12 + COLORBAR_WIDTH, height);
     const dpr = Math.max(1, Math.min(3, globalThis.devicePixelRatio || 1));
     const b = blockFor(cols, cols, this.plot.w, this.plot.w, dpr); // keys per pixel: pooled by max when zoomed out
     this.canvas.dataset.window = `${this.col0},${this.col0 + cols}`;
@@ -181,6 +187,7 @@ export class TrackView {
         ctx.font = font(theme, 11, this.cols.special[k] ? "italic" : "");
         const v = shown && shown.block === 1 ? shown.values[k - shown.k0] : undefined;
         ctx.fillStyle = v !== undefined && shown ? shown.scale.textColor(v) : theme.text;
+        svgExtras(ctx).titleNext?.(this.cols.tokens[k]);
         ctx.fillText(fitText(this.cols.tokens[k], cellW - 6, measure), this.plot.x + (k - this.col0 + 0.5) * cellW, this.plot.y + TRACK_H / 2);
       }
     }

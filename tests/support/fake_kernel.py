@@ -45,8 +45,8 @@ def frontend_update(widget: Any, **state: Any) -> None:
     widget._handle_msg({"content": {"data": {"method": "update", "state": state, "buffer_paths": []}}, "buffers": []})
 
 
-def frontend_custom(widget: Any, content: dict[str, Any]) -> None:
-    widget._handle_msg({"content": {"data": {"method": "custom", "content": content}}, "buffers": []})
+def frontend_custom(widget: Any, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
+    widget._handle_msg({"content": {"data": {"method": "custom", "content": content}}, "buffers": list(buffers or [])})
 
 
 def _b64(data: bytes) -> dict[str, str]:
@@ -82,6 +82,8 @@ class Bridge:
     def __call__(self, kind: str, payload: Any) -> list[dict[str, Any]]:
         if kind == "update":
             frontend_update(self.widget, **payload)
+        elif kind == "custom" and isinstance(payload, dict) and "$buffers" in payload:
+            frontend_custom(self.widget, payload["$content"], [base64.b64decode(b) for b in payload["$buffers"]])
         elif kind == "custom":
             frontend_custom(self.widget, payload)
         return self.replies()  # "pull": what Python changed on its own (w.head = 3)
