@@ -17,6 +17,8 @@ from .axis_wire import flags_to_json, same_as_keys
 from .captured import Capture, Kind
 from .encoding import dec3_bytes
 from .figure_export import SaveJob, check_save_arguments, export_request
+from .standalone_page import DEFAULT_MAX_BYTES as DEFAULT_PAGE_BYTES
+from .standalone_page import build_page, check_heads, write_page
 from .grid_scores import EXACT_CELLS, Foreground, GridScores, Refiner
 from .head_source import ValueHead
 from .linked_saliency import SALIENCY_METRICS, LinkedSaliency
@@ -402,13 +404,21 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             self._send_strip()
 
     def _send_grid(self) -> None:
+        with self._sync_lock:
+            self.set_trait("grid_scores", self._grid_payload(self.grid_metric))
+
+    def _grid_payload(self, metric: str, *, exact: bool = False, flow_span: str | None = None) -> dict[str, Any]:
         """The grid's payload: values, standard errors (0 = exact, NaN = a lower bound) and which
-        heads are exact, with the sample they were estimated from."""
-        metric = self.grid_metric
+        heads are exact, with the sample they were estimated from. ``exact=True`` waits for (or
+        computes) every exact score; ``flow_span`` names the span of the saliency-flow metric."""
         k = self._kind()
         payload: dict[str, Any] = {"what": "scores", "kind": k.id, "metric": metric, "shape": [k.n_layers, k.n_heads], "encoding": "dec3"}
         if metric in SALIENCY_METRICS and self._saliency is not None:
-            values = self.scores()
+            span = self._flow_span() if flow_span is None else next(((s["start"], s["end"]) for s in self.spans if s["name"] == flow_span), None)
+            values = self._saliency.grid(metric, span)
+            payload.update(exact=True, done=values.size, total=values.size, sample=0, rows=k.shape[2], data=dec3_bytes(values))
+        elif exact:
+            values = self.scores(metric)
             payload.update(exact=True, done=values.size, total=values.size, sample=0, rows=k.shape[2], data=dec3_bytes(values))
         else:
             grid = self._grid(k.id)
@@ -419,8 +429,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
                 data=dec3_bytes(values), error=dec3_bytes(np.where(lower_bound, 0.0, errors)),
                 exact_heads=grid.exact.astype(np.uint8).tobytes(), lower_bound=lower_bound.astype(np.uint8).tobytes(),
             )
-        with self._sync_lock:
-            self.set_trait("grid_scores", payload)
+        return payload
 
     def _publish_grid(self) -> None:
         """From the grid worker: hand the new scores to the kernel's loop when there is one."""
@@ -471,7 +480,25 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     def _kind_shapes(self) -> dict[str, tuple[int, int, int, int]]:
         return {k: self._capture.kind(k).shape for k in self._capture.kinds}
 
-    # ----------------------------------------------------------------- figures
+    # ----------------------------------------------------------------- figures and pages
+    def to_html(self, path: str | pathlib.Path, heads: str | Sequence[tuple[int, int]] = "all", *,
+                max_bytes: int = DEFAULT_PAGE_BYTES) -> pathlib.Path:
+        """Write one self-contained HTML page: the same widget, with no kernel and no network
+        (bundle, CSS and data inline; open it from disk, send it by mail).
+
+        ``heads`` is ``"all"`` or a list of ``(layer, head)`` pairs to include; the grid keeps every
+        head's score and a head left out says so in the heatmap. Pages above ``max_bytes``
+        are refused with the size they would have. Shows the kind on screen now.
+        """
+        target = pathlib.Path(path).expanduser()
+        if target.suffix.lower() not in (".html", ".htm"):
+            raise ValueError(f"path must end in .html, got {str(path)!r}")
+        if not target.parent.is_dir():
+            raise FileNotFoundError(f"path: the folder {str(target.parent)!r} does not exist (to_html does not create folders)")
+        chosen = check_heads(heads, self.n_layers, self.n_heads)
+        write_page(target, build_page(self, chosen, max_bytes))
+        return target
+
     def save(self, path: str | pathlib.Path, panel: str = "all", scale: int = 2) -> SaveJob:
         """Save what a displayed view shows as ``.png`` (``scale`` = 1, 2 or 4 device pixels per
         CSS pixel) or ``.svg`` (vector; text stays text): the whole widget (``panel="all"``) or

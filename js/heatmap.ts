@@ -10,7 +10,7 @@ import { COLORBAR_WIDTH, drawColorbar } from "./colorbar";
 import { ColorScale, viridis } from "./colormap";
 import { formatCode } from "./decode";
 import type { Cell, CellWindow, Rect } from "./layout";
-import { cellAt, cellRect, clampWindow, fitText, fullWindow, labelIndices, labelStep, panWindow, spanLevels, zoomWindow } from "./layout";
+import { cellAt, cellRect, clampWindow, fitText, wrapText, fullWindow, labelIndices, labelStep, panWindow, spanLevels, zoomWindow } from "./layout";
 import { blockFor, coarserBlocks, tilesFor } from "./lod";
 import type { HeadRef } from "./protocol";
 import { TILE_SIDE } from "./protocol";
@@ -243,12 +243,14 @@ export class HeatmapView {
     }
     const failure = this.head && this.needed.length ? this.needed.map((t) => this.store.error(t)).find((e) => e) : undefined;
     const status = this.status || (failure ? `could not load this view: ${failure}` : !drawn && this.head ? `loading layer ${this.head.layer}, head ${this.head.head}…` : "");
+    if (!target) this.canvas.dataset.status = status; // what the plot says instead of a picture
     if (status) {
       ctx.fillStyle = theme.text;
       ctx.font = font(theme, 12);
       ctx.textAlign = "center";
       ctx.textBaseline = "middle";
-      ctx.fillText(status, this.plot.x + w / 2, this.plot.y + h / 2, w - 8);
+      const lines = wrapText(status, w - 16, (t) => ctx.measureText(t).width);
+      lines.forEach((line, i) => ctx.fillText(line, this.plot.x + w / 2, this.plot.y + h / 2 + (i - (lines.length - 1) / 2) * 16, w - 8));
     }
     if (band) this.drawSpans(ctx, theme, levels);
     if (!target) this.drawOverlay();

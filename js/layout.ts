@@ -143,3 +143,20 @@ export function spanLevels(spans: { start: number; end: number }[]): number[] {
   });
   return levels;
 }
+
+/** Words of `text` in lines no wider than `width` (a word longer than a line gets its own line). */
+export function wrapText(text: string, width: number, measure: (s: string) => number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const next = line ? `${line} ${word}` : word;
+    if (line && measure(next) > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = next;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
+}

@@ -4,7 +4,7 @@ import type { RenderProps } from "@anywidget/types";
 import { AttentionApp } from "./app";
 import type { WidgetState } from "./types";
 
-function render({ model, el, signal }: RenderProps<WidgetState>): () => void {
+export function render({ model, el, signal }: RenderProps<WidgetState>): () => void {
   const controller = new AbortController();
   signal?.addEventListener("abort", () => controller.abort(), { once: true });
   new AttentionApp(model, el, controller.signal);
@@ -12,3 +12,6 @@ function render({ model, el, signal }: RenderProps<WidgetState>): () => void {
 }
 
 export default { render };
+
+// w.to_html pages load this bundle and mount the widget on their saved data (standalone.ts).
+export { mountPage } from "./standalone";

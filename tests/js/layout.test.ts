@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cellAt, cellRect, clampWindow, fitText, fullWindow, labelIndices, labelStep, niceTicks, panWindow, spanLevels, zoomWindow } from "../../js/layout";
+import { cellAt, cellRect, clampWindow, fitText, fullWindow, labelIndices, labelStep, niceTicks, panWindow, spanLevels, zoomWindow, wrapText } from "../../js/layout";
 
 const plot = { x: 40, y: 30, w: 300, h: 300 };
 
@@ -107,5 +107,20 @@ describe("span brackets", () => {
     expect(spanLevels([env, lan, ground])).toEqual([0, 0, 1]);
     expect(spanLevels([ground, env])).toEqual([0, 1]);
     expect(spanLevels([])).toEqual([]);
+  });
+});
+
+describe("wrapText", () => {
+  const width = (s: string) => s.length; // one unit per character
+  it("breaks between words so no line is wider than asked", () => {
+    const lines = wrapText("layer 0, head 1 is not included in this page", 16, width);
+    expect(lines).toEqual(["layer 0, head 1", "is not included", "in this page"]);
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(16);
+  });
+  it("keeps a word longer than a line whole, on its own line", () => {
+    expect(wrapText("see w.to_html(path,heads=[...]) now", 10, width)).toEqual(["see", "w.to_html(path,heads=[...])", "now"]);
+  });
+  it("gives nothing for blank text", () => {
+    expect(wrapText("   ", 10, width)).toEqual([]);
   });
 });

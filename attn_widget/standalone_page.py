@@ -1,0 +1,234 @@
+"""``w.to_html``: one self-contained HTML file, the same widget with no kernel and no network.
+
+The page holds the widget bundle, its CSS and the data, all inline. The data is the widget's
+state (the traits the views read) plus, for each included head, its weights in the dec3 code
+(2 bytes a weight) and the colour scale's peak. In the page a small stand-in for the kernel
+(js/standalone.ts) answers the views' tile requests from those heads with the same protocol
+messages as Python, so zoom, pan, hover and head switches behave as in a notebook. A head that
+is not included gets an error reply, which the heatmap shows.
+
+Untrusted text (tokens) only ever sits inside JSON in a ``<script type="application/json">``;
+``<``, ``>`` and ``&`` are written as JSON escapes, so no token can close the script element.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import pathlib
+import tempfile
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import numpy as np
+
+from .encoding import dec3_bytes
+from .linked_saliency import SALIENCY_METRICS, STRIP_METHODS
+from .metrics import GRID_METRICS
+
+if TYPE_CHECKING:
+    from .widget import AttentionWidget
+
+#: Pages above this are refused unless asked for (a browser opens 50 MB of inline data slowly).
+DEFAULT_MAX_BYTES = 50 * 1000 * 1000
+PAGE_FORMAT = "attn_widget/page"
+PAGE_VERSION = 1
+_STATIC = pathlib.Path(__file__).parent / "static"
+
+
+class PageTooLarge(ValueError):
+    """to_html would write more than max_bytes."""
+
+
+def check_heads(heads: str | Iterable[Sequence[int]], n_layers: int, n_heads: int) -> list[tuple[int, int]]:
+    """``"all"`` or (layer, head) pairs -> the list of pairs, or a ValueError naming the bad one."""
+    if isinstance(heads, str):
+        if heads != "all":
+            raise ValueError(f"heads must be 'all' or a list of (layer, head) pairs, got {heads!r}")
+        return [(layer, head) for layer in range(n_layers) for head in range(n_heads)]
+    try:
+        pairs = list(heads)
+    except TypeError:
+        raise ValueError(f"heads must be 'all' or a list of (layer, head) pairs, got {heads!r}") from None
+    if not pairs:
+        raise ValueError("heads must name at least one (layer, head) pair, got an empty list")
+    out: list[tuple[int, int]] = []
+    for i, pair in enumerate(pairs):
+        ok = isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair
+        )
+        if not ok:
+            raise ValueError(f"heads[{i}] must be a (layer, head) pair of ints, got {pair!r}")
+        layer, head = int(pair[0]), int(pair[1])
+        if not (0 <= layer < n_layers and 0 <= head < n_heads):
+            raise ValueError(
+                f"heads[{i}] = ({layer}, {head}) does not exist: layer must be in [0, {n_layers - 1}] "
+                f"and head in [0, {n_heads - 1}]"
+            )
+        if (layer, head) not in out:
+            out.append((layer, head))
+    return out
+
+
+def _b64(data: bytes) -> dict[str, str]:
+    return {"$b64": base64.b64encode(data).decode("ascii")}
+
+
+def _jsonable(value: Any) -> Any:
+    """Trait values with bytes inside (payloads) -> JSON, bytes as {"$b64": ...}."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _b64(bytes(value))
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def script_json(data: Any) -> str:
+    """JSON that is safe inside <script type="application/json">: no <, > or & characters."""
+    text = json.dumps(data, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def estimate_bytes(n_heads: int, n_q: int, n_k: int, quantities: int) -> int:
+    """What the heads add to the page: 2 bytes a weight, base64 (4/3)."""
+    return (2 * n_q * n_k * n_heads * quantities * 4 + 2) // 3
+
+
+def build_page(w: AttentionWidget, heads: list[tuple[int, int]], max_bytes: int) -> str:
+    kind = w._kind()
+    _, _, n_q, n_k = kind.shape
+    signed = w._saliency is not None
+    quantities = 2 if signed else 1
+    bundle = (_STATIC / "widget.js").read_bytes() if (_STATIC / "widget.js").exists() else b""
+    if not bundle:
+        raise RuntimeError("attn_widget's frontend bundle is missing; run `npm ci && npm run build`")
+    css = (_STATIC / "widget.css").read_text(encoding="utf-8") if (_STATIC / "widget.css").exists() else ""
+    fixed = len(bundle) * 4 // 3 + len(css) + 200 * (n_q + n_k) + 200_000
+    estimate = fixed + estimate_bytes(len(heads), n_q, n_k, quantities)
+    if estimate > max_bytes:
+        per_head = estimate_bytes(1, n_q, n_k, quantities)
+        fit = max(0, (max_bytes - fixed) // per_head)
+        raise PageTooLarge(
+            f"to_html would write about {estimate / 1e6:.1f} MB, above max_bytes = {max_bytes / 1e6:.1f} MB: "
+            f"{len(heads)} heads of {n_q} x {n_k} weights at {per_head / 1e6:.2f} MB each. "
+            f"Include fewer heads, e.g. heads=[({w.layer}, {w.head})] (at most {fit} fit), or raise max_bytes"
+        )
+
+    state = {k: v for k, v in w.get_state().items() if not k.startswith("_")}
+    state["kinds"] = [k for k in w.kinds if k["id"] == kind.id]  # one kind: switching needs the kernel
+    state["attention_data"] = {}  # the page's stand-in kernel cuts tiles from `heads` below
+    if (w.layer, w.head) not in heads:
+        state["layer"], state["head"] = heads[0]
+    head_data: dict[str, Any] = {
+        "attention": _quantity(heads, lambda l, h: w._capture.attention(l, h, kind.id), signed=False, version=0),
+    }
+    if signed:
+        axg = w._saliency.current.attention_x_gradient
+        head_data["attention_x_gradient"] = _quantity(heads, lambda l, h: axg[l, h], signed=True, version=w.saliency_version)
+    page = {
+        "format": PAGE_FORMAT,
+        "version": PAGE_VERSION,
+        "state": _jsonable(state),
+        "heads": {"kind": kind.id, "shape": list(kind.shape), "included": [list(p) for p in heads], "quantities": head_data},
+        "grids": _jsonable(_grids(w)),
+        "strips": _jsonable(_strips(w, heads)) if signed else {},
+    }
+    total = kind.n_layers * kind.n_heads
+    title = f"attn_widget: {len(heads)} of {total} heads, {n_k} tokens"
+    if len(heads) == total:
+        holds = f"all {total} heads"
+    else:
+        names = ", ".join(f"L{l}H{h}" for l, h in heads[:12]) + (", …" if len(heads) > 12 else "")
+        holds = f"{len(heads)} of {total} heads ({names}); the grid scores every head"
+    html = _TEMPLATE.format(
+        title=title,
+        holds=holds,
+        css=css.replace("</", "<\\/"),
+        page=script_json(page),
+        bundle=script_json(base64.b64encode(bundle).decode("ascii")),
+    )
+    if len(html.encode("utf-8")) > max_bytes:
+        raise PageTooLarge(f"to_html would write {len(html.encode('utf-8')) / 1e6:.1f} MB, above max_bytes = {max_bytes / 1e6:.1f} MB: include fewer heads or raise max_bytes")
+    return html
+
+
+def _quantity(heads: list[tuple[int, int]], values: Any, *, signed: bool, version: int) -> dict[str, Any]:
+    arrays = [np.asarray(values(l, h), dtype=np.float32) for l, h in heads]
+    peaks = [float(np.abs(a).max()) if a.size else 0.0 for a in arrays]
+    return {"signed": signed, "version": version, "peaks": peaks, "data": _b64(b"".join(dec3_bytes(a) for a in arrays))}
+
+
+def _grids(w: AttentionWidget) -> dict[str, Any]:
+    """Every grid colour the control offers, exact, keyed "metric|flow span" (spans matter only
+    for the saliency-flow metrics)."""
+    out = {}
+    spans = [""] + [s["name"] for s in w.spans] if w._saliency is not None else [""]
+    for metric in GRID_METRICS:
+        out[f"{metric}|"] = w._grid_payload(metric, exact=True)
+    if w._saliency is not None:
+        for metric in SALIENCY_METRICS:
+            for span in spans:
+                out[f"{metric}|{span}"] = w._grid_payload(metric, exact=True, flow_span=span)
+    return out
+
+
+def _strips(w: AttentionWidget, heads: list[tuple[int, int]]) -> dict[str, Any]:
+    """Each saliency strip method's vector (the attention × gradient one per included head)."""
+    out = {}
+    for method in STRIP_METHODS:
+        if method == "attention":
+            continue
+        for layer, head in heads if method == "attention_x_gradient" else [(-1, -1)]:
+            vector = w._saliency.strip(method, max(layer, 0), max(head, 0))
+            out[f"{method}|{layer}|{head}"] = {
+                "label": vector.label,
+                "payload": {"what": "strip", "method": method, "layer": layer, "head": head, "version": w.saliency_version,
+                            "shape": [int(vector.values.size)], "encoding": "dec3", "data": dec3_bytes(vector.values)},
+            }
+    return out
+
+
+def write_page(path: pathlib.Path, html: str) -> None:
+    """Written next to its final name and renamed: never a half-written page."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(html)
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# The CSP forbids every network request: the page works from file:// with nothing else.
+_TEMPLATE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline' blob:; style-src 'unsafe-inline'; img-src data: blob:">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ margin: 16px; font: 13px system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; background: #fff; color: #1f1f1f; }}
+@media (prefers-color-scheme: dark) {{ body {{ background: #1b1b1b; color: #ddd; }} }}
+#attn-page-note {{ color: #777; margin: 0 0 8px; }}
+</style>
+<style>{css}</style>
+</head>
+<body>
+<p id="attn-page-note">attn_widget page, offline: hover, click, zoom and pan as in the notebook. It holds {holds}; other heads and new saliency targets need the kernel.</p>
+<div id="attn-page"></div>
+<script type="application/json" id="attn-page-data">{page}</script>
+<script type="application/json" id="attn-page-bundle">{bundle}</script>
+<script type="module">
+const read = (id) => JSON.parse(document.getElementById(id).textContent);
+const bytes = Uint8Array.from(atob(read("attn-page-bundle")), (c) => c.charCodeAt(0));
+const url = URL.createObjectURL(new Blob([bytes], {{ type: "text/javascript" }}));
+const bundle = await import(url);
+bundle.mountPage(document.getElementById("attn-page"), read("attn-page-data"));
+</script>
+</body>
+</html>
+"""
