@@ -17,7 +17,7 @@ import { TILE_SIDE } from "./protocol";
 import { rasterizeTile } from "./raster";
 import { svgExtras } from "./svg_context";
 import type { Tile, TileSpec, TileStore } from "./tile_store";
-import { rankInRow } from "./tile_store";
+import { SILENCE_MS, rankInRow } from "./tile_store";
 import type { Tooltip } from "./tooltip";
 import { describeToken } from "./tooltip";
 import type { Axis, Span } from "./types";
@@ -242,7 +242,9 @@ export class HeatmapView {
       ctx.strokeRect(this.plot.x + 0.5, this.plot.y + 0.5, w - 1, h - 1);
     }
     const failure = this.head && this.needed.length ? this.needed.map((t) => this.store.error(t)).find((e) => e) : undefined;
-    const status = this.status || (failure ? `could not load this view: ${failure}` : !drawn && this.head ? `loading layer ${this.head.layer}, head ${this.head.head}…` : "");
+    const silent = this.store.silentMs >= SILENCE_MS;
+    const waiting = this.head && !drawn ? (silent ? `no answer from the kernel for ${Math.round(this.store.silentMs / 1000)} s: this head's weights come from Python on request, so it needs a running kernel (rerun the cell)` : `loading layer ${this.head.layer}, head ${this.head.head}…`) : "";
+    const status = this.status || (failure ? `could not load this view: ${failure}` : waiting);
     if (!target) this.canvas.dataset.status = status; // what the plot says instead of a picture
     if (status) {
       ctx.fillStyle = theme.text;

@@ -29,6 +29,9 @@ export interface TileSpec {
 export const CACHE_BYTES = 48 * 1024 * 1024;
 export const MAX_IN_FLIGHT = 16; // a full screen at 256 blocks a tile: up to 4 x 4 tiles
 const REQUEST_TIMEOUT_MS = 60_000;
+/** After this long with requests waiting and no answer, the views say the kernel is silent
+ * (a saved notebook reopened without its kernel, or a kernel that died). */
+export const SILENCE_MS = 5_000;
 const WHERE_BYTES: Record<string, number> = { u8: 1, u16: 2, u32: 4 };
 
 export function tileKey(spec: TileSpec): string {
@@ -52,7 +55,9 @@ interface Eager {
 export class TileStore {
   private readonly cache = new Map<string, Tile>();
   private cacheBytes = 0;
-  private readonly inflight = new Map<string, { request: TileRequest; timer: ReturnType<typeof setTimeout> }>();
+  private readonly inflight = new Map<string, { request: TileRequest; timer: ReturnType<typeof setTimeout>; sentAt: number }>();
+  private lastAnswer = 0; // performance.now() of the last reply from the kernel
+  private silenceTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly failed = new Map<string, string>();
   private queue: TileSpec[] = [];
   private spare: TileSpec[] = []; // asked for only when nothing the views need is waiting
@@ -67,6 +72,7 @@ export class TileStore {
     signal.addEventListener("abort", () => {
       model.off("msg:custom", onMessage);
       for (const p of this.inflight.values()) clearTimeout(p.timer);
+      clearTimeout(this.silenceTimer);
       this.inflight.clear();
       this.queue = [];
     });
@@ -110,6 +116,14 @@ export class TileStore {
     return this.ranges.get(`${head.kind}|${head.quantity}|${head.version}|${head.layer}|${head.head}`);
   }
 
+  /** How long requests have waited with no answer from the kernel (0 when none waits). */
+  get silentMs(): number {
+    if (this.inflight.size === 0) return 0;
+    let oldest = Infinity;
+    for (const p of this.inflight.values()) oldest = Math.min(oldest, p.sentAt);
+    return performance.now() - Math.max(oldest, this.lastAnswer);
+  }
+
   pending(spec: TileSpec): boolean {
     return this.inflight.has(tileKey(spec));
   }
@@ -144,8 +158,10 @@ export class TileStore {
         this.onChange();
         this.pump();
       }, REQUEST_TIMEOUT_MS);
-      this.inflight.set(key, { request, timer });
+      this.inflight.set(key, { request, timer, sentAt: performance.now() });
       this.model.send(request as unknown as Record<string, unknown>);
+      clearTimeout(this.silenceTimer); // redraw when the wait becomes worth mentioning
+      this.silenceTimer = setTimeout(() => this.inflight.size > 0 && this.onChange(), SILENCE_MS + 50);
     }
   }
 
@@ -156,6 +172,7 @@ export class TileStore {
     if (key === undefined) return; // another view's request
     const { request, timer } = this.inflight.get(key)!;
     clearTimeout(timer);
+    this.lastAnswer = performance.now();
     this.inflight.delete(key);
     if (!msg.ok) {
       this.failed.set(key, msg.error ?? "the kernel refused this tile");

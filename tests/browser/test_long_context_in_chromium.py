@@ -220,3 +220,25 @@ def test_the_grid_shows_estimates_with_their_error_then_exact_scores(page, mount
     finally:
         _GatedRefiner.gate.set()
         w.close()
+
+
+def test_a_silent_kernel_is_named_within_seconds_and_hovers_keep_working(page, mount):
+    """A saved notebook reopened without its kernel, or a kernel that died: requests go out and
+    nothing comes back. The heatmap says so after SILENCE_MS; the grid still answers hovers."""
+    a = sharp_attention(2, 2, 64, seed=4)
+    w = AttentionWidget(a, [f"t{i}" for i in range(64)], eager_bytes=0)
+    mount(w, width=1100)
+    page.locator("[data-head-shown='0,0']").wait_for(state="attached")
+    page.evaluate("() => { window.__hold = true; }")  # from now on the kernel never answers
+    page.mouse.click(*cell_center(page, "attn-grid", 1, 1))
+    heat = page.locator("[data-testid=attn-heatmap]")
+    assert "loading layer 1, head 1" in heat.get_attribute("data-status")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=attn-heatmap]').dataset.status.startsWith('no answer from the kernel')",
+        timeout=9000,
+    )
+    assert "needs a running kernel" in heat.get_attribute("data-status")
+    page.mouse.move(*cell_center(page, "attn-grid", 0, 1))
+    tip = page.locator("[data-testid=attn-tooltip]")
+    tip.wait_for(state="visible")
+    assert "layer 0 · head 1" in tip.text_content()
