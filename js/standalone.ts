@@ -7,7 +7,7 @@ import { codesOf, decodeCodes } from "./decode";
 import { poolWindow } from "./lod";
 import type { Payload, Reply, TileRequest } from "./protocol";
 import type { WidgetModel } from "./types";
-import { render } from "./widget";
+import { renderWidget } from "./widget";
 
 type B64 = { $b64: string };
 
@@ -172,5 +172,5 @@ export function mountPage(el: HTMLElement, page: PageData): () => void {
     return () => undefined;
   }
   const model = new OfflineModel(page) as unknown as WidgetModel;
-  return render({ model, el } as unknown as Parameters<typeof render>[0]);
+  return renderWidget({ model, el } as unknown as Parameters<typeof renderWidget>[0]);
 }
