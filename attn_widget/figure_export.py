@@ -103,6 +103,7 @@ def _write_atomically(path: pathlib.Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file gets the usual mode
         os.replace(tmp, path)
     except BaseException:
         pathlib.Path(tmp).unlink(missing_ok=True)
@@ -126,3 +127,9 @@ def check_save_arguments(path: str | os.PathLike[str], panel: str, scale: int) -
 
 def export_request(panel: str, fmt: str, scale: int) -> dict[str, Any]:
     return {"type": "export", "id": uuid.uuid4().hex, "panel": panel, "format": fmt, "scale": scale}
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -196,6 +196,7 @@ def write_page(path: pathlib.Path, html: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(html)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file gets the usual mode
         os.replace(tmp, path)
     except BaseException:
         pathlib.Path(tmp).unlink(missing_ok=True)
@@ -232,3 +233,9 @@ bundle.mountPage(document.getElementById("attn-page"), read("attn-page-data"));
 </body>
 </html>
 """
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
