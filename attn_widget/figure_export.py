@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import pathlib
-import tempfile
 import threading
 import uuid
 from typing import Any
+
+from .atomic_file import write_atomically
 
 PANELS = ("all", "grid", "heatmap", "strip")
 FORMATS = {".png": "png", ".svg": "svg"}
@@ -90,24 +91,13 @@ class SaveJob:
             data = b"".join(self._chunks[i] for i in range(count))
             if len(data) != total:
                 raise ValueError(f"{len(data)} bytes arrived, {total} were sent")
-            _write_atomically(self.path, data)
+            write_atomically(self.path, data)
         except Exception as err:  # noqa: BLE001 - recorded on the job, which the user reads
             self._fail(f"{type(err).__name__}: {err}")
             return
         self._timer.cancel()
         self._finished.set()
 
-
-def _write_atomically(path: pathlib.Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file gets the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def check_save_arguments(path: str | os.PathLike[str], panel: str, scale: int) -> tuple[pathlib.Path, str]:
@@ -127,9 +117,3 @@ def check_save_arguments(path: str | os.PathLike[str], panel: str, scale: int) -
 
 def export_request(panel: str, fmt: str, scale: int) -> dict[str, Any]:
     return {"type": "export", "id": uuid.uuid4().hex, "panel": panel, "format": fmt, "scale": scale}
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

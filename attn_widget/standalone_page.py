@@ -17,11 +17,11 @@ import base64
 import json
 import os
 import pathlib
-import tempfile
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
+from .atomic_file import write_atomically
 from .encoding import dec3_bytes
 from .linked_saliency import SALIENCY_METRICS, STRIP_METHODS
 from .metrics import GRID_METRICS
@@ -192,15 +192,7 @@ def _strips(w: AttentionWidget, heads: list[tuple[int, int]]) -> dict[str, Any]:
 
 def write_page(path: pathlib.Path, html: str) -> None:
     """Written next to its final name and renamed: never a half-written page."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(html)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file gets the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, html.encode("utf-8"))
 
 
 # The CSP forbids every network request: the page works from file:// with nothing else.
@@ -233,9 +225,3 @@ bundle.mountPage(document.getElementById("attn-page"), read("attn-page-data"));
 </body>
 </html>
 """
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
