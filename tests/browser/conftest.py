@@ -88,12 +88,12 @@ def kernel_synced(page: Any) -> None:
     page.wait_for_function("() => (window.__inflight ?? 0) === 0")
 
 
-def outline_at(page: Any, layer: int, head: int) -> bool:
+def outline_at(page: Any, layer: int, head: int, nth: int = 0) -> bool:
     """True when the grid draws the selection outline (#ff2a6d) around cell (layer, head)."""
-    x, y = cell_center(page, "attn-grid", layer, head)
-    return page.evaluate(
-        """([x, y]) => {
-          const c = document.querySelector('[data-testid=attn-grid]');
+    x, y = cell_center(page, "attn-grid", layer, head, nth)
+    # through a locator, not document.querySelector: hosts such as marimo draw widgets in a shadow root
+    return page.locator("[data-testid=attn-grid]").nth(nth).evaluate(
+        """(c, [x, y]) => {
           const b = c.getBoundingClientRect();
           const cell = Number(c.dataset.plot.split(',')[2]) / Number(c.dataset.cols);
           const dpr = c.width / b.width;
