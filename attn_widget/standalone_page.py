@@ -204,6 +204,7 @@ _TEMPLATE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <style>
+:root {{ color-scheme: light dark; }}
 body {{ margin: 16px; font: 13px system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; background: #fff; color: #1f1f1f; }}
 @media (prefers-color-scheme: dark) {{ body {{ background: #1b1b1b; color: #ddd; }} }}
 #attn-page-note {{ color: #777; margin: 0 0 8px; }}

@@ -2,6 +2,7 @@
 // traits, and turns clicks into trait changes. Everything it registers is tied to `signal`.
 import type { Theme } from "./canvas";
 import { readTheme } from "./canvas";
+import { followHostScheme } from "./host_theme";
 import { magnitudeScale } from "./colormap";
 import { Controls } from "./controls";
 import type { ExportChoice } from "./export_menu";
@@ -89,6 +90,10 @@ export class AttentionApp {
     body.append(gridPanel, heatPanel);
     this.root.prepend(this.controls.el, this.saliencyControls.el, body, stripPanel);
     el.appendChild(this.root);
+    followHostScheme(this.root, () => {
+      this.theme = null; // the canvases take their colours from CSS at the next draw
+      this.schedule("grid", "heatmap", "strip");
+    }, signal);
 
     const themeOf = () => (this.theme ??= readTheme(this.root));
     this.store = new TileStore(model, signal, () => this.schedule("heatmap", "strip"));
