@@ -96,6 +96,10 @@ def estimate_bytes(n_heads: int, n_q: int, n_k: int, quantities: int) -> int:
     return (2 * n_q * n_k * n_heads * quantities * 4 + 2) // 3
 
 
+def _mb(n: float) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
+
+
 def build_page(w: AttentionWidget, heads: list[tuple[int, int]], max_bytes: int) -> str:
     kind = w._kind()
     _, _, n_q, n_k = kind.shape
@@ -110,9 +114,14 @@ def build_page(w: AttentionWidget, heads: list[tuple[int, int]], max_bytes: int)
     if estimate > max_bytes:
         per_head = estimate_bytes(1, n_q, n_k, quantities)
         fit = max(0, (max_bytes - fixed) // per_head)
+        size = f"about {_mb(estimate)}, above max_bytes = {_mb(max_bytes)}"
+        if fit == 0:
+            raise PageTooLarge(
+                f"to_html would write {size}: the page's code, styles and tokens alone take about "
+                f"{_mb(fixed)}, so not even one head fits. Raise max_bytes"
+            )
         raise PageTooLarge(
-            f"to_html would write about {estimate / 1e6:.1f} MB, above max_bytes = {max_bytes / 1e6:.1f} MB: "
-            f"{len(heads)} heads of {n_q} x {n_k} weights at {per_head / 1e6:.2f} MB each. "
+            f"to_html would write {size}: {len(heads)} heads of {n_q} x {n_k} weights at {_mb(per_head)} each. "
             f"Include fewer heads, e.g. heads=[({w.layer}, {w.head})] (at most {fit} fit), or raise max_bytes"
         )
 
