@@ -13,7 +13,6 @@ import json
 import pathlib
 import re
 import time
-from contextlib import ExitStack
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -38,24 +37,17 @@ HOST_NOISE: dict[str, list[str]] = {
 }
 
 
-@pytest.fixture(scope="module", params=["notebook7", "voila", "marimo"])
+@pytest.fixture(scope="module", params=hosts.HOSTS)
 def host(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    name: str = request.param
-    root = tmp_path_factory.mktemp(name)
-    with ExitStack() as stack:
-        if name == "marimo":
-            hosts.marimo_app_file(root / "app.py")
-            url = stack.enter_context(hosts.marimo(root, "app.py"))
-        else:
-            hosts.jupyter_notebook_file(root / "hosts.ipynb")
-            url = stack.enter_context(hosts.notebook7(root) if name == "notebook7" else hosts.voila(root, "hosts.ipynb"))
-        yield {"name": name, "url": url, "root": root}
+    root = tmp_path_factory.mktemp(request.param)
+    with hosts.host_server(request.param, root) as url:
+        yield {"name": request.param, "url": url, "root": root}
 
 
 def open_in_host(page: Any, host: dict[str, Any]) -> None:
     """What a user does in each host to get the widgets on screen."""
     if host["name"] == "notebook7":
-        page.goto(f"{host['url']}/notebooks/hosts.ipynb")
+        page.goto(f"{host['url']}/notebooks/{hosts.NOTEBOOK}")
         page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=90_000)
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()

@@ -12,18 +12,14 @@ knows every number Python holds:
 
 from __future__ import annotations
 
-import os
 import pathlib
-import subprocess
 import sys
 import textwrap
-import time
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from tests.support.lab import free_port, write_notebook
+from tests.support.lab import write_notebook
+from tests.support.server_process import free_port, serve
 
 DATA = """\
 import json, pathlib
@@ -53,8 +49,9 @@ w.observe(on_selection, names=["layer", "head", "query", "key"])
 long_w = AttentionWidget(long_attention, [f"p{i}" for i in range(1024)], layer=1, head=0)
 """
 
-SHORT_SHAPE = (6, 4, 12)
-LONG_N = 1024
+HOSTS = ("notebook7", "voila", "marimo")
+NOTEBOOK = "hosts.ipynb"
+MARIMO_APP = "app.py"
 MOVE_ON_KEY = 11
 MOVED_TO = (4, 3)
 
@@ -81,74 +78,30 @@ def marimo_app_file(path: pathlib.Path) -> None:
     )
 
 
-def host_env(root: pathlib.Path) -> dict[str, str]:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", JUPYTER_CONFIG_DIR=str(root / ".cfg"), JUPYTER_RUNTIME_DIR=str(root / ".rt"),
-               JUPYTERLAB_SETTINGS_DIR=str(root / ".settings"), JUPYTERLAB_WORKSPACES_DIR=str(root / ".ws"),
-               MARIMO_SKIP_UPDATE_CHECK="1", PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[2]))
-    env.pop("ANYWIDGET_HMR", None)
-    return env
+def _argv(host: str, root: pathlib.Path, port: int) -> tuple[list[str], str]:
+    """The command that serves the host's file in `root`, and the path that answers once it is up."""
+    py = [sys.executable, "-m"]
+    if host == "notebook7":
+        return py + ["jupyter", "notebook", "--no-browser", "--ip=127.0.0.1", f"--port={port}", f"--ServerApp.root_dir={root}",
+                     "--IdentityProvider.token=", "--ServerApp.password=", "--allow-root"], "/api/status"
+    if host == "voila":  # Voila runs the notebook itself for each page it serves
+        return py + ["voila", NOTEBOOK, "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
+                     "--show_tracebacks=True"], "/favicon.ico"
+    if host == "marimo":
+        return py + ["marimo", "run", MARIMO_APP, "--headless", "--host=127.0.0.1", f"--port={port}", "--no-token",
+                     "--no-sandbox", "--no-check"], "/health"
+    raise ValueError(f"host must be one of {HOSTS}, got {host!r}")
 
 
 @contextmanager
-def serve(name: str, argv: list[str], root: pathlib.Path, ready_url: str, start_timeout: float = 90) -> Iterator[None]:
-    """Run a host's server in `root` until `ready_url` answers; stopped on exit. Its log is
-    `root/<name>.log`, quoted when it fails to start."""
-    log_path = root / f"{name}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(argv, cwd=root, env=host_env(root), stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.time() + start_timeout
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited: {log_path.read_text()[-3000:]}")
-                try:
-                    urllib.request.urlopen(ready_url, timeout=2)
-                    break
-                except urllib.error.HTTPError:
-                    break  # an answer, even 404, means the server is up
-                except OSError:
-                    if time.time() > deadline:
-                        raise RuntimeError(f"{name} did not start in {start_timeout} s: {log_path.read_text()[-3000:]}") from None
-                    time.sleep(0.5)
-            yield
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def python_tool(module: str) -> list[str]:
-    return [sys.executable, "-m", module]
-
-
-@contextmanager
-def notebook7(root: pathlib.Path) -> Iterator[str]:
+def host_server(host: str, root: pathlib.Path) -> Iterator[str]:
+    """Write the host's notebook or app into `root`, serve it, and yield the server's URL."""
+    if host == "marimo":
+        marimo_app_file(root / MARIMO_APP)
+    else:
+        jupyter_notebook_file(root / NOTEBOOK)
     port = free_port()
+    argv, ready = _argv(host, root, port)
     url = f"http://127.0.0.1:{port}"
-    argv = python_tool("jupyter") + ["notebook", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-                                     f"--ServerApp.root_dir={root}", "--IdentityProvider.token=",
-                                     "--ServerApp.password=", "--allow-root"]
-    with serve("notebook", argv, root, f"{url}/api/status"):
-        yield url
-
-
-@contextmanager
-def voila(root: pathlib.Path, notebook: str) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    argv = python_tool("voila") + [notebook, "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
-                                   "--show_tracebacks=True"]
-    with serve("voila", argv, root, f"{url}/favicon.ico"):
-        yield url
-
-
-@contextmanager
-def marimo(root: pathlib.Path, app: str) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    argv = python_tool("marimo") + ["run", app, "--headless", "--host=127.0.0.1", f"--port={port}", "--no-token",
-                                    "--no-sandbox", "--no-check"]
-    with serve("marimo", argv, root, f"{url}/health"):
+    with serve(host, argv, root, url + ready):
         yield url

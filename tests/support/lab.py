@@ -3,23 +3,14 @@ and the head-switch benchmark, plus the clicks that open a notebook and run it."
 
 from __future__ import annotations
 
-import os
 import pathlib
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 import nbformat
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.server_process import free_port, serve
 
 
 def write_notebook(path: pathlib.Path, cells: list[str]) -> None:
@@ -37,37 +28,12 @@ def jupyter_lab(root: pathlib.Path, start_timeout: float = 90) -> Iterator[str]:
     settings.mkdir(parents=True, exist_ok=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
     port = free_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", JUPYTER_CONFIG_DIR=str(root / ".cfg"), JUPYTER_RUNTIME_DIR=str(root / ".rt"),
-               JUPYTERLAB_WORKSPACES_DIR=str(root / ".ws"), JUPYTERLAB_SETTINGS_DIR=str(root / ".settings"))
-    env.pop("ANYWIDGET_HMR", None)
-    log_path = root / "lab.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-             f"--ServerApp.root_dir={root}", "--IdentityProvider.token=", "--ServerApp.password=",
-             "--allow-root", "--LabApp.extension_manager=readonly"],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.time() + start_timeout
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"jupyter lab exited: {log_path.read_text()[-3000:]}")
-                try:
-                    urllib.request.urlopen(f"{url}/api/status", timeout=2)
-                    break
-                except OSError:
-                    if time.time() > deadline:
-                        raise RuntimeError(f"jupyter lab did not start in {start_timeout} s") from None
-                    time.sleep(0.5)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+            f"--ServerApp.root_dir={root}", "--IdentityProvider.token=", "--ServerApp.password=",
+            "--allow-root", "--LabApp.extension_manager=readonly"]
+    with serve("lab", argv, root, f"{url}/api/status", start_timeout):
+        yield url
 
 
 def open_and_run_all(page: Any, url: str, notebook: str, timeout_ms: int = 120_000) -> None:
