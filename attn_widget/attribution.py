@@ -334,13 +334,22 @@ def gradient_norm(model: Any, tokenizer: Any, text: str, target: Any = None, *, 
     return Scores(values, method="gradient norm", target=f_of.describe(None), f=float(f[0]))
 
 
+#: Adaptive integrated gradients stop when |completeness gap| <= this fraction of |f(x) - f(baseline)|.
+IG_TOLERANCE = 0.05
+#: ... or when the next refinement would pass this many steps.
+IG_MAX_STEPS = 4096
+_IG_FIRST_STEPS = 32
+
+
 def integrated_gradients(
     model: Any,
     tokenizer: Any,
     text: str,
     target: Any = None,
     *,
-    steps: int = 32,
+    steps: int | str = "auto",
+    tolerance: float = IG_TOLERANCE,
+    max_steps: int = IG_MAX_STEPS,
     baseline: str | int = "zero",
     batch_size: int = 8,
     method: str = "midpoint",
@@ -350,50 +359,89 @@ def integrated_gradients(
 ) -> Scores:
     """Integrated gradients per token (N,), signed sum over the embedding dimension, from a baseline
     (``"zero"`` embeddings, ``"pad"``/``"unk"``/``"mask"`` token embeddings, or a token id) to the
-    input along a straight line, ``steps`` points (``method`` "midpoint" or "right" Riemann sums),
-    ``batch_size`` points per forward pass. ``.completeness_gap`` = sum IG - (f(x) - f(baseline))."""
+    input along a straight line, ``method`` "midpoint" or "right" Riemann sums, ``batch_size``
+    points per forward pass. ``.completeness_gap`` = sum IG - (f(x) - f(baseline)).
+
+    ``steps="auto"`` (the default) starts at 32 points and refines (x3 for midpoint sums, x2 for
+    right sums, reusing every gradient already taken) until ``|gap| <= tolerance * |f(x) -
+    f(baseline)|`` or the next refinement would pass ``max_steps``. An int runs exactly that many.
+    ``.converged`` says whether the gap is within the tolerance, ``.steps`` how many were used."""
     import torch
 
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    check_steps(steps)
+    adaptive = steps == "auto"
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     if method not in ("midpoint", "right"):
         raise ValueError(f"method must be 'midpoint' or 'right', got {method!r}")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 < tolerance < 1:
+        raise ValueError(f"tolerance must be a fraction in (0, 1) of |f(x) - f(baseline)|, got {tolerance!r}")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < _IG_FIRST_STEPS:
+        raise ValueError(f"max_steps must be an int >= {_IG_FIRST_STEPS}, got {max_steps!r}")
     embeds, inputs, f_of = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair)
     base, base_name = _baseline(model, tokenizer, embeds, baseline)
-    offsets = 0.5 if method == "midpoint" else 1.0
-    alphas = (torch.arange(steps, dtype=torch.float32) + offsets) / steps
-    total = torch.zeros_like(embeds[0])
-    for start in range(0, steps, batch_size):
-        a = alphas[start : start + batch_size].to(embeds.device)[:, None, None]
-        _, grad = _f_and_grad(model, base + a * (embeds - base), inputs, f_of)
-        total += grad.sum(0)
-    values = ((embeds[0] - base[0]) * total / steps).sum(-1)
     with torch.no_grad():
-        f_input, _ = _f_and_grad(model, embeds, inputs, f_of)
-        f_base, _ = _f_and_grad(model, base, inputs, f_of)
-    gap = float(values.sum()) - (float(f_input[0]) - float(f_base[0]))
+        f_input = float(_f_and_grad(model, embeds, inputs, f_of)[0][0])
+        f_base = float(_f_and_grad(model, base, inputs, f_of)[0][0])
+    change = f_input - f_base
+
+    def gradient_sum(alphas: Any) -> Any:
+        total = torch.zeros_like(embeds[0])
+        for start in range(0, len(alphas), batch_size):
+            a = alphas[start : start + batch_size].to(embeds.device)[:, None, None]
+            total += _f_and_grad(model, base + a * (embeds - base), inputs, f_of)[1].sum(0)
+        return total
+
+    # Refinement reuses the points already taken: the midpoints of n intervals are among those of
+    # 3n, the right ends of n among those of 2n.
+    factor = 3 if method == "midpoint" else 2
+    n = steps if not adaptive else _IG_FIRST_STEPS
+    grid = (torch.arange(n, dtype=torch.float32) + (0.5 if method == "midpoint" else 1.0)) / n
+    total = gradient_sum(grid)
+    while True:
+        values = ((embeds[0] - base[0]) * total / n).sum(-1)
+        gap = float(values.sum()) - change
+        converged = abs(gap) <= tolerance * abs(change)
+        if not adaptive or converged or n * factor > max_steps:
+            break
+        fine = n * factor
+        points = (torch.arange(fine, dtype=torch.float32) + (0.5 if method == "midpoint" else 1.0)) / fine
+        new = torch.ones(fine, dtype=torch.bool)
+        new[(torch.arange(n) * factor + (1 if method == "midpoint" else factor - 1))] = False  # the old points
+        total = total + gradient_sum(points[new])
+        n = fine
     return Scores(values.float().cpu().numpy(), method="integrated gradients", target=f_of.describe(None),
-                  completeness_gap=gap, f_input=float(f_input[0]), f_baseline=float(f_base[0]),
-                  steps=steps, baseline=base_name, riemann=method)
+                  completeness_gap=gap, f_input=f_input, f_baseline=f_base,
+                  steps=n, baseline=base_name, riemann=method, converged=converged, tolerance=float(tolerance))
+
+
+def check_baseline(tokenizer: Any, baseline: str | int) -> tuple[int | None, str]:
+    """The token id (None for zero embeddings) and a name for an integrated-gradients baseline,
+    or a ValueError naming what is accepted."""
+    if isinstance(baseline, str) and baseline == "zero":
+        return None, "zero embeddings"
+    if isinstance(baseline, str) and baseline in ("pad", "unk", "mask"):
+        tid = getattr(tokenizer, f"{baseline}_token_id", None)
+        if tid is None:
+            raise ValueError(f"baseline={baseline!r}: the tokenizer has no {baseline} token; use 'zero' or a token id")
+        return int(tid), f"{baseline} token embedding"
+    if isinstance(baseline, (int, np.integer)) and not isinstance(baseline, bool):
+        tid = token_id(tokenizer, int(baseline), "baseline")
+        return tid, f"token {tid} embedding"
+    raise ValueError(f"baseline must be 'zero', 'pad', 'unk', 'mask' or a token id, got {baseline!r}")
+
+
+def check_steps(steps: Any) -> None:
+    if steps != "auto" and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"steps must be 'auto' or an int >= 1, got {steps!r}")
 
 
 def _baseline(model: Any, tokenizer: Any, embeds: Any, baseline: str | int) -> tuple[Any, str]:
     import torch
 
-    if baseline == "zero":
-        return torch.zeros_like(embeds), "zero embeddings"
-    if isinstance(baseline, str) and baseline in ("pad", "unk", "mask"):
-        tid = getattr(tokenizer, f"{baseline}_token_id", None)
-        if tid is None:
-            raise ValueError(f"baseline={baseline!r}: the tokenizer has no {baseline} token; use 'zero' or a token id")
-        name = f"{baseline} token embedding"
-    elif isinstance(baseline, (int, np.integer)) and not isinstance(baseline, bool):
-        tid = token_id(tokenizer, int(baseline), "baseline")
-        name = f"token {tid} embedding"
-    else:
-        raise ValueError(f"baseline must be 'zero', 'pad', 'unk', 'mask' or a token id, got {baseline!r}")
+    tid, name = check_baseline(tokenizer, baseline)
+    if tid is None:
+        return torch.zeros_like(embeds), name
     row = model.get_input_embeddings()(torch.tensor([[tid]], device=embeds.device)).detach()
     return row.expand_as(embeds).clone(), name
 

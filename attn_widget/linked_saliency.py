@@ -54,7 +54,14 @@ class StripVector:
 class LinkedSaliency:
     """Saliency of ``text`` under ``model`` for a target that the widget can change."""
 
-    def __init__(self, model: Any, tokenizer: Any, text: str, *, ig_steps: int = 32, ig_baseline: str | int = "zero") -> None:
+    def __init__(self, model: Any, tokenizer: Any, text: str, *, ig_steps: int | str = "auto",
+                 ig_baseline: str | int = "zero") -> None:
+        # Checked now, not when the strip first asks for integrated gradients.
+        try:
+            attribution.check_steps(ig_steps)
+            attribution.check_baseline(tokenizer, ig_baseline)
+        except ValueError as err:
+            raise ValueError(f"ig_{err}") from None
         self.model = model
         self.tokenizer = tokenizer
         self.text = text
@@ -111,7 +118,7 @@ class LinkedSaliency:
                         self.model, self.tokenizer, self.text, steps=self.ig_steps, baseline=self.ig_baseline, **self._fixed_target()
                     )
                     label = (f"integrated gradients ({values.steps} steps, baseline {values.baseline}) for {word!r} {after}; "
-                             f"completeness gap {values.completeness_gap:.3g}")
+                             f"{_convergence(values)}")
                 self._strips[key] = StripVector(np.asarray(values, dtype=np.float32), label)
             return self._strips[key]
         raise ValueError(f"strip method must be one of {sorted(STRIP_METHODS)}, got {method!r}")
@@ -127,3 +134,12 @@ class LinkedSaliency:
                 row = row[:, :, span[0] : span[1]]
             return row.sum(axis=-1, dtype=np.float64).astype(np.float32)
         raise ValueError(f"metric must be one of {sorted(SALIENCY_METRICS)}, got {metric!r}")
+
+
+def _convergence(ig: Any) -> str:
+    """Whether integrated gradients add up, in words for the strip's caption."""
+    change = ig.f_input - ig.f_baseline
+    within = f"completeness gap {ig.completeness_gap:.3g} of f(x) − f(baseline) = {change:.3g}"
+    if ig.converged:
+        return f"{within}: converged (within {ig.tolerance:.0%})"
+    return f"{within}: not converged (more than {ig.tolerance:.0%}); more steps would help"

@@ -6,7 +6,9 @@ Python recomputes. A mixin of ``AttentionWidget``, which provides ``_capture``, 
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 import traitlets
@@ -120,27 +122,44 @@ class SaliencyTraits(traitlets.HasTraits):
             raise AttributeError("this widget shows no saliency: create it with from_model(..., saliency=True)")
         return self._saliency.current
 
+    @contextmanager
+    def _computing(self, what: str, announce: bool = True) -> Iterator[list[Exception]]:
+        """``busy`` and a status line while Python computes ``what`` (``announce=False`` for quick
+        work: no flicker); busy ends whatever happens. An error is shown in the status line,
+        warned in Python, and put in the yielded list."""
+        failed: list[Exception] = []
+        if announce:
+            self.set_trait("busy", True)
+            self.set_trait("status", f"computing {what}…")
+        try:
+            yield failed
+        except Exception as err:  # noqa: BLE001 - shown to the user, never a silent stall
+            failed.append(err)
+            self.set_trait("status", f"could not compute {what}: {err}")
+            warnings.warn(f"attn_widget could not compute {what}: {type(err).__name__}: {err}", RuntimeWarning, stacklevel=3)
+        finally:
+            self.set_trait("busy", False)
+
+    def _put_back(self, name: str, old: Any) -> None:
+        """Restore a trait the user changed when the change could not be honoured."""
+        self._reverting = True
+        try:
+            setattr(self, name, old)
+        finally:
+            self._reverting = False
+
     @traitlets.observe("target_position", "target_token")
     def _target_changed(self, change: dict[str, Any]) -> None:
-        if not self._ready or self._saliency is None:
+        if not self._ready or self._saliency is None or self._reverting:
             return
-        if self._reverting:
-            return
-        self.set_trait("busy", True)
         what = self.target_token.strip() or ("the callable target" if self._callable_target else "the top prediction")
-        self.set_trait("status", f"computing saliency for {what!r}…")
-        try:
+        with self._computing(f"saliency for {what!r}") as failed:
             self._saliency.compute(self._target_arg(), self._position_arg())
-        except (ValueError, TypeError) as err:
-            # Keep showing the last target that worked, and say why the new one was refused.
-            with self.hold_sync():
-                self._reverting = True
-                try:
-                    setattr(self, change["name"], change["old"])
-                finally:
-                    self._reverting = False
-                self.set_trait("status", f"could not explain that target: {err}")
-                self.set_trait("busy", False)
+        if failed:
+            # Keep showing the last target that worked; the status line says why the new one was refused.
+            self._put_back(change["name"], change["old"])
+            if isinstance(failed[0], (ValueError, TypeError)):
+                self.set_trait("status", f"could not explain that target: {failed[0]}")
             return
         self._engine.forget(lambda key: key[0] == "attention_x_gradient")  # tiles of the old target
         with self.hold_sync():
@@ -148,24 +167,25 @@ class SaliencyTraits(traitlets.HasTraits):
             self.set_trait("target_label", self._saliency.current.target.description)
             if self.grid_metric in SALIENCY_METRICS:
                 self._send_grid()
-            self._send_strip()
+            if not self._send_strip():
+                return
             self.set_trait("status", "")
-            self.set_trait("busy", False)
 
     @traitlets.observe("strip_method")
     def _strip_method_changed(self, change: dict[str, Any]) -> None:
-        if self._ready:
-            self._send_strip()
+        if self._ready and not self._reverting and not self._send_strip():
+            self._put_back("strip_method", change["old"])  # the strip keeps what it showed
 
-    def _send_strip(self) -> None:
+    def _send_strip(self) -> bool:
         """The strip's per-token vector for saliency methods (the attention row is drawn by the
-        browser from the shown head)."""
+        browser from the shown head). False when it could not be computed (the status says why)."""
         if self._saliency is None or self.strip_method == "attention":
-            return
-        if self.strip_method in ("gradient_x_input", "integrated_gradients"):
-            self.set_trait("busy", True)
-            self.set_trait("status", f"computing {STRIP_METHODS[self.strip_method]}…")
-        vector = self._saliency.strip(self.strip_method, self.layer, self.head)
+            return True
+        slow = self.strip_method in ("gradient_x_input", "integrated_gradients")
+        with self._computing(STRIP_METHODS[self.strip_method], announce=slow) as failed:
+            vector = self._saliency.strip(self.strip_method, self.layer, self.head)
+        if failed:
+            return False
         with self.hold_sync():
             self.set_trait("strip_values", {
                 "what": "strip", "method": self.strip_method, "layer": self.layer, "head": self.head,
@@ -174,5 +194,5 @@ class SaliencyTraits(traitlets.HasTraits):
             })
             self.set_trait("strip_label", vector.label)
             self.set_trait("status", "")
-            self.set_trait("busy", False)
+        return True
 

@@ -185,7 +185,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         text_pair: str | Sequence[str] | None = None,
         decoder_text: str | Sequence[str] | None = None,
         saliency: bool = False,
-        ig_steps: int = 32,
+        ig_steps: int | str = "auto",
         ig_baseline: str | int = "zero",
         **kwargs: Any,
     ) -> "AttentionWidget":

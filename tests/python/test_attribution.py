@@ -278,3 +278,46 @@ def test_saliency_that_would_not_fit_is_refused_before_running(gpt2):
     model, tokenizer = gpt2
     with pytest.raises(MemoryError, match=r"attention x gradient for 3 layers x 4 heads at N = \d+ holds .* GiB"):
         attr.saliency(model, tokenizer, TEXT, max_bytes=1000)
+
+
+@pytest.fixture(scope="module")
+def grounding():
+    from attn_widget.grounding import load_grounding_model
+
+    return load_grounding_model()
+
+
+GROUNDING_TEXT = "<CHI> painted a picture of a horse <CHI> my favorite animal is the"
+
+
+def test_adaptive_integrated_gradients_refine_until_complete(grounding):
+    """On the packaged model 32 steps leave a gap of 2.10 where f(x) - f(baseline) = 4.81; the
+    default refines (reusing every gradient) until the gap is within 5 %."""
+    model, tokenizer = grounding
+    coarse = attr.integrated_gradients(model, tokenizer, GROUNDING_TEXT, "horse", steps=32, batch_size=64)
+    change = coarse.f_input - coarse.f_baseline
+    assert coarse.completeness_gap == pytest.approx(2.10, abs=0.01) and change == pytest.approx(4.81, abs=0.01)
+    assert not coarse.converged
+    auto = attr.integrated_gradients(model, tokenizer, GROUNDING_TEXT, "horse", batch_size=64)
+    assert auto.converged and auto.steps == 288  # 32 -> 96 -> 288 midpoints, each set inside the next
+    assert abs(auto.completeness_gap) <= 0.05 * abs(change)
+    assert float(auto.sum()) == pytest.approx(change + auto.completeness_gap, abs=1e-4)
+    fixed = attr.integrated_gradients(model, tokenizer, GROUNDING_TEXT, "horse", steps=288, batch_size=64)
+    np.testing.assert_allclose(auto, fixed, rtol=1e-4, atol=1e-5)  # reuse gives the same sums as a fresh run
+    right = attr.integrated_gradients(model, tokenizer, GROUNDING_TEXT, "horse", method="right", batch_size=64)
+    assert right.converged and right.steps == 256
+    np.testing.assert_allclose(right, attr.integrated_gradients(model, tokenizer, GROUNDING_TEXT, "horse", steps=256,
+                                                                method="right", batch_size=64), rtol=1e-4, atol=1e-5)
+
+
+def test_adaptive_integrated_gradients_stop_at_the_cap_and_say_so(grounding):
+    model, tokenizer = grounding
+    capped = attr.integrated_gradients(model, tokenizer, GROUNDING_TEXT, "horse", max_steps=100, batch_size=64)
+    assert capped.steps == 96 and not capped.converged
+    assert abs(capped.completeness_gap) > 0.05 * abs(capped.f_input - capped.f_baseline)
+    with pytest.raises(ValueError, match=r"tolerance must be a fraction in \(0, 1\)"):
+        attr.integrated_gradients(model, tokenizer, GROUNDING_TEXT, "horse", tolerance=5)
+    with pytest.raises(ValueError, match=r"max_steps must be an int >= 32, got 8"):
+        attr.integrated_gradients(model, tokenizer, GROUNDING_TEXT, "horse", max_steps=8)
+    with pytest.raises(ValueError, match=r"steps must be 'auto' or an int >= 1, got 'many'"):
+        attr.integrated_gradients(model, tokenizer, GROUNDING_TEXT, "horse", steps="many")

@@ -83,3 +83,42 @@ def test_a_model_without_a_language_model_head_is_explained_through_a_callable_t
     from attn_widget.encoding import dec3_bytes
 
     assert w.strip_values["data"] == dec3_bytes(expected) and w.strip_values["what"] == "strip"
+
+
+def test_a_failed_computation_ends_busy_says_why_and_keeps_the_last_strip(gpt2, recording, monkeypatch):
+    """An unexpected error while the strip computes: the toolbar must not stay on "computing…"."""
+    w = saliency_widget(gpt2)
+    w.strip_method = "gradient_x_input"
+    shown = dict(w.strip_values)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory on the GPU")
+
+    monkeypatch.setattr(w._saliency, "strip", broken)
+    seen = []
+    w.observe(lambda c: seen.append(c["new"]), names=["busy"])
+    with pytest.warns(RuntimeWarning, match="could not compute integrated gradients: RuntimeError: out of memory"):
+        w.strip_method = "integrated_gradients"
+    assert seen == [True, False] and w.busy is False
+    assert w.status == "could not compute integrated gradients: out of memory on the GPU"
+    assert w.strip_method == "gradient_x_input" and w.strip_values == shown  # the last strip that worked stays
+
+
+def test_integrated_gradients_arguments_are_checked_when_the_widget_is_made(gpt2):
+    model, tokenizer = gpt2
+    with pytest.raises(ValueError, match=r"ig_baseline must be 'zero', 'pad', 'unk', 'mask' or a token id, got 'blank'"):
+        AttentionWidget.from_model(model, tokenizer, TEXT, saliency=True, ig_baseline="blank")
+    with pytest.raises(ValueError, match=r"ig_steps must be 'auto' or an int >= 1, got 0"):
+        AttentionWidget.from_model(model, tokenizer, TEXT, saliency=True, ig_steps=0)
+
+
+def test_the_integrated_gradients_caption_says_whether_it_converged(recording):
+    from attn_widget.grounding import load_grounding_model
+
+    model, tokenizer = load_grounding_model()
+    text = "<CHI> painted a picture of a horse <CHI> my favorite animal is the"
+    w = AttentionWidget.from_model(model, tokenizer, text, saliency=True, strip_method="integrated_gradients")
+    assert w.strip_label.startswith("integrated gradients (288 steps, baseline zero embeddings)"), w.strip_label
+    assert w.strip_label.endswith("of f(x) − f(baseline) = 4.81: converged (within 5%)"), w.strip_label
+    fixed = AttentionWidget.from_model(model, tokenizer, text, saliency=True, strip_method="integrated_gradients", ig_steps=32)
+    assert "completeness gap 2.1 of f(x) − f(baseline) = 4.81: not converged" in fixed.strip_label, fixed.strip_label
