@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
+import inspect
 import pathlib
 import threading
 from collections import OrderedDict
@@ -42,6 +44,16 @@ export default { render({ el }) {
 DEFAULT_EAGER_BYTES = 1024 * 1024
 #: Encoded tiles kept for re-asking views (a second view, a pan back), by bytes.
 _TILE_CACHE_BYTES = 64 * 1024 * 1024
+
+
+class Index(traitlets.Int):  # type: ignore[type-arg]
+    """A position: an int, or a numpy integer taken as one. Refuses True and 1.0, which
+    traitlets.Int would quietly take as 1."""
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise traitlets.TraitError(f"{self.name} must be an int, got {value!r}")
+        return super().validate(obj, int(value))
 
 
 class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
@@ -84,10 +96,10 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
 
     # The selection and the view, synced both ways.
     kind = traitlets.Unicode("self").tag(sync=True)
-    layer = traitlets.Int(0).tag(sync=True)
-    head = traitlets.Int(0).tag(sync=True)
-    query = traitlets.Int(-1).tag(sync=True)
-    key = traitlets.Int(-1).tag(sync=True)
+    layer = Index(0).tag(sync=True)
+    head = Index(0).tag(sync=True)
+    query = Index(-1).tag(sync=True)
+    key = Index(-1).tag(sync=True)
     #: The heatmap's visible window [q0, q1, k0, k1] (query and key ranges, end exclusive).
     window = traitlets.List().tag(sync=True)  # checked by _valid_window (one message for every mistake)
 
@@ -142,6 +154,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         except RuntimeError:
             self._loop = None
         self._ready = False  # observers wait until __init__ has set every trait
+        _refuse_unknown_keywords(kwargs, self)
         super().__init__(**kwargs)
         with self.hold_sync():
             self.set_trait("kinds", [{"id": k, "label": self._capture.kind(k).label} for k in self._capture.kinds])
@@ -589,3 +602,16 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             _, (_, dropped) = self._tiles.popitem(last=False)
             self._tile_bytes -= sum(len(d) for d in dropped)
         return dict(payload), data
+
+
+def _refuse_unknown_keywords(kwargs: dict[str, Any], widget: AttentionWidget) -> None:
+    """A misspelt keyword is a TypeError naming the closest valid one (traitlets would only warn)."""
+    unknown = sorted(set(kwargs) - set(widget.trait_names()))
+    if not unknown:
+        return
+    valid = set(inspect.signature(AttentionWidget.__init__).parameters) | set(inspect.signature(AttentionWidget.from_model).parameters)
+    valid |= {n for n in widget.trait_names() if not n.startswith("_")}
+    valid -= {"self", "cls", "kwargs"}
+    close = difflib.get_close_matches(unknown[0], sorted(valid), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise TypeError(f"AttentionWidget got an unexpected keyword argument {unknown[0]!r}{hint}")

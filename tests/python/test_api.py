@@ -116,3 +116,29 @@ def test_scores_are_what_the_grid_shows(recording):
     w.grid_metric = "max_attention"
     np.testing.assert_allclose(w.scores(), max_off_diagonal(w.attention))
     assert not w.attention.flags.writeable
+
+
+def test_misspelt_keywords_are_type_errors_naming_the_closest_valid_one():
+    att = softmax_attention(layers=3, heads=2, n=5, seed=1)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'layr'; did you mean 'layer'\?"):
+        AttentionWidget(att, list("abcde"), layr=2)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'grid_metrc'; did you mean 'grid_metric'\?"):
+        AttentionWidget(att, list("abcde"), grid_metrc="entropy")
+
+
+def test_from_model_names_a_misspelt_keyword_too():
+    from tests.python.models import tiny_family
+
+    model, tokenizer = tiny_family("gpt2", seed=1)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'saliancy'; did you mean 'saliency'\?"):
+        AttentionWidget.from_model(model, tokenizer, "a b c", saliancy=True)
+
+
+def test_positions_refuse_bools_and_floats_and_take_numpy_ints():
+    w = AttentionWidget(softmax_attention(layers=3, heads=2, n=5, seed=1), list("abcde"))
+    with pytest.raises(traitlets.TraitError, match=r"layer must be an int, got True"):
+        w.layer = True
+    with pytest.raises(traitlets.TraitError, match=r"head must be an int, got 1\.0"):
+        w.head = 1.0
+    w.layer = np.int64(2)  # what argmax gives
+    assert w.layer == 2 and type(w.layer) is int
