@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import pathlib
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 

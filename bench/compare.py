@@ -7,8 +7,8 @@ in one run, in headless Debian Chromium, on the same GPT-2-small-shaped input (b
 
 Every tool is measured the same way:
 - first render: navigation start until the view is drawn (its own DOM/canvas appears, then two
-  frames), the page holding the tool's whole payload as the tool itself writes it (ours: the
-  widget state inline, as a saved notebook or an HTML export would carry it);
+  frames), the page holding the tool's whole payload as the tool itself writes it (ours: the page
+  w.to_html writes, every head inline, its stand-in kernel answering the views' tile requests);
 - hover: one pointer move until two frames later, from Python (CDP), over several moves;
 - switch: choosing another head: ours by a click on the grid with a live JupyterLab kernel (click
   until the new heatmap is drawn, measured in the page); bertviz model_view: a click on a
@@ -40,9 +40,9 @@ sys.path.insert(0, str(ROOT))
 
 from attn_widget import AttentionWidget  # noqa: E402
 from bench.synthetic import causal_attention, tokens  # noqa: E402
-from bench.widget_bench import HOVER_PROBE, machine, wire_bytes  # noqa: E402
-from tests.support.chromium import HARNESS, STATIC, launch  # noqa: E402  (STATIC: our bundle)
-from tests.support.fake_kernel import initial_state, use_recording_comms  # noqa: E402
+from bench.widget_bench import HOVER_PROBE, machine  # noqa: E402
+from tests.support.chromium import STATIC, launch  # noqa: E402  (STATIC: our bundle)
+from tests.support.fake_kernel import use_recording_comms  # noqa: E402
 
 PEERS = ["bertviz_head_view", "bertviz_model_view", "circuitsvis_attention_heads"]
 TOOLS = ["ours", *PEERS]
@@ -63,16 +63,6 @@ TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimatio
 
 
 # ------------------------------------------------------------------------------------- pages
-def our_page(state: dict[str, Any]) -> str:
-    """The harness page with the widget's state inline, mounted on load (what an export carries)."""
-    mount = (
-        "<script type='application/json' id='attn-state'>" + json.dumps(state) + "</script>\n"
-        "<script type='module'>window.mount(JSON.parse(document.getElementById('attn-state').textContent),"
-        " {width: 1300, bridge: false});</script>\n"
-    )
-    return HARNESS.read_text().replace("</body>", mount + "</body>")
-
-
 @contextmanager
 def serve_files(pages: pathlib.Path) -> Iterator[str]:
     """A static HTTP server on loopback for the pages and our bundle. Pages of hundreds of MB must
@@ -282,7 +272,7 @@ SWITCH_PROBE = """() => {
 
 def measure_switch_in_lab(browser: Any, sizes: list[int], switches: int, workdir: pathlib.Path, source: str = "array") -> dict[int, dict[str, Any]]:
     """Click random grid cells of a widget in JupyterLab; time click -> new heatmap drawn."""
-    from tests.browser.conftest import cell_center
+    from tests.support.widget_page import cell_center
     from tests.support.lab import jupyter_lab, open_and_run_all, write_notebook
 
     out: dict[int, dict[str, Any]] = {}
@@ -461,11 +451,12 @@ def main() -> None:
             made: dict[str, dict[str, Any]] = {}
             if "ours" in tools:
                 start = time.perf_counter()
+                # Our page is the product's own offline artefact, w.to_html: every head inline and
+                # a stand-in kernel in the page, like the peers' pages (no kernel, no network).
                 widget = AttentionWidget(causal_attention(n), tokens(n))
-                state = initial_state(widget)
-                made["ours"] = {"python_s": time.perf_counter() - start, "bytes": wire_bytes(state)}
-                (pages / "ours.html").write_text(our_page(state))
-                del widget, state
+                page_path = widget.to_html(pages / "ours.html", max_bytes=10**12)
+                made["ours"] = {"python_s": time.perf_counter() - start, "bytes": page_path.stat().st_size}
+                del widget
             for tool in [t for t in tools if t in PEERS and t not in gave_up and t in last_bytes]:
                 # Payloads grow as N^2: past ~0.5 GB of HTML, generating and loading one risks the
                 # machine's memory for a page no one could use; report it instead of trying.

@@ -34,7 +34,7 @@ from typing import Any
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.conftest import cell_center  # noqa: E402
+from tests.support.widget_page import cell_center  # noqa: E402
 from tests.support.chromium import launch  # noqa: E402
 from tests.support.lab import jupyter_lab, open_and_run_all, write_notebook  # noqa: E402
 

@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROOT))
 
 from attn_widget import AttentionWidget  # noqa: E402
 from attn_widget.demo import DEMO_TEXT, load_packaged_model  # noqa: E402
-from tests.browser.conftest import cell_center  # noqa: E402
+from tests.support.widget_page import cell_center  # noqa: E402
 from tests.support.chromium import ORIGIN, launch, serve  # noqa: E402
 from tests.support.fake_kernel import initial_state, use_recording_comms  # noqa: E402
 
@@ -65,7 +65,7 @@ def main() -> None:
     use_recording_comms()
     only = sys.argv[1:]  # names to render (e.g. cross-attention); all when none
     from attn_widget import capture
-    from tests.python.models import tiny_family
+    from tests.support.models import tiny_family
 
     bart, bart_tokenizer = tiny_family("bart")
     cross = AttentionWidget.from_capture(

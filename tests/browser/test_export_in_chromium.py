@@ -4,7 +4,6 @@ times the scale, and the toolbar's export downloads the same figure."""
 
 from __future__ import annotations
 
-import pathlib
 import re
 import struct
 import xml.etree.ElementTree as ET
@@ -13,8 +12,8 @@ import numpy as np
 import pytest
 
 from attn_widget import AttentionWidget
-from tests.browser.conftest import cell_center
-from tests.python.test_api import softmax_attention
+from tests.support.widget_page import cell_center, save
+from tests.support.arrays import softmax_attention
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 TOKENS = ["The", HOSTILE, "cat", "</script>", "sat", "on", "the", "mat", "&amp;", "."]
@@ -25,17 +24,6 @@ SVG = "{http://www.w3.org/2000/svg}"
 def widget(n: int = N, tokens: list[str] | None = None, **kwargs) -> AttentionWidget:
     att = softmax_attention(layers=2, heads=3, n=n, seed=5, causal=True)
     return AttentionWidget(att, tokens or TOKENS, layer=1, head=2, **kwargs)
-
-
-def save(page, w: AttentionWidget, path: pathlib.Path, **kwargs) -> pathlib.Path:
-    """w.save, then let the page receive the request (the fake model pulls what Python sent)."""
-    job = w.save(path, **kwargs)
-    page.evaluate("() => window.__views[0].model.pull()")
-    for _ in range(400):  # Playwright delivers the page's calls to Python while it waits here
-        if job.done:
-            break
-        page.wait_for_timeout(50)
-    return job.result(timeout=0)
 
 
 def png_size(data: bytes) -> tuple[int, int]:

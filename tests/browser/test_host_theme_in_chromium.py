@@ -12,9 +12,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from attn_widget import AttentionWidget
-from tests.browser.conftest import cell_center, tooltip_text
-from tests.browser.test_export_in_chromium import save
-from tests.python.test_api import softmax_attention
+from tests.support.widget_page import cell_center, save, tooltip_text
+from tests.support.arrays import softmax_attention
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LIGHT_TEXT, DARK_TEXT = "rgb(31, 31, 31)", "rgb(224, 224, 224)"  # styles.css --attn-auto-fg

@@ -9,8 +9,8 @@ import re
 import pytest
 
 from attn_widget import AttentionWidget, capture
-from tests.browser.conftest import cell_center, tooltip_text
-from tests.python.models import tiny_family
+from tests.support.widget_page import cell_center, tooltip_text
+from tests.support.models import tiny_family
 
 ENCODER_TEXT = "A child painted a picture of a horse."
 DECODER_TEXT = "horse"

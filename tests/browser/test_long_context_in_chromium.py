@@ -14,7 +14,7 @@ import pytest
 import attn_widget.widget as widget_module
 from attn_widget import AttentionWidget
 from attn_widget.grid_scores import ESTIMATE_CELLS, MAX_SAMPLE, MIN_SAMPLE, Refiner, sample_rows
-from tests.browser.conftest import cell_center, kernel_synced
+from tests.support.widget_page import cell_center, kernel_synced
 
 N = 2048
 

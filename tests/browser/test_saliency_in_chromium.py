@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from attn_widget import attribution
-from tests.browser.conftest import cell_center, kernel_synced, tooltip_text
-from tests.python.models import SALIENCY_TEXT, saliency_widget, tiny_family
+from tests.support.widget_page import cell_center, kernel_synced, tooltip_text
+from tests.support.models import SALIENCY_TEXT, saliency_widget, tiny_family
 
 TEXT = SALIENCY_TEXT
 

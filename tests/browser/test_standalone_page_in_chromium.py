@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pytest
 
 from attn_widget import AttentionWidget
 from attn_widget.standalone_page import PageTooLarge
-from tests.browser.conftest import cell_center, tooltip_text
-from tests.python.test_api import softmax_attention
+from tests.support.widget_page import cell_center, tooltip_text
+from tests.support.arrays import softmax_attention
 
 TOKENS = ["<s>", "</script><script>alert(1)</script>", "a", "<!--", "b", "]]>", "c", "&lt;", "d"]
 N = len(TOKENS)
@@ -114,7 +113,7 @@ def test_too_large_pages_and_bad_heads_are_refused_and_write_nothing(tmp_path):
 
 
 def test_saliency_views_work_in_the_page(offline_page, tmp_path):
-    from tests.python.models import saliency_widget, tiny_family
+    from tests.support.models import saliency_widget, tiny_family
 
     def number_after(name: str, text: str) -> str:
         m = re.search(re.escape(name) + r" (\S+)", text)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from attn_widget import AttentionWidget
-from tests.browser.conftest import cell_center, outline_at, tooltip_text
-from tests.python.test_api import softmax_attention
+from tests.support.widget_page import cell_center, outline_at, tooltip_text
+from tests.support.arrays import softmax_attention
 
 TOKENS = ["<CHI>", "painted", "a", "picture", "of", "a", "horse", "<CHI>", "my", "favorite", "animal", "is", "the"]
 N = len(TOKENS)

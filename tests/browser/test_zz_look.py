@@ -1,4 +1,4 @@
-from tests.browser.conftest import cell_center, tooltip_text
+from tests.support.widget_page import cell_center, tooltip_text
 from tests.browser.test_host_theme_in_chromium import widget
 
 def test_look(page, mount):

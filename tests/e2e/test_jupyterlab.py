@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.browser.conftest import cell_center, outline_at
+from tests.support.widget_page import cell_center, outline_at
 from tests.support.lab import jupyter_lab, open_and_run_all, write_notebook
 
 pytestmark = pytest.mark.e2e

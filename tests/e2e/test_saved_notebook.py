@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 
-from tests.browser.conftest import cell_center, tooltip_text
+from tests.support.widget_page import cell_center, tooltip_text
 from tests.support.lab import jupyter_lab, open_and_run_all, write_notebook
 
 pytestmark = pytest.mark.e2e

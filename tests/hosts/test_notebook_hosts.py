@@ -18,9 +18,8 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pytest
 
-from tests.browser.conftest import cell_center, outline_at
+from tests.support.widget_page import cell_center, outline_at
 from tests.support import hosts
-from tests.support.lab import open_and_run_all
 
 pytestmark = pytest.mark.e2e
 RESULTS = pathlib.Path(__file__).resolve().parents[2] / "test-results"

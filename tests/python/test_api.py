@@ -7,18 +7,7 @@ import traitlets
 
 from attn_widget import AttentionWidget
 from attn_widget.metrics import max_off_diagonal, mean_row_entropy
-
-
-def softmax_attention(layers=2, heads=3, n=5, seed=0, causal=False):
-    rng = np.random.default_rng(seed)
-    logits = rng.normal(size=(layers, heads, n, n)).astype(np.float32) * 2
-    if causal:
-        logits = np.where(np.tril(np.ones((n, n), bool)), logits, -np.inf)
-    e = np.exp(logits - logits.max(-1, keepdims=True))
-    return (e / e.sum(-1, keepdims=True)).astype(np.float32)
-
-
-TOKENS = ["The", "cat", "sat", "down", "."]
+from tests.support.arrays import TOKENS, softmax_attention
 
 
 def test_accepts_hf_tuple_tensor_and_array_alike(recording):
@@ -127,7 +116,7 @@ def test_misspelt_keywords_are_type_errors_naming_the_closest_valid_one():
 
 
 def test_from_model_names_a_misspelt_keyword_too():
-    from tests.python.models import tiny_family
+    from tests.support.models import tiny_family
 
     model, tokenizer = tiny_family("gpt2", seed=1)
     with pytest.raises(TypeError, match=r"unexpected keyword argument 'saliancy'; did you mean 'saliency'\?"):

@@ -7,7 +7,7 @@ import torch
 
 from attn_widget import attribution as attr
 from attn_widget.gates import gated
-from tests.python.models import tiny_family
+from tests.support.models import tiny_family
 
 TEXT = "A child painted a picture of a horse. My favourite animal is the"
 

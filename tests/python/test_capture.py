@@ -8,7 +8,7 @@ import torch
 
 from attn_widget import AttentionWidget, Capture, capture
 from attn_widget.capture import _shift_right
-from tests.python.models import minilm, tiny_family, tiny_gpt2
+from tests.support.models import minilm, tiny_family, tiny_gpt2
 
 TEXT = "The cat sat on the mat because it was tired."
 BATCH = ["A child painted a picture of a horse.", "The cat sat"]

@@ -7,7 +7,7 @@ import pytest
 
 from attn_widget import capture_memory
 from attn_widget.capture import capture
-from tests.python.models import tiny_family
+from tests.support.models import tiny_family
 
 TEXT = "The quick brown fox jumps over the lazy dog."
 

@@ -6,7 +6,7 @@ import pytest
 
 from attn_widget import AttentionWidget
 from attn_widget.encoding import dec3_bytes
-from tests.python.test_api import TOKENS, softmax_attention
+from tests.support.arrays import TOKENS, softmax_attention
 from tests.support.fake_kernel import frontend_custom, frontend_update, initial_state
 
 N = len(TOKENS)
@@ -234,7 +234,7 @@ def test_a_kind_switch_sends_the_query_axis_whenever_it_differs_from_the_new_key
     import base64
 
     from attn_widget.capture import capture
-    from tests.python.models import tiny_family
+    from tests.support.models import tiny_family
 
     model, tokenizer = tiny_family("bart")
     c = capture(model, tokenizer, "The quick brown fox jumps.", decoder_text="A cat.")

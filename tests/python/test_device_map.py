@@ -9,7 +9,7 @@ import pytest
 
 from attn_widget import AttentionWidget
 from attn_widget.capture import capture
-from tests.python.models import byte_level_tokenizer
+from tests.support.models import byte_level_tokenizer
 
 pytest.importorskip("accelerate")
 

@@ -7,7 +7,7 @@ import pytest
 
 from attn_widget import AttentionWidget
 from attn_widget import figure_export
-from tests.python.test_api import TOKENS, softmax_attention
+from tests.support.arrays import TOKENS, softmax_attention
 from tests.support.fake_kernel import frontend_custom
 
 

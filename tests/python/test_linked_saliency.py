@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from attn_widget import AttentionWidget
-from tests.python.models import SALIENCY_TEXT, saliency_widget, tiny_family
+from tests.support.models import SALIENCY_TEXT, saliency_widget, tiny_family
 
 TEXT = SALIENCY_TEXT
 

@@ -1,0 +1,63 @@
+"""Reading and driving a displayed widget in Chromium through its testability contract
+(data-testid, data-plot, data-rows, data-cols): where a cell is, what the tooltip says, whether the
+grid outlines a head. Shared by the browser, end-to-end and host tests."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+
+def cell_center(page: Any, testid: str, row: int, col: int, nth: int = 0) -> tuple[float, float]:
+    """Page coordinates of the centre of cell (row, col) from the canvas's data-plot contract."""
+    canvas = page.locator(f"[data-testid={testid}]").nth(nth)
+    attrs = canvas.evaluate(
+        "c => ({plot: c.dataset.plot, rows: +c.dataset.rows, cols: +c.dataset.cols,"
+        " row0: +(c.dataset.row0 || 0), col0: +(c.dataset.col0 || 0), box: c.getBoundingClientRect().toJSON()})"
+    )
+    x, y, w, h = (float(v) for v in attrs["plot"].split(","))
+    r, c = row - attrs["row0"], col - attrs["col0"]
+    assert 0 <= r < attrs["rows"] and 0 <= c < attrs["cols"], f"cell ({row}, {col}) is not visible"
+    return (
+        attrs["box"]["x"] + x + (c + 0.5) * w / attrs["cols"],
+        attrs["box"]["y"] + y + (r + 0.5) * h / attrs["rows"],
+    )
+
+
+def tooltip_text(page: Any) -> str:
+    tip = page.locator("[data-testid=attn-tooltip]").first
+    tip.wait_for(state="visible")
+    return tip.text_content() or ""
+
+
+def kernel_synced(page: Any) -> None:
+    """Wait until Python has handled every message the page sent (a click returns before that)."""
+    page.wait_for_function("() => (window.__inflight ?? 0) === 0")
+
+
+def outline_at(page: Any, layer: int, head: int, nth: int = 0) -> bool:
+    """True when the grid draws the selection outline (#ff2a6d) around cell (layer, head)."""
+    x, y = cell_center(page, "attn-grid", layer, head, nth)
+    # through a locator, not document.querySelector: hosts such as marimo draw widgets in a shadow root
+    return page.locator("[data-testid=attn-grid]").nth(nth).evaluate(
+        """(c, [x, y]) => {
+          const b = c.getBoundingClientRect();
+          const cell = Number(c.dataset.plot.split(',')[2]) / Number(c.dataset.cols);
+          const dpr = c.width / b.width;
+          // the outline is drawn just outside the cell: sample 2 px left of its left edge
+          const d = c.getContext('2d').getImageData(Math.floor((x - b.x - cell / 2 - 2) * dpr), Math.round((y - b.y) * dpr), 1, 1).data;
+          return d[0] > 200 && d[1] < 90 && d[2] > 60 && d[2] < 160;
+        }""",
+        [x, y],
+    )
+
+
+def save(page: Any, w: Any, path: pathlib.Path, **kwargs: Any) -> pathlib.Path:
+    """w.save, then let the page receive the request (the fake model pulls what Python sent)."""
+    job = w.save(path, **kwargs)
+    page.evaluate("() => window.__views[0].model.pull()")
+    for _ in range(400):  # Playwright delivers the page's calls to Python while it waits here
+        if job.done:
+            break
+        page.wait_for_timeout(50)
+    return job.result(timeout=0)
