@@ -132,5 +132,17 @@ def reply(request_id: Any, *, request: dict[str, Any] | None = None, payload: Pa
     if payload is not None:
         out["payload"] = payload
     if error is not None:
-        out["error"] = error
+        out["error"] = bounded(error)
     return out
+
+
+#: Error texts quote what came; a browser can send megabytes in one field, so quotes are cut.
+MAX_ERROR_CHARS = 600
+
+
+def bounded(text: str) -> str:
+    """``text``, or its start and end around a note of how much was left out."""
+    if len(text) <= MAX_ERROR_CHARS:
+        return text
+    head, tail = text[: MAX_ERROR_CHARS // 2], text[-MAX_ERROR_CHARS // 4 :]
+    return f"{head} … ({len(text) - len(head) - len(tail)} characters left out) … {tail}"

@@ -563,6 +563,8 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
                     self._export_chunk(content, buffers)
             except ProtocolError as err:
                 self.send(reply(request_id, error=str(err)))
+            except Exception as err:  # noqa: BLE001 - the kernel must keep answering
+                self.send(reply(request_id, error=f"{type(err).__name__}: {err}"))
             return
         try:
             with self._foreground:

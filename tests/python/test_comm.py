@@ -250,3 +250,15 @@ def test_a_kind_switch_sends_the_query_axis_whenever_it_differs_from_the_new_key
     w.kind = "encoder"
     state = _sent_state(w)
     assert state["query_tokens"] is None and w.tokens == w.query_tokens  # keys unchanged: not resent
+
+
+def test_an_error_reply_quotes_an_enormous_field_only_in_part(recording):
+    """Found by the protocol fuzzer: a 20 MB 'type' came back whole inside the error text."""
+    w = AttentionWidget(softmax_attention(), TOKENS, eager_bytes=0)
+    w.comm.take()
+    frontend_custom(w, {"type": "x" * 20_000_000, "id": "y" * 100_000})
+    (reply,) = w.comm.take()
+    content = reply["data"]["content"]
+    assert content["ok"] is False and content["id"] is None  # an unusable id is not echoed either
+    assert content["error"].startswith("unknown request type 'xxx") and "characters left out" in content["error"]
+    assert len(content["error"]) < 1_000
