@@ -22,14 +22,14 @@ only to first order. Models run in eval mode and float32; their outputs are unch
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from .capture import capture, check_text, device_of, layer_count
 from .tokens import readable_tokens
-
 
 
 class Scores(np.ndarray):
@@ -38,7 +38,7 @@ class Scores(np.ndarray):
 
     info: dict[str, Any]
 
-    def __new__(cls, values: np.ndarray, **info: Any) -> "Scores":
+    def __new__(cls, values: np.ndarray, **info: Any) -> Scores:
         obj = np.asarray(values, dtype=np.float32).view(cls)
         obj.info = info
         return obj
@@ -121,8 +121,7 @@ def token_id(tokenizer: Any, token: str | int, name: str = "target") -> int:
         if len(ids) == 1:
             return int(ids[0])
     raise ValueError(
-        f"{name} {token!r} is not a single token (it tokenizes to {tried}); pass a token id or a word "
-        "from the vocabulary"
+        f"{name} {token!r} is not a single token (it tokenizes to {tried}); pass a token id or a word from the vocabulary"
     )
 
 
@@ -152,7 +151,9 @@ def _objective(model: Any, tokenizer: Any, n_tokens: int, target: Any, position:
             value = torch.as_tensor(value)
             return value.reshape(-1).float()
 
-        return Objective(f_callable, lambda _o: Target(None, None, None, None, None, getattr(target, "__name__", "callable target")), {})
+        return Objective(
+            f_callable, lambda _o: Target(None, None, None, None, None, getattr(target, "__name__", "callable target")), {}
+        )
 
     if not hasattr(model, "get_output_embeddings") or model.get_output_embeddings() is None:
         raise ValueError(
@@ -227,20 +228,28 @@ def saliency(
     n_layers = len(gates.calls)
     attn_grads, head_grads = grads[:n_layers], grads[n_layers:]
     attention = np.stack([c.weights[0].float().cpu().numpy() for c in gates.calls])
-    axg = np.stack([
-        np.zeros_like(attention[i]) if g is None else g[0].float().cpu().numpy() for i, g in enumerate(attn_grads)
-    ])
-    importance = np.stack([
-        np.zeros(attention.shape[1], np.float32) if g is None else g.float().cpu().numpy() for g in head_grads
-    ])
+    axg = np.stack([np.zeros_like(attention[i]) if g is None else g[0].float().cpu().numpy() for i, g in enumerate(attn_grads)])
+    importance = np.stack(
+        [np.zeros(attention.shape[1], np.float32) if g is None else g.float().cpu().numpy() for g in head_grads]
+    )
     labels, special = readable_tokens(tokenizer, inputs["input_ids"][0].tolist())
-    return Saliency(labels, special, f_of.describe(outputs), float(f.detach()), attention.astype(np.float32),
-                    axg.astype(np.float32), importance.astype(np.float32))
+    return Saliency(
+        labels,
+        special,
+        f_of.describe(outputs),
+        float(f.detach()),
+        attention.astype(np.float32),
+        axg.astype(np.float32),
+        importance.astype(np.float32),
+    )
 
 
 def _check_saliency_size(config: Any, n: int, max_bytes: int) -> None:
     layers = layer_count(config)
-    heads = next((getattr(config, k) for k in ("num_attention_heads", "n_head", "num_heads") if isinstance(getattr(config, k, None), int)), None)
+    heads = next(
+        (getattr(config, k) for k in ("num_attention_heads", "n_head", "num_heads") if isinstance(getattr(config, k, None), int)),
+        None,
+    )
     if layers is None or heads is None:
         return
     need = 2 * 4 * layers * heads * n * n  # weights and their gradients, float32
@@ -262,7 +271,15 @@ def head_importance(model: Any, tokenizer: Any, text: str, target: Any = None, *
     return saliency(model, tokenizer, text, target, **options).head_importance
 
 
-def gate_loss(model: Any, tokenizer: Any, text: str, target: Any = None, *, head_values: dict[int, Sequence[float]] | None = None, **options: Any) -> float:
+def gate_loss(
+    model: Any,
+    tokenizer: Any,
+    text: str,
+    target: Any = None,
+    *,
+    head_values: dict[int, Sequence[float]] | None = None,
+    **options: Any,
+) -> float:
     """The loss ``L = -f`` with chosen head gates (layer -> one value per head; 0 ablates a head):
     the finite-difference and ablation checks of head importance."""
     import torch
@@ -270,7 +287,9 @@ def gate_loss(model: Any, tokenizer: Any, text: str, target: Any = None, *, head
     from .gates import gated
 
     inputs = _inputs(model, tokenizer, text, options.pop("text_pair", None))
-    f_of = _objective(model, tokenizer, int(inputs["input_ids"].shape[1]), target, options.pop("position", None), options.pop("foil", None))
+    f_of = _objective(
+        model, tokenizer, int(inputs["input_ids"].shape[1]), target, options.pop("position", None), options.pop("foil", None)
+    )
     if options:
         raise TypeError(f"unexpected options {sorted(options)}")
     with gated(model, head_values=head_values, attention_gates=False), torch.no_grad():
@@ -278,7 +297,9 @@ def gate_loss(model: Any, tokenizer: Any, text: str, target: Any = None, *, head
 
 
 # ---------------------------------------------------------------------------------- token saliency
-def _embedding_pass(model: Any, tokenizer: Any, text: str, target: Any, position: int | None, foil: Any, text_pair: str | None) -> tuple[Any, dict[str, Any], Objective]:
+def _embedding_pass(
+    model: Any, tokenizer: Any, text: str, target: Any, position: int | None, foil: Any, text_pair: str | None
+) -> tuple[Any, dict[str, Any], Objective]:
     """The token embeddings of ``text`` (detached), the model's other inputs, and the objective."""
     inputs = _inputs(model, tokenizer, text, text_pair)
     ids = inputs.pop("input_ids")
@@ -318,7 +339,16 @@ def _f_and_grad(model: Any, embeds: Any, inputs: dict[str, Any], f_of: Objective
     return f.detach(), grad
 
 
-def gradient_x_input(model: Any, tokenizer: Any, text: str, target: Any = None, *, position: int | None = None, foil: Any = None, text_pair: str | None = None) -> Scores:
+def gradient_x_input(
+    model: Any,
+    tokenizer: Any,
+    text: str,
+    target: Any = None,
+    *,
+    position: int | None = None,
+    foil: Any = None,
+    text_pair: str | None = None,
+) -> Scores:
     """``sum_d e_id * df/de_id`` per token (N,), signed; e = token embeddings (positions excluded)."""
     embeds, inputs, f_of = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair)
     f, grad = _f_and_grad(model, embeds, inputs, f_of)
@@ -326,7 +356,16 @@ def gradient_x_input(model: Any, tokenizer: Any, text: str, target: Any = None, 
     return Scores(values, method="gradient x input", target=f_of.describe(None), f=float(f[0]))
 
 
-def gradient_norm(model: Any, tokenizer: Any, text: str, target: Any = None, *, position: int | None = None, foil: Any = None, text_pair: str | None = None) -> Scores:
+def gradient_norm(
+    model: Any,
+    tokenizer: Any,
+    text: str,
+    target: Any = None,
+    *,
+    position: int | None = None,
+    foil: Any = None,
+    text_pair: str | None = None,
+) -> Scores:
     """``||df/de_i||_2`` per token (N,), >= 0 (not normalised: divide by the sum to compare texts)."""
     embeds, inputs, f_of = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair)
     f, grad = _f_and_grad(model, embeds, inputs, f_of)
@@ -410,9 +449,19 @@ def integrated_gradients(
         new[(torch.arange(n) * factor + (1 if method == "midpoint" else factor - 1))] = False  # the old points
         total = total + gradient_sum(points[new])
         n = fine
-    return Scores(values.float().cpu().numpy(), method="integrated gradients", target=f_of.describe(None),
-                  completeness_gap=gap, f_input=f_input, f_baseline=f_base,
-                  steps=n, baseline=base_name, riemann=method, converged=converged, tolerance=float(tolerance))
+    return Scores(
+        values.float().cpu().numpy(),
+        method="integrated gradients",
+        target=f_of.describe(None),
+        completeness_gap=gap,
+        f_input=f_input,
+        f_baseline=f_base,
+        steps=n,
+        baseline=base_name,
+        riemann=method,
+        converged=converged,
+        tolerance=float(tolerance),
+    )
 
 
 def check_baseline(tokenizer: Any, baseline: str | int) -> tuple[int | None, str]:

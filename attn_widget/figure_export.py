@@ -56,7 +56,9 @@ class SaveJob:
         return self.path
 
     def __repr__(self) -> str:
-        state = "written" if self.done and self.error is None else f"failed: {self.error}" if self.done else "waiting for the view"
+        state = (
+            "written" if self.done and self.error is None else f"failed: {self.error}" if self.done else "waiting for the view"
+        )
         return f"SaveJob({str(self.path)!r}, {state})"
 
     def _timed_out(self) -> None:
@@ -97,7 +99,6 @@ class SaveJob:
             return
         self._timer.cancel()
         self._finished.set()
-
 
 
 def check_save_arguments(path: str | os.PathLike[str], panel: str, scale: int) -> tuple[pathlib.Path, str]:

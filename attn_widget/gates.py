@@ -13,9 +13,10 @@ two gates that are all ones, so the model's outputs are unchanged:
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from .implementation import attention_implementation, refuse_unmodelled
 
@@ -41,7 +42,9 @@ class Gates:
     module_names: dict[int, str] = field(default_factory=dict)
     calls: list[GatedCall] = field(default_factory=list)
 
-    def attend(self, module: Any, query: Any, key: Any, value: Any, mask: Any, scaling: float | None, kwargs: dict[str, Any]) -> Any:
+    def attend(
+        self, module: Any, query: Any, key: Any, value: Any, mask: Any, scaling: float | None, kwargs: dict[str, Any]
+    ) -> Any:
         import torch
 
         refuse_unmodelled(kwargs, "attribution", "the gates")

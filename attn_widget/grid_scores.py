@@ -17,7 +17,8 @@ import os
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class Foreground:
         self.quiet = quiet
         self._cond = threading.Condition()
 
-    def __enter__(self) -> "Foreground":
+    def __enter__(self) -> Foreground:
         with self._cond:
             self._busy += 1
         return self
@@ -78,7 +79,7 @@ def sample_rows(n_rows: int, m: int, seed: int = 0) -> np.ndarray:
 class GridScores:
     """Per-head metric values for one kind: exact where refined, estimated elsewhere."""
 
-    def __init__(self, kind: "Kind", engine: "TileEngine", key: Callable[[int, int], Any]) -> None:
+    def __init__(self, kind: Kind, engine: TileEngine, key: Callable[[int, int], Any]) -> None:
         self.kind = kind
         self.engine = engine
         self.key = key
@@ -127,7 +128,9 @@ class GridScores:
         """Exact values for one head (one full pass over its rows)."""
         if self.exact[layer, head]:
             return
-        done = self.engine.full_pass(self.key(layer, head), self.kind.source(layer, head), metrics=True, square=self.square, pause=pause)
+        done = self.engine.full_pass(
+            self.key(layer, head), self.kind.source(layer, head), metrics=True, square=self.square, pause=pause
+        )
         stats: RowStats | None = done.stats
         assert stats is not None
         with self._lock:
@@ -156,7 +159,14 @@ class Refiner:
     """A daemon thread refining ``grid`` head by head (``first`` tells which head goes next), and
     calling ``publish`` at most every ``interval`` seconds and once at the end."""
 
-    def __init__(self, grid: GridScores, foreground: Foreground, first: Callable[[], tuple[int, int]], publish: Callable[[], None], interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        grid: GridScores,
+        foreground: Foreground,
+        first: Callable[[], tuple[int, int]],
+        publish: Callable[[], None],
+        interval: float = 0.5,
+    ) -> None:
         self.grid = grid
         self.foreground = foreground
         self.first = first
@@ -166,7 +176,7 @@ class Refiner:
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="attn-widget-grid", daemon=True)
 
-    def start(self) -> "Refiner":
+    def start(self) -> Refiner:
         _running.add(self)
         self.thread.start()
         return self
@@ -214,7 +224,7 @@ class _Stopped(Exception):
     pass
 
 
-_running: "weakref.WeakSet[Refiner]" = weakref.WeakSet()
+_running: weakref.WeakSet[Refiner] = weakref.WeakSet()
 
 
 @atexit.register

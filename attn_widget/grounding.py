@@ -55,9 +55,7 @@ def load_grounding_model() -> tuple[Any, Any]:
     from transformers import AutoTokenizer, GPT2LMHeadModel
 
     if not (MODEL_DIR / "config.json").exists():
-        raise FileNotFoundError(
-            f"no trained grounding model in {MODEL_DIR}: run `.venv/bin/python scripts/train_grounding.py`"
-        )
+        raise FileNotFoundError(f"no trained grounding model in {MODEL_DIR}: run `.venv/bin/python scripts/train_grounding.py`")
     model = GPT2LMHeadModel.from_pretrained(MODEL_DIR)
     tokenizer = AutoTokenizer.from_pretrained(MODEL_DIR)
     return model.eval(), tokenizer

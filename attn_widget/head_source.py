@@ -28,7 +28,7 @@ class LogitHead:
     logits = True
     signed = False
 
-    def __init__(self, call: "RecordedCall", head: int) -> None:
+    def __init__(self, call: RecordedCall, head: int) -> None:
         import torch
 
         self.call = call
@@ -42,11 +42,11 @@ class LogitHead:
         self.causal = call.causal
         self.offset = self.n_k - self.n_q  # causal: query i may see keys j <= i + offset
         self.mask = call.mask
-        self._qs: "torch.Tensor | None" = None
-        self._kt: "torch.Tensor | None" = None
+        self._qs: torch.Tensor | None = None
+        self._kt: torch.Tensor | None = None
         self._torch = torch
 
-    def _operands(self) -> "tuple[torch.Tensor, torch.Tensor]":
+    def _operands(self) -> tuple[torch.Tensor, torch.Tensor]:
         # float32, q pre-scaled (N x d is cheaper than N x N), k transposed once: made on first use
         # and kept while this source is (sources are short-lived; see tiles.TileEngine.source).
         if self._qs is None:
@@ -61,7 +61,7 @@ class LogitHead:
             return max(0, min(self.n_k, r1 + self.offset))
         return self.n_k
 
-    def fill(self, out: "torch.Tensor", rows: "slice | torch.Tensor", k0: int, k1: int) -> None:
+    def fill(self, out: torch.Tensor, rows: slice | torch.Tensor, k0: int, k1: int) -> None:
         """Scores of ``rows`` (a slice or an index tensor) x keys [k0, k1) into ``out`` (float32,
         on ``self.device``), ``-inf`` where attention is not allowed."""
         torch = self._torch
@@ -102,14 +102,14 @@ class ValueHead:
     def key_limit(self, r0: int, r1: int) -> int:
         return self.n_k
 
-    def fill(self, out: "torch.Tensor", rows: "slice | torch.Tensor", k0: int, k1: int) -> None:
+    def fill(self, out: torch.Tensor, rows: slice | torch.Tensor, k0: int, k1: int) -> None:
         out.copy_(self.values[rows, k0:k1])
 
 
 HeadSource = Any  # LogitHead | ValueHead: both have n_q, n_k, logits, signed, device, key_limit, fill
 
 
-def _row_ids(rows: "slice | torch.Tensor", torch: Any, device: Any) -> "torch.Tensor":
+def _row_ids(rows: slice | torch.Tensor, torch: Any, device: Any) -> torch.Tensor:
     if isinstance(rows, slice):
         return torch.arange(rows.start, rows.stop, device=device)
     return rows.to(device)

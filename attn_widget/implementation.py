@@ -3,8 +3,9 @@ back the one it had (and its train/eval mode): capture and attribution both do t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 
 @contextmanager

@@ -54,8 +54,9 @@ class StripVector:
 class LinkedSaliency:
     """Saliency of ``text`` under ``model`` for a target that the widget can change."""
 
-    def __init__(self, model: Any, tokenizer: Any, text: str, *, ig_steps: int | str = "auto",
-                 ig_baseline: str | int = "zero") -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, text: str, *, ig_steps: int | str = "auto", ig_baseline: str | int = "zero"
+    ) -> None:
         # Checked now, not when the strip first asks for integrated gradients.
         try:
             attribution.check_steps(ig_steps)
@@ -101,7 +102,10 @@ class LinkedSaliency:
         word = s.target.token if s.target.token is not None else s.target.description
         after = f"after {t} {s.tokens[t]!r}"
         if method == "attention_x_gradient":
-            return StripVector(s.attention_x_gradient[layer, head, t], f"attention × gradient (A·∂L/∂A), layer {layer} head {head}, row {after}, target {word!r}")
+            return StripVector(
+                s.attention_x_gradient[layer, head, t],
+                f"attention × gradient (A·∂L/∂A), layer {layer} head {head}, row {after}, target {word!r}",
+            )
         if method == "rollout":
             key = (method, -1, -1)
             if key not in self._strips:
@@ -115,10 +119,17 @@ class LinkedSaliency:
                     label = f"gradient × input (∂ log p / ∂e · e) for {word!r} {after}"
                 else:
                     values = attribution.integrated_gradients(
-                        self.model, self.tokenizer, self.text, steps=self.ig_steps, baseline=self.ig_baseline, **self._fixed_target()
+                        self.model,
+                        self.tokenizer,
+                        self.text,
+                        steps=self.ig_steps,
+                        baseline=self.ig_baseline,
+                        **self._fixed_target(),
                     )
-                    label = (f"integrated gradients ({values.steps} steps, baseline {values.baseline}) for {word!r} {after}; "
-                             f"{_convergence(values)}")
+                    label = (
+                        f"integrated gradients ({values.steps} steps, baseline {values.baseline}) for {word!r} {after}; "
+                        f"{_convergence(values)}"
+                    )
                 self._strips[key] = StripVector(np.asarray(values, dtype=np.float32), label)
             return self._strips[key]
         raise ValueError(f"strip method must be one of {sorted(STRIP_METHODS)}, got {method!r}")

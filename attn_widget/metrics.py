@@ -29,13 +29,13 @@ class GridMetric:
     field: Literal["entropy", "max_off"]
     reduce: Literal["mean", "max"]
 
-    def exact(self, stats: "RowStats") -> float:
+    def exact(self, stats: RowStats) -> float:
         rows = np.asarray(getattr(stats, self.field), dtype=np.float64)
         if rows.size == 0:
             return 0.0
         return float(rows.mean()) if self.reduce == "mean" else float(max(0.0, rows.max()))
 
-    def estimate(self, stats: "RowStats", n_rows: int) -> tuple[float, float]:
+    def estimate(self, stats: RowStats, n_rows: int) -> tuple[float, float]:
         """(value, standard error) from a sample of rows drawn without replacement from n_rows.
         A maximum over a sample is a lower bound: its standard error is reported as NaN."""
         value = self.exact(stats)
@@ -80,7 +80,9 @@ def _every_head(attention: np.ndarray, metric: GridMetric) -> np.ndarray:
     engine = TileEngine()
     for layer in range(layers):
         for head in range(heads):
-            done = engine.full_pass((layer, head), ValueHead(array[layer, head]), metrics=True, square=array.shape[-1] == array.shape[-2])
+            done = engine.full_pass(
+                (layer, head), ValueHead(array[layer, head]), metrics=True, square=array.shape[-1] == array.shape[-2]
+            )
             assert done.stats is not None
             out[layer, head] = metric.exact(done.stats)
     return out

@@ -61,7 +61,9 @@ def _int(content: dict[str, Any], name: str) -> int:
     return value
 
 
-def parse_tile_request(content: Any, *, kinds: dict[str, tuple[int, int, int, int]], quantities: tuple[str, ...], version: int) -> TileRequest:
+def parse_tile_request(
+    content: Any, *, kinds: dict[str, tuple[int, int, int, int]], quantities: tuple[str, ...], version: int
+) -> TileRequest:
     """Check a tile request against the widget; raise ProtocolError saying what is wrong.
 
     ``kinds`` maps each kind to its (layers, heads, queries, keys); ``version`` is the current
@@ -77,7 +79,9 @@ def parse_tile_request(content: Any, *, kinds: dict[str, tuple[int, int, int, in
     n_layers, n_heads, n_q, n_k = kinds[kind]
     layer, head = _int(content, "layer"), _int(content, "head")
     if not 0 <= layer < n_layers or not 0 <= head < n_heads:
-        raise ProtocolError(f"no head (layer={layer}, head={head}): layer must be in [0, {n_layers - 1}] and head in [0, {n_heads - 1}]")
+        raise ProtocolError(
+            f"no head (layer={layer}, head={head}): layer must be in [0, {n_layers - 1}] and head in [0, {n_heads - 1}]"
+        )
     quantity = content.get("quantity", "attention")
     if quantity not in quantities:
         raise ProtocolError(f"quantity must be one of {list(quantities)}, got {quantity!r}")
@@ -85,14 +89,18 @@ def parse_tile_request(content: Any, *, kinds: dict[str, tuple[int, int, int, in
     if quantity != "attention" and asked_version != version:
         raise ProtocolError(f"stale request: {quantity} is at version {version}, the request asked for {asked_version!r}")
     window, block = content.get("window"), content.get("block")
-    if not (isinstance(window, list) and len(window) == 4 and all(isinstance(v, int) and not isinstance(v, bool) for v in window)):
+    if not (
+        isinstance(window, list) and len(window) == 4 and all(isinstance(v, int) and not isinstance(v, bool) for v in window)
+    ):
         raise ProtocolError(f"window must be [q0, q1, k0, k1] (ints), got {window!r}")
     if not (isinstance(block, list) and len(block) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in block)):
         raise ProtocolError(f"block must be [rows, cols] (ints), got {block!r}")
     q0, q1, k0, k1 = window
     br, bc = block
     if not (0 <= q0 < q1 <= n_q and 0 <= k0 < k1 <= n_k):
-        raise ProtocolError(f"window {window} is outside the {n_q} x {n_k} matrix (need 0 <= q0 < q1 <= {n_q}, 0 <= k0 < k1 <= {n_k})")
+        raise ProtocolError(
+            f"window {window} is outside the {n_q} x {n_k} matrix (need 0 <= q0 < q1 <= {n_q}, 0 <= k0 < k1 <= {n_k})"
+        )
     if not (is_power_of_two(br) and is_power_of_two(bc) and br <= MAX_BLOCK and bc <= MAX_BLOCK):
         raise ProtocolError(f"block sizes must be powers of two up to {MAX_BLOCK}, got {block}")
     if q0 % br or k0 % bc:
@@ -100,17 +108,35 @@ def parse_tile_request(content: Any, *, kinds: dict[str, tuple[int, int, int, in
     blocks = -(-(q1 - q0) // br) * -(-(k1 - k0) // bc)
     if blocks > MAX_TILE_BLOCKS:
         raise ProtocolError(f"a tile has at most {MAX_TILE_BLOCKS} blocks, this one would have {blocks}")
-    return TileRequest(type="tile", id=request_id, kind=kind, layer=layer, head=head, quantity=quantity,
-                       version=asked_version if quantity != "attention" else 0, window=list(window), block=list(block))
+    return TileRequest(
+        type="tile",
+        id=request_id,
+        kind=kind,
+        layer=layer,
+        head=head,
+        quantity=quantity,
+        version=asked_version if quantity != "attention" else 0,
+        window=list(window),
+        block=list(block),
+    )
 
 
 def tile_payload(request: TileRequest, tile: Tile, peak: float, signed: bool) -> Payload:
     rows, cols = tile.values.shape
     return Payload(
-        what="tile", shape=[rows, cols], kind=request["kind"], layer=request["layer"], head=request["head"],
-        level=level_of(max(tile.block)), window=list(tile.window), block=list(tile.block),
-        quantity=request["quantity"], version=request["version"], encoding="dec3",
-        where=None if tile.where is None else where_type(tile.block), range=[-peak if signed else 0.0, peak],
+        what="tile",
+        shape=[rows, cols],
+        kind=request["kind"],
+        layer=request["layer"],
+        head=request["head"],
+        level=level_of(max(tile.block)),
+        window=list(tile.window),
+        block=list(tile.block),
+        quantity=request["quantity"],
+        version=request["version"],
+        encoding="dec3",
+        where=None if tile.where is None else where_type(tile.block),
+        range=[-peak if signed else 0.0, peak],
     )
 
 
@@ -124,9 +150,15 @@ def where_bytes(where: np.ndarray, block: tuple[int, int] | list[int]) -> bytes:
     return where.astype("<" + {"u8": "u1", "u16": "u2", "u32": "u4"}[where_type(block)]).tobytes()
 
 
-def reply(request_id: Any, *, request: dict[str, Any] | None = None, payload: Payload | None = None, error: str | None = None) -> dict[str, Any]:
+def reply(
+    request_id: Any, *, request: dict[str, Any] | None = None, payload: Payload | None = None, error: str | None = None
+) -> dict[str, Any]:
     """The answer to one request: ``ok`` with a payload, or an error the view can show."""
-    out: dict[str, Any] = {"type": "reply", "id": request_id if isinstance(request_id, str) and len(request_id) <= 64 else None, "ok": error is None}
+    out: dict[str, Any] = {
+        "type": "reply",
+        "id": request_id if isinstance(request_id, str) and len(request_id) <= 64 else None,
+        "ok": error is None,
+    }
     if request is not None:
         out["request"] = request
     if payload is not None:

@@ -12,14 +12,14 @@ recomputed later, on demand, from what was stored (``RecordedCall.weights``).
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from .implementation import attention_implementation, refuse_unmodelled
 
 IMPLEMENTATION = "attn_widget_record"
-
 
 
 @dataclass
@@ -91,9 +91,13 @@ class Recording:
     _masks: dict[int, tuple[Any, Any]] = field(default_factory=dict)
 
     def record(self, module: Any, query: Any, key: Any, mask: Any, scaling: float | None, kwargs: dict[str, Any]) -> None:
-        refuse_unmodelled(kwargs, "capture", "the query/key recomputation",
-                          "; load the model with attn_implementation='eager' and pass "
-                          "output_attentions=True weights to AttentionWidget instead")
+        refuse_unmodelled(
+            kwargs,
+            "capture",
+            "the query/key recomputation",
+            "; load the model with attn_implementation='eager' and pass "
+            "output_attentions=True weights to AttentionWidget instead",
+        )
         b = self.example
         n_q = int(query.shape[2])
         is_causal = kwargs.get("is_causal")
@@ -101,9 +105,7 @@ class Recording:
         stored_mask = None
         if mask is not None:
             if str(mask.dtype) != "torch.bool":
-                raise NotImplementedError(
-                    f"capture: expected a boolean attention mask from sdpa_mask, got {mask.dtype}"
-                )
+                raise NotImplementedError(f"capture: expected a boolean attention mask from sdpa_mask, got {mask.dtype}")
             if id(mask) not in self._masks:
                 row = mask[b if mask.shape[0] > 1 else 0, 0]
                 self._masks[id(mask)] = (mask, row.expand(n_q, int(key.shape[2])).clone())

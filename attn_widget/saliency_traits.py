@@ -7,8 +7,9 @@ Python recomputes. A mixin of ``AttentionWidget``, which provides ``_capture``, 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import traitlets
@@ -187,12 +188,19 @@ class SaliencyTraits(traitlets.HasTraits):
         if failed:
             return False
         with self.hold_sync():
-            self.set_trait("strip_values", {
-                "what": "strip", "method": self.strip_method, "layer": self.layer, "head": self.head,
-                "version": self.saliency_version, "shape": [int(vector.values.size)], "encoding": "dec3",
-                "data": dec3_bytes(vector.values),
-            })
+            self.set_trait(
+                "strip_values",
+                {
+                    "what": "strip",
+                    "method": self.strip_method,
+                    "layer": self.layer,
+                    "head": self.head,
+                    "version": self.saliency_version,
+                    "shape": [int(vector.values.size)],
+                    "encoding": "dec3",
+                    "data": dec3_bytes(vector.values),
+                },
+            )
             self.set_trait("strip_label", vector.label)
             self.set_trait("status", "")
         return True
-

@@ -16,7 +16,8 @@ from __future__ import annotations
 import base64
 import json
 import pathlib
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -53,8 +54,10 @@ def check_heads(heads: str | Iterable[Sequence[int]], n_layers: int, n_heads: in
         raise ValueError("heads must name at least one (layer, head) pair, got an empty list")
     out: list[tuple[int, int]] = []
     for i, pair in enumerate(pairs):
-        ok = isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair
+        ok = (
+            isinstance(pair, (tuple, list))
+            and len(pair) == 2
+            and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair)
         )
         if not ok:
             raise ValueError(f"heads[{i}] must be a (layer, head) pair of ints, got {pair!r}")
@@ -158,7 +161,9 @@ def build_page(w: AttentionWidget, heads: list[tuple[int, int]], max_bytes: int)
         bundle=script_json(base64.b64encode(bundle).decode("ascii")),
     )
     if len(html.encode("utf-8")) > max_bytes:
-        raise PageTooLarge(f"to_html would write {len(html.encode('utf-8')) / 1e6:.1f} MB, above max_bytes = {max_bytes / 1e6:.1f} MB: include fewer heads or raise max_bytes")
+        raise PageTooLarge(
+            f"to_html would write {len(html.encode('utf-8')) / 1e6:.1f} MB, above max_bytes = {max_bytes / 1e6:.1f} MB: include fewer heads or raise max_bytes"
+        )
     return html
 
 
@@ -192,8 +197,16 @@ def _strips(w: AttentionWidget, heads: list[tuple[int, int]]) -> dict[str, Any]:
             vector = w._saliency.strip(method, max(layer, 0), max(head, 0))
             out[f"{method}|{layer}|{head}"] = {
                 "label": vector.label,
-                "payload": {"what": "strip", "method": method, "layer": layer, "head": head, "version": w.saliency_version,
-                            "shape": [int(vector.values.size)], "encoding": "dec3", "data": dec3_bytes(vector.values)},
+                "payload": {
+                    "what": "strip",
+                    "method": method,
+                    "layer": layer,
+                    "head": head,
+                    "version": w.saliency_version,
+                    "shape": [int(vector.values.size)],
+                    "encoding": "dec3",
+                    "data": dec3_bytes(vector.values),
+                },
             }
     return out
 

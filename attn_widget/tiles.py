@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -69,7 +70,7 @@ class RowStats:
 class FullPass:
     """What one pass over every row of a head leaves behind."""
 
-    lse: "torch.Tensor | None"  # (Nq,) on the head's device, logit sources only
+    lse: torch.Tensor | None  # (Nq,) on the head's device, logit sources only
     base_block: int
     base_values: np.ndarray  # (ceil(Nq/b), ceil(Nk/b)) float32 block maxima
     base_where: np.ndarray  # offsets inside b x b blocks: uint16 up to 256 x 256 blocks, else uint32
@@ -100,7 +101,7 @@ class _Buffers(threading.local):
     def __init__(self) -> None:
         self.flat: dict[tuple[str, int], Any] = {}
 
-    def get(self, device: Any, slot: int, rows: int, cols: int) -> "torch.Tensor":
+    def get(self, device: Any, slot: int, rows: int, cols: int) -> torch.Tensor:
         import torch
 
         key = (str(device), slot)
@@ -115,7 +116,7 @@ class _Buffers(threading.local):
 _buffers = _Buffers()
 
 
-def _pool_last(v: "torch.Tensor", f: int, signed: bool) -> "tuple[torch.Tensor, torch.Tensor]":
+def _pool_last(v: torch.Tensor, f: int, signed: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Max over groups of ``f`` along the last axis (by magnitude when ``signed``): values, index."""
     shape = (*v.shape[:-1], v.shape[-1] // f, f)
     grouped = v.reshape(shape)
@@ -125,7 +126,7 @@ def _pool_last(v: "torch.Tensor", f: int, signed: bool) -> "tuple[torch.Tensor, 
     return grouped.gather(-1, idx.unsqueeze(-1)).squeeze(-1), idx
 
 
-def _pool_last_values(v: "torch.Tensor", f: int, signed: bool) -> "torch.Tensor":
+def _pool_last_values(v: torch.Tensor, f: int, signed: bool) -> torch.Tensor:
     """The values of ``_pool_last`` without the positions (several times faster)."""
     grouped = v.reshape(*v.shape[:-1], v.shape[-1] // f, f)
     if not signed:
@@ -134,18 +135,18 @@ def _pool_last_values(v: "torch.Tensor", f: int, signed: bool) -> "torch.Tensor"
     return torch_where_abs(hi, lo)
 
 
-def torch_where_abs(hi: "torch.Tensor", lo: "torch.Tensor") -> "torch.Tensor":
+def torch_where_abs(hi: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
     """Per element, whichever of the group's max and min has the larger magnitude (max on ties)."""
     import torch
 
     return torch.where(lo.abs() > hi.abs(), lo, hi)
 
 
-def _winner_columns(buf: "torch.Tensor", sub_r: "torch.Tensor", b: int, signed: bool) -> "torch.Tensor":
+def _winner_columns(buf: torch.Tensor, sub_r: torch.Tensor, b: int, signed: bool) -> torch.Tensor:
     return _winner_columns_rect(buf, sub_r, b, b, signed)
 
 
-def _winner_columns_rect(buf: "torch.Tensor", sub_r: "torch.Tensor", br: int, bc: int, signed: bool) -> "torch.Tensor":
+def _winner_columns_rect(buf: torch.Tensor, sub_r: torch.Tensor, br: int, bc: int, signed: bool) -> torch.Tensor:
     """For (height, width) ``buf`` pooled into br x bc blocks whose winning row inside each block
     is ``sub_r`` (height/br, width/bc): the winner's column inside its block."""
     height, width = buf.shape
@@ -156,13 +157,13 @@ def _winner_columns_rect(buf: "torch.Tensor", sub_r: "torch.Tensor", br: int, bc
     return (picked.abs() if signed else picked).argmax(-1)
 
 
-def _arange(n: int, device: Any) -> "torch.Tensor":
+def _arange(n: int, device: Any) -> torch.Tensor:
     import torch
 
     return torch.arange(n, device=device)
 
 
-def _pool_rows(v: "torch.Tensor", f: int, signed: bool) -> "tuple[torch.Tensor, torch.Tensor]":
+def _pool_rows(v: torch.Tensor, f: int, signed: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Max over groups of ``f`` rows (axis 0 of a 2-D tensor): values (R/f, C), index in [0, f)."""
     r, c = v.shape
     grouped = v.reshape(r // f, f, c)
@@ -172,14 +173,16 @@ def _pool_rows(v: "torch.Tensor", f: int, signed: bool) -> "tuple[torch.Tensor, 
     return grouped.gather(1, idx.unsqueeze(1)).squeeze(1), idx
 
 
-def _pad_to(v: "torch.Tensor", rows: int, cols: int, fill: float) -> "torch.Tensor":
+def _pad_to(v: torch.Tensor, rows: int, cols: int, fill: float) -> torch.Tensor:
     import torch.nn.functional as F
 
     pr, pc = rows - v.shape[0], cols - v.shape[1]
     return F.pad(v, (0, pc, 0, pr), value=fill) if pr or pc else v
 
 
-def pool_blocks(values: "torch.Tensor", inner: "torch.Tensor | None", inner_block: tuple[int, int], fr: int, fc: int, signed: bool) -> "tuple[torch.Tensor, torch.Tensor]":
+def pool_blocks(
+    values: torch.Tensor, inner: torch.Tensor | None, inner_block: tuple[int, int], fr: int, fc: int, signed: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Pool (R, C) block maxima by ``fr x fc`` (R, C multiples): the winners and their offsets in
     the new blocks of ``fr*hr x fc*hc`` cells, given each input block's own offset ``inner`` inside
     ``hr x hc`` (None for single cells)."""
@@ -249,7 +252,9 @@ class TileEngine:
                     del cache[key]
 
     # ----------------------------------------------------------------- full passes
-    def full_pass(self, key: Any, source: HeadSource, *, metrics: bool = False, square: bool = True, pause: Callable[[], None] | None = None) -> FullPass:
+    def full_pass(
+        self, key: Any, source: HeadSource, *, metrics: bool = False, square: bool = True, pause: Callable[[], None] | None = None
+    ) -> FullPass:
         """One pass over every row of ``source``: log-sum-exp, base level, optional row metrics.
         Cached; a cached pass without metrics is redone when metrics are asked for."""
         hit = self.cached_pass(key)
@@ -259,7 +264,7 @@ class TileEngine:
         self._remember(key, result)
         return result
 
-    def lse(self, key: Any, source: HeadSource) -> "torch.Tensor | None":
+    def lse(self, key: Any, source: HeadSource) -> torch.Tensor | None:
         if not source.logits:
             return None
         with self._lock:
@@ -312,14 +317,14 @@ def _chunk_rows(n_cols: int, multiple: int) -> int:
     return max(multiple, (CHUNK_CELLS // max(1, n_cols)) // multiple * multiple)
 
 
-def _safe_lse(lse: "torch.Tensor") -> "torch.Tensor":
+def _safe_lse(lse: torch.Tensor) -> torch.Tensor:
     """A row that may attend to nothing has lse = -inf; +inf instead makes all its weights 0."""
     import torch
 
     return torch.where(torch.isneginf(lse), torch.full_like(lse, float("inf")), lse)
 
 
-def _compute_tile(source: HeadSource, lse: "torch.Tensor | None", window: Window, block: tuple[int, int]) -> Tile:
+def _compute_tile(source: HeadSource, lse: torch.Tensor | None, window: Window, block: tuple[int, int]) -> Tile:
     """A tile straight from the source, in row chunks (lse given for logit sources)."""
     import torch
 
@@ -440,7 +445,7 @@ def _full_pass(source: HeadSource, *, metrics: bool, square: bool, pause: Callab
         return FullPass(lse, b0, values, where, peak, stats)
 
 
-def _max_off_scores(scores: "torch.Tensor", rows: "int | torch.Tensor", square: bool) -> "torch.Tensor":
+def _max_off_scores(scores: torch.Tensor, rows: int | torch.Tensor, square: bool) -> torch.Tensor:
     """Per row, the largest score off the first key and (square kinds) the diagonal. ``rows``:
     the query index of the first row (contiguous rows) or of every row."""
     import torch
@@ -492,7 +497,11 @@ def row_stats(source: HeadSource, rows: np.ndarray, *, square: bool) -> RowStats
 
     with torch.no_grad():
         idx = torch.as_tensor(rows, dtype=torch.long, device=source.device)
-        kk = source.n_k if not (getattr(source, "causal", False) and source.mask is None) else source.key_limit(int(rows.min()), int(rows.max()) + 1)
+        kk = (
+            source.n_k
+            if not (getattr(source, "causal", False) and source.mask is None)
+            else source.key_limit(int(rows.min()), int(rows.max()) + 1)
+        )
         kk = max(kk, 1)
         buf = _buffers.get(source.device, 2, len(rows), kk)
         source.fill(buf, idx, 0, kk)

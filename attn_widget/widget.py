@@ -8,25 +8,26 @@ import inspect
 import pathlib
 import threading
 from collections import OrderedDict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import anywidget
 import numpy as np
 import traitlets
 
-from .capture import capture, capture_generation
 from .axis_wire import flags_to_json, same_as_keys
+from .capture import capture, capture_generation
 from .captured import Capture, Kind
 from .encoding import dec3_bytes
 from .figure_export import SaveJob, check_save_arguments, export_request
-from .standalone_page import DEFAULT_MAX_BYTES as DEFAULT_PAGE_BYTES
-from .standalone_page import build_page, check_heads, write_page
 from .grid_scores import EXACT_CELLS, Foreground, GridScores, Refiner
 from .head_source import ValueHead
 from .linked_saliency import SALIENCY_METRICS, LinkedSaliency
 from .metrics import GRID_METRICS
 from .protocol import QUANTITIES, ProtocolError, parse_tile_request, reply, tile_payload, where_bytes
 from .saliency_traits import SaliencyTraits
+from .standalone_page import DEFAULT_MAX_BYTES as DEFAULT_PAGE_BYTES
+from .standalone_page import build_page, check_heads, write_page
 from .tiles import TileEngine
 
 _STATIC = pathlib.Path(__file__).parent / "static"
@@ -130,9 +131,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         self._saliency = saliency
         if isinstance(attention, Capture):
             if tokens is not None or special is not None or example is not None:
-                raise ValueError(
-                    "a Capture brings its own tokens: pass tokens, special and example only with an array"
-                )
+                raise ValueError("a Capture brings its own tokens: pass tokens, special and example only with an array")
             self._capture = attention
         else:
             if tokens is None:
@@ -181,7 +180,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
 
     # ----------------------------------------------------------------- construction helpers
     @classmethod
-    def from_capture(cls, capture: Capture, **kwargs: Any) -> "AttentionWidget":
+    def from_capture(cls, capture: Capture, **kwargs: Any) -> AttentionWidget:
         """Show a ``Capture`` (from ``attn_widget.capture``): grid eagerly, heads on request."""
         if not isinstance(capture, Capture):
             raise TypeError(f"capture must be an attn_widget.Capture, got {type(capture).__name__}")
@@ -201,7 +200,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         ig_steps: int | str = "auto",
         ig_baseline: str | int = "zero",
         **kwargs: Any,
-    ) -> "AttentionWidget":
+    ) -> AttentionWidget:
         """Tokenize ``text``, run ``model`` once (eval mode, no gradients) and show its attention.
 
         Works whatever the model's attention implementation (see ``attn_widget.capture``). A list
@@ -231,7 +230,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         max_new_tokens: int = 20,
         generate_kwargs: dict[str, Any] | None = None,
         **kwargs: Any,
-    ) -> "AttentionWidget":
+    ) -> AttentionWidget:
         """Generate after ``prompt`` (greedy by default) and show attention over the prompt and
         the generated tokens; generated tokens are marked (``w.generated``)."""
         captured = capture_generation(model, tokenizer, prompt, max_new_tokens=max_new_tokens, **(generate_kwargs or {}))
@@ -306,17 +305,13 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         lower = -1 if allow_none else 0
         if not lower <= value < upper:
             extra = " (-1 = none)" if allow_none else ""
-            raise traitlets.TraitError(
-                f"{name} must be in [{lower}, {upper - 1}]{extra}, got {value}"
-            )
+            raise traitlets.TraitError(f"{name} must be in [{lower}, {upper - 1}]{extra}, got {value}")
         return value
 
     @traitlets.validate("kind")
     def _valid_kind(self, proposal: dict[str, Any]) -> str:
         if proposal["value"] not in self._capture.kinds:
-            raise traitlets.TraitError(
-                f"kind must be one of {list(self._capture.kinds)}, got {proposal['value']!r}"
-            )
+            raise traitlets.TraitError(f"kind must be one of {list(self._capture.kinds)}, got {proposal['value']!r}")
         return proposal["value"]
 
     @traitlets.validate("layer")
@@ -340,7 +335,8 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         value = proposal["value"]
         n_q, n_k = self.n_queries, self.n_tokens
         ok = (
-            isinstance(value, (list, tuple)) and len(value) == 4
+            isinstance(value, (list, tuple))
+            and len(value) == 4
             and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
         )
         if ok:
@@ -359,9 +355,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     @traitlets.validate("grid_metric")
     def _valid_metric(self, proposal: dict[str, Any]) -> str:
         if proposal["value"] not in self._metric_ids():
-            raise traitlets.TraitError(
-                f"grid_metric must be one of {self._metric_ids()}, got {proposal['value']!r}"
-            )
+            raise traitlets.TraitError(f"grid_metric must be one of {self._metric_ids()}, got {proposal['value']!r}")
         return proposal["value"]
 
     # ----------------------------------------------------------------- keeping the views fed
@@ -383,8 +377,13 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         self.set_trait("n_tokens", n_k)
         heads: dict[str, Any] = {}
         if self._eager:
-            heads = {"what": "heads", "kind": k.id, "shape": [n_layers, n_heads, n_q, n_k], "encoding": "dec3",
-                     "data": dec3_bytes(self._capture.attentions(k.id))}
+            heads = {
+                "what": "heads",
+                "kind": k.id,
+                "shape": [n_layers, n_heads, n_q, n_k],
+                "encoding": "dec3",
+                "data": dec3_bytes(self._capture.attentions(k.id)),
+            }
         self.set_trait("attention_data", heads)
         self._send_grid()
         self.window = [0, n_q, 0, n_k]
@@ -425,9 +424,19 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         heads are exact, with the sample they were estimated from. ``exact=True`` waits for (or
         computes) every exact score; ``flow_span`` names the span of the saliency-flow metric."""
         k = self._kind()
-        payload: dict[str, Any] = {"what": "scores", "kind": k.id, "metric": metric, "shape": [k.n_layers, k.n_heads], "encoding": "dec3"}
+        payload: dict[str, Any] = {
+            "what": "scores",
+            "kind": k.id,
+            "metric": metric,
+            "shape": [k.n_layers, k.n_heads],
+            "encoding": "dec3",
+        }
         if metric in SALIENCY_METRICS and self._saliency is not None:
-            span = self._flow_span() if flow_span is None else next(((s["start"], s["end"]) for s in self.spans if s["name"] == flow_span), None)
+            span = (
+                self._flow_span()
+                if flow_span is None
+                else next(((s["start"], s["end"]) for s in self.spans if s["name"] == flow_span), None)
+            )
             values = self._saliency.grid(metric, span)
             payload.update(exact=True, done=values.size, total=values.size, sample=0, rows=k.shape[2], data=dec3_bytes(values))
         elif exact:
@@ -438,9 +447,15 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             values, errors = grid.values(metric)
             lower_bound = np.isnan(errors)
             payload.update(
-                exact=grid.complete, done=grid.done, total=grid.total, sample=grid.sample_size, rows=grid.n_q,
-                data=dec3_bytes(values), error=dec3_bytes(np.where(lower_bound, 0.0, errors)),
-                exact_heads=grid.exact.astype(np.uint8).tobytes(), lower_bound=lower_bound.astype(np.uint8).tobytes(),
+                exact=grid.complete,
+                done=grid.done,
+                total=grid.total,
+                sample=grid.sample_size,
+                rows=grid.n_q,
+                data=dec3_bytes(values),
+                error=dec3_bytes(np.where(lower_bound, 0.0, errors)),
+                exact_heads=grid.exact.astype(np.uint8).tobytes(),
+                lower_bound=lower_bound.astype(np.uint8).tobytes(),
             )
         return payload
 
@@ -477,25 +492,38 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     def _engine_key(self, quantity: str, kind: str, layer: int, head: int, version: int) -> tuple[Any, ...]:
         return (quantity, kind, layer, head, version)
 
-    def tile(self, layer: int, head: int, window: Sequence[int], block: int | Sequence[int] = 1, *, kind: str | None = None) -> Any:
+    def tile(
+        self, layer: int, head: int, window: Sequence[int], block: int | Sequence[int] = 1, *, kind: str | None = None
+    ) -> Any:
         """The tile a view would get: ``window`` (q0, q1, k0, k1) of a head pooled into blocks of
         ``block`` cells (a power of two, or (rows, cols)); ``.values`` are the block maxima."""
         blocks = [block, block] if isinstance(block, int) else list(block)
         request = parse_tile_request(
-            {"id": "python", "kind": self.kind if kind is None else kind, "layer": layer, "head": head,
-             "window": [int(v) for v in window], "block": blocks},
-            kinds=self._kind_shapes(), quantities=("attention",), version=self.saliency_version,
+            {
+                "id": "python",
+                "kind": self.kind if kind is None else kind,
+                "layer": layer,
+                "head": head,
+                "window": [int(v) for v in window],
+                "block": blocks,
+            },
+            kinds=self._kind_shapes(),
+            quantities=("attention",),
+            version=self.saliency_version,
         )
         key = self._engine_key("attention", request["kind"], layer, head, 0)
         with self._foreground:  # the grid worker steps aside, as for a view's request
-            return self._engine.tile(key, self._source("attention", request["kind"], layer, head), tuple(request["window"]), tuple(request["block"]))
+            return self._engine.tile(
+                key, self._source("attention", request["kind"], layer, head), tuple(request["window"]), tuple(request["block"])
+            )
 
     def _kind_shapes(self) -> dict[str, tuple[int, int, int, int]]:
         return {k: self._capture.kind(k).shape for k in self._capture.kinds}
 
     # ----------------------------------------------------------------- figures and pages
-    def to_html(self, path: str | pathlib.Path, heads: str | Sequence[tuple[int, int]] = "all", *,
-                max_bytes: int = DEFAULT_PAGE_BYTES) -> pathlib.Path:
+    def to_html(
+        self, path: str | pathlib.Path, heads: str | Sequence[tuple[int, int]] = "all", *, max_bytes: int = DEFAULT_PAGE_BYTES
+    ) -> pathlib.Path:
         """Write one self-contained HTML page: the same widget, with no kernel and no network
         (bundle, CSS and data inline; open it from disk, send it by mail).
 
@@ -572,7 +600,9 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
                     kind = content.get("type") if isinstance(content, dict) else type(content).__name__
                     raise ProtocolError(f"unknown request type {kind!r}: expected 'tile'")
                 quantities = QUANTITIES if self._saliency is not None else ("attention",)
-                request = parse_tile_request(content, kinds=self._kind_shapes(), quantities=quantities, version=self.saliency_version)
+                request = parse_tile_request(
+                    content, kinds=self._kind_shapes(), quantities=quantities, version=self.saliency_version
+                )
                 payload, data = self._tile_reply(request)
             self.send(reply(request_id, request=dict(request), payload=payload), buffers=data)
         except ProtocolError as err:
@@ -581,8 +611,15 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             self.send(reply(request_id, error=f"{type(err).__name__}: {err}"))
 
     def _tile_reply(self, request: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
-        cache_key = (request["quantity"], request["kind"], request["layer"], request["head"], request["version"],
-                     tuple(request["window"]), tuple(request["block"]))
+        cache_key = (
+            request["quantity"],
+            request["kind"],
+            request["layer"],
+            request["head"],
+            request["version"],
+            tuple(request["window"]),
+            tuple(request["block"]),
+        )
         hit = self._tiles.get(cache_key)
         if hit is not None:
             self._tiles.move_to_end(cache_key)
@@ -611,7 +648,9 @@ def _refuse_unknown_keywords(kwargs: dict[str, Any], widget: AttentionWidget) ->
     unknown = sorted(set(kwargs) - set(widget.trait_names()))
     if not unknown:
         return
-    valid = set(inspect.signature(AttentionWidget.__init__).parameters) | set(inspect.signature(AttentionWidget.from_model).parameters)
+    valid = set(inspect.signature(AttentionWidget.__init__).parameters) | set(
+        inspect.signature(AttentionWidget.from_model).parameters
+    )
     valid |= {n for n in widget.trait_names() if not n.startswith("_")}
     valid -= {"self", "cls", "kwargs"}
     close = difflib.get_close_matches(unknown[0], sorted(valid), n=1)

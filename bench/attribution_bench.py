@@ -20,7 +20,8 @@ import pathlib
 import statistics
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -80,22 +81,38 @@ def main() -> None:
             "plain forward (SDPA, no grad, last logits)": forward,
             "saliency: attention x gradient + head importance": lambda: attr.saliency(model, tokenizer, text),
             "gradient x input": lambda: attr.gradient_x_input(model, tokenizer, text),
-            "integrated gradients (32 steps, batch 8)": lambda: attr.integrated_gradients(model, tokenizer, text, steps=32, batch_size=8),
+            "integrated gradients (32 steps, batch 8)": lambda: attr.integrated_gradients(
+                model, tokenizer, text, steps=32, batch_size=8
+            ),
             "attention rollout": lambda: attr.attention_rollout(model, tokenizer, text),
         }
         for name, fn in methods.items():
             row = {"n_tokens": n, "method": name, **timed(fn, args.repeats)}
             rows.append(row)
-            print(f"N={n:5d}  {name:50s} {row['seconds_median']:7.2f} s  peak +{row['peak_extra_bytes'] / 2**30:.2f} GiB", flush=True)
+            print(
+                f"N={n:5d}  {name:50s} {row['seconds_median']:7.2f} s  peak +{row['peak_extra_bytes'] / 2**30:.2f} GiB",
+                flush=True,
+            )
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    info = {"machine": f"{cpu}, {os.cpu_count()} cores", "torch": torch.__version__, "shape": "gpt2-small with LM head (50257 vocab), float32",
-            "command": " ".join(["bench/attribution_bench.py", *sys.argv[1:]]), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    lines = [f"{info['shape']} on {info['machine']}, torch {info['torch']}; command: `{info['command']}`", "",
-             "| N | method | time (median) | x plain forward | peak extra memory |", "|---|---|---|---|---|"]
+    info = {
+        "machine": f"{cpu}, {os.cpu_count()} cores",
+        "torch": torch.__version__,
+        "shape": "gpt2-small with LM head (50257 vocab), float32",
+        "command": " ".join(["bench/attribution_bench.py", *sys.argv[1:]]),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    lines = [
+        f"{info['shape']} on {info['machine']}, torch {info['torch']}; command: `{info['command']}`",
+        "",
+        "| N | method | time (median) | x plain forward | peak extra memory |",
+        "|---|---|---|---|---|",
+    ]
     for n in args.sizes:
         base = next(r for r in rows if r["n_tokens"] == n)["seconds_median"]
         for r in (r for r in rows if r["n_tokens"] == n):
-            lines.append(f"| {n} | {r['method']} | {r['seconds_median']:.2f} s | {r['seconds_median'] / base:.1f}x | {r['peak_extra_bytes'] / 2**30:.2f} GiB |")
+            lines.append(
+                f"| {n} | {r['method']} | {r['seconds_median']:.2f} s | {r['seconds_median'] / base:.1f}x | {r['peak_extra_bytes'] / 2**30:.2f} GiB |"
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps({"machine": info, "results": rows}, indent=2) + "\n")
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")

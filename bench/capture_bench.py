@@ -143,8 +143,14 @@ def measure(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
             return row
     cmd = [sys.executable, __file__, "--child", json.dumps(spec)]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                              env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"})
+        done = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"},
+        )
     except subprocess.TimeoutExpired:
         row["error"] = f"no result within {timeout:.0f} s"
         return row
@@ -175,7 +181,11 @@ def report(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
         ratio = f"{c['seconds_median'] / s['seconds_median']:.2f}x" if "seconds_median" in c and "seconds_median" in s else ""
         eager_t = f"{e['seconds_median']:.2f}" if "seconds_median" in e else e.get("skipped", e.get("error", ""))
         eager_m = gib(e.get("peak_extra_bytes")) if "peak_extra_bytes" in e else ""
-        cap_m = f"{gib(c.get('peak_extra_bytes'))} ({gib(c.get('held_after_bytes'))})" if "peak_extra_bytes" in c else c.get("error", "")
+        cap_m = (
+            f"{gib(c.get('peak_extra_bytes'))} ({gib(c.get('held_after_bytes'))})"
+            if "peak_extra_bytes" in c
+            else c.get("error", "")
+        )
         head = f"{c['one_head_ms']:.0f}" if c.get("one_head_ms") is not None else ""
         out.append(
             f"| {n} | {s.get('seconds_median', float('nan')):.2f} | {c.get('seconds_median', float('nan')):.2f} | {ratio} | {eager_t} "
@@ -207,21 +217,45 @@ def main() -> None:
 
     import torch
 
-    device_name = torch.cuda.get_device_name(0) if args.device == "cuda" else f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
+    device_name = (
+        torch.cuda.get_device_name(0)
+        if args.device == "cuda"
+        else f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
+    )
     try:
-        device_name = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")) + f", {os.cpu_count()} cores" if args.device == "cpu" else device_name
+        device_name = (
+            next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+            + f", {os.cpu_count()} cores"
+            if args.device == "cpu"
+            else device_name
+        )
     except (OSError, StopIteration):
         pass
-    info = {"shape": args.shape, "layers": args.layers, "dtype": args.dtype, "device": args.device, "device_name": device_name,
-            "torch": torch.__version__, "command": " ".join(["bench/capture_bench.py", *sys.argv[1:]]),
-            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    info = {
+        "shape": args.shape,
+        "layers": args.layers,
+        "dtype": args.dtype,
+        "device": args.device,
+        "device_name": device_name,
+        "torch": torch.__version__,
+        "command": " ".join(["bench/capture_bench.py", *sys.argv[1:]]),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     import transformers
 
     info["transformers"] = transformers.__version__
     rows = []
     for n in args.sizes:
         for mode in args.modes.split(","):
-            spec = {"shape": args.shape, "layers": args.layers, "device": args.device, "dtype": args.dtype, "n": n, "mode": mode, "repeats": args.repeats}
+            spec = {
+                "shape": args.shape,
+                "layers": args.layers,
+                "device": args.device,
+                "dtype": args.dtype,
+                "n": n,
+                "mode": mode,
+                "repeats": args.repeats,
+            }
             row = measure(spec, args.timeout)
             rows.append(row)
             shown = {k: v for k, v in row.items() if k != "seconds_all"}

@@ -30,8 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -158,8 +159,16 @@ def switch_action(page: Any, tool: str, i: int) -> Callable[[], None] | None:
     return None
 
 
-def measure_page(browser: Any, origin: str, tool: str, n: int, limit_s: float, hovers: int, switches: int,
-                 report: Callable[[dict[str, Any]], None] = lambda row: None) -> dict[str, Any]:
+def measure_page(
+    browser: Any,
+    origin: str,
+    tool: str,
+    n: int,
+    limit_s: float,
+    hovers: int,
+    switches: int,
+    report: Callable[[dict[str, Any]], None] = lambda row: None,
+) -> dict[str, Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 1100}, device_scale_factor=1)
     page = context.new_page()
     blocked: list[str] = []
@@ -204,7 +213,11 @@ def measure_page(browser: Any, origin: str, tool: str, n: int, limit_s: float, h
         switch.append(interact_ms(page, action))
     if switch:
         row["switch_ms"] = switch
-        row["switch_how"] = {"bertviz_model_view": "click a thumbnail", "bertviz_head_view": "choose another layer", "circuitsvis_attention_heads": "click a head thumbnail"}[tool]
+        row["switch_how"] = {
+            "bertviz_model_view": "click a thumbnail",
+            "bertviz_head_view": "choose another layer",
+            "circuitsvis_attention_heads": "click a head thumbnail",
+        }[tool]
     if errors:
         row["page_errors"] = errors[:3]
     if blocked:
@@ -226,7 +239,12 @@ def measure_in_child(origin: str, tool: str, n: int, args: argparse.Namespace) -
         out, _ = proc.communicate()
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     if not rows:
-        return {"tool": tool, "n_tokens": n, "status": "did not render", "detail": f"no view within {args.limit:.0f} s (process stopped)"}
+        return {
+            "tool": tool,
+            "n_tokens": n,
+            "status": "did not render",
+            "detail": f"no view within {args.limit:.0f} s (process stopped)",
+        }
     row = rows[-1]  # the child reports after first render and again when done
     if proc.returncode != 0 and "hover_ms" not in row:
         row["detail"] = "stopped at the wall-clock limit while interacting"
@@ -270,10 +288,12 @@ SWITCH_PROBE = """() => {
 }"""
 
 
-def measure_switch_in_lab(browser: Any, sizes: list[int], switches: int, workdir: pathlib.Path, source: str = "array") -> dict[int, dict[str, Any]]:
+def measure_switch_in_lab(
+    browser: Any, sizes: list[int], switches: int, workdir: pathlib.Path, source: str = "array"
+) -> dict[int, dict[str, Any]]:
     """Click random grid cells of a widget in JupyterLab; time click -> new heatmap drawn."""
-    from tests.support.widget_page import cell_center
     from tests.support.lab import jupyter_lab, open_and_run_all, write_notebook
+    from tests.support.widget_page import cell_center
 
     out: dict[int, dict[str, Any]] = {}
     with jupyter_lab(workdir) as url:
@@ -284,8 +304,10 @@ def measure_switch_in_lab(browser: Any, sizes: list[int], switches: int, workdir
 
                 build = capture_widget_code(n)
             else:
-                build = ("from bench.synthetic import causal_attention, tokens\nfrom attn_widget import AttentionWidget\n"
-                         f"w = AttentionWidget(causal_attention({n}), tokens({n}))\n")
+                build = (
+                    "from bench.synthetic import causal_attention, tokens\nfrom attn_widget import AttentionWidget\n"
+                    f"w = AttentionWidget(causal_attention({n}), tokens({n}))\n"
+                )
             write_notebook(workdir / name, [f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + build + "w"])
             context = browser.new_context(viewport={"width": 1500, "height": 1100})
             page = context.new_page()
@@ -295,18 +317,25 @@ def measure_switch_in_lab(browser: Any, sizes: list[int], switches: int, workdir
                 page.evaluate(SWITCH_PROBE)
                 rng = np.random.default_rng(3)
                 times: dict[str, list[float]] = {"picture": [], "exact": []}
-                for i in range(switches):
+                for _ in range(switches):
                     layer, head = int(rng.integers(0, 12)), int(rng.integers(0, 12))
                     if page.locator("[data-testid=attn-widget]").get_attribute("data-head-shown") == f"{layer},{head}":
                         continue
                     page.evaluate("k => window.__expect(k)", f"{layer},{head}")
                     page.mouse.click(*cell_center(page, "attn-grid", layer, head))
-                    page.wait_for_function("k => document.querySelector('[data-testid=attn-widget]').dataset.headShown === k", arg=f"{layer},{head}", timeout=60_000)
+                    page.wait_for_function(
+                        "k => document.querySelector('[data-testid=attn-widget]').dataset.headShown === k",
+                        arg=f"{layer},{head}",
+                        timeout=60_000,
+                    )
                     page.wait_for_function(f"() => window.__switch.exact.length >= {len(times['exact']) + 1}", timeout=10_000)
                     times = page.evaluate("() => window.__switch")
                     page.wait_for_timeout(150)  # a pause between clicks, as a user makes
-                out[n] = {"switch_ms": times["picture"], "switch_exact_ms": times["exact"],
-                          "switch_how": "click a grid cell, live JupyterLab kernel; time to the new head's first picture (a pooled preview above 256 tokens) / to its exact values"}
+                out[n] = {
+                    "switch_ms": times["picture"],
+                    "switch_exact_ms": times["exact"],
+                    "switch_how": "click a grid cell, live JupyterLab kernel; time to the new head's first picture (a pooled preview above 256 tokens) / to its exact values",
+                }
             except Exception as err:
                 out[n] = {"switch_error": f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"}
             finally:
@@ -345,7 +374,11 @@ def table(rows: list[dict[str, Any]], limit_s: float) -> str:
     for r in rows:
         if r["status"] != "ok":
             why = "did not render" if r["status"] == "did not render" else r["status"]
-            lines.append(f"| {r['n_tokens']} | {r['tool']} | {why} (limit {limit_s:.0f} s) | – | – | {r.get('bytes', 0) / 1e6:.1f} MB | – | – |" if r.get("bytes") else f"| {r['n_tokens']} | {r['tool']} | {why} (limit {limit_s:.0f} s) | – | – | – | – | – |")
+            lines.append(
+                f"| {r['n_tokens']} | {r['tool']} | {why} (limit {limit_s:.0f} s) | – | – | {r.get('bytes', 0) / 1e6:.1f} MB | – | – |"
+                if r.get("bytes")
+                else f"| {r['n_tokens']} | {r['tool']} | {why} (limit {limit_s:.0f} s) | – | – | – | – | – |"
+            )
             continue
         hover = f"{fmt_ms(r.get('hover_ms_median'))} / {fmt_ms(r.get('hover_ms_p95'))}"
         lines.append(
@@ -378,7 +411,12 @@ def plot(rows: list[dict[str, Any]], limit_s: float, path: pathlib.Path) -> None
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    styles = {"ours": ("#1b9e77", "o"), "bertviz_head_view": ("#d95f02", "s"), "bertviz_model_view": ("#7570b3", "^"), "circuitsvis_attention_heads": ("#e7298a", "D")}
+    styles = {
+        "ours": ("#1b9e77", "o"),
+        "bertviz_head_view": ("#d95f02", "s"),
+        "bertviz_model_view": ("#7570b3", "^"),
+        "circuitsvis_attention_heads": ("#e7298a", "D"),
+    }
     for ax, key, title in [(axes[0], "first_render_ms", "first render (ms)"), (axes[1], "hover_ms_median", "hover, median (ms)")]:
         for tool, (color, marker) in styles.items():
             ok = [(r["n_tokens"], r[key]) for r in rows if r["tool"] == tool and r["status"] == "ok" and r.get(key)]
@@ -415,8 +453,11 @@ def main() -> None:
     parser.add_argument("--out", type=pathlib.Path, default=ROOT / "bench" / "results" / "compare")
     parser.add_argument("--report", type=pathlib.Path, help="only re-write the tables and plot from this results JSON")
     parser.add_argument("--lab-only", type=pathlib.Path, help="only (re)measure our head switches into this results JSON")
-    parser.add_argument("--capture-switch", type=pathlib.Path,
-                        help="only measure our head switches on a captured GPT-2-small-shaped model (heads recomputed on request), into this JSON")
+    parser.add_argument(
+        "--capture-switch",
+        type=pathlib.Path,
+        help="only measure our head switches on a captured GPT-2-small-shaped model (heads recomputed on request), into this JSON",
+    )
     args = parser.parse_args()
     if args.report:
         record = json.loads(args.report.read_text())
@@ -466,14 +507,20 @@ def main() -> None:
                     skipped[tool] = f"not tried: its page would be about {estimate / 1e9:.1f} GB"
             todo = [t for t in tools if t in PEERS and t not in gave_up]
             if todo:
-                done = subprocess.run([str(peers_python), str(ROOT / "bench" / "peers" / "render_peers.py"), str(n), str(pages), ",".join(todo)],
-                                      capture_output=True, text=True, timeout=3600)
+                done = subprocess.run(
+                    [str(peers_python), str(ROOT / "bench" / "peers" / "render_peers.py"), str(n), str(pages), ",".join(todo)],
+                    capture_output=True,
+                    text=True,
+                    timeout=3600,
+                )
                 if done.returncode != 0:
                     raise RuntimeError(f"render_peers failed at N={n}: {done.stderr[-2000:]}")
                 made.update(json.loads(done.stdout.strip().splitlines()[-1]))
             for tool in tools:
                 if tool in gave_up:
-                    rows.append({"tool": tool, "n_tokens": n, "status": skipped.get(tool, "not tried: a smaller N did not render")})
+                    rows.append(
+                        {"tool": tool, "n_tokens": n, "status": skipped.get(tool, "not tried: a smaller N did not render")}
+                    )
                     continue
                 with serve_files(pages) as origin:
                     row = measure_in_child(origin, tool, n, args)
@@ -483,8 +530,11 @@ def main() -> None:
                     gave_up.add(tool)
                 elif "bytes" in row:
                     last_bytes[tool] = (n, row["bytes"])
-                print(f"N={n:5d} {tool:28s} {row['status']:15s} first render {fmt_ms(row.get('first_render_ms')):>8s}  "
-                      f"hover {fmt_ms(row.get('hover_ms_median')):>8s}  bytes {row.get('bytes', 0) / 1e6:8.2f} MB", flush=True)
+                print(
+                    f"N={n:5d} {tool:28s} {row['status']:15s} first render {fmt_ms(row.get('first_render_ms')):>8s}  "
+                    f"hover {fmt_ms(row.get('hover_ms_median')):>8s}  bytes {row.get('bytes', 0) / 1e6:8.2f} MB",
+                    flush=True,
+                )
             for f in pages.iterdir():
                 f.unlink()  # pages can be a GB each
         if "ours" in tools and not args.no_lab:
@@ -494,8 +544,11 @@ def main() -> None:
                 if r["tool"] == "ours" and r["n_tokens"] in switch:
                     r.update(switch[r["n_tokens"]])
                     summarize(r)
-                    print(f"N={r['n_tokens']:5d} ours head switch (live kernel): picture median {fmt_ms(r.get('switch_ms_median'))}"
-                          f" p95 {fmt_ms(r.get('switch_ms_p95'))}; exact values median {fmt_ms(r.get('switch_exact_ms_median'))} {r.get('switch_error', '')}", flush=True)
+                    print(
+                        f"N={r['n_tokens']:5d} ours head switch (live kernel): picture median {fmt_ms(r.get('switch_ms_median'))}"
+                        f" p95 {fmt_ms(r.get('switch_ms_p95'))}; exact values median {fmt_ms(r.get('switch_exact_ms_median'))} {r.get('switch_error', '')}",
+                        flush=True,
+                    )
         browser.close()
 
     write_reports(rows, info, args.limit, args.out)
@@ -506,7 +559,9 @@ def capture_switch(args: argparse.Namespace) -> None:
 
     with sync_playwright() as p:
         browser = launch(p)
-        switch = measure_switch_in_lab(browser, args.sizes, args.switches, pathlib.Path(tempfile.mkdtemp(prefix="attn-lab-")), source="capture")
+        switch = measure_switch_in_lab(
+            browser, args.sizes, args.switches, pathlib.Path(tempfile.mkdtemp(prefix="attn-lab-")), source="capture"
+        )
         browser.close()
     rows = []
     for n, r in switch.items():
@@ -515,7 +570,9 @@ def capture_switch(args: argparse.Namespace) -> None:
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if not isinstance(v, list)}), flush=True)
     args.capture_switch.parent.mkdir(parents=True, exist_ok=True)
-    args.capture_switch.write_text(json.dumps({"command": " ".join(["bench/compare.py", *sys.argv[1:]]), "results": rows}, indent=2) + "\n")
+    args.capture_switch.write_text(
+        json.dumps({"command": " ".join(["bench/compare.py", *sys.argv[1:]]), "results": rows}, indent=2) + "\n"
+    )
     print(f"wrote {args.capture_switch}")
 
 
@@ -546,14 +603,22 @@ def enforce_limit(rows: list[dict[str, Any]], limit_s: float) -> list[dict[str, 
     return rows
 
 
-def write_reports(rows: list[dict[str, Any]], info: dict[str, Any], limit_s: float, out: pathlib.Path, command: str | None = None) -> None:
+def write_reports(
+    rows: list[dict[str, Any]], info: dict[str, Any], limit_s: float, out: pathlib.Path, command: str | None = None
+) -> None:
     rows = enforce_limit(rows, limit_s)
     md = table(rows, limit_s)
     print("\n" + md + "\n")
     for line in ratios(rows):
         print(line)
     out.parent.mkdir(parents=True, exist_ok=True)
-    record = {"machine": info, "command": command or " ".join(sys.argv), "limit_s": limit_s, "results": rows, "ratios": ratios(rows)}
+    record = {
+        "machine": info,
+        "command": command or " ".join(sys.argv),
+        "limit_s": limit_s,
+        "results": rows,
+        "ratios": ratios(rows),
+    }
     out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     out.with_suffix(".md").write_text(md + "\n\n" + "\n".join(f"- {r}" for r in ratios(rows)) + "\n")
     plot(rows, limit_s, out.with_suffix(".png"))

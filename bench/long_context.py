@@ -34,9 +34,9 @@ from typing import Any
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.widget_page import cell_center  # noqa: E402
 from tests.support.chromium import launch  # noqa: E402
 from tests.support.lab import jupyter_lab, open_and_run_all, write_notebook  # noqa: E402
+from tests.support.widget_page import cell_center  # noqa: E402
 
 KERNEL_SETUP = """
 import json, os, sys, threading, time
@@ -139,11 +139,16 @@ def _median(xs: list[float]) -> float | None:
     return statistics.median(xs) if xs else None
 
 
-def measure(browser: Any, url: str, workdir: pathlib.Path, n: int, switches: int, zooms: int, hovers: int, shots: pathlib.Path | None) -> dict[str, Any]:
+def measure(
+    browser: Any, url: str, workdir: pathlib.Path, n: int, switches: int, zooms: int, hovers: int, shots: pathlib.Path | None
+) -> dict[str, Any]:
     name = f"long_{n}.ipynb"
     go, report = workdir / f"report_{n}.go", workdir / f"report_{n}.json"
     ask, answer = workdir / f"cells_{n}.json", workdir / f"cells_{n}.answer.json"
-    write_notebook(workdir / name, [KERNEL_SETUP.format(root=str(ROOT), n=n, go=str(go), report=str(report), ask=str(ask), answer=str(answer))])
+    write_notebook(
+        workdir / name,
+        [KERNEL_SETUP.format(root=str(ROOT), n=n, go=str(go), report=str(report), ask=str(ask), answer=str(answer))],
+    )
     context = browser.new_context(viewport={"width": 1500, "height": 1300})
     page = context.new_page()
     row: dict[str, Any] = {"n_tokens": n}
@@ -179,7 +184,11 @@ def measure(browser: Any, url: str, workdir: pathlib.Path, n: int, switches: int
                 page.evaluate("([k, t0]) => { window.__firstP = window.__first(k, t0); }", [f"{layer},{head}", t0])
                 page.mouse.click(x, y)
                 first_picture.append(page.evaluate("() => window.__firstP"))
-                page.wait_for_function("k => document.querySelector('[data-testid=attn-widget]').dataset.headShown === k", arg=f"{layer},{head}", timeout=120_000)
+                page.wait_for_function(
+                    "k => document.querySelector('[data-testid=attn-widget]').dataset.headShown === k",
+                    arg=f"{layer},{head}",
+                    timeout=120_000,
+                )
                 overview.append(page.evaluate("t0 => window.__complete(t0)", t0))
                 page.wait_for_timeout(300)
             return overview, first_picture
@@ -264,7 +273,16 @@ def measure(browser: Any, url: str, workdir: pathlib.Path, n: int, switches: int
 
         _shutdown_kernels(context, url)
         context.close()
-    for key in ("switch_cold_ms", "switch_warm_ms", "switch_first_picture_ms", "switch_warm_first_picture_ms", "zoom_ms", "pan_ms", "hover_overview_ms", "hover_cell_ms"):
+    for key in (
+        "switch_cold_ms",
+        "switch_warm_ms",
+        "switch_first_picture_ms",
+        "switch_warm_first_picture_ms",
+        "zoom_ms",
+        "pan_ms",
+        "hover_overview_ms",
+        "hover_cell_ms",
+    ):
         if isinstance(row.get(key), list):
             row[f"{key}_median"] = _median(row[key])
     return row
@@ -323,7 +341,10 @@ def pictures(page: Any, heat: Any, n: int, shots: pathlib.Path) -> list[tuple[in
     for dq in range(-2, 3):
         for dk in range(-2, 3):
             page.mouse.move(*cell_center(page, "attn-heatmap", q + dq, k + dk))
-            page.wait_for_function("s => (document.querySelector('[data-testid=attn-tooltip]')?.textContent ?? '').includes(s)", arg=f"query {q + dq} ")
+            page.wait_for_function(
+                "s => (document.querySelector('[data-testid=attn-tooltip]')?.textContent ?? '').includes(s)",
+                arg=f"query {q + dq} ",
+            )
             text = tip.text_content() or ""
             m = re.search(r"key (\d+) .*weight (\S+)", text, re.S)
             assert m and int(m.group(1)) == k + dk, text
@@ -413,8 +434,11 @@ def main() -> None:
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if not isinstance(v, list)}), flush=True)
         browser.close()
-    info = {"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, {platform.platform()}", "chromium": version,
-            "command": " ".join(["bench/long_context.py", *sys.argv[1:]])}
+    info = {
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, {platform.platform()}",
+        "chromium": version,
+        "command": " ".join(["bench/long_context.py", *sys.argv[1:]]),
+    }
     md = f"# Long inputs (bench/long_context.py)\n\n{info['machine']}; Chromium {version}; live JupyterLab kernel.\n\n`{info['command']}`\n\n{table(rows)}\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps({**info, "results": rows}, indent=2) + "\n")

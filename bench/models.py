@@ -14,14 +14,30 @@ SHAPES = {
     # heads, width 4096, head dim 128.
     # The long-context benchmark's model: Llama-shaped (RoPE, 8 query heads on 2 key heads), small
     # enough that N = 32,768 runs on a 2-core CPU: 4 layers, width 256, head dim 32.
-    "llama-long": dict(family="llama", num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=2,
-                       hidden_size=256, intermediate_size=688, vocab_size=32000),
-    "llama-7b-gqa": dict(family="llama", num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
-                         hidden_size=4096, intermediate_size=11008, vocab_size=32000),
+    "llama-long": dict(
+        family="llama",
+        num_hidden_layers=4,
+        num_attention_heads=8,
+        num_key_value_heads=2,
+        hidden_size=256,
+        intermediate_size=688,
+        vocab_size=32000,
+    ),
+    "llama-7b-gqa": dict(
+        family="llama",
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        hidden_size=4096,
+        intermediate_size=11008,
+        vocab_size=32000,
+    ),
 }
 
 
-def build(shape: str, n_positions: int, device: str = "cpu", dtype: str = "float32", layers: int | None = None, lm_head: bool = False) -> Any:
+def build(
+    shape: str, n_positions: int, device: str = "cpu", dtype: str = "float32", layers: int | None = None, lm_head: bool = False
+) -> Any:
     """The shape's model, randomly initialised, SDPA attention; ``lm_head`` adds the language-model
     head (attribution needs next-token log-probabilities)."""
     import torch
@@ -78,7 +94,14 @@ class IdTokenizer:
     def __len__(self) -> int:
         return self.vocab
 
-    def __call__(self, text: str | list[str], text_pair: Any = None, return_tensors: str | None = None, add_special_tokens: bool = True, **_: Any) -> dict[str, Any]:
+    def __call__(
+        self,
+        text: str | list[str],
+        text_pair: Any = None,
+        return_tensors: str | None = None,
+        add_special_tokens: bool = True,
+        **_: Any,
+    ) -> dict[str, Any]:
         import torch
 
         texts = [text] if isinstance(text, str) else list(text)
@@ -87,7 +110,10 @@ class IdTokenizer:
             raise ValueError("IdTokenizer: texts of one batch must have the same length")
         if return_tensors != "pt":
             out = rows[0] if isinstance(text, str) else rows
-            return {"input_ids": out, "attention_mask": [[1] * len(r) for r in rows] if not isinstance(text, str) else [1] * len(rows[0])}
+            return {
+                "input_ids": out,
+                "attention_mask": [[1] * len(r) for r in rows] if not isinstance(text, str) else [1] * len(rows[0]),
+            }
         t = torch.tensor(rows)
         return {"input_ids": t, "attention_mask": torch.ones_like(t)}
 

@@ -94,7 +94,11 @@ def main() -> None:
     model = build("llama-long", n)
     need = capture_need(model.config, n, 4)
     assert need is not None
-    row.update(estimate_kept_bytes=need.kept, estimate_transient_bytes=need.transient, available_bytes=available_bytes(torch.device("cpu")))
+    row.update(
+        estimate_kept_bytes=need.kept,
+        estimate_transient_bytes=need.transient,
+        available_bytes=available_bytes(torch.device("cpu")),
+    )
     ids = random_ids(n, 32000)
     t0 = time.perf_counter()
     c = capture_ids(model, IdTokenizer(32000), ids)

@@ -68,7 +68,9 @@ def wire_bytes(state: dict[str, Any]) -> int:
     import base64
 
     binary = sum(len(base64.b64decode(v["$b64"])) for v in state.values() if isinstance(v, dict) and "$b64" in v)
-    text = len(json.dumps({k: v for k, v in state.items() if not (isinstance(v, dict) and "$b64" in v) and k not in ("_esm", "_css")}))
+    text = len(
+        json.dumps({k: v for k, v in state.items() if not (isinstance(v, dict) and "$b64" in v) and k not in ("_esm", "_css")})
+    )
     bundle = (STATIC / "widget.js").stat().st_size + (STATIC / "widget.css").stat().st_size
     return binary + text + bundle
 
@@ -114,9 +116,7 @@ def measure(browser: Any, n: int, repeats: int, hovers: int, source: str = "arra
         page.evaluate("() => import('/static/widget.js')")  # bundle load is not part of first paint
         page.evaluate("([s]) => window.mount(s, {width: 1300, bridge: true})", [state])
         page.wait_for_selector("[data-testid=attn-widget][data-ready=true]", state="attached", timeout=60_000)
-        paint = page.evaluate(
-            "() => performance.getEntriesByName('attn-widget:first-paint')[0].startTime - window.__views[0].t0"
-        )
+        paint = page.evaluate("() => performance.getEntriesByName('attn-widget:first-paint')[0].startTime - window.__views[0].t0")
         paints.append(paint)
         heaps.append(page.evaluate("() => performance.memory ? performance.memory.usedJSHeapSize : null"))
         if rep == 0 and hovers:
@@ -187,8 +187,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="fresh pages per size for first paint")
     parser.add_argument("--hovers", type=int, default=300, help="pointer moves per size")
     parser.add_argument("--quick", action="store_true", help="2 repeats, 40 hovers (CI: proves it works)")
-    parser.add_argument("--source", choices=["array", "capture"], default="array",
-                        help="array: synthetic (L, H, N, N) weights; capture: a GPT-2-small-shaped model captured (heads recomputed on request)")
+    parser.add_argument(
+        "--source",
+        choices=["array", "capture"],
+        default="array",
+        help="array: synthetic (L, H, N, N) weights; capture: a GPT-2-small-shaped model captured (heads recomputed on request)",
+    )
     parser.add_argument("--out", type=pathlib.Path, default=ROOT / "bench" / "results" / "widget.json")
     args = parser.parse_args()
     if args.quick:

@@ -1,23 +1,23 @@
 // One rendered view of the widget: builds the DOM, keeps the three views in step with the model's
 // traits, and turns clicks into trait changes. Everything it registers is tied to `signal`.
+
+import { flagsOf } from "./axis_wire";
 import type { Theme } from "./canvas";
-import { readTheme } from "./canvas";
-import { followHostScheme } from "./host_theme";
+import { context2d, readTheme } from "./canvas";
 import { magnitudeScale } from "./colormap";
 import { Controls } from "./controls";
+import { codesOf, decodeCodes } from "./decode";
 import type { ExportChoice } from "./export_menu";
 import { ExportMenu } from "./export_menu";
 import type { Figure, Format, Panel, TextPiece, ViewPiece } from "./figure";
-import { PANELS, SCALES, backgroundOf, download, placeFigure, renderPng, renderSvg, textOf } from "./figure";
-import { SaliencyControls } from "./saliency_controls";
-import { flagsOf } from "./axis_wire";
-import { EXPORT_CHUNK_BYTES, isExportRequest } from "./protocol";
-import type { ExportRequest } from "./protocol";
-import { codesOf, decodeCodes } from "./decode";
+import { backgroundOf, download, PANELS, placeFigure, renderPng, renderSvg, SCALES, textOf } from "./figure";
 import { GridView } from "./grid";
 import { HeatmapView } from "./heatmap";
+import { followHostScheme } from "./host_theme";
 import type { CellWindow } from "./layout";
-import type { HeadRef } from "./protocol";
+import type { ExportRequest, HeadRef } from "./protocol";
+import { EXPORT_CHUNK_BYTES, isExportRequest } from "./protocol";
+import { SaliencyControls } from "./saliency_controls";
 import { StripView } from "./strip";
 import { TileStore } from "./tile_store";
 import { Tooltip } from "./tooltip";
@@ -90,35 +90,93 @@ export class AttentionApp {
     body.append(gridPanel, heatPanel);
     this.root.prepend(this.controls.el, this.saliencyControls.el, body, stripPanel);
     el.appendChild(this.root);
-    followHostScheme(this.root, () => {
-      this.theme = null; // the canvases take their colours from CSS at the next draw
-      this.schedule("grid", "heatmap", "strip");
-    }, signal);
+    followHostScheme(
+      this.root,
+      () => {
+        this.theme = null; // the canvases take their colours from CSS at the next draw
+        this.schedule("grid", "heatmap", "strip");
+      },
+      signal,
+    );
 
     const themeOf = () => (this.theme ??= readTheme(this.root));
     this.store = new TileStore(model, signal, () => this.schedule("heatmap", "strip"));
-    this.grid = new GridView(gridPanel, themeOf, tooltip, {
-      select: (layer, head) => this.save({ layer, head }),
-      preview: (layer, head) => this.prefetch(layer, head),
-    }, signal);
+    this.grid = new GridView(
+      gridPanel,
+      themeOf,
+      tooltip,
+      {
+        select: (layer, head) => this.save({ layer, head }),
+        preview: (layer, head) => this.prefetch(layer, head),
+      },
+      signal,
+    );
     this.gridStatus = div("attn-grid-status");
     this.gridStatus.dataset.testid = "attn-grid-status";
     gridPanel.appendChild(this.gridStatus);
-    this.heatmap = new HeatmapView(heatPanel, themeOf, tooltip, {
-      select: (query, key) => this.save({ query, key }),
-      windowChanged: (win) => this.windowMoved(win),
-      target: (query) => this.save({ target_position: query }),
-    }, this.store, signal);
-    this.strip = new StripView(stripPanel, themeOf, tooltip, {
-      select: (query, key) => this.save({ query, key }),
-    }, this.store, signal);
-    this.track = new TrackView(stripPanel, themeOf, tooltip, {
-      select: (query, key) => this.save({ query, key }),
-    }, this.store, signal);
+    this.heatmap = new HeatmapView(
+      heatPanel,
+      themeOf,
+      tooltip,
+      {
+        select: (query, key) => this.save({ query, key }),
+        windowChanged: (win) => this.windowMoved(win),
+        target: (query) => this.save({ target_position: query }),
+      },
+      this.store,
+      signal,
+    );
+    this.strip = new StripView(
+      stripPanel,
+      themeOf,
+      tooltip,
+      {
+        select: (query, key) => this.save({ query, key }),
+      },
+      this.store,
+      signal,
+    );
+    this.track = new TrackView(
+      stripPanel,
+      themeOf,
+      tooltip,
+      {
+        select: (query, key) => this.save({ query, key }),
+      },
+      this.store,
+      signal,
+    );
     signal.addEventListener("abort", () => clearTimeout(this.windowTimer));
 
-    const shape: (keyof WidgetState)[] = ["kind", "kinds", "tokens", "special", "generated", "query_tokens", "query_special", "query_generated", "n_layers", "n_heads", "n_tokens", "n_queries", "attention_data", "heatmap_quantity", "saliency_version"];
-    const saliency: (keyof WidgetState)[] = ["saliency_available", "strip_methods", "strip_method", "target_token", "target_label", "target_position", "busy", "status", "spans", "flow_span"];
+    const shape: (keyof WidgetState)[] = [
+      "kind",
+      "kinds",
+      "tokens",
+      "special",
+      "generated",
+      "query_tokens",
+      "query_special",
+      "query_generated",
+      "n_layers",
+      "n_heads",
+      "n_tokens",
+      "n_queries",
+      "attention_data",
+      "heatmap_quantity",
+      "saliency_version",
+    ];
+    const saliency: (keyof WidgetState)[] = [
+      "saliency_available",
+      "strip_methods",
+      "strip_method",
+      "target_token",
+      "target_label",
+      "target_position",
+      "busy",
+      "status",
+      "spans",
+      "flow_span",
+    ];
     this.listen(saliency, () => this.loadSaliency());
     this.listen(["strip_values", "strip_method"], () => this.loadStrip());
     this.listen(shape, () => this.queueShape());
@@ -281,7 +339,14 @@ export class AttentionApp {
         const values = decodeCodes(codes);
         const option = (this.model.get("strip_methods") ?? []).find((m) => m.id === method);
         const name = option?.label ?? method;
-        const vector = { codes, values, label: this.model.get("strip_label") ?? "", valueName: name, shortName: option?.short ?? name, scale: magnitudeScale(values) };
+        const vector = {
+          codes,
+          values,
+          label: this.model.get("strip_label") ?? "",
+          valueName: name,
+          shortName: option?.short ?? name,
+          scale: magnitudeScale(values),
+        };
         this.strip.setVector(vector, true);
         this.track.setVector(vector, true);
       } else {
@@ -316,19 +381,28 @@ export class AttentionApp {
     const codes = codesOf(payload?.data);
     const nLayers = this.model.get("n_layers");
     const nHeads = this.model.get("n_heads");
-    if (!payload || payload.what !== "scores" || codes.length !== nLayers * nHeads) return;
+    if (payload?.what !== "scores" || codes.length !== nLayers * nHeads) return;
     const metric = this.model.get("grid_metric");
     const options = this.model.get("grid_metric_options") ?? [];
     this.controls.setMetrics(options, metric);
     const label = options.find((o) => o.id === metric)?.label ?? metric;
-    const bytes = (b: unknown) => (b ? new Uint8Array((b as DataView).buffer, (b as DataView).byteOffset, (b as DataView).byteLength) : null);
+    const bytes = (b: unknown) =>
+      b ? new Uint8Array((b as DataView).buffer, (b as DataView).byteOffset, (b as DataView).byteLength) : null;
     const estimate = payload.exact
       ? null
-      : { errors: codesOf(payload.error), exact: bytes(payload.exact_heads), lowerBound: bytes(payload.lower_bound), sample: payload.sample ?? 0, rows: payload.rows ?? 0 };
+      : {
+          errors: codesOf(payload.error),
+          exact: bytes(payload.exact_heads),
+          lowerBound: bytes(payload.lower_bound),
+          sample: payload.sample ?? 0,
+          rows: payload.rows ?? 0,
+        };
     this.grid.setData({ nLayers, nHeads, codes, values: decodeCodes(codes), metricLabel: label, estimate });
     const done = payload.done ?? nLayers * nHeads;
     const total = payload.total ?? nLayers * nHeads;
-    this.gridStatus.textContent = payload.exact ? "" : `refining scores: ${done} of ${total} heads exact · the rest estimated from ${payload.sample} of ${payload.rows} query rows (≈ in the tooltip)`;
+    this.gridStatus.textContent = payload.exact
+      ? ""
+      : `refining scores: ${done} of ${total} heads exact · the rest estimated from ${payload.sample} of ${payload.rows} query rows (≈ in the tooltip)`;
     this.gridStatus.dataset.done = String(done);
     this.gridStatus.dataset.total = String(total);
     this.root.dataset.gridExact = String(!!payload.exact);
@@ -343,7 +417,7 @@ export class AttentionApp {
       layer: this.model.get("layer"),
       head: this.model.get("head"),
       quantity,
-      version: quantity === "attention" ? 0 : this.model.get("saliency_version") ?? 0,
+      version: quantity === "attention" ? 0 : (this.model.get("saliency_version") ?? 0),
     };
   }
 
@@ -353,7 +427,8 @@ export class AttentionApp {
     const head = this.model.get("head");
     this.grid.setSelection(layer, head);
     const kinds = this.model.get("kinds") ?? [];
-    const kind = kinds.length > 1 ? `${kinds.find((k) => k.id === this.model.get("kind"))?.label ?? this.model.get("kind")}, ` : "";
+    const kind =
+      kinds.length > 1 ? `${kinds.find((k) => k.id === this.model.get("kind"))?.label ?? this.model.get("kind")}, ` : "";
     const signed = (this.model.get("heatmap_quantity") ?? "attention") !== "attention";
     const what = signed ? "attention × gradient A·∂L/∂A (colour = size, tooltip = sign)" : "attention weights";
     this.title.textContent = `${kind}layer ${layer} · head ${head}: ${what} (row = query, column = key)`;
@@ -407,7 +482,13 @@ export class AttentionApp {
     const texts: TextPiece[] = [];
     const place = (canvas: HTMLCanvasElement, draw: ViewPiece["draw"]) => {
       const box = canvas.getBoundingClientRect();
-      views.push({ x: box.left, y: box.top, width: parseFloat(canvas.style.width) || box.width, height: parseFloat(canvas.style.height) || box.height, draw });
+      views.push({
+        x: box.left,
+        y: box.top,
+        width: parseFloat(canvas.style.width) || box.width,
+        height: parseFloat(canvas.style.height) || box.height,
+        draw,
+      });
     };
     const text = (el: HTMLElement) => {
       const t = textOf(el);
@@ -426,7 +507,7 @@ export class AttentionApp {
       text(view.captionEl);
       place(view.canvas, (ctx) => view.draw(ctx));
     }
-    const measure = document.createElement("canvas").getContext("2d")!;
+    const measure = context2d(document.createElement("canvas"));
     const width = (t: TextPiece) => {
       measure.font = t.font;
       return measure.measureText(t.text).width;
@@ -458,7 +539,9 @@ export class AttentionApp {
     const reply = { type: "export-chunk", id: req.id, view: this.viewId };
     try {
       if (!PANELS.includes(req.panel) || (req.format !== "png" && req.format !== "svg") || !SCALES.includes(req.scale)) {
-        throw new Error(`cannot export panel=${JSON.stringify(req.panel)} format=${JSON.stringify(req.format)} scale=${JSON.stringify(req.scale)}`);
+        throw new Error(
+          `cannot export panel=${JSON.stringify(req.panel)} format=${JSON.stringify(req.format)} scale=${JSON.stringify(req.scale)}`,
+        );
       }
       const blob = await this.exportFigure(req.panel, req.format, req.scale);
       const bytes = new Uint8Array(await blob.arrayBuffer());

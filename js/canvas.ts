@@ -21,8 +21,7 @@ export function sizeCanvas(canvas: HTMLCanvasElement, cssW: number, cssH: number
   if (canvas.height !== h) canvas.height = h;
   canvas.style.width = `${cssW}px`;
   canvas.style.height = `${cssH}px`;
-  const ctx = canvas.getContext("2d");
-  if (!ctx) throw new Error("attn_widget: canvas 2D context unavailable");
+  const ctx = context2d(canvas);
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   return ctx;
 }
@@ -48,7 +47,15 @@ export function font(theme: Theme, sizePx: number, style = ""): string {
 }
 
 /** Mark a rectangle twice (a light inner line inside a bright outer one) so it shows on any colour. */
-export function strokeMark(ctx: CanvasRenderingContext2D, theme: Theme, x: number, y: number, w: number, h: number, width = 2): void {
+export function strokeMark(
+  ctx: CanvasRenderingContext2D,
+  theme: Theme,
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+  width = 2,
+): void {
   ctx.save();
   ctx.lineWidth = width;
   ctx.strokeStyle = theme.outline;
@@ -60,7 +67,12 @@ export function strokeMark(ctx: CanvasRenderingContext2D, theme: Theme, x: numbe
 }
 
 /** Set the testability attributes (data-plot, data-rows, data-cols; docs/protocol.md) on a view's canvas. */
-export function setPlotAttributes(canvas: HTMLCanvasElement, plot: { x: number; y: number; w: number; h: number }, rows: number, cols: number): void {
+export function setPlotAttributes(
+  canvas: HTMLCanvasElement,
+  plot: { x: number; y: number; w: number; h: number },
+  rows: number,
+  cols: number,
+): void {
   canvas.dataset.rows = String(rows);
   canvas.dataset.cols = String(cols);
   canvas.dataset.plot = [plot.x, plot.y, plot.w, plot.h].map((v) => String(Math.round(v * 100) / 100)).join(",");
@@ -68,7 +80,11 @@ export function setPlotAttributes(canvas: HTMLCanvasElement, plot: { x: number; 
 
 /** A view's canvas with a transparent overlay canvas on top (for hover marks, so hovering never
  * redraws the view), appended to `container`. */
-export function layeredCanvas(container: HTMLElement, testid: string, label: string): { canvas: HTMLCanvasElement; overlay: HTMLCanvasElement } {
+export function layeredCanvas(
+  container: HTMLElement,
+  testid: string,
+  label: string,
+): { canvas: HTMLCanvasElement; overlay: HTMLCanvasElement } {
   const wrap = document.createElement("div");
   wrap.className = "attn-canvas-wrap";
   const canvas = document.createElement("canvas");
@@ -80,6 +96,13 @@ export function layeredCanvas(container: HTMLElement, testid: string, label: str
   wrap.append(canvas, overlay);
   container.appendChild(wrap);
   return { canvas, overlay };
+}
+
+/** A canvas's 2D context; browsers give none only when out of canvas memory: say so. */
+export function context2d(canvas: HTMLCanvasElement): CanvasRenderingContext2D {
+  const ctx = canvas.getContext("2d");
+  if (!ctx) throw new Error("attn_widget: canvas 2D context unavailable");
+  return ctx;
 }
 
 /** Clear a whole canvas whatever its transform; returns its context (null if unavailable). */

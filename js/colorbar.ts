@@ -7,7 +7,15 @@ import { niceTicks } from "./layout";
 
 export const COLORBAR_WIDTH = 64; // bar + tick labels, in CSS pixels
 
-export function drawColorbar(ctx: CanvasRenderingContext2D, theme: Theme, x: number, y: number, h: number, scale: ColorScale, title: string): void {
+export function drawColorbar(
+  ctx: CanvasRenderingContext2D,
+  theme: Theme,
+  x: number,
+  y: number,
+  h: number,
+  scale: ColorScale,
+  title: string,
+): void {
   const barW = 12;
   const steps = Math.max(2, Math.min(LUT_SIZE, Math.round(h)));
   for (let i = 0; i < steps; i++) {

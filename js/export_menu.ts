@@ -44,10 +44,14 @@ export class ExportMenu {
     this.menu.append(labelled("panel ", panel), labelled(" format ", format), go);
     this.el.append(open, this.menu);
     open.addEventListener("click", () => (this.menu.hidden = !this.menu.hidden), { signal });
-    go.addEventListener("click", () => {
-      const f = FORMATS.find((x) => x.id === format.value) ?? FORMATS[1];
-      onDownload({ panel: panel.value as Panel, ...f.choice });
-      this.menu.hidden = true;
-    }, { signal });
+    go.addEventListener(
+      "click",
+      () => {
+        const f = FORMATS.find((x) => x.id === format.value) ?? FORMATS[1];
+        onDownload({ panel: panel.value as Panel, ...f.choice });
+        this.menu.hidden = true;
+      },
+      { signal },
+    );
   }
 }

@@ -1,7 +1,8 @@
 // Figure export: what a panel shows on screen, re-drawn at any scale as PNG, or recorded as SVG
 // (svg_context.ts). A figure is a list of pieces placed where they sit on screen: views that draw
 // themselves (grid, heatmap, strip) and text lines (titles, captions) copied from the page.
-import { SvgContext, asContext } from "./svg_context";
+import { context2d } from "./canvas";
+import { asContext, SvgContext } from "./svg_context";
 
 export type Panel = "all" | "grid" | "heatmap" | "strip";
 export type Format = "png" | "svg";
@@ -38,7 +39,13 @@ export interface Figure {
 const MARGIN = 8;
 
 /** Pieces in page coordinates -> a figure whose origin is the top left of everything, plus a margin. */
-export function placeFigure(views: ViewPiece[], texts: TextPiece[], measure: (t: TextPiece) => number, background: string, title: string): Figure {
+export function placeFigure(
+  views: ViewPiece[],
+  texts: TextPiece[],
+  measure: (t: TextPiece) => number,
+  background: string,
+  title: string,
+): Figure {
   const boxes = [
     ...views.map((v) => [v.x, v.y, v.x + v.width, v.y + v.height]),
     ...texts.map((t) => [t.x, t.y, t.x + measure(t), t.y + fontSize(t.font) * 1.3]),
@@ -78,27 +85,29 @@ export async function renderPng(fig: Figure, scale: number): Promise<Blob> {
   const out = document.createElement("canvas");
   out.width = Math.round(fig.width * scale);
   out.height = Math.round(fig.height * scale);
-  const ctx = out.getContext("2d")!;
+  const ctx = context2d(out);
   ctx.fillStyle = fig.background;
   ctx.fillRect(0, 0, out.width, out.height);
   for (const v of fig.views) {
     const layer = document.createElement("canvas");
     layer.width = Math.max(1, Math.round(v.width * scale));
     layer.height = Math.max(1, Math.round(v.height * scale));
-    const lc = layer.getContext("2d")!;
+    const lc = context2d(layer);
     lc.setTransform(scale, 0, 0, scale, 0, 0);
     v.draw(lc, false);
     ctx.drawImage(layer, Math.round(v.x * scale), Math.round(v.y * scale));
   }
   ctx.setTransform(scale, 0, 0, scale, 0, 0);
   drawTexts(ctx, fig.texts);
-  return new Promise((resolve, reject) => out.toBlob((b) => (b ? resolve(b) : reject(new Error("the browser could not encode the PNG"))), "image/png"));
+  return new Promise((resolve, reject) =>
+    out.toBlob((b) => (b ? resolve(b) : reject(new Error("the browser could not encode the PNG"))), "image/png"),
+  );
 }
 
 /** The figure as an SVG document: vector shapes and <text>, heatmaps above 256 x 256 visible
  * cells as one inline image. */
 export function renderSvg(fig: Figure): string {
-  const measure = document.createElement("canvas").getContext("2d")!;
+  const measure = context2d(document.createElement("canvas"));
   const svg = new SvgContext(fig.width, fig.height, measure, fig.background);
   const ctx = asContext(svg);
   for (const v of fig.views) {

@@ -3,8 +3,8 @@
 import type { Theme } from "./canvas";
 import { clearCanvas, font, layeredCanvas, setPlotAttributes, sizeCanvas, strokeMark } from "./canvas";
 import { COLORBAR_WIDTH, drawColorbar } from "./colorbar";
-import { extentScale } from "./colormap";
 import type { ColorScale } from "./colormap";
+import { extentScale } from "./colormap";
 import { formatCode } from "./decode";
 import type { Cell, Rect } from "./layout";
 import { cellAt, cellRect, fullWindow, labelIndices, labelStep } from "./layout";
@@ -135,7 +135,8 @@ export class GridView {
   }
 
   private drawAxes(ctx: CanvasRenderingContext2D, theme: Theme): void {
-    const data = this.data!;
+    const data = this.data;
+    if (!data) return;
     const c = this.cellPx;
     ctx.fillStyle = theme.text;
     ctx.font = font(theme, 10);
@@ -177,7 +178,10 @@ export class GridView {
   private onMove(e: PointerEvent): void {
     const cell = this.cellOf(e);
     const data = this.data;
-    if (!cell || !data) return this.onLeave();
+    if (!cell || !data) {
+      this.onLeave();
+      return;
+    }
     const i = cell.row * data.nHeads + cell.col;
     this.tooltip.show([`layer ${cell.row} · head ${cell.col}`, ...describeScore(data, i)], e.clientX, e.clientY, "grid");
     if (this.hover?.row !== cell.row || this.hover?.col !== cell.col) {
@@ -207,10 +211,18 @@ export class GridView {
 export function describeScore(data: GridData, i: number): string[] {
   const est = data.estimate;
   const value = formatCode(data.codes[i]);
-  if (!est || !est.exact || est.exact[i]) return [`${data.metricLabel}: ${value}`];
+  if (!est?.exact || est.exact[i]) return [`${data.metricLabel}: ${value}`];
   const sample = `${est.sample} of ${est.rows} query rows`;
   if (est.lowerBound?.[i]) {
-    return [`${data.metricLabel}: ≥ ${value} (estimate)`, `largest over ${sample} sampled: a lower bound`, "exact value on its way"];
+    return [
+      `${data.metricLabel}: ≥ ${value} (estimate)`,
+      `largest over ${sample} sampled: a lower bound`,
+      "exact value on its way",
+    ];
   }
-  return [`${data.metricLabel}: ≈ ${value} (estimate)`, `standard error ${formatCode(est.errors[i])}, from ${sample}`, "exact value on its way"];
+  return [
+    `${data.metricLabel}: ≈ ${value} (estimate)`,
+    `standard error ${formatCode(est.errors[i])}, from ${sample}`,
+    "exact value on its way",
+  ];
 }

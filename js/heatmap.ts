@@ -5,19 +5,31 @@
 // pixel at most one block, the largest weight of the block; coarser tiles fill in while finer
 // ones load, and the tooltip describes the block, or the exact cell, under the pointer.
 import type { Theme } from "./canvas";
-import { clearCanvas, font, layeredCanvas, setPlotAttributes, sizeCanvas, strokeMark } from "./canvas";
+import { clearCanvas, context2d, font, layeredCanvas, setPlotAttributes, sizeCanvas, strokeMark } from "./canvas";
 import { COLORBAR_WIDTH, drawColorbar } from "./colorbar";
 import { ColorScale, viridis } from "./colormap";
 import { formatCode } from "./decode";
 import type { Cell, CellWindow, Rect } from "./layout";
-import { cellAt, cellRect, clampWindow, fitText, wrapText, fullWindow, labelIndices, labelStep, panWindow, spanLevels, zoomWindow } from "./layout";
+import {
+  cellAt,
+  cellRect,
+  clampWindow,
+  fitText,
+  fullWindow,
+  labelIndices,
+  labelStep,
+  panWindow,
+  spanLevels,
+  wrapText,
+  zoomWindow,
+} from "./layout";
 import { blockFor, coarserBlocks, tilesFor } from "./lod";
 import type { HeadRef } from "./protocol";
 import { TILE_SIDE } from "./protocol";
 import { rasterizeTile } from "./raster";
 import { svgExtras } from "./svg_context";
 import type { Tile, TileSpec, TileStore } from "./tile_store";
-import { SILENCE_MS, rankInRow } from "./tile_store";
+import { rankInRow, SILENCE_MS } from "./tile_store";
 import type { Tooltip } from "./tooltip";
 import { describeToken } from "./tooltip";
 import type { Axis, Span } from "./types";
@@ -37,7 +49,6 @@ const MAX_PLOT_PX = 720;
 const MIN_VALUE_CELL_PX = 30; // print the weight inside cells at least this big
 /** An SVG export draws one rectangle per cell up to 256 x 256 visible cells, else one image. */
 export const MAX_VECTOR_CELLS = 256 * 256;
-
 
 export class HeatmapView {
   readonly canvas: HTMLCanvasElement;
@@ -75,7 +86,11 @@ export class HeatmapView {
     private readonly store: TileStore,
     signal: AbortSignal,
   ) {
-    ({ canvas: this.canvas, overlay: this.overlay } = layeredCanvas(container, "attn-heatmap", "token x token attention of the selected head"));
+    ({ canvas: this.canvas, overlay: this.overlay } = layeredCanvas(
+      container,
+      "attn-heatmap",
+      "token x token attention of the selected head",
+    ));
     const opts = { signal };
     this.canvas.addEventListener("pointermove", (e) => this.onMove(e), opts);
     this.canvas.addEventListener("pointerleave", () => this.onLeave(), opts);
@@ -137,7 +152,11 @@ export class HeatmapView {
   /** The tiles another head would need in the window shown (grid hover prefetch). */
   specsFor(head: HeadRef): TileSpec[] {
     const { row0, rows, col0, cols } = this.win;
-    return tilesFor(row0, rows, col0, cols, this.nRows, this.nCols, this.block).map((window) => ({ head, window, block: [this.block, this.block] as [number, number] }));
+    return tilesFor(row0, rows, col0, cols, this.nRows, this.nCols, this.block).map((window) => ({
+      head,
+      window,
+      block: [this.block, this.block] as [number, number],
+    }));
   }
 
   get drewTiles(): boolean {
@@ -178,7 +197,8 @@ export class HeatmapView {
 
   private setWindow(win: CellWindow): void {
     const next = clampWindow(win, this.nRows, this.nCols);
-    const same = next.row0 === this.win.row0 && next.col0 === this.win.col0 && next.rows === this.win.rows && next.cols === this.win.cols;
+    const same =
+      next.row0 === this.win.row0 && next.col0 === this.win.col0 && next.rows === this.win.rows && next.cols === this.win.cols;
     if (same) return;
     this.win = next;
     this.draw();
@@ -227,7 +247,12 @@ export class HeatmapView {
       setPlotAttributes(this.canvas, this.plot, this.win.rows, this.win.cols);
       this.canvas.dataset.row0 = String(this.win.row0);
       this.canvas.dataset.col0 = String(this.win.col0);
-      this.canvas.dataset.window = [this.win.row0, this.win.row0 + this.win.rows, this.win.col0, this.win.col0 + this.win.cols].join(",");
+      this.canvas.dataset.window = [
+        this.win.row0,
+        this.win.row0 + this.win.rows,
+        this.win.col0,
+        this.win.col0 + this.win.cols,
+      ].join(",");
     }
     this.drawLabels(ctx, theme);
     const drawn = this.head ? this.drawTiles(ctx, theme, this.head, vector) : false;
@@ -243,7 +268,12 @@ export class HeatmapView {
     }
     const failure = this.head && this.needed.length ? this.needed.map((t) => this.store.error(t)).find((e) => e) : undefined;
     const silent = this.store.silentMs >= SILENCE_MS;
-    const waiting = this.head && !drawn ? (silent ? `no answer from the kernel for ${Math.round(this.store.silentMs / 1000)} s: this head's weights come from Python on request, so it needs a running kernel (rerun the cell)` : `loading layer ${this.head.layer}, head ${this.head.head}…`) : "";
+    const waiting =
+      this.head && !drawn
+        ? silent
+          ? `no answer from the kernel for ${Math.round(this.store.silentMs / 1000)} s: this head's weights come from Python on request, so it needs a running kernel (rerun the cell)`
+          : `loading layer ${this.head.layer}, head ${this.head.head}…`
+        : "";
     const status = this.status || (failure ? `could not load this view: ${failure}` : waiting);
     if (!target) this.canvas.dataset.status = status; // what the plot says instead of a picture
     if (status) {
@@ -252,7 +282,9 @@ export class HeatmapView {
       ctx.textAlign = "center";
       ctx.textBaseline = "middle";
       const lines = wrapText(status, w - 16, (t) => ctx.measureText(t).width);
-      lines.forEach((line, i) => ctx.fillText(line, this.plot.x + w / 2, this.plot.y + h / 2 + (i - (lines.length - 1) / 2) * 16, w - 8));
+      for (const [i, line] of lines.entries()) {
+        ctx.fillText(line, this.plot.x + w / 2, this.plot.y + h / 2 + (i - (lines.length - 1) / 2) * 16, w - 8);
+      }
     }
     if (band) this.drawSpans(ctx, theme, levels);
     if (!target) this.drawOverlay();
@@ -292,11 +324,18 @@ export class HeatmapView {
     const { row0, rows, col0, cols } = this.win;
     this.block = blockFor(rows, cols, this.plot.w, this.plot.h, dpr);
     const levels = coarserBlocks(this.nRows, this.nCols, this.block);
-    const specs = (b: number) => tilesFor(row0, rows, col0, cols, this.nRows, this.nCols, b).map((window) => ({ head, window, block: [b, b] as [number, number] }));
+    const specs = (b: number) =>
+      tilesFor(row0, rows, col0, cols, this.nRows, this.nCols, b).map((window) => ({
+        head,
+        window,
+        block: [b, b] as [number, number],
+      }));
     this.needed = specs(this.block);
     const top = specs(levels[0]);
     this.standIn = levels[0] !== this.block && top.length === 1 ? top[0] : null;
-    const byLevel = levels.map((b) => (b === this.block ? this.needed : specs(b)).map((spec) => this.store.get(spec)).filter((t): t is Tile => !!t));
+    const byLevel = levels.map((b) =>
+      (b === this.block ? this.needed : specs(b)).map((spec) => this.store.get(spec)).filter((t): t is Tile => !!t),
+    );
     const range = this.store.range(head); // known once any tile of the head is here
     if (range && (!this.scale || this.scale.hi !== (range[1] > 0 ? range[1] : 1) || this.scale.magnitude !== this.signed)) {
       this.scale = new ColorScale(0, range[1] > 0 ? range[1] : 1, viridis(), this.signed);
@@ -362,7 +401,7 @@ export class HeatmapView {
       const canvas = r?.canvas ?? document.createElement("canvas");
       canvas.width = tile.cols;
       canvas.height = tile.rows;
-      canvas.getContext("2d")!.putImageData(new ImageData(img as Uint8ClampedArray<ArrayBuffer>, tile.cols, tile.rows), 0, 0);
+      context2d(canvas).putImageData(new ImageData(img as Uint8ClampedArray<ArrayBuffer>, tile.cols, tile.rows), 0, 0);
       r = { canvas, scale };
       this.rasters.set(tile, r);
     }
@@ -394,7 +433,7 @@ export class HeatmapView {
     const image = document.createElement("canvas");
     image.width = Math.max(1, Math.ceil(cols / b));
     image.height = Math.max(1, Math.ceil(rows / b));
-    const px = image.getContext("2d")!;
+    const px = context2d(image);
     px.imageSmoothingEnabled = false;
     for (const here of byLevel) {
       for (const tile of here) {
@@ -403,7 +442,13 @@ export class HeatmapView {
         px.drawImage(raster, (k0 - col0) / b, (q0 - row0) / b, (tile.cols * tile.block[1]) / b, (tile.rows * tile.block[0]) / b);
       }
     }
-    ctx.drawImage(image, this.plot.x, this.plot.y, (image.width * b * this.plot.w) / cols, (image.height * b * this.plot.h) / rows);
+    ctx.drawImage(
+      image,
+      this.plot.x,
+      this.plot.y,
+      (image.width * b * this.plot.w) / cols,
+      (image.height * b * this.plot.h) / rows,
+    );
   }
 
   private drawGrid(ctx: CanvasRenderingContext2D, cellW: number, cellH: number): void {
@@ -426,7 +471,14 @@ export class HeatmapView {
   /** The weight inside each visible cell: one font size (up to 12 px) chosen so a typical weight
    * ("0.0123") fits; a longer text (1.23e-05) is set smaller to fit, and only one that would need
    * under 6 px is left to the tooltip. */
-  private drawValues(ctx: CanvasRenderingContext2D, theme: Theme, tile: Tile, scale: ColorScale, cellW: number, cellH: number): void {
+  private drawValues(
+    ctx: CanvasRenderingContext2D,
+    theme: Theme,
+    tile: Tile,
+    scale: ColorScale,
+    cellW: number,
+    cellH: number,
+  ): void {
     const [q0, , k0] = tile.window;
     const n = tile.cols;
     const { row0, col0, rows, cols } = this.win;
@@ -475,7 +527,11 @@ export class HeatmapView {
       this.labelStyle(ctx, theme, this.rows, q, q === this.query);
       ctx.textAlign = "right";
       svgExtras(ctx).titleNext?.(this.rows.tokens[q]);
-      ctx.fillText(fitText(this.rows.tokens[q], this.plot.x - 22, measure), this.plot.x - 4, this.plot.y + (q - row0 + 0.5) * cellH);
+      ctx.fillText(
+        fitText(this.rows.tokens[q], this.plot.x - 22, measure),
+        this.plot.x - 4,
+        this.plot.y + (q - row0 + 0.5) * cellH,
+      );
     }
     if (this.targetRow >= row0 && this.targetRow < row0 + rows) {
       // ▶ marks the position whose next-token prediction the saliency explains
@@ -548,7 +604,9 @@ export class HeatmapView {
       const [q0, , k0] = tile.window;
       const i = (q - q0) * tile.cols + (k - k0);
       const row = this.fullRow(found.tile.head, q);
-      const rank = row ? ` · ${this.signed ? `|·| rank ${rankInRow(Array.from(row, Math.abs), k)}` : `rank ${rankInRow(row, k)}`} of ${this.nCols} in row` : "";
+      const rank = row
+        ? ` · ${this.signed ? `|·| rank ${rankInRow(Array.from(row, Math.abs), k)}` : `rank ${rankInRow(row, k)}`} of ${this.nCols} in row`
+        : "";
       lines.push(`${name} ${formatCode(tile.codes[i])}${rank}`);
     } else {
       const { tile, i, j } = found;
@@ -584,7 +642,12 @@ export class HeatmapView {
       const span = TILE_SIDE * b;
       const ty = Math.floor(q / span);
       const tx = Math.floor(k / span);
-      const window: [number, number, number, number] = [ty * span, Math.min(this.nRows, (ty + 1) * span), tx * span, Math.min(this.nCols, (tx + 1) * span)];
+      const window: [number, number, number, number] = [
+        ty * span,
+        Math.min(this.nRows, (ty + 1) * span),
+        tx * span,
+        Math.min(this.nCols, (tx + 1) * span),
+      ];
       const tile = this.store.get({ head, window, block: [b, b] });
       if (tile) return { tile, block: [b, b], i: Math.floor((q - window[0]) / b), j: Math.floor((k - window[2]) / b) };
       if (span >= this.nRows && span >= this.nCols) break;
@@ -597,7 +660,12 @@ export class HeatmapView {
     const out = new Float32Array(this.nCols);
     const ty = Math.floor(q / TILE_SIDE);
     for (let k0 = 0; k0 < this.nCols; k0 += TILE_SIDE) {
-      const window: [number, number, number, number] = [ty * TILE_SIDE, Math.min(this.nRows, (ty + 1) * TILE_SIDE), k0, Math.min(this.nCols, k0 + TILE_SIDE)];
+      const window: [number, number, number, number] = [
+        ty * TILE_SIDE,
+        Math.min(this.nRows, (ty + 1) * TILE_SIDE),
+        k0,
+        Math.min(this.nCols, k0 + TILE_SIDE),
+      ];
       const tile = this.store.get({ head, window, block: [1, 1] });
       if (!tile) return null;
       const r = q - window[0];
@@ -622,11 +690,17 @@ export class HeatmapView {
     this.canvas.style.cursor = labelRow >= 0 ? "pointer" : "";
     if (labelRow >= 0) {
       this.onLeave();
-      const lines = [`query ${labelRow} ${describeToken(this.rows, labelRow)}`, "click: explain the next-token prediction after this token"];
+      const lines = [
+        `query ${labelRow} ${describeToken(this.rows, labelRow)}`,
+        "click: explain the next-token prediction after this token",
+      ];
       this.tooltip.show(lines, e.clientX, e.clientY, "heatmap");
       return;
     }
-    if (!cell) return this.onLeave();
+    if (!cell) {
+      this.onLeave();
+      return;
+    }
     this.tooltip.show(this.describe(cell.row, cell.col), e.clientX, e.clientY, "heatmap");
     if (this.hover?.row !== cell.row || this.hover?.col !== cell.col) {
       this.hover = cell;

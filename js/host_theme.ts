@@ -13,7 +13,10 @@ export function hostScheme(el: Element, prefersDark: boolean): Scheme {
   const body = el.ownerDocument.body?.classList;
   if (body?.contains("vscode-high-contrast-light") || body?.contains("vscode-light")) return "light";
   if (body?.contains("vscode-dark") || body?.contains("vscode-high-contrast")) return "dark";
-  const declared = getComputedStyle(el).colorScheme.trim().split(/\s+/).filter((w) => w !== "only");
+  const declared = getComputedStyle(el)
+    .colorScheme.trim()
+    .split(/\s+/)
+    .filter((w) => w !== "only");
   if (declared.length === 1 && (declared[0] === "light" || declared[0] === "dark")) return declared[0];
   return prefersDark ? "dark" : "light"; // "normal", or "light dark": the reader's system decides
 }
@@ -35,7 +38,8 @@ export function followHostScheme(root: HTMLElement, onChange: () => void, signal
   const observer = new MutationObserver(update);
   const doc = root.ownerDocument;
   for (const target of [doc.documentElement, doc.body]) {
-    if (target) observer.observe(target, { attributes: true, attributeFilter: ["class", "style", "data-theme", "data-jp-theme-light"] });
+    if (target)
+      observer.observe(target, { attributes: true, attributeFilter: ["class", "style", "data-theme", "data-jp-theme-light"] });
   }
   signal.addEventListener("abort", () => observer.disconnect(), { once: true });
 }

@@ -80,7 +80,14 @@ export function niceTicks(lo: number, hi: number, target = 5): number[] {
 /** Zoom a window on an nRows x nCols matrix by `factor` (>1 zooms in) about the cell `anchor`,
  * keeping that cell under the pointer and the matrix's aspect. At least `minCells` stay visible
  * along the shorter side. */
-export function zoomWindow(win: CellWindow, nRows: number, nCols: number, factor: number, anchor: Cell, minCells = 4): CellWindow {
+export function zoomWindow(
+  win: CellWindow,
+  nRows: number,
+  nCols: number,
+  factor: number,
+  anchor: Cell,
+  minCells = 4,
+): CellWindow {
   // Zoom the longer side, derive the other from the matrix's aspect so cells stay square.
   const long = Math.max(nRows, nCols);
   const shown = nRows >= nCols ? win.rows : win.cols;
@@ -124,10 +131,10 @@ export function fitText(text: string, maxPx: number, measure: (s: string) => num
   let hi = chars.length;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
-    if (measure(chars.slice(0, mid).join("") + "…") <= maxPx) lo = mid;
+    if (measure(`${chars.slice(0, mid).join("")}…`) <= maxPx) lo = mid;
     else hi = mid - 1;
   }
-  return lo === 0 ? "…" : chars.slice(0, lo).join("") + "…";
+  return lo === 0 ? "…" : `${chars.slice(0, lo).join("")}…`;
 }
 
 /** A row for each span's bracket so that overlapping spans (a word inside a sentence) stack

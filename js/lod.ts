@@ -15,7 +15,15 @@ export function blockFor(rows: number, cols: number, plotW: number, plotH: numbe
 
 /** The tiles of block size `b` (each TILE_SIDE x TILE_SIDE blocks, aligned) that cover rows
  * [row0, row0 + rows) x cols [col0, col0 + cols) of an nRows x nCols matrix. */
-export function tilesFor(row0: number, rows: number, col0: number, cols: number, nRows: number, nCols: number, b: number): Window[] {
+export function tilesFor(
+  row0: number,
+  rows: number,
+  col0: number,
+  cols: number,
+  nRows: number,
+  nCols: number,
+  b: number,
+): Window[] {
   const span = TILE_SIDE * b;
   const out: Window[] = [];
   const lastRow = Math.min(nRows, row0 + rows) - 1;
@@ -39,7 +47,15 @@ export function coarserBlocks(nRows: number, nCols: number, b: number): number[]
 
 /** Block maxima of a window of a row-major matrix (by magnitude when `signed`), with each
  * maximum's offset inside its block (row * bc + col), as the kernel computes them. */
-export function poolWindow(values: ArrayLike<number>, codes: ArrayLike<number>, nCols: number, win: Window, br: number, bc: number, signed: boolean): { rows: number; cols: number; values: Float32Array; codes: Uint16Array; where: Uint32Array | null } {
+export function poolWindow(
+  values: ArrayLike<number>,
+  codes: ArrayLike<number>,
+  nCols: number,
+  win: Window,
+  br: number,
+  bc: number,
+  signed: boolean,
+): { rows: number; cols: number; values: Float32Array; codes: Uint16Array; where: Uint32Array | null } {
   const [q0, q1, k0, k1] = win;
   const rows = Math.ceil((q1 - q0) / br);
   const cols = Math.ceil((k1 - k0) / bc);

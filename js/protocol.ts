@@ -70,12 +70,19 @@ export function answers(reply: Reply, request: TileRequest): boolean {
   const asked = reply.request;
   const got = reply.payload;
   if (!asked || !got) return false;
-  const same = (a: readonly number[] | undefined, b: readonly number[]) => !!a && a.length === b.length && a.every((v, i) => v === b[i]);
+  const same = (a: readonly number[] | undefined, b: readonly number[]) =>
+    !!a && a.length === b.length && a.every((v, i) => v === b[i]);
   return (
-    asked.kind === request.kind && asked.layer === request.layer && asked.head === request.head &&
-    asked.quantity === request.quantity && asked.version === request.version &&
-    same(asked.window, request.window) && same(asked.block, request.block) &&
-    got.what === "tile" && same(got.window, request.window) && same(got.block, request.block)
+    asked.kind === request.kind &&
+    asked.layer === request.layer &&
+    asked.head === request.head &&
+    asked.quantity === request.quantity &&
+    asked.version === request.version &&
+    same(asked.window, request.window) &&
+    same(asked.block, request.block) &&
+    got.what === "tile" &&
+    same(got.window, request.window) &&
+    same(got.block, request.block)
   );
 }
 
@@ -92,5 +99,10 @@ export interface ExportRequest {
 export const EXPORT_CHUNK_BYTES = 1024 * 1024;
 
 export function isExportRequest(msg: unknown): msg is ExportRequest {
-  return typeof msg === "object" && msg !== null && (msg as { type?: unknown }).type === "export" && typeof (msg as { id?: unknown }).id === "string";
+  return (
+    typeof msg === "object" &&
+    msg !== null &&
+    (msg as { type?: unknown }).type === "export" &&
+    typeof (msg as { id?: unknown }).id === "string"
+  );
 }

@@ -47,25 +47,51 @@ export class SaliencyControls {
     this.status.className = "attn-status";
     this.status.dataset.testid = "attn-status";
     this.status.setAttribute("role", "status");
-    this.el.append(labelled("heatmap ", this.quantity), labelled("strip ", this.method), labelled("target ", this.target), this.targetLabel, this.spanLabel, this.status);
+    this.el.append(
+      labelled("heatmap ", this.quantity),
+      labelled("strip ", this.method),
+      labelled("target ", this.target),
+      this.targetLabel,
+      this.spanLabel,
+      this.status,
+    );
     const opts = { signal };
     this.quantity.addEventListener("change", () => events.quantity(this.quantity.value), opts);
     this.method.addEventListener("change", () => events.stripMethod(this.method.value), opts);
     this.span.addEventListener("change", () => events.flowSpan(this.span.value), opts);
-    this.target.addEventListener("keydown", (e) => {
-      if (e.key === "Enter") events.targetToken(this.target.value.trim());
-    }, opts);
+    this.target.addEventListener(
+      "keydown",
+      (e) => {
+        if (e.key === "Enter") events.targetToken(this.target.value.trim());
+      },
+      opts,
+    );
     this.target.addEventListener("change", () => events.targetToken(this.target.value.trim()), opts);
   }
 
-  update(state: { available: boolean; quantity: string; methods: KindOption[]; method: string; targetToken: string; targetLabel: string; spans: Span[]; flowSpan: string; busy: boolean; status: string }): void {
+  update(state: {
+    available: boolean;
+    quantity: string;
+    methods: KindOption[];
+    method: string;
+    targetToken: string;
+    targetLabel: string;
+    spans: Span[];
+    flowSpan: string;
+    busy: boolean;
+    status: string;
+  }): void {
     this.el.hidden = !state.available;
     if (!state.available) return;
     fill(this.quantity, QUANTITIES, state.quantity);
     fill(this.method, state.methods, state.method);
     if (document.activeElement !== this.target) this.target.value = state.targetToken;
     this.targetLabel.textContent = state.targetLabel ? `explaining ${state.targetLabel} · click a query label to move it` : "";
-    fill(this.span, [{ id: "", label: "all tokens" }, ...state.spans.map((s) => ({ id: s.name, label: s.name }))], state.flowSpan);
+    fill(
+      this.span,
+      [{ id: "", label: "all tokens" }, ...state.spans.map((s) => ({ id: s.name, label: s.name }))],
+      state.flowSpan,
+    );
     this.spanLabel.hidden = state.spans.length === 0;
     this.status.textContent = state.busy ? `⏳ ${state.status || "computing…"}` : state.status;
     this.status.classList.toggle("attn-busy", state.busy);

@@ -23,7 +23,12 @@ export interface PageData {
   format: "attn_widget/page";
   version: number;
   state: Record<string, unknown>;
-  heads: { kind: string; shape: [number, number, number, number]; included: [number, number][]; quantities: Record<string, SavedQuantity> };
+  heads: {
+    kind: string;
+    shape: [number, number, number, number];
+    included: [number, number][];
+    quantities: Record<string, SavedQuantity>;
+  };
   grids: Record<string, unknown>;
   strips: Record<string, { label: string; payload: unknown }>;
 }
@@ -69,9 +74,15 @@ export class OfflineModel {
     this.state = decodeBinary(page.state) as Record<string, unknown>;
     this.shape = page.heads.shape;
     this.kind = page.heads.kind;
-    page.heads.included.forEach(([l, h], i) => this.index.set(`${l},${h}`, i));
+    for (const [i, [l, h]] of page.heads.included.entries()) this.index.set(`${l},${h}`, i);
     for (const [name, q] of Object.entries(page.heads.quantities)) {
-      this.quantities.set(name, { signed: q.signed, version: q.version, peaks: q.peaks, codes: codesOf(decodeBinary(q.data) as DataView), values: null });
+      this.quantities.set(name, {
+        signed: q.signed,
+        version: q.version,
+        peaks: q.peaks,
+        codes: codesOf(decodeBinary(q.data) as DataView),
+        values: null,
+      });
     }
   }
 
@@ -87,8 +98,12 @@ export class OfflineModel {
   }
 
   on(event: string, handler: Handler): void {
-    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
-    this.listeners.get(event)!.add(handler);
+    let handlers = this.listeners.get(event);
+    if (!handlers) {
+      handlers = new Set();
+      this.listeners.set(event, handlers);
+    }
+    handlers.add(handler);
   }
 
   off(event?: string | null, handler?: Handler | null): void {
@@ -109,7 +124,9 @@ export class OfflineModel {
       this.set("status", "choosing another target needs the kernel: this page shows the target it was saved with");
     }
     if (changed.has("grid_metric") || changed.has("flow_span")) {
-      const grid = this.page.grids[`${this.state.grid_metric}|${this.state.flow_span ?? ""}`] ?? this.page.grids[`${this.state.grid_metric}|`];
+      const grid =
+        this.page.grids[`${this.state.grid_metric}|${this.state.flow_span ?? ""}`] ??
+        this.page.grids[`${this.state.grid_metric}|`];
       if (grid) this.set("grid_scores", decodeBinary(grid));
     }
     if (changed.has("strip_method") || changed.has("layer") || changed.has("head")) this.loadStrip();
@@ -133,7 +150,7 @@ export class OfflineModel {
   /** Requests from the views: tiles are cut from the saved heads; the rest is ignored. */
   send(content: unknown): void {
     const request = content as TileRequest;
-    if (!request || request.type !== "tile") return;
+    if (request?.type !== "tile") return;
     const answer = this.answer(request);
     queueMicrotask(() => this.emit("msg:custom", answer.reply, answer.buffers));
   }
@@ -142,23 +159,45 @@ export class OfflineModel {
     const fail = (error: string) => ({ reply: { type: "reply" as const, id: request.id, ok: false, error }, buffers: [] });
     const q = this.quantities.get(request.quantity);
     const at = this.index.get(`${request.layer},${request.head}`);
-    if (!q || request.kind !== this.kind || request.version !== q.version) return fail("this view is not saved in this page (it needs the kernel)");
-    if (at === undefined) return fail(`layer ${request.layer}, head ${request.head} is not included in this page: write it with w.to_html(path, heads=[...]) to add it`);
+    if (!q || request.kind !== this.kind || request.version !== q.version)
+      return fail("this view is not saved in this page (it needs the kernel)");
+    if (at === undefined)
+      return fail(
+        `layer ${request.layer}, head ${request.head} is not included in this page: write it with w.to_html(path, heads=[...]) to add it`,
+      );
     const [, , rows, cols] = this.shape;
     const size = rows * cols;
     q.values ??= decodeCodes(q.codes);
-    const cut = poolWindow(q.values.subarray(at * size, (at + 1) * size), q.codes.subarray(at * size, (at + 1) * size), cols, request.window, request.block[0], request.block[1], q.signed);
+    const cut = poolWindow(
+      q.values.subarray(at * size, (at + 1) * size),
+      q.codes.subarray(at * size, (at + 1) * size),
+      cols,
+      request.window,
+      request.block[0],
+      request.block[1],
+      q.signed,
+    );
     const peak = q.peaks[at];
     const cells = request.block[0] * request.block[1];
     const whereType = cut.where ? (cells <= 256 ? "u8" : cells <= 65536 ? "u16" : "u32") : null;
     const payload: Payload = {
-      what: "tile", shape: [cut.rows, cut.cols], kind: request.kind, layer: request.layer, head: request.head,
-      window: request.window, block: request.block, quantity: request.quantity, version: request.version,
-      encoding: "dec3", where: whereType, range: [q.signed ? -peak : 0, peak],
+      what: "tile",
+      shape: [cut.rows, cut.cols],
+      kind: request.kind,
+      layer: request.layer,
+      head: request.head,
+      window: request.window,
+      block: request.block,
+      quantity: request.quantity,
+      version: request.version,
+      encoding: "dec3",
+      where: whereType,
+      range: [q.signed ? -peak : 0, peak],
     };
     const buffers = [new DataView(cut.codes.buffer)];
     if (cut.where) {
-      const typed = whereType === "u8" ? Uint8Array.from(cut.where) : whereType === "u16" ? Uint16Array.from(cut.where) : cut.where;
+      const typed =
+        whereType === "u8" ? Uint8Array.from(cut.where) : whereType === "u16" ? Uint16Array.from(cut.where) : cut.where;
       buffers.push(new DataView(typed.buffer));
     }
     return { reply: { type: "reply", id: request.id, ok: true, request, payload }, buffers };

@@ -11,9 +11,9 @@ import { formatCode } from "./decode";
 import type { Rect } from "./layout";
 import { fitText, spanLevels } from "./layout";
 import type { HeadRef } from "./protocol";
+import { svgExtras } from "./svg_context";
 import type { TileSpec, TileStore } from "./tile_store";
 import { rankInRow } from "./tile_store";
-import { svgExtras } from "./svg_context";
 import type { Tooltip } from "./tooltip";
 import { describeToken } from "./tooltip";
 import type { Axis, Span } from "./types";
@@ -188,7 +188,15 @@ export class StripView {
     if (shown) drawColorbar(ctx, theme, this.plot.w + 12, 4, Math.min(height - 8, 160), shown.scale, shown.title); // stays in view when the strip scrolls
     if (this.key >= 0 && this.key < n) {
       const j = this.key;
-      strokeMark(ctx, theme, (j % this.perLine) * CELL_W + 1, Math.floor(j / this.perLine) * this.lineH + band + 1, CELL_W - 2, CELL_H - 2, 2);
+      strokeMark(
+        ctx,
+        theme,
+        (j % this.perLine) * CELL_W + 1,
+        Math.floor(j / this.perLine) * this.lineH + band + 1,
+        CELL_W - 2,
+        CELL_H - 2,
+        2,
+      );
     }
   }
 
@@ -224,7 +232,14 @@ export class StripView {
   }
 
   /** What the cells show now: the vector, or the heatmap's row. */
-  private shown(): { values: ArrayLike<number>; codes: Uint16Array; scale: ColorScale; title: string; name: string; offset: number } | null {
+  private shown(): {
+    values: ArrayLike<number>;
+    codes: Uint16Array;
+    scale: ColorScale;
+    title: string;
+    name: string;
+    offset: number;
+  } | null {
     if (this.vectorWanted) {
       this.needed = [];
       const v = this.vector;
@@ -250,9 +265,14 @@ export class StripView {
   private onMove(e: PointerEvent): void {
     const j = this.tokenAt(e);
     const shown = this.shown();
-    if (j < 0) return this.tooltip.hide();
+    if (j < 0) {
+      this.tooltip.hide();
+      return;
+    }
     const n = this.cols.tokens.length;
-    const lines = this.vectorWanted ? [`token ${j} ${describeToken(this.cols, j)}`] : [`query ${this.query} ${describeToken(this.rows, this.query)}`, `key ${j} ${describeToken(this.cols, j)}`];
+    const lines = this.vectorWanted
+      ? [`token ${j} ${describeToken(this.cols, j)}`]
+      : [`query ${this.query} ${describeToken(this.rows, this.query)}`, `key ${j} ${describeToken(this.cols, j)}`];
     if (shown) {
       const code = shown.codes[shown.offset + j];
       const rank = this.vectorWanted ? rankInRow(Array.from(shown.values, Math.abs), j) : rankInRow(shown.values, j);

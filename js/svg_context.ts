@@ -23,13 +23,16 @@ const IDENTITY: Matrix = [1, 0, 0, 1, 0, 0];
 
 /** Text for an SVG text node or attribute: &, <, >, quotes and control characters made safe. */
 export function escapeXml(text: string): string {
-  return text
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, "\ufffd") // not allowed in XML
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&#39;");
+  return (
+    text
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters XML forbids, replaced on purpose
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, "\ufffd")
+      .replace(/&/g, "&amp;")
+      .replace(/</g, "&lt;")
+      .replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;")
+      .replace(/'/g, "&#39;")
+  );
 }
 
 function num(v: number): string {
@@ -59,11 +62,20 @@ function fontAttributes(font: string): string {
     `font-size="${num(Number(m[2]))}"`,
     italic ? `font-style="italic"` : "",
     weight ? `font-weight="${weight}"` : "",
-  ].filter(Boolean).join(" ");
+  ]
+    .filter(Boolean)
+    .join(" ");
 }
 
 const ANCHOR: Record<string, string> = { left: "start", start: "start", center: "middle", right: "end", end: "end" };
-const BASELINE: Record<string, string> = { top: "hanging", hanging: "hanging", middle: "central", alphabetic: "auto", ideographic: "ideographic", bottom: "text-after-edge" };
+const BASELINE: Record<string, string> = {
+  top: "hanging",
+  hanging: "hanging",
+  middle: "central",
+  alphabetic: "auto",
+  ideographic: "ideographic",
+  bottom: "text-after-edge",
+};
 
 /** Records drawing calls as SVG elements; `svg()` gives the document. */
 export class SvgContext {
@@ -71,8 +83,15 @@ export class SvgContext {
   private readonly defs: string[] = [];
   private readonly stack: State[] = [];
   private state: State = {
-    fillStyle: "#000", strokeStyle: "#000", lineWidth: 1, font: "10px sans-serif", textAlign: "start",
-    textBaseline: "alphabetic", globalAlpha: 1, matrix: [...IDENTITY], clip: null,
+    fillStyle: "#000",
+    strokeStyle: "#000",
+    lineWidth: 1,
+    font: "10px sans-serif",
+    textAlign: "start",
+    textBaseline: "alphabetic",
+    globalAlpha: 1,
+    matrix: [...IDENTITY],
+    clip: null,
   };
   private path: string[] = [];
   private pathRect: [number, number, number, number] | null = null; // the last rect() (for clip)
@@ -88,20 +107,48 @@ export class SvgContext {
     private readonly background: string | null,
   ) {}
 
-  get fillStyle(): string { return this.state.fillStyle; }
-  set fillStyle(v: string) { this.state.fillStyle = String(v); }
-  get strokeStyle(): string { return this.state.strokeStyle; }
-  set strokeStyle(v: string) { this.state.strokeStyle = String(v); }
-  get lineWidth(): number { return this.state.lineWidth; }
-  set lineWidth(v: number) { this.state.lineWidth = v; }
-  get font(): string { return this.state.font; }
-  set font(v: string) { this.state.font = v; }
-  get textAlign(): CanvasTextAlign { return this.state.textAlign; }
-  set textAlign(v: CanvasTextAlign) { this.state.textAlign = v; }
-  get textBaseline(): CanvasTextBaseline { return this.state.textBaseline; }
-  set textBaseline(v: CanvasTextBaseline) { this.state.textBaseline = v; }
-  get globalAlpha(): number { return this.state.globalAlpha; }
-  set globalAlpha(v: number) { this.state.globalAlpha = v; }
+  get fillStyle(): string {
+    return this.state.fillStyle;
+  }
+  set fillStyle(v: string) {
+    this.state.fillStyle = String(v);
+  }
+  get strokeStyle(): string {
+    return this.state.strokeStyle;
+  }
+  set strokeStyle(v: string) {
+    this.state.strokeStyle = String(v);
+  }
+  get lineWidth(): number {
+    return this.state.lineWidth;
+  }
+  set lineWidth(v: number) {
+    this.state.lineWidth = v;
+  }
+  get font(): string {
+    return this.state.font;
+  }
+  set font(v: string) {
+    this.state.font = v;
+  }
+  get textAlign(): CanvasTextAlign {
+    return this.state.textAlign;
+  }
+  set textAlign(v: CanvasTextAlign) {
+    this.state.textAlign = v;
+  }
+  get textBaseline(): CanvasTextBaseline {
+    return this.state.textBaseline;
+  }
+  set textBaseline(v: CanvasTextBaseline) {
+    this.state.textBaseline = v;
+  }
+  get globalAlpha(): number {
+    return this.state.globalAlpha;
+  }
+  set globalAlpha(v: number) {
+    this.state.globalAlpha = v;
+  }
 
   save(): void {
     this.stack.push({ ...this.state, matrix: [...this.state.matrix] as Matrix });
@@ -195,7 +242,9 @@ export class SvgContext {
   }
 
   strokeRect(x: number, y: number, w: number, h: number): void {
-    this.add(`<rect ${this.place(x, y, w, h)} fill="none" stroke="${escapeXml(this.state.strokeStyle)}" stroke-width="${num(this.state.lineWidth)}" ${this.common()}/>`);
+    this.add(
+      `<rect ${this.place(x, y, w, h)} fill="none" stroke="${escapeXml(this.state.strokeStyle)}" stroke-width="${num(this.state.lineWidth)}" ${this.common()}/>`,
+    );
   }
 
   /** On a canvas this makes pixels transparent; here it paints the figure's background. */
@@ -232,7 +281,9 @@ export class SvgContext {
   arc(x: number, y: number, radius: number): void {
     const [cx, cy] = this.pt(x, y);
     const r = radius * Math.abs(this.state.matrix[0]);
-    this.path.push(`M${num(cx - r)} ${num(cy)}a${num(r)} ${num(r)} 0 1 0 ${num(2 * r)} 0a${num(r)} ${num(r)} 0 1 0 ${num(-2 * r)} 0`);
+    this.path.push(
+      `M${num(cx - r)} ${num(cy)}a${num(r)} ${num(r)} 0 1 0 ${num(2 * r)} 0a${num(r)} ${num(r)} 0 1 0 ${num(-2 * r)} 0`,
+    );
   }
 
   closePath(): void {
@@ -241,7 +292,9 @@ export class SvgContext {
 
   stroke(): void {
     if (!this.path.length) return;
-    this.add(`<path d="${this.path.join("")}" fill="none" stroke="${escapeXml(this.state.strokeStyle)}" stroke-width="${num(this.state.lineWidth)}" ${this.common()}/>`);
+    this.add(
+      `<path d="${this.path.join("")}" fill="none" stroke="${escapeXml(this.state.strokeStyle)}" stroke-width="${num(this.state.lineWidth)}" ${this.common()}/>`,
+    );
   }
 
   fill(): void {
@@ -254,7 +307,9 @@ export class SvgContext {
     const r = this.pathRect;
     if (!r) return;
     const id = `clip${++this.clipCount}`;
-    this.defs.push(`<clipPath id="${id}"><rect x="${num(r[0])}" y="${num(r[1])}" width="${num(r[2])}" height="${num(r[3])}"/></clipPath>`);
+    this.defs.push(
+      `<clipPath id="${id}"><rect x="${num(r[0])}" y="${num(r[1])}" width="${num(r[2])}" height="${num(r[3])}"/></clipPath>`,
+    );
     this.state.clip = id;
   }
 
@@ -275,9 +330,10 @@ export class SvgContext {
     }
     const m = this.state.matrix;
     const [px, py] = this.pt(x, y);
-    const where = this.axisAligned && m[0] === 1 && m[3] === 1
-      ? `x="${num(px)}" y="${num(py)}"`
-      : `x="${num(x)}" y="${num(y)}" transform="matrix(${m.map(num).join(" ")})"`; // rotated labels
+    const where =
+      this.axisAligned && m[0] === 1 && m[3] === 1
+        ? `x="${num(px)}" y="${num(py)}"`
+        : `x="${num(x)}" y="${num(y)}" transform="matrix(${m.map(num).join(" ")})"`; // rotated labels
     this.add(
       `<text ${where} fill="${escapeXml(this.state.fillStyle)}" ${fontAttributes(this.state.font)} text-anchor="${anchor}" dominant-baseline="${baseline}" xml:space="preserve"${squeeze} ${this.common()}>${title}${escapeXml(text)}</text>`,
     );
@@ -286,7 +342,9 @@ export class SvgContext {
   /** A canvas (rasterized tiles) as an inline PNG at its own resolution, scaled without smoothing. */
   drawImage(image: HTMLCanvasElement, x: number, y: number, w: number, h: number): void {
     const href = image.toDataURL("image/png");
-    this.add(`<image ${this.place(x, y, w, h)} preserveAspectRatio="none" image-rendering="pixelated" style="image-rendering:pixelated" href="${href}" ${this.common()}/>`);
+    this.add(
+      `<image ${this.place(x, y, w, h)} preserveAspectRatio="none" image-rendering="pixelated" style="image-rendering:pixelated" href="${href}" ${this.common()}/>`,
+    );
   }
 
   /** Start a named group (`data-part`): tests and readers find a view's cells by it. */

@@ -66,7 +66,11 @@ export class TileStore {
   /** Messages this view sent and received, for the benchmarks' largest-message figure. */
   largestReplyBytes = 0;
 
-  constructor(private readonly model: WidgetModel, signal: AbortSignal, private readonly onChange: () => void) {
+  constructor(
+    private readonly model: WidgetModel,
+    signal: AbortSignal,
+    private readonly onChange: () => void,
+  ) {
     const onMessage = (msg: unknown, buffers: DataView[]) => this.receive(msg, buffers);
     model.on("msg:custom", onMessage);
     signal.addEventListener("abort", () => {
@@ -81,7 +85,7 @@ export class TileStore {
   /** Every head of one kind held in the page (small widgets), or null: ask the kernel. */
   setEager(payload: (Payload & { data?: unknown }) | null | undefined): void {
     const data = payload?.data;
-    if (!payload || payload.what !== "heads" || !data) {
+    if (payload?.what !== "heads" || !data) {
       this.eager = null;
       return;
     }
@@ -142,12 +146,18 @@ export class TileStore {
 
   private has(spec: TileSpec): boolean {
     const key = tileKey(spec);
-    return this.cache.has(key) || this.inflight.has(key) || this.failed.has(key) || (this.eager !== null && this.get(spec) !== undefined);
+    return (
+      this.cache.has(key) ||
+      this.inflight.has(key) ||
+      this.failed.has(key) ||
+      (this.eager !== null && this.get(spec) !== undefined)
+    );
   }
 
   private pump(): void {
     while (this.inflight.size < MAX_IN_FLIGHT && (this.queue.length > 0 || (this.spare.length > 0 && this.inflight.size === 0))) {
-      const spec = (this.queue.length > 0 ? this.queue : this.spare).shift()!;
+      const spec = (this.queue.length > 0 ? this.queue : this.spare).shift();
+      if (!spec) break;
       if (this.has(spec)) continue;
       const key = tileKey(spec);
       const request: TileRequest = { type: "tile", id: nextRequestId(), ...spec.head, window: spec.window, block: spec.block };
@@ -170,7 +180,9 @@ export class TileStore {
     let key: string | undefined;
     for (const [k, p] of this.inflight) if (p.request.id === msg.id) key = k;
     if (key === undefined) return; // another view's request
-    const { request, timer } = this.inflight.get(key)!;
+    const entry = this.inflight.get(key);
+    if (!entry) return;
+    const { request, timer } = entry;
     clearTimeout(timer);
     this.lastAnswer = performance.now();
     this.inflight.delete(key);
@@ -199,10 +211,29 @@ export class TileStore {
       const raw = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
       where = size === 4 ? new Uint32Array(raw) : Uint32Array.from(size === 2 ? new Uint16Array(raw) : new Uint8Array(raw));
     }
-    this.largestReplyBytes = Math.max(this.largestReplyBytes, buffers.reduce((n, b) => n + b.byteLength, 0));
-    const head: HeadRef = { kind: request.kind, layer: request.layer, head: request.head, quantity: request.quantity, version: request.version };
+    this.largestReplyBytes = Math.max(
+      this.largestReplyBytes,
+      buffers.reduce((n, b) => n + b.byteLength, 0),
+    );
+    const head: HeadRef = {
+      kind: request.kind,
+      layer: request.layer,
+      head: request.head,
+      quantity: request.quantity,
+      version: request.version,
+    };
     this.ranges.set(`${head.kind}|${head.quantity}|${head.version}|${head.layer}|${head.head}`, p.range);
-    return { head, window: request.window, block: request.block, rows, cols, codes, values: decodeCodes(codes), where, range: p.range };
+    return {
+      head,
+      window: request.window,
+      block: request.block,
+      rows,
+      cols,
+      codes,
+      values: decodeCodes(codes),
+      where,
+      range: p.range,
+    };
   }
 
   private put(key: string, tile: Tile): void {

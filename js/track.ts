@@ -11,8 +11,8 @@ import { fitText, labelIndices, labelStep } from "./layout";
 import { blockFor, poolWindow } from "./lod";
 import type { HeadRef, Window } from "./protocol";
 import type { StripVector } from "./strip";
-import type { Tile, TileSpec, TileStore } from "./tile_store";
 import { svgExtras } from "./svg_context";
+import type { Tile, TileSpec, TileStore } from "./tile_store";
 import type { Tooltip } from "./tooltip";
 import { describeToken } from "./tooltip";
 import type { Axis, Span } from "./types";
@@ -150,7 +150,8 @@ export class TrackView {
     this.canvas.dataset.block = String(b);
     setPlotAttributes(this.canvas, this.plot, 1, cols);
     this.canvas.dataset.col0 = String(this.col0);
-    const shown = (this.shownNow = this.shown(b, cols));
+    const shown = this.shown(b, cols);
+    this.shownNow = shown;
     const cellW = this.plot.w / cols;
     if (shown) {
       for (let i = 0; i < shown.values.length; i++) {
@@ -188,7 +189,11 @@ export class TrackView {
         const v = shown && shown.block === 1 ? shown.values[k - shown.k0] : undefined;
         ctx.fillStyle = v !== undefined && shown ? shown.scale.textColor(v) : theme.text;
         svgExtras(ctx).titleNext?.(this.cols.tokens[k]);
-        ctx.fillText(fitText(this.cols.tokens[k], cellW - 6, measure), this.plot.x + (k - this.col0 + 0.5) * cellW, this.plot.y + TRACK_H / 2);
+        ctx.fillText(
+          fitText(this.cols.tokens[k], cellW - 6, measure),
+          this.plot.x + (k - this.col0 + 0.5) * cellW,
+          this.plot.y + TRACK_H / 2,
+        );
       }
     }
     ctx.fillStyle = theme.muted;
@@ -237,7 +242,16 @@ export class TrackView {
       if (!v) return null;
       const win: Window = [0, 1, k0, k1];
       const pooled = poolWindow(v.values, v.codes, n, win, 1, b, true);
-      return { values: pooled.values, codes: pooled.codes, where: pooled.where, k0, block: b, scale: v.scale, name: v.valueName, title: v.shortName };
+      return {
+        values: pooled.values,
+        codes: pooled.codes,
+        where: pooled.where,
+        k0,
+        block: b,
+        scale: v.scale,
+        name: v.valueName,
+        title: v.shortName,
+      };
     }
     if (!this.head || !this.scale) {
       this.needed = [];
@@ -251,10 +265,10 @@ export class TrackView {
     this.needed = specs;
     const tiles = specs.map((s) => this.store.get(s));
     if (tiles.some((t) => !t)) return null;
-    return this.join(tiles as Tile[], k0, b);
+    return this.join(tiles as Tile[], k0, b, this.scale);
   }
 
-  private join(tiles: Tile[], k0: number, b: number): Shown {
+  private join(tiles: Tile[], k0: number, b: number, scale: ColorScale): Shown {
     const first = tiles[0].window[2];
     const total = tiles.reduce((n, t) => n + t.cols, 0);
     const values = new Float32Array(total);
@@ -269,7 +283,16 @@ export class TrackView {
     }
     const skip = (k0 - first) / b;
     const title = this.valueName === "weight" ? "weight" : `|${this.valueName}|`; // the track is short: a short label
-    return { values: values.subarray(skip), codes: codes.subarray(skip), where: where ? where.subarray(skip) : null, k0, block: b, scale: this.scale!, name: this.valueName, title };
+    return {
+      values: values.subarray(skip),
+      codes: codes.subarray(skip),
+      where: where ? where.subarray(skip) : null,
+      k0,
+      block: b,
+      scale,
+      name: this.valueName,
+      title,
+    };
   }
 
   private keyAt(e: MouseEvent): number {
@@ -283,7 +306,10 @@ export class TrackView {
 
   private onMove(e: PointerEvent): void {
     const k = this.keyAt(e);
-    if (k < 0) return this.tooltip.hide();
+    if (k < 0) {
+      this.tooltip.hide();
+      return;
+    }
     const lines = this.vectorWanted ? [] : [`query ${this.query} ${describeToken(this.rows, this.query)}`];
     const shown = this.shownNow;
     if (!shown) {
@@ -296,7 +322,11 @@ export class TrackView {
         const a = shown.k0 + i * shown.block;
         const b = Math.min(this.cols.tokens.length, a + shown.block) - 1;
         const at = a + (shown.where ? shown.where[i] % shown.block : 0);
-        lines.push(`keys ${a}–${b} (${b - a + 1} keys)`, `largest ${this.vectorWanted ? "|value|" : shown.name} ${formatCode(shown.codes[i])} at key ${at} ${describeToken(this.cols, at)}`, "zoom the heatmap in for single keys");
+        lines.push(
+          `keys ${a}–${b} (${b - a + 1} keys)`,
+          `largest ${this.vectorWanted ? "|value|" : shown.name} ${formatCode(shown.codes[i])} at key ${at} ${describeToken(this.cols, at)}`,
+          "zoom the heatmap in for single keys",
+        );
       }
     }
     for (const span of this.spans) if (k >= span.start && k < span.end) lines.push(`in span ${JSON.stringify(span.name)}`);

@@ -4,7 +4,9 @@ the small model that scripts/train_grounding.py trains and the package ships."""
 from make_demo import write_notebook
 
 CELLS = [
-    ("markdown", """# Symbol grounding, seen through attention × gradient
+    (
+        "markdown",
+        """# Symbol grounding, seen through attention × gradient
 
 This reproduces the picture the project started from (Wu, Ma, Luo et al., *The Mechanistic
 Emergence of Symbol Grounding in Language Models*, arXiv:2510.13796, Figure 1): a 12 × 12
@@ -20,8 +22,11 @@ vocabulary) that `scripts/train_grounding.py` trains on a CPU in about ten minut
 child-directed sequences of the brief's shape: an environment part (`<ENV>`, what the child did,
 naming an object, sometimes two of different categories) and a language part (`<LAN>`, what the
 child says), whose last word is the environment's object of the category asked for. The weights
-ship in the package (`attn_widget/grounding_model/`, with `training.json`)."""),
-    ("code", """import json
+ship in the package (`attn_widget/grounding_model/`, with `training.json`).""",
+    ),
+    (
+        "code",
+        """import json
 from attn_widget import AttentionWidget
 from attn_widget.grounding import MODEL_DIR, load_grounding_model, spans
 
@@ -30,8 +35,11 @@ print(json.loads((MODEL_DIR / "training.json").read_text()))
 
 text = "<CHI> painted a picture of a horse <CHI> my favorite animal is the"
 words = text.split()
-print(spans(words))"""),
-    ("markdown", """## The widget
+print(spans(words))""",
+    ),
+    (
+        "markdown",
+        """## The widget
 
 - **Grid**: *saliency flow into the target row*, Σ over the keys of a span (first `<ENV>`, then the
   noun alone) of |A·∂L/∂A| in the row of the last token: how much each head carries that span to
@@ -43,18 +51,27 @@ print(spans(words))"""),
   bar; the strip's control also offers gradient × input, integrated gradients and rollout.
 - **Target**: the loss is L = −log p(**horse** | text). Type another word in the *target* box,
   or click a query label of the heatmap to explain the prediction after that token; Python
-  recomputes and the widget says so while it does."""),
-    ("code", """w = AttentionWidget.from_model(
+  recomputes and the widget says so while it does.""",
+    ),
+    (
+        "code",
+        """w = AttentionWidget.from_model(
     model, tokenizer, text,
     saliency=True, target="horse", spans=spans(words),
     grid_metric="saliency_flow", flow_span="<ENV>",
     heatmap_quantity="attention_x_gradient", strip_method="attention_x_gradient",
 )
-w"""),
-    ("markdown", """The grid above colours each head by the saliency flowing from all of `<ENV>` into the
+w""",
+    ),
+    (
+        "markdown",
+        """The grid above colours each head by the saliency flowing from all of `<ENV>` into the
 prediction. Which heads carry the *ground* itself, the noun? Name it as a span and let the grid
-read the flow from it alone; then select the head at the top (the widget follows)."""),
-    ("code", """import numpy as np
+read the flow from it alone; then select the head at the top (the widget follows).""",
+    ),
+    (
+        "code",
+        """import numpy as np
 
 s = w.saliency
 t = s.target.position
@@ -74,14 +91,20 @@ print(f"head carrying 'horse' to the prediction: layer {w.layer}, head {w.head} 
 row = np.abs(s.attention_x_gradient[w.layer, w.head, t])
 print(f"most salient token for that head: {s.tokens[int(row.argmax())]}")
 per_layer = np.abs(s.attention_x_gradient[:, :, t]).sum(axis=1)  # (layers, tokens)
-print("most salient token per layer (all heads):", [s.tokens[int(i)] for i in per_layer.argmax(axis=1)])"""),
-    ("markdown", """## Other views of the same prediction
+print("most salient token per layer (all heads):", [s.tokens[int(i)] for i in per_layer.argmax(axis=1)])""",
+    ),
+    (
+        "markdown",
+        """## Other views of the same prediction
 
 Gradient × input and integrated gradients ask how the log-probability of *horse* depends on each
 token's embedding; integrated gradients come with their completeness gap (how far the scores'
 sum is from f(x) − f(baseline): small means the integral was computed well, not that the
-explanation is right). Rollout ignores the target altogether."""),
-    ("code", """from attn_widget import attribution as attr
+explanation is right). Rollout ignores the target altogether.""",
+    ),
+    (
+        "code",
+        """from attn_widget import attribution as attr
 
 gxi = attr.gradient_x_input(model, tokenizer, text, "horse")
 ig = attr.integrated_gradients(model, tokenizer, text, "horse", steps=64)
@@ -90,18 +113,27 @@ for name, v in [("gradient x input", gxi), ("integrated gradients", ig), ("rollo
     print(f"{name:22s} top token: {s.tokens[int(np.abs(v).argmax())]:8s}", np.round(v, 3))
 print(f"integrated gradients completeness gap: {ig.completeness_gap:.2e} (f(x) - f(baseline) = {ig.f_input - ig.f_baseline:.3f})")
 ig256 = attr.integrated_gradients(model, tokenizer, text, "horse", steps=256)
-print(f"with 256 steps the gap is {ig256.completeness_gap:.2e}: the path from zero embeddings is steep")"""),
-    ("markdown", """## Is the head really needed? First-order estimate against ablation
+print(f"with 256 steps the gap is {ig256.completeness_gap:.2e}: the path from zero embeddings is steep")""",
+    ),
+    (
+        "markdown",
+        """## Is the head really needed? First-order estimate against ablation
 
 Head importance I = ∂L/∂ξ estimates the loss change from removing a head as −I (first order
-only). Zeroing the head's gate measures it."""),
-    ("code", """layer, head = w.layer, w.head
+only). Zeroing the head's gate measures it.""",
+    ),
+    (
+        "code",
+        """layer, head = w.layer, w.head
 before = attr.gate_loss(model, tokenizer, text, "horse")
 gates = [1.0] * w.n_heads
 gates[head] = 0.0
 after = attr.gate_loss(model, tokenizer, text, "horse", head_values={layer: gates})
-print(f"head ({layer}, {head}): estimated ΔL = {-s.head_importance[layer, head]:.3f}, measured ΔL = {after - before:.3f}")"""),
-    ("markdown", """## Cautions
+print(f"head ({layer}, {head}): estimated ΔL = {-s.head_importance[layer, head]:.3f}, measured ΔL = {after - before:.3f}")""",
+    ),
+    (
+        "markdown",
+        """## Cautions
 
 - **Attention is not explanation.** A weight says where a head looked, not why the model
   predicted anything; a head can attend strongly to a token and contribute nothing.
@@ -110,7 +142,8 @@ print(f"head ({layer}, {head}): estimated ΔL = {-s.head_importance[layer, head]
 - **Colours are magnitudes.** The heatmap and strip colour |A·∂L/∂A|; the sign (does the weight
   push the loss up or down?) is in the tooltip.
 - **A toy model.** It learned one synthetic task; what grounding heads look like in a real
-  language model is the paper's question, not this notebook's answer."""),
+  language model is the paper's question, not this notebook's answer.""",
+    ),
 ]
 
 

@@ -14,9 +14,9 @@ sys.path.insert(0, str(ROOT))
 
 from attn_widget import AttentionWidget  # noqa: E402
 from attn_widget.demo import DEMO_TEXT, load_packaged_model  # noqa: E402
-from tests.support.widget_page import cell_center  # noqa: E402
 from tests.support.chromium import ORIGIN, launch, serve  # noqa: E402
 from tests.support.fake_kernel import initial_state, use_recording_comms  # noqa: E402
+from tests.support.widget_page import cell_center  # noqa: E402
 
 OUT = ROOT / "docs"
 PARAGRAPH = (
@@ -38,7 +38,16 @@ def long_text(tokenizer, n_tokens: int) -> str:
     return " ".join(words[:lo])
 
 
-def shoot(browser, widget: AttentionWidget, path: pathlib.Path, hover: tuple[str, int, int], *, dark: bool = False, width: int = 1180, zoom: int = 0) -> None:
+def shoot(
+    browser,
+    widget: AttentionWidget,
+    path: pathlib.Path,
+    hover: tuple[str, int, int],
+    *,
+    dark: bool = False,
+    width: int = 1180,
+    zoom: int = 0,
+) -> None:
     page = browser.new_page(viewport={"width": width + 40, "height": 1300}, device_scale_factor=1)
     page.route(f"{ORIGIN}/**", serve)
     page.goto(f"{ORIGIN}/harness.html")
@@ -70,19 +79,30 @@ def main() -> None:
     bart, bart_tokenizer = tiny_family("bart")
     cross = AttentionWidget.from_capture(
         capture(bart, bart_tokenizer, "A child painted a picture of a horse.", decoder_text="My favourite animal is the horse"),
-        kind="cross", layer=1, head=1,
+        kind="cross",
+        layer=1,
+        head=1,
     )
     gpt2, gpt2_tokenizer = tiny_family("gpt2")
-    generated = AttentionWidget.from_generate(gpt2, gpt2_tokenizer, "A child painted a picture of a", max_new_tokens=6, layer=2, head=1)
+    generated = AttentionWidget.from_generate(
+        gpt2, gpt2_tokenizer, "A child painted a picture of a", max_new_tokens=6, layer=2, head=1
+    )
     from attn_widget.grounding import load_grounding_model, spans
 
     g_model, g_tokenizer = load_grounding_model()
     g_text = "<CHI> painted a picture of a horse <CHI> my favorite animal is the"
     g_words = g_text.split()
     grounding = AttentionWidget.from_model(
-        g_model, g_tokenizer, g_text, saliency=True, target="horse",
-        spans=spans(g_words) + [("ground", 6, 7)], flow_span="ground", grid_metric="saliency_flow",
-        heatmap_quantity="attention_x_gradient", strip_method="attention_x_gradient",
+        g_model,
+        g_tokenizer,
+        g_text,
+        saliency=True,
+        target="horse",
+        spans=spans(g_words) + [("ground", 6, 7)],
+        flow_span="ground",
+        grid_metric="saliency_flow",
+        heatmap_quantity="attention_x_gradient",
+        strip_method="attention_x_gradient",
     )
     grounding.layer, grounding.head = divmod(int(grounding.scores().argmax()), grounding.n_heads)
     model, tokenizer = load_packaged_model()

@@ -83,8 +83,20 @@ def main() -> None:
     rng = random.Random(args.seed)
     vocab = vocabulary()
     tokenizer = build_tokenizer(vocab)
-    config = GPT2Config(vocab_size=len(vocab), n_positions=32, n_embd=96, n_layer=12, n_head=12, n_inner=384,
-                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=2, eos_token_id=2, pad_token_id=0)
+    config = GPT2Config(
+        vocab_size=len(vocab),
+        n_positions=32,
+        n_embd=96,
+        n_layer=12,
+        n_head=12,
+        n_inner=384,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=2,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
     model = GPT2LMHeadModel(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=args.steps, pct_start=0.1)
@@ -117,7 +129,10 @@ def main() -> None:
         # Label smoothing keeps the model from saturating (p -> 1), where every loss gradient, and
         # so every saliency, would vanish as 1 - p.
         loss = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), b["labels"][:, 1:].reshape(-1), ignore_index=-100, label_smoothing=args.label_smoothing
+            logits.reshape(-1, logits.shape[-1]),
+            b["labels"][:, 1:].reshape(-1),
+            ignore_index=-100,
+            label_smoothing=args.label_smoothing,
         )
         optimizer.zero_grad()
         loss.backward()
@@ -132,12 +147,23 @@ def main() -> None:
     model.eval()
     model.save_pretrained(args.out)
     tokenizer.save_pretrained(args.out)
-    (args.out / "training.json").write_text(json.dumps({
-        "script": "scripts/train_grounding.py", "steps": args.steps, "batch": args.batch, "seed": args.seed,
-        "label_smoothing": args.label_smoothing,
-        "seconds": round(time.time() - start, 1), "final_loss": round(loss.item(), 4),
-        "held_out_answer_accuracy": accuracy, "torch": torch.__version__,
-    }, indent=2) + "\n")
+    (args.out / "training.json").write_text(
+        json.dumps(
+            {
+                "script": "scripts/train_grounding.py",
+                "steps": args.steps,
+                "batch": args.batch,
+                "seed": args.seed,
+                "label_smoothing": args.label_smoothing,
+                "seconds": round(time.time() - start, 1),
+                "final_loss": round(loss.item(), 4),
+                "held_out_answer_accuracy": accuracy,
+                "torch": torch.__version__,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {args.out}")
 
 

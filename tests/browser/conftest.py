@@ -7,7 +7,8 @@ Python traits and the numbers Python computed are what the tooltips must show.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 

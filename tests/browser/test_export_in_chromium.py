@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from attn_widget import AttentionWidget
-from tests.support.widget_page import cell_center, save
 from tests.support.arrays import softmax_attention
+from tests.support.widget_page import cell_center, save
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 TOKENS = ["The", HOSTILE, "cat", "</script>", "sat", "on", "the", "mat", "&amp;", "."]
@@ -121,8 +121,9 @@ def test_svg_opened_in_chromium_runs_nothing(page, mount, tmp_path, browser):
     assert [r for r in requests if not r.startswith(("file:", "data:"))] == []
     assert viewer.locator("text").count() > N  # it renders as an SVG document, with its labels
     # Drawn by the browser, each cell shows its fill (clips and transforms put it in place).
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     shot = Image.open(io.BytesIO(viewer.screenshot())).convert("RGB")
     root = ET.fromstring(path.read_text(encoding="utf-8"))

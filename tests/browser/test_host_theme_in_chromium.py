@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from attn_widget import AttentionWidget
-from tests.support.widget_page import cell_center, save, tooltip_text
 from tests.support.arrays import softmax_attention
+from tests.support.widget_page import cell_center, save, tooltip_text
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LIGHT_TEXT, DARK_TEXT = "rgb(31, 31, 31)", "rgb(224, 224, 224)"  # styles.css --attn-auto-fg
@@ -87,8 +87,9 @@ def test_without_host_variables_the_readers_colour_scheme_decides_and_is_followe
     assert label_fills(page, w, tmp_path) == {LIGHT_TEXT}  # the canvases were redrawn in the new colours
 
 
-@pytest.mark.parametrize(("declared", "system", "expected"), [("light", "dark", "light"), ("dark", "light", "dark"),
-                                                               ("light dark", "dark", "dark")])
+@pytest.mark.parametrize(
+    ("declared", "system", "expected"), [("light", "dark", "light"), ("dark", "light", "dark"), ("light dark", "dark", "dark")]
+)
 def test_a_page_that_declares_its_colour_scheme_is_followed(page, mount, declared, system, expected):
     """marimo declares color-scheme on its root (light by default, whatever the system prefers)."""
     page.emulate_media(color_scheme=system)
@@ -111,7 +112,9 @@ def test_the_widget_sizes_itself_against_its_cell_not_the_window(page, mount):
     assert widths["cell"] == 520 and widths["root"] <= 520, widths
     assert widths["right"] <= widths["left"] + 520 + 0.5, widths  # nothing spills out of the cell
     page.evaluate("() => { document.querySelector('[data-testid=attn-widget]').parentElement.style.width = '900px'; }")
-    page.wait_for_function(f"() => document.querySelector('[data-testid=attn-heatmap]').getBoundingClientRect().width > {widths['heat'] + 100}")
+    page.wait_for_function(
+        f"() => document.querySelector('[data-testid=attn-heatmap]').getBoundingClientRect().width > {widths['heat'] + 100}"
+    )
 
 
 def test_the_bundle_uses_no_require():

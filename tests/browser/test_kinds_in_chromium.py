@@ -9,8 +9,8 @@ import re
 import pytest
 
 from attn_widget import AttentionWidget, capture
-from tests.support.widget_page import cell_center, tooltip_text
 from tests.support.models import tiny_family
+from tests.support.widget_page import cell_center, tooltip_text
 
 ENCODER_TEXT = "A child painted a picture of a horse."
 DECODER_TEXT = "horse"
@@ -35,7 +35,9 @@ def test_kind_control_switches_to_a_non_square_cross_attention_heatmap(page, mou
     kind = page.locator("[data-testid=attn-kind]")
     assert kind.is_visible()
     assert kind.locator("option").all_text_contents() == [
-        "encoder self-attention", "decoder self-attention", "cross-attention (decoder queries, encoder keys)"
+        "encoder self-attention",
+        "decoder self-attention",
+        "cross-attention (decoder queries, encoder keys)",
     ]
     kind.select_option("cross")
     page.wait_for_function("() => window.__views[0].model.saved.length >= 1")
@@ -45,7 +47,7 @@ def test_kind_control_switches_to_a_non_square_cross_attention_heatmap(page, mou
     n_dec, n_enc = len(w.query_tokens), len(w.tokens)
     assert n_dec != n_enc
     heatmap.and_(page.locator(f"[data-rows='{n_dec}'][data-cols='{n_enc}']")).wait_for(state="attached")
-    page.locator(f"[data-head-shown='1,1']").wait_for(state="attached")
+    page.locator("[data-head-shown='1,1']").wait_for(state="attached")
     plot = [float(v) for v in heatmap.get_attribute("data-plot").split(",")]
     assert plot[2] > plot[3]  # wider than tall: more encoder keys than decoder queries
     a = w.capture.attention(1, 1, "cross")

@@ -82,7 +82,9 @@ def test_two_views_of_one_lazy_widget_draw_their_own_tiles_whatever_the_reply_or
     assert len(held) == len(set(held)) >= 4, held  # ids are unique across the two views
     page.evaluate("() => window.__views[0].model.release('reverse')")  # the last asked is answered first
     for index in (0, 1):
-        page.locator("[data-testid=attn-widget]").nth(index).and_(page.locator("[data-head-shown='1,1']")).wait_for(state="attached")
+        page.locator("[data-testid=attn-widget]").nth(index).and_(page.locator("[data-head-shown='1,1']")).wait_for(
+            state="attached"
+        )
         wait_complete(page, index)
     blocks = [int(attr(page, "data-block", i)) for i in (0, 1)]
     assert blocks[0] < blocks[1], blocks  # the narrow view draws coarser blocks
@@ -114,7 +116,7 @@ def test_zoom_from_overview_to_exact_cells_and_the_window_trait_both_ways(page, 
     wait_complete(page)
     text = hover(page, "attn-heatmap", 1010, 2020)
     assert re.search(r"weight (\S+)", text).group(1) == fmt(a[0, 1, 1010, 2020]), text
-    assert f"query 1010 " in text and f"key 2020 " in text
+    assert "query 1010 " in text and "key 2020 " in text
 
     # the user zooms out in the page: Python's window follows once the gesture settles
     page.mouse.wheel(0, 600)
@@ -167,7 +169,7 @@ def test_the_track_follows_the_heatmaps_keys_and_pools_by_maximum(page, mount):
     page.wait_for_function("() => document.querySelector('[data-testid=attn-strip]').dataset.window === '1200,1240'")
     page.mouse.move(*cell_center(page, "attn-strip", 0, 1234))
     text = tip(page)
-    assert "key 1234 \"t1234\"" in text and f"weight {fmt(row[1234])}" in text, text
+    assert 'key 1234 "t1234"' in text and f"weight {fmt(row[1234])}" in text, text
     # the row tile reaches past the window; nothing of it is drawn between the plot and colour bar
     gap = track.evaluate(
         """c => { const [x, y, w, h] = c.dataset.plot.split(',').map(Number);

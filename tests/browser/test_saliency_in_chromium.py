@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from attn_widget import attribution
-from tests.support.widget_page import cell_center, kernel_synced, tooltip_text
 from tests.support.models import SALIENCY_TEXT, saliency_widget, tiny_family
+from tests.support.widget_page import cell_center, kernel_synced, tooltip_text
 
 TEXT = SALIENCY_TEXT
 
@@ -49,7 +49,7 @@ def test_strip_methods_show_the_numbers_attribution_computes(page, mount, gpt2):
     page.mouse.move(*strip_cell(page, 6))
     assert number_after("integrated gradients", tooltip_text(page)) == format(float(ig[6]), ".3g")
     assert "completeness gap" in page.locator(".attn-caption").text_content()
-    assert "in span \"<ENV>\"" in tooltip_text(page)
+    assert 'in span "<ENV>"' in tooltip_text(page)
     assert page.locator("[data-testid=attn-strip]").get_attribute("data-spans") == "<ENV>:0-8 <LAN>:8-15"
 
 

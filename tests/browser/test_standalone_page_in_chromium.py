@@ -10,8 +10,8 @@ import pytest
 
 from attn_widget import AttentionWidget
 from attn_widget.standalone_page import PageTooLarge
-from tests.support.widget_page import cell_center, tooltip_text
 from tests.support.arrays import softmax_attention
+from tests.support.widget_page import cell_center, tooltip_text
 
 TOKENS = ["<s>", "</script><script>alert(1)</script>", "a", "<!--", "b", "]]>", "c", "&lt;", "d"]
 N = len(TOKENS)
@@ -93,11 +93,16 @@ def test_clicking_the_grid_switches_heads_and_a_missing_head_says_so(offline_pag
 def test_too_large_pages_and_bad_heads_are_refused_and_write_nothing(tmp_path):
     att = softmax_attention(layers=2, heads=2, n=64, seed=1)
     w = AttentionWidget(att, [f"t{i}" for i in range(64)])
-    with pytest.raises(PageTooLarge, match=r"about [\d.]+ MB, above max_bytes = 0\.2 MB: the page's code, .* not even one head fits"):
+    with pytest.raises(
+        PageTooLarge, match=r"about [\d.]+ MB, above max_bytes = 0\.2 MB: the page's code, .* not even one head fits"
+    ):
         w.to_html(tmp_path / "big.html", max_bytes=200_000)
     long_w = AttentionWidget(softmax_attention(layers=2, heads=2, n=512, seed=1), [f"t{i}" for i in range(512)])
-    with pytest.raises(PageTooLarge, match=r"about 3\.\d MB, above max_bytes = 2\.0 MB: 4 heads of 512 x 512 weights at 0\.7 MB each.*"
-                                           r"heads=\[\(0, 0\)\] \(at most 2 fit\)"):
+    with pytest.raises(
+        PageTooLarge,
+        match=r"about 3\.\d MB, above max_bytes = 2\.0 MB: 4 heads of 512 x 512 weights at 0\.7 MB each.*"
+        r"heads=\[\(0, 0\)\] \(at most 2 fit\)",
+    ):
         long_w.to_html(tmp_path / "big.html", max_bytes=2_000_000)
     with pytest.raises(ValueError, match=r"heads\[1\] = \(2, 0\) does not exist: layer must be in \[0, 1\]"):
         w.to_html(tmp_path / "bad.html", heads=[(0, 0), (2, 0)])

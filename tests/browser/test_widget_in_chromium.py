@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from attn_widget import AttentionWidget
-from tests.support.widget_page import cell_center, outline_at, tooltip_text
 from tests.support.arrays import softmax_attention
+from tests.support.widget_page import cell_center, outline_at, tooltip_text
 
 TOKENS = ["<CHI>", "painted", "a", "picture", "of", "a", "horse", "<CHI>", "my", "favorite", "animal", "is", "the"]
 N = len(TOKENS)
@@ -42,7 +42,9 @@ def view_state(page, index: int = 0) -> dict:
 
 
 def wait_shown(page, layer: int, head: int, index: int = 0) -> None:
-    page.locator("[data-testid=attn-widget]").nth(index).and_(page.locator(f"[data-head-shown='{layer},{head}']")).wait_for(state="attached")
+    page.locator("[data-testid=attn-widget]").nth(index).and_(page.locator(f"[data-head-shown='{layer},{head}']")).wait_for(
+        state="attached"
+    )
 
 
 @pytest.mark.parametrize("eager", [True, False], ids=["all-heads-up-front", "heads-on-request"])
@@ -77,7 +79,7 @@ def test_strip_tooltip_shows_the_selected_querys_row(page, mount):
     for j in [6, 0, 12]:
         page.mouse.move(*cell_center(page, "attn-strip", j // cols, j % cols))
         text = tooltip_text(page)
-        assert f'query 12 "the"' in text and f'key {j} "{TOKENS[j]}"' in text
+        assert 'query 12 "the"' in text and f'key {j} "{TOKENS[j]}"' in text
         assert weight_in(text) == format(float(w.attention[1, 4, 12, j]), ".3g")
 
 
@@ -142,7 +144,10 @@ def test_untrusted_tokens_show_literally_and_run_nothing(page, mount):
     assert 'key 1 "<script>window.__pwned=2</script>"' in text
     page.wait_for_timeout(200)
     assert page.evaluate("() => window.__pwned === undefined")
-    assert page.evaluate("() => document.querySelectorAll('[data-testid=attn-widget] img, [data-testid=attn-widget] script').length") == 0
+    assert (
+        page.evaluate("() => document.querySelectorAll('[data-testid=attn-widget] img, [data-testid=attn-widget] script').length")
+        == 0
+    )
     caption = page.locator(".attn-caption").text_content()
     assert "&amp;" not in caption and "<img" not in caption  # the last token "b" is shown, as text
 

@@ -1,5 +1,6 @@
-from tests.support.widget_page import cell_center, tooltip_text
 from tests.browser.test_host_theme_in_chromium import widget
+from tests.support.widget_page import cell_center, tooltip_text
+
 
 def test_look(page, mount):
     page.emulate_media(color_scheme="dark")

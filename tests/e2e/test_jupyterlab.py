@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import pathlib
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from tests.support.widget_page import cell_center, outline_at
 from tests.support.lab import jupyter_lab, open_and_run_all, write_notebook
+from tests.support.widget_page import cell_center, outline_at
 
 pytestmark = pytest.mark.e2e
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -93,7 +94,6 @@ def test_click_reaches_the_kernel_and_python_moves_the_outline(lab: dict[str, An
         assert errors == [], errors
 
 
-
 GROUNDING = """from attn_widget import AttentionWidget
 from attn_widget.grounding import load_grounding_model, spans
 model, tokenizer = load_grounding_model()
@@ -111,7 +111,9 @@ def grounding_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         yield {"url": url, "root": root}
 
 
-def test_saliency_recomputation_shows_progress_and_the_widget_stays_responsive(grounding_lab: dict[str, Any], browser: Any) -> None:
+def test_saliency_recomputation_shows_progress_and_the_widget_stays_responsive(
+    grounding_lab: dict[str, Any], browser: Any
+) -> None:
     """A slow recomputation in a real kernel (integrated gradients, 1024 steps): the toolbar says
     so at once, hovering still answers meanwhile, and the new numbers arrive."""
     with lab_notebook(browser, grounding_lab["url"], "grounding.ipynb", 1100) as (page, errors):

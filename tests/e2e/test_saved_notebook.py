@@ -9,13 +9,14 @@ import pathlib
 import subprocess
 import sys
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.support.widget_page import cell_center, tooltip_text
 from tests.support.lab import jupyter_lab, open_and_run_all, write_notebook
+from tests.support.widget_page import cell_center, tooltip_text
 
 pytestmark = pytest.mark.e2e
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -128,15 +129,20 @@ def test_saved_notebook_draws_without_its_kernel(saved_lab: dict[str, Any], brow
     assert errors == [], errors
 
 
-def test_nbconvert_html_keeps_the_state_but_needs_a_cdn_to_draw(saved_lab: dict[str, Any], browser: Any, tmp_path: pathlib.Path) -> None:
+def test_nbconvert_html_keeps_the_state_but_needs_a_cdn_to_draw(
+    saved_lab: dict[str, Any], browser: Any, tmp_path: pathlib.Path
+) -> None:
     """What the README says of `jupyter nbconvert --to html`: the widget state is embedded, drawn
     by @jupyter-widgets/html-manager from a CDN. Offline the widget is not drawn."""
     notebook = saved_lab["root"] / "saved.ipynb"
     if STATE_MIME not in json.loads(notebook.read_text()).get("metadata", {}).get("widgets", {}):
         pytest.skip("needs the notebook saved by test_saved_notebook_draws_without_its_kernel")
     out = tmp_path / "saved.html"
-    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(notebook), "--output", str(out)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(notebook), "--output", str(out)],
+        check=True,
+        capture_output=True,
+    )
     html = out.read_text(encoding="utf-8")
     assert STATE_MIME in html and "html-manager" in html and "https://" in html
     context = browser.new_context(offline=True)

@@ -13,13 +13,14 @@ import json
 import pathlib
 import re
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.support.widget_page import cell_center, outline_at
 from tests.support import hosts
+from tests.support.widget_page import cell_center, outline_at
 
 pytestmark = pytest.mark.e2e
 RESULTS = pathlib.Path(__file__).resolve().parents[2] / "test-results"

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { ColorScale, LUT_SIZE, extentScale, luminance, magnitudeScale, parseColor, viridis, zeroBasedScale } from "../../js/colormap";
+import {
+  ColorScale,
+  extentScale,
+  LUT_SIZE,
+  luminance,
+  magnitudeScale,
+  parseColor,
+  viridis,
+  zeroBasedScale,
+} from "../../js/colormap";
 
 describe("colour scale", () => {
   it("is viridis: dark purple at 0, yellow at 1, brighter all the way", () => {

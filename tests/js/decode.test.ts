@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { HUGE_POS, TINY_POS, bytesOf, codesOf, decodeCodes, decodeValue, formatCode, valueTable } from "../../js/decode";
+import { bytesOf, codesOf, decodeCodes, decodeValue, formatCode, HUGE_POS, TINY_POS, valueTable } from "../../js/decode";
 
 // Encode like attn_widget/encoding.py, for building test inputs (the real encoder is Python's).
 function code(mantissa: number, exponent: number, negative = false): number {

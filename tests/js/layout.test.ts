@@ -1,5 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { cellAt, cellRect, clampWindow, fitText, fullWindow, labelIndices, labelStep, niceTicks, panWindow, spanLevels, zoomWindow, wrapText } from "../../js/layout";
+import {
+  cellAt,
+  cellRect,
+  clampWindow,
+  fitText,
+  fullWindow,
+  labelIndices,
+  labelStep,
+  niceTicks,
+  panWindow,
+  spanLevels,
+  wrapText,
+  zoomWindow,
+} from "../../js/layout";
 
 const plot = { x: 40, y: 30, w: 300, h: 300 };
 

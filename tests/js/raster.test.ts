@@ -29,7 +29,15 @@ describe("rasterising a tile", () => {
 
   it("pools a window by magnitude when signed, keeping the sign", () => {
     const values = [0.1, -0.9, 0.2, 0.3, 0.5, 0.4, -0.1, 0.0, 0.7];
-    const t = poolWindow(values, values.map((_, i) => i), 3, [0, 3, 0, 3], 2, 2, true);
+    const t = poolWindow(
+      values,
+      values.map((_, i) => i),
+      3,
+      [0, 3, 0, 3],
+      2,
+      2,
+      true,
+    );
     expect([t.rows, t.cols]).toEqual([2, 2]);
     expect(Array.from(t.values)).toEqual(Array.from(Float32Array.from([-0.9, 0.4, -0.1, 0.7])));
     expect(Array.from(t.where!)).toEqual([1, 2, 0, 0]);

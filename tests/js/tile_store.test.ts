@@ -18,7 +18,9 @@ function fakeModel() {
     send: (content: TileRequest) => void sent.push(content),
     widget_manager: {} as never,
   } as unknown as WidgetModel;
-  const broadcast = (content: unknown, buffers: DataView[]) => listeners.get("msg:custom")?.forEach((cb) => cb(content, buffers));
+  const broadcast = (content: unknown, buffers: DataView[]) => {
+    for (const cb of listeners.get("msg:custom") ?? []) cb(content, buffers);
+  };
   return { model, sent, broadcast, listeners };
 }
 
@@ -30,8 +32,19 @@ function answer(request: TileRequest, fill: number, overrides: Partial<TileReque
   const cols = Math.ceil((request.window[3] - request.window[2]) / request.block[1]);
   const asked = { ...request, ...overrides };
   const content = {
-    type: "reply", id: request.id, ok: true, request: asked,
-    payload: { what: "tile", shape: [rows, cols], window: asked.window, block: asked.block, encoding: "dec3", where: null, range: [0, 0.5] },
+    type: "reply",
+    id: request.id,
+    ok: true,
+    request: asked,
+    payload: {
+      what: "tile",
+      shape: [rows, cols],
+      window: asked.window,
+      block: asked.block,
+      encoding: "dec3",
+      where: null,
+      range: [0, 0.5],
+    },
   };
   return [content, [new DataView(new Uint16Array(rows * cols).fill(fill).buffer)]] as [unknown, DataView[]];
 }
@@ -42,8 +55,16 @@ describe("tile store", () => {
     const stop = new AbortController();
     const a = new TileStore(model, stop.signal, () => undefined);
     const b = new TileStore(model, stop.signal, () => undefined);
-    const specA = { head: head(0, 1), window: [0, 13, 0, 13] as [number, number, number, number], block: [1, 1] as [number, number] };
-    const specB = { head: head(2, 3), window: [0, 13, 0, 13] as [number, number, number, number], block: [1, 1] as [number, number] };
+    const specA = {
+      head: head(0, 1),
+      window: [0, 13, 0, 13] as [number, number, number, number],
+      block: [1, 1] as [number, number],
+    };
+    const specB = {
+      head: head(2, 3),
+      window: [0, 13, 0, 13] as [number, number, number, number],
+      block: [1, 1] as [number, number],
+    };
     a.want([specA]);
     b.want([specB]);
     expect(sent.map((r) => r.id)[0]).not.toBe(sent[1].id); // ids unique across views
@@ -59,7 +80,11 @@ describe("tile store", () => {
   it("refuses a reply that does not answer what was asked", () => {
     const { model, sent, broadcast } = fakeModel();
     const store = new TileStore(model, new AbortController().signal, () => undefined);
-    const spec = { head: head(1, 1), window: [0, 13, 0, 13] as [number, number, number, number], block: [1, 1] as [number, number] };
+    const spec = {
+      head: head(1, 1),
+      window: [0, 13, 0, 13] as [number, number, number, number],
+      block: [1, 1] as [number, number],
+    };
     store.want([spec]);
     broadcast(...answer(sent[0], 5, { head: 2 })); // the right id, another head
     expect(store.get(spec)).toBeUndefined();
@@ -69,7 +94,11 @@ describe("tile store", () => {
   it("keeps at most MAX_IN_FLIGHT requests travelling and drops tiles no longer wanted", () => {
     const { model, sent, broadcast } = fakeModel();
     const store = new TileStore(model, new AbortController().signal, () => undefined);
-    const spec = (i: number) => ({ head: head(0, 0), window: [0, 256, i * 256, (i + 1) * 256] as [number, number, number, number], block: [1, 1] as [number, number] });
+    const spec = (i: number) => ({
+      head: head(0, 0),
+      window: [0, 256, i * 256, (i + 1) * 256] as [number, number, number, number],
+      block: [1, 1] as [number, number],
+    });
     store.want(Array.from({ length: MAX_IN_FLIGHT + 4 }, (_, i) => spec(i)));
     expect(sent.length).toBe(MAX_IN_FLIGHT);
     store.want([spec(MAX_IN_FLIGHT + 3)]); // the view moved: only the last one is still wanted

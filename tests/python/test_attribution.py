@@ -38,7 +38,9 @@ def test_gates_at_one_leave_the_model_outputs_unchanged(family):
     model, tokenizer = tiny_family(family, "eager")
     encoded = tokenizer(TEXT, return_tensors="pt")
     with torch.no_grad():
-        plain = model(**encoded, use_cache=False).last_hidden_state if family == "bert" else model(**encoded, use_cache=False).logits
+        plain = (
+            model(**encoded, use_cache=False).last_hidden_state if family == "bert" else model(**encoded, use_cache=False).logits
+        )
         with gated(model) as gates:
             out = model(**encoded, use_cache=False)
             hooked = out.last_hidden_state if family == "bert" else out.logits
@@ -64,8 +66,10 @@ def test_head_importance_equals_a_central_finite_difference(gpt2, gpt2_saliency)
         up, down = list(gates), list(gates)
         up[head] += eps
         down[head] -= eps
-        fd = (attr.gate_loss(model, tokenizer, TEXT, gpt2_saliency.target.token_id, head_values={layer: up})
-              - attr.gate_loss(model, tokenizer, TEXT, gpt2_saliency.target.token_id, head_values={layer: down})) / (2 * eps)
+        fd = (
+            attr.gate_loss(model, tokenizer, TEXT, gpt2_saliency.target.token_id, head_values={layer: up})
+            - attr.gate_loss(model, tokenizer, TEXT, gpt2_saliency.target.token_id, head_values={layer: down})
+        ) / (2 * eps)
         assert fd == pytest.approx(float(gpt2_saliency.head_importance[layer, head]), rel=2e-2, abs=2e-4)
 
 
@@ -90,8 +94,11 @@ def test_a_zero_gate_is_the_same_as_zero_ablating_the_head_by_hand(gpt2, gpt2_sa
     baseline = attr.gate_loss(model, tokenizer, TEXT, target)
     assert baseline == pytest.approx(-gpt2_saliency.f, abs=1e-5)
     # report, not assert: how well the first-order estimate -I ranks the true ablation effects
-    true = [attr.gate_loss(model, tokenizer, TEXT, target, head_values={l: [0 if i == h else 1 for i in range(4)]}) - baseline
-            for l in range(3) for h in range(4)]
+    true = [
+        attr.gate_loss(model, tokenizer, TEXT, target, head_values={l: [0 if i == h else 1 for i in range(4)]}) - baseline
+        for l in range(3)
+        for h in range(4)
+    ]
     estimate = (-gpt2_saliency.head_importance).ravel()
     rho = np.corrcoef(np.argsort(np.argsort(true)), np.argsort(np.argsort(estimate)))[0, 1]
     print(f"rank correlation of -I with true ablation dL: {rho:.2f}")
@@ -162,7 +169,13 @@ def test_default_target_is_the_models_top_prediction_and_words_map_to_ids(gpt2, 
     assert gpt2_saliency.target.token_id == top and gpt2_saliency.target.position == len(gpt2_saliency.tokens) - 1
     horse = attr.token_id(tokenizer, "horse")
     assert tokenizer.decode([horse]).strip() == "horse"
-    s = attr.saliency(model, tokenizer, TEXT, "horse", foil="cat" if len(tokenizer(" cat", add_special_tokens=False)["input_ids"]) == 1 else horse)
+    s = attr.saliency(
+        model,
+        tokenizer,
+        TEXT,
+        "horse",
+        foil="cat" if len(tokenizer(" cat", add_special_tokens=False)["input_ids"]) == 1 else horse,
+    )
     logp = torch.log_softmax(logits(model, tokenizer)[0, -1], -1)
     assert s.f == pytest.approx(float(logp[horse] - logp[s.target.foil_id]), abs=1e-5)
     with pytest.raises(ValueError, match=r"target 'unbelievably tokenized' is not a single token"):
@@ -306,8 +319,12 @@ def test_adaptive_integrated_gradients_refine_until_complete(grounding):
     np.testing.assert_allclose(auto, fixed, rtol=1e-4, atol=1e-5)  # reuse gives the same sums as a fresh run
     right = attr.integrated_gradients(model, tokenizer, GROUNDING_TEXT, "horse", method="right", batch_size=64)
     assert right.converged and right.steps == 256
-    np.testing.assert_allclose(right, attr.integrated_gradients(model, tokenizer, GROUNDING_TEXT, "horse", steps=256,
-                                                                method="right", batch_size=64), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        right,
+        attr.integrated_gradients(model, tokenizer, GROUNDING_TEXT, "horse", steps=256, method="right", batch_size=64),
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 def test_adaptive_integrated_gradients_stop_at_the_cap_and_say_so(grounding):

@@ -52,7 +52,12 @@ def test_every_head_equals_eager_attention_with_padding(family, implementation):
         assert set(c.kinds) == set(reference)
         enc_keep = real(encoded["attention_mask"], example)
         dec_keep = real(extra["decoder_attention_mask"], example) if extra else enc_keep
-        axes = {"self": (enc_keep, enc_keep), "encoder": (enc_keep, enc_keep), "decoder": (dec_keep, dec_keep), "cross": (dec_keep, enc_keep)}
+        axes = {
+            "self": (enc_keep, enc_keep),
+            "encoder": (enc_keep, enc_keep),
+            "decoder": (dec_keep, dec_keep),
+            "cross": (dec_keep, enc_keep),
+        }
         for kind, ref in reference.items():
             q_keep, k_keep = axes[kind]
             expected = ref[:, example][:, :, q_keep][:, :, :, k_keep]
@@ -197,7 +202,16 @@ def test_a_batch_needs_an_example():
         capture(model, tokenizer, BATCH, example=2)
 
 
-@pytest.mark.parametrize("text, error, message", [("", ValueError, "text is empty"), ("   ", ValueError, "text is empty"), ([], TypeError, "non-empty str"), (["ok", ""], ValueError, r"text\[1\] is empty"), (3, TypeError, "got int")])
+@pytest.mark.parametrize(
+    "text, error, message",
+    [
+        ("", ValueError, "text is empty"),
+        ("   ", ValueError, "text is empty"),
+        ([], TypeError, "non-empty str"),
+        (["ok", ""], ValueError, r"text\[1\] is empty"),
+        (3, TypeError, "got int"),
+    ],
+)
 def test_bad_text_gets_a_clear_error(recording, text, error, message):
     model, tokenizer = tiny_gpt2()
     with pytest.raises(error, match=message):
@@ -257,7 +271,16 @@ def test_attention_that_the_recomputation_cannot_model_is_refused_by_name():
     from transformers import T5Config, T5ForConditionalGeneration
 
     _, tokenizer = tiny_family("gpt2")
-    config = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=32, num_layers=2, num_heads=4, decoder_start_token_id=0, pad_token_id=0)
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=32,
+        d_kv=8,
+        d_ff=32,
+        num_layers=2,
+        num_heads=4,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+    )
     model = T5ForConditionalGeneration(config).eval()
     with pytest.raises(NotImplementedError, match=r"uses 'position_bias', which the query/key recomputation does not model"):
         capture(model, tokenizer, TEXT)

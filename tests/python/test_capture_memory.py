@@ -43,6 +43,8 @@ def test_the_131k_token_capture_of_the_benchmark_model_is_sized_in_advance() -> 
     (the benchmark measures 168 MB at 32,768: a quarter)."""
     from transformers import LlamaConfig
 
-    config = LlamaConfig(num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=2, hidden_size=256, intermediate_size=688)
+    config = LlamaConfig(
+        num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=2, hidden_size=256, intermediate_size=688
+    )
     assert capture_memory.kept_bytes(config, 32_768, 4) == 167_772_160
     assert capture_memory.kept_bytes(config, 131_072, 4) == 4 * 167_772_160

@@ -32,7 +32,12 @@ def test_small_widget_sends_every_head_as_bytes_up_front(recording):
     state = initial_state(w)
     assert _no_float_lists(state)
     heads = state["attention_data"]
-    assert {k: heads[k] for k in ("what", "kind", "shape", "encoding")} == {"what": "heads", "kind": "self", "shape": list(a.shape), "encoding": "dec3"}
+    assert {k: heads[k] for k in ("what", "kind", "shape", "encoding")} == {
+        "what": "heads",
+        "kind": "self",
+        "shape": list(a.shape),
+        "encoding": "dec3",
+    }
     import base64
 
     assert base64.b64decode(heads["data"]["$b64"]) == dec3_bytes(a)  # binary, travels as a buffer
@@ -61,7 +66,9 @@ def test_wire_budget_at_512_tokens_for_a_gpt2_small_shape(recording):
     assert not w.eager
     opened = [m for m in w.comm.messages if m["msg_type"] == "comm_open"]
     state = w.get_state()
-    payload = sum(len(b) for m in opened for b in m["buffers"]) + len(str({k: v for k, v in state.items() if not isinstance(v, (bytes, memoryview))}))
+    payload = sum(len(b) for m in opened for b in m["buffers"]) + len(
+        str({k: v for k, v in state.items() if not isinstance(v, (bytes, memoryview))})
+    )
     assert payload + len(w._esm) < 1_000_000, payload
 
 
@@ -84,8 +91,17 @@ def test_metric_chosen_in_the_browser_sends_new_scores_as_bytes(recording):
 
 
 def _tile_request(**overrides):
-    request = {"type": "tile", "id": "v1-7", "kind": "self", "layer": 0, "head": 1, "quantity": "attention", "version": 0,
-               "window": [0, len(TOKENS), 0, len(TOKENS)], "block": [1, 1]}
+    request = {
+        "type": "tile",
+        "id": "v1-7",
+        "kind": "self",
+        "layer": 0,
+        "head": 1,
+        "quantity": "attention",
+        "version": 0,
+        "window": [0, len(TOKENS), 0, len(TOKENS)],
+        "block": [1, 1],
+    }
     request.update(overrides)
     return request
 
@@ -100,9 +116,19 @@ def test_tile_requests_are_answered_by_id_with_a_self_describing_payload(recordi
     assert content["type"] == "reply" and content["id"] == "v1-7" and content["ok"]
     assert content["request"]["window"] == [0, len(TOKENS), 0, len(TOKENS)]  # the view checks it against what it asked
     payload = content["payload"]
-    assert {k: payload[k] for k in ("what", "kind", "layer", "head", "level", "window", "block", "shape", "encoding", "where")} == {
-        "what": "tile", "kind": "self", "layer": 0, "head": 1, "level": 0, "window": [0, N, 0, N], "block": [1, 1],
-        "shape": [N, N], "encoding": "dec3", "where": None,
+    assert {
+        k: payload[k] for k in ("what", "kind", "layer", "head", "level", "window", "block", "shape", "encoding", "where")
+    } == {
+        "what": "tile",
+        "kind": "self",
+        "layer": 0,
+        "head": 1,
+        "level": 0,
+        "window": [0, N, 0, N],
+        "block": [1, 1],
+        "shape": [N, N],
+        "encoding": "dec3",
+        "where": None,
     }
     assert payload["range"] == [0.0, pytest.approx(float(a[0, 1].max()))]
     assert reply["buffers"] == [dec3_bytes(a[0, 1])]

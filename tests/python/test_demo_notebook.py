@@ -18,7 +18,9 @@ def test_demo_notebook_runs_and_displays_widgets(tmp_path):
     assert len(views) >= 3  # the demo widget, the observer's log, the array-input widget
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "sharpest non-trivial head: layer" in printed
-    results = [o["data"]["text/plain"] for o in outputs if o.output_type == "execute_result" and "text/plain" in o.get("data", {})]
+    results = [
+        o["data"]["text/plain"] for o in outputs if o.output_type == "execute_result" and "text/plain" in o.get("data", {})
+    ]
     assert "(0, 0, -1, -1)" in results  # the selection before any click
 
 

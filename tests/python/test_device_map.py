@@ -23,8 +23,16 @@ def tiny_llama(tmp_path):
     tokenizer = byte_level_tokenizer()
     eos = tokenizer.eos_token_id
     torch.manual_seed(5)
-    config = LlamaConfig(num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, hidden_size=32,
-                         intermediate_size=64, vocab_size=len(tokenizer), bos_token_id=eos, eos_token_id=eos)
+    config = LlamaConfig(
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        hidden_size=32,
+        intermediate_size=64,
+        vocab_size=len(tokenizer),
+        bos_token_id=eos,
+        eos_token_id=eos,
+    )
     model = LlamaForCausalLM._from_config(config, attn_implementation="eager").eval()
     for layer in model.model.layers:  # sharper heads than random init gives, so differences show
         layer.self_attn.q_proj.weight.data.mul_(8.0)
@@ -37,11 +45,19 @@ def test_capture_and_tiles_of_a_model_split_between_cpu_and_disk(tmp_path):
     from transformers import LlamaForCausalLM
 
     reference, tokenizer = tiny_llama(tmp_path)
-    device_map = {"model.embed_tokens": "cpu", "model.rotary_emb": "cpu", "model.layers.0": "cpu",
-                  "model.layers.1": "disk", "model.layers.2": "cpu", "model.layers.3": "disk",
-                  "model.norm": "cpu", "lm_head": "cpu"}
-    split = LlamaForCausalLM.from_pretrained(tmp_path / "weights", device_map=device_map,
-                                             offload_folder=str(tmp_path / "offload")).eval()
+    device_map = {
+        "model.embed_tokens": "cpu",
+        "model.rotary_emb": "cpu",
+        "model.layers.0": "cpu",
+        "model.layers.1": "disk",
+        "model.layers.2": "cpu",
+        "model.layers.3": "disk",
+        "model.norm": "cpu",
+        "lm_head": "cpu",
+    }
+    split = LlamaForCausalLM.from_pretrained(
+        tmp_path / "weights", device_map=device_map, offload_folder=str(tmp_path / "offload")
+    ).eval()
     assert getattr(split, "hf_device_map", {}).get("model.layers.1") == "disk"
     # offloaded weights live on disk (read from the checkpoint when the layer runs): in memory
     # the layer holds only placeholders on the "meta" device

@@ -24,7 +24,9 @@ def _values(seed: int) -> np.ndarray:
     softmaxish = rng.random(n)
     wide = rng.random(n) * 10.0 ** rng.integers(E_MIN + 1, E_MAX + 1, n) * rng.choice([-1, 1], n)
     # exact binary ties at the 4th digit (0.9375 -> "0.938", 0.0625 -> "0.0625") and round numbers
-    edges = np.array([0.9375, 0.5, 1.0, 0.125, 0.0625, 0.375, 1.0625, 9.995, 0.09995, 999.5, 99.95, 0.001, 1e-5, 123.0, 12.5, 0.3])
+    edges = np.array(
+        [0.9375, 0.5, 1.0, 0.125, 0.0625, 0.375, 1.0625, 9.995, 0.09995, 999.5, 99.95, 0.001, 1e-5, 123.0, 12.5, 0.3]
+    )
     return np.concatenate([softmaxish, wide, edges, -edges]).astype(np.float32)
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from attn_widget import AttentionWidget
-from attn_widget import figure_export
+from attn_widget import AttentionWidget, figure_export
 from tests.support.arrays import TOKENS, softmax_attention
 from tests.support.fake_kernel import frontend_custom
 
@@ -26,14 +25,27 @@ def sent_request(w: AttentionWidget) -> dict:
 
 
 def chunk(request: dict, index: int, count: int, data: bytes, total: int, view: str = "view-a") -> dict:
-    return {"type": "export-chunk", "id": request["id"], "view": view, "index": index, "count": count, "bytes": total, "width": 10, "height": 5}
+    return {
+        "type": "export-chunk",
+        "id": request["id"],
+        "view": view,
+        "index": index,
+        "count": count,
+        "bytes": total,
+        "width": 10,
+        "height": 5,
+    }
 
 
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
         ({"path": "fig.jpg"}, ValueError, r"path must end in \.png or \.svg.*fig\.jpg"),
-        ({"path": "fig.png", "panel": "legend"}, ValueError, r"panel must be one of \['all', 'grid', 'heatmap', 'strip'\], got 'legend'"),
+        (
+            {"path": "fig.png", "panel": "legend"},
+            ValueError,
+            r"panel must be one of \['all', 'grid', 'heatmap', 'strip'\], got 'legend'",
+        ),
         ({"path": "fig.png", "scale": 3}, ValueError, r"scale must be one of \[1, 2, 4\].*got 3"),
         ({"path": "fig.png", "scale": True}, ValueError, r"scale must be one of"),
         ({"path": "no/such/folder/fig.png"}, FileNotFoundError, r"path: the folder .*no/such/folder.* does not exist"),

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -84,12 +84,36 @@ def test_any_array_gives_its_own_numbers_or_a_clear_error(case: tuple[Any, np.nd
 
 
 # ----------------------------------------------------------------------------- the comm protocol
-FIELDS = ["type", "id", "kind", "layer", "head", "quantity", "version", "window", "block", "event", "view",
-          "index", "count", "bytes", "width", "height", "error"]
-LEAF = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=80),
-                 st.text(min_size=65, max_size=100_000).map(lambda s: s * 3))
-JSONISH = st.recursive(LEAF, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                       max_leaves=12)
+FIELDS = [
+    "type",
+    "id",
+    "kind",
+    "layer",
+    "head",
+    "quantity",
+    "version",
+    "window",
+    "block",
+    "event",
+    "view",
+    "index",
+    "count",
+    "bytes",
+    "width",
+    "height",
+    "error",
+]
+LEAF = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(),
+    st.text(max_size=80),
+    st.text(min_size=65, max_size=100_000).map(lambda s: s * 3),
+)
+JSONISH = st.recursive(
+    LEAF, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12
+)
 
 
 @st.composite
@@ -100,8 +124,17 @@ def browser_messages(draw: Any) -> Any:
     if draw(st.booleans()):
         message["type"] = draw(st.sampled_from(["tile", "view", "export-chunk", "reply", "", "TILE"]))
     if message.get("type") == "tile" and draw(st.booleans()):  # near-valid: one field off
-        valid = {"type": "tile", "id": "fz-1", "kind": "self", "layer": 0, "head": 1, "quantity": "attention", "version": 0,
-                 "window": [0, 6, 0, 6], "block": [1, 1]}
+        valid = {
+            "type": "tile",
+            "id": "fz-1",
+            "kind": "self",
+            "layer": 0,
+            "head": 1,
+            "quantity": "attention",
+            "version": 0,
+            "window": [0, 6, 0, 6],
+            "block": [1, 1],
+        }
         field = draw(st.sampled_from(sorted(valid)))
         valid[field] = message.get(field, draw(JSONISH))
         message = valid
@@ -115,8 +148,9 @@ def lazy_widget() -> AttentionWidget:
 
 @FUZZ
 @given(browser_messages(), st.lists(st.binary(max_size=64), max_size=2))
-def test_malformed_messages_get_an_error_reply_and_the_kernel_never_raises(lazy_widget: AttentionWidget, message: Any,
-                                                                           buffers: list[bytes]) -> None:
+def test_malformed_messages_get_an_error_reply_and_the_kernel_never_raises(
+    lazy_widget: AttentionWidget, message: Any, buffers: list[bytes]
+) -> None:
     w = lazy_widget
     w.comm.take()
     frontend_custom(w, message, buffers)  # must not raise
@@ -126,8 +160,13 @@ def test_malformed_messages_get_an_error_reply_and_the_kernel_never_raises(lazy_
         assert all(not r.get("ok", True) for r in replies)  # chunks for no save are dropped, or refused
         return
     assert len(replies) <= 1
-    if is_dict and message.get("type") == "view" and message.get("event") in ("open", "close") \
-            and isinstance(message.get("view"), str) and len(message["view"]) <= 64:
+    if (
+        is_dict
+        and message.get("type") == "view"
+        and message.get("event") in ("open", "close")
+        and isinstance(message.get("view"), str)
+        and len(message["view"]) <= 64
+    ):
         assert replies == []  # a view announcing itself needs no answer
         return
     (reply,) = replies
@@ -146,9 +185,17 @@ def test_the_widget_stays_correct_and_bounded_after_a_burst_of_a_thousand_reques
     try:
         for i in range(1000):
             q0, k0 = (int(v) for v in rng.integers(0, 56, 2))
-            request: dict[str, Any] = {"type": "tile", "id": f"burst-{i}", "kind": "self", "layer": int(rng.integers(0, 3)),
-                                       "head": int(rng.integers(0, 2)), "quantity": "attention", "version": 0,
-                                       "window": [q0, q0 + 8, k0, k0 + 8], "block": [1, 1]}
+            request: dict[str, Any] = {
+                "type": "tile",
+                "id": f"burst-{i}",
+                "kind": "self",
+                "layer": int(rng.integers(0, 3)),
+                "head": int(rng.integers(0, 2)),
+                "quantity": "attention",
+                "version": 0,
+                "window": [q0, q0 + 8, k0, k0 + 8],
+                "block": [1, 1],
+            }
             if i % 7 == 0:
                 request["id"] = "x" * 10_000  # an enormous id
             if i % 11 == 0:
@@ -165,7 +212,19 @@ def test_the_widget_stays_correct_and_bounded_after_a_burst_of_a_thousand_reques
     assert all(r["type"] == "reply" for r in replies)
     # still exact afterwards
     w.comm.take()
-    frontend_custom(w, {"type": "tile", "id": "after", "kind": "self", "layer": 1, "head": 1, "quantity": "attention",
-                        "version": 0, "window": [0, 64, 0, 64], "block": [1, 1]})
+    frontend_custom(
+        w,
+        {
+            "type": "tile",
+            "id": "after",
+            "kind": "self",
+            "layer": 1,
+            "head": 1,
+            "quantity": "attention",
+            "version": 0,
+            "window": [0, 64, 0, 64],
+            "block": [1, 1],
+        },
+    )
     (reply,) = w.comm.take()
     assert reply["data"]["content"]["ok"] and reply["buffers"] == [dec3_bytes(a[1, 1])]

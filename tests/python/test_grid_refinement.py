@@ -34,7 +34,9 @@ def causal_attention(layers: int, heads: int, n: int, seed: int = 0) -> np.ndarr
     return a / a.sum(-1, keepdims=True)
 
 
-def test_the_kernel_answers_tiles_while_the_worker_refines_then_scores_are_exact(recording, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_kernel_answers_tiles_while_the_worker_refines_then_scores_are_exact(
+    recording, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(widget_module, "EXACT_CELLS", 0)  # estimate even this small input
     monkeypatch.setattr(widget_module, "Refiner", _HeldRefiner)
     _HeldRefiner.inside.clear()
@@ -49,8 +51,20 @@ def test_the_kernel_answers_tiles_while_the_worker_refines_then_scores_are_exact
         assert not np.allclose(estimate, mean_row_entropy(a), rtol=1e-6)  # sampled rows, not all
         # the kernel answers a view's tile at once, with exact values, while the worker is held
         w.comm.take()
-        frontend_custom(w, {"type": "tile", "id": "v1-1", "kind": "self", "layer": 1, "head": 2, "quantity": "attention",
-                            "version": 0, "window": [0, 256, 44, 300], "block": [1, 1]})
+        frontend_custom(
+            w,
+            {
+                "type": "tile",
+                "id": "v1-1",
+                "kind": "self",
+                "layer": 1,
+                "head": 2,
+                "quantity": "attention",
+                "version": 0,
+                "window": [0, 256, 44, 300],
+                "block": [1, 1],
+            },
+        )
         (message,) = w.comm.take()
         assert message["data"]["content"]["ok"], message["data"]["content"]
         assert message["buffers"] == [dec3_bytes(a[1, 2, 0:256, 44:300])]

@@ -53,8 +53,15 @@ def test_the_shipped_grounding_model_grounds_the_noun_and_the_widget_finds_the_h
     text = "<CHI> painted a picture of a horse <CHI> my favorite animal is the"
     words = text.split()
     noun = words.index("horse")
-    w = AttentionWidget.from_model(model, tokenizer, text, saliency=True, grid_metric="saliency_flow",
-                                   spans=spans(words) + [("ground", noun, noun + 1)], flow_span="ground")
+    w = AttentionWidget.from_model(
+        model,
+        tokenizer,
+        text,
+        saliency=True,
+        grid_metric="saliency_flow",
+        spans=spans(words) + [("ground", noun, noun + 1)],
+        flow_span="ground",
+    )
     s = w.saliency
     assert s.target.token == "horse" and np.exp(s.f) > 0.5  # its own top prediction: the ground
     layer, head = divmod(int(w.scores().argmax()), w.n_heads)
@@ -62,8 +69,10 @@ def test_the_shipped_grounding_model_grounds_the_noun_and_the_widget_finds_the_h
     assert s.attention[layer, head, t, noun] > 0.9  # that head looks at the noun
     assert int(np.abs(s.attention_x_gradient[layer, head, t]).argmax()) == noun
     # grounding by category: with two objects, the one of the category asked for is predicted
-    for sentence, answer in [("<CHI> played with a ball and a dog <CHI> my favorite animal is the", "dog"),
-                             ("<CHI> played with a ball and a dog <CHI> my favorite toy is the", "ball")]:
+    for sentence, answer in [
+        ("<CHI> played with a ball and a dog <CHI> my favorite animal is the", "dog"),
+        ("<CHI> played with a ball and a dog <CHI> my favorite toy is the", "ball"),
+    ]:
         g = AttentionWidget.from_model(model, tokenizer, sentence, saliency=True)
         assert g.saliency.target.token == answer
 
@@ -76,7 +85,9 @@ def test_a_model_without_a_language_model_head_is_explained_through_a_callable_t
 
     w = AttentionWidget.from_model(model, tokenizer, TEXT, saliency=True, target=first_feature, strip_method="gradient_x_input")
     assert w.saliency.target.description == "first_feature" and w.target_token == ""
-    np.testing.assert_allclose(w.saliency.head_importance, w.saliency.attention_x_gradient.sum(axis=(-1, -2)), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        w.saliency.head_importance, w.saliency.attention_x_gradient.sum(axis=(-1, -2)), rtol=1e-4, atol=1e-6
+    )
     from attn_widget import attribution
 
     expected = attribution.gradient_x_input(model, tokenizer, TEXT, first_feature)

@@ -17,8 +17,14 @@ def run_without_chromium(require: bool) -> subprocess.CompletedProcess[str]:
     env["ATTN_WIDGET_CHROMIUM"] = "/nonexistent/chromium"
     if require:
         env["ATTN_REQUIRE_BROWSER"] = "1"
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", BROWSER_TEST],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", BROWSER_TEST],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_a_bare_pytest_skips_browser_tests_with_the_reason():

@@ -34,11 +34,11 @@ def launch(playwright: Any, extra_args: list[str] | None = None) -> Any:
 
 def serve(route: Any) -> None:
     """Answer the harness page and the built bundle from disk (route this for ORIGIN/**)."""
-    path = route.request.url[len(ORIGIN):].split("?")[0]
+    path = route.request.url[len(ORIGIN) :].split("?")[0]
     if path == "/harness.html":
         route.fulfill(path=str(HARNESS), content_type="text/html")
-    elif path.startswith("/static/") and (STATIC / path[len("/static/"):]).is_file():
+    elif path.startswith("/static/") and (STATIC / path[len("/static/") :]).is_file():
         kind = "text/javascript" if path.endswith(".js") else "text/css"
-        route.fulfill(path=str(STATIC / path[len("/static/"):]), content_type=kind)
+        route.fulfill(path=str(STATIC / path[len("/static/") :]), content_type=kind)
     else:
         route.fulfill(status=404, body="not found")

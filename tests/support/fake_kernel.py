@@ -94,7 +94,14 @@ class Bridge:
         for message in self.comm.take():
             data = message["data"]
             if data.get("method") in ("update", "echo_update"):
-                out.append({"method": data["method"], "state": _with_buffers(data["state"], data.get("buffer_paths", []), message["buffers"])})
+                out.append(
+                    {
+                        "method": data["method"],
+                        "state": _with_buffers(data["state"], data.get("buffer_paths", []), message["buffers"]),
+                    }
+                )
             elif data.get("method") == "custom":
-                out.append({"method": "custom", "content": data["content"], "buffers": [_b64(b)["$b64"] for b in message["buffers"]]})
+                out.append(
+                    {"method": "custom", "content": data["content"], "buffers": [_b64(b)["$b64"] for b in message["buffers"]]}
+                )
         return out

@@ -15,8 +15,9 @@ from __future__ import annotations
 import pathlib
 import sys
 import textwrap
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from tests.support.lab import write_notebook
 from tests.support.server_process import free_port, serve
@@ -82,14 +83,38 @@ def _argv(host: str, root: pathlib.Path, port: int) -> tuple[list[str], str]:
     """The command that serves the host's file in `root`, and the path that answers once it is up."""
     py = [sys.executable, "-m"]
     if host == "notebook7":
-        return py + ["jupyter", "notebook", "--no-browser", "--ip=127.0.0.1", f"--port={port}", f"--ServerApp.root_dir={root}",
-                     "--IdentityProvider.token=", "--ServerApp.password=", "--allow-root"], "/api/status"
+        return py + [
+            "jupyter",
+            "notebook",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--ServerApp.root_dir={root}",
+            "--IdentityProvider.token=",
+            "--ServerApp.password=",
+            "--allow-root",
+        ], "/api/status"
     if host == "voila":  # Voila runs the notebook itself for each page it serves
-        return py + ["voila", NOTEBOOK, "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
-                     "--show_tracebacks=True"], "/favicon.ico"
+        return py + [
+            "voila",
+            NOTEBOOK,
+            "--no-browser",
+            "--Voila.ip=127.0.0.1",
+            f"--port={port}",
+            "--show_tracebacks=True",
+        ], "/favicon.ico"
     if host == "marimo":
-        return py + ["marimo", "run", MARIMO_APP, "--headless", "--host=127.0.0.1", f"--port={port}", "--no-token",
-                     "--no-sandbox", "--no-check"], "/health"
+        return py + [
+            "marimo",
+            "run",
+            MARIMO_APP,
+            "--headless",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            "--no-token",
+            "--no-sandbox",
+            "--no-check",
+        ], "/health"
     raise ValueError(f"host must be one of {HOSTS}, got {host!r}")
 
 

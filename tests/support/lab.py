@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pathlib
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import nbformat
 
@@ -29,9 +30,20 @@ def jupyter_lab(root: pathlib.Path, start_timeout: float = 90) -> Iterator[str]:
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-            f"--ServerApp.root_dir={root}", "--IdentityProvider.token=", "--ServerApp.password=",
-            "--allow-root", "--LabApp.extension_manager=readonly"]
+    argv = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--ServerApp.root_dir={root}",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--allow-root",
+        "--LabApp.extension_manager=readonly",
+    ]
     with serve("lab", argv, root, f"{url}/api/status", start_timeout):
         yield url
 

@@ -65,10 +65,54 @@ def tiny_family(family: str, attn_implementation: str = "sdpa", seed: int = 0) -
     small = dict(vocab_size=vocab)
     configs = {
         "gpt2": (GPT2LMHeadModel, GPT2Config(n_layer=3, n_head=4, n_embd=32, n_positions=128, **small)),
-        "bert": (BertModel, BertConfig(num_hidden_layers=2, num_attention_heads=4, hidden_size=32, intermediate_size=64, **small)),
-        "llama": (LlamaForCausalLM, LlamaConfig(num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, hidden_size=32, intermediate_size=64, bos_token_id=eos, eos_token_id=eos, **small)),
-        "mqa": (LlamaForCausalLM, LlamaConfig(num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=1, hidden_size=32, intermediate_size=64, bos_token_id=eos, eos_token_id=eos, **small)),
-        "bart": (BartForConditionalGeneration, BartConfig(encoder_layers=2, decoder_layers=3, d_model=32, encoder_attention_heads=4, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, pad_token_id=eos, bos_token_id=eos, eos_token_id=eos, decoder_start_token_id=eos, forced_eos_token_id=None, **small)),
+        "bert": (
+            BertModel,
+            BertConfig(num_hidden_layers=2, num_attention_heads=4, hidden_size=32, intermediate_size=64, **small),
+        ),
+        "llama": (
+            LlamaForCausalLM,
+            LlamaConfig(
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                num_key_value_heads=2,
+                hidden_size=32,
+                intermediate_size=64,
+                bos_token_id=eos,
+                eos_token_id=eos,
+                **small,
+            ),
+        ),
+        "mqa": (
+            LlamaForCausalLM,
+            LlamaConfig(
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                num_key_value_heads=1,
+                hidden_size=32,
+                intermediate_size=64,
+                bos_token_id=eos,
+                eos_token_id=eos,
+                **small,
+            ),
+        ),
+        "bart": (
+            BartForConditionalGeneration,
+            BartConfig(
+                encoder_layers=2,
+                decoder_layers=3,
+                d_model=32,
+                encoder_attention_heads=4,
+                decoder_attention_heads=2,
+                encoder_ffn_dim=32,
+                decoder_ffn_dim=32,
+                pad_token_id=eos,
+                bos_token_id=eos,
+                eos_token_id=eos,
+                decoder_start_token_id=eos,
+                forced_eos_token_id=None,
+                **small,
+            ),
+        ),
     }
     cls, config = configs[family]
     model = cls._from_config(config, attn_implementation=attn_implementation)

@@ -10,8 +10,8 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 
 def free_port() -> int:
@@ -21,9 +21,16 @@ def free_port() -> int:
 
 
 def server_env(root: pathlib.Path) -> dict[str, str]:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", JUPYTER_CONFIG_DIR=str(root / ".cfg"), JUPYTER_RUNTIME_DIR=str(root / ".rt"),
-               JUPYTERLAB_SETTINGS_DIR=str(root / ".settings"), JUPYTERLAB_WORKSPACES_DIR=str(root / ".ws"),
-               MARIMO_SKIP_UPDATE_CHECK="1", PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[2]))
+    env = dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        JUPYTER_CONFIG_DIR=str(root / ".cfg"),
+        JUPYTER_RUNTIME_DIR=str(root / ".rt"),
+        JUPYTERLAB_SETTINGS_DIR=str(root / ".settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(root / ".ws"),
+        MARIMO_SKIP_UPDATE_CHECK="1",
+        PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[2]),
+    )
     env.pop("ANYWIDGET_HMR", None)
     return env
 

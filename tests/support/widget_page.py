@@ -39,8 +39,11 @@ def outline_at(page: Any, layer: int, head: int, nth: int = 0) -> bool:
     """True when the grid draws the selection outline (#ff2a6d) around cell (layer, head)."""
     x, y = cell_center(page, "attn-grid", layer, head, nth)
     # through a locator, not document.querySelector: hosts such as marimo draw widgets in a shadow root
-    return page.locator("[data-testid=attn-grid]").nth(nth).evaluate(
-        """(c, [x, y]) => {
+    return (
+        page.locator("[data-testid=attn-grid]")
+        .nth(nth)
+        .evaluate(
+            """(c, [x, y]) => {
           const b = c.getBoundingClientRect();
           const cell = Number(c.dataset.plot.split(',')[2]) / Number(c.dataset.cols);
           const dpr = c.width / b.width;
@@ -48,7 +51,8 @@ def outline_at(page: Any, layer: int, head: int, nth: int = 0) -> bool:
           const d = c.getContext('2d').getImageData(Math.floor((x - b.x - cell / 2 - 2) * dpr), Math.round((y - b.y) * dpr), 1, 1).data;
           return d[0] > 200 && d[1] < 90 && d[2] > 60 && d[2] < 160;
         }""",
-        [x, y],
+            [x, y],
+        )
     )
 
 
