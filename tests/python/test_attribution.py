@@ -1,5 +1,6 @@
-"""attn_widget.attribution against the properties in shared/notes/attribution-methods.md, on small
-randomly initialised models: identities that must hold exactly (to float error), not just "runs"."""
+"""attn_widget.attribution against the properties a correct implementation satisfies (each test
+names its property), on small randomly initialised models and the packaged grounding model:
+identities that must hold exactly (to float error), not just "runs"."""
 
 import numpy as np
 import pytest

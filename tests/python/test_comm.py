@@ -57,7 +57,7 @@ def test_a_head_switch_sends_only_the_indices(recording, eager):
 
 
 def test_wire_budget_at_512_tokens_for_a_gpt2_small_shape(recording):
-    """DESIGN.md: at most 1 MB on the wire before first paint at N = 512 (bundle included)."""
+    """The budget (docs/architecture.md): at most 1 MB on the wire before first paint at N = 512 (bundle included)."""
     rng = np.random.default_rng(0)
     n = 512
     a = rng.random((12, 12, n, n), dtype=np.float32)
