@@ -190,10 +190,10 @@ export class AttentionApp {
       if (isExportRequest(msg)) void this.answerExport(msg);
     };
     model.on("msg:custom", onMessage);
-    this.model.send({ type: "view", event: "open", view: this.viewId });
+    this.send(() => this.model.send({ type: "view", event: "open", view: this.viewId }));
     signal.addEventListener("abort", () => {
       model.off("msg:custom", onMessage);
-      this.model.send({ type: "view", event: "close", view: this.viewId });
+      this.send(() => this.model.send({ type: "view", event: "close", view: this.viewId }));
     });
 
     const resize = new ResizeObserver(() => this.relayout());
@@ -220,7 +220,17 @@ export class AttentionApp {
   /** Set traits and send them to the kernel in one message. */
   private save(changes: Partial<WidgetState>): void {
     for (const [name, value] of Object.entries(changes)) this.model.set(name as keyof WidgetState, value as never);
-    this.model.save_changes();
+    this.send(() => this.model.save_changes());
+  }
+
+  /** Talk to the kernel; a host whose kernel is gone throws ("Cannot send"): the page keeps
+   * working with what it holds, and the views that need the kernel say so. */
+  private send(talk: () => void): void {
+    try {
+      talk();
+    } catch (err) {
+      console.warn("attn_widget: the kernel cannot be reached", err);
+    }
   }
 
   /** A kind switch changes a dozen traits in one message: load the new shape once, after all of

@@ -29,7 +29,7 @@ import { TILE_SIDE } from "./protocol";
 import { rasterizeTile } from "./raster";
 import { svgExtras } from "./svg_context";
 import type { Tile, TileSpec, TileStore } from "./tile_store";
-import { rankInRow, SILENCE_MS } from "./tile_store";
+import { KERNEL_GONE, rankInRow, SILENCE_MS } from "./tile_store";
 import type { Tooltip } from "./tooltip";
 import { describeToken } from "./tooltip";
 import type { Axis, Span } from "./types";
@@ -274,7 +274,8 @@ export class HeatmapView {
           ? `no answer from the kernel for ${Math.round(this.store.silentMs / 1000)} s: this head's weights come from Python on request, so it needs a running kernel (rerun the cell)`
           : `loading layer ${this.head.layer}, head ${this.head.head}…`
         : "";
-    const status = this.status || (failure ? `could not load this view: ${failure}` : waiting);
+    const status =
+      this.status || (failure ? (failure === KERNEL_GONE ? failure : `could not load this view: ${failure}`) : waiting);
     if (!target) this.canvas.dataset.status = status; // what the plot says instead of a picture
     if (status) {
       ctx.fillStyle = theme.text;

@@ -32,6 +32,9 @@ const REQUEST_TIMEOUT_MS = 60_000;
 /** After this long with requests waiting and no answer, the views say the kernel is silent
  * (a saved notebook reopened without its kernel, or a kernel that died). */
 export const SILENCE_MS = 5_000;
+/** What a view says when the host cannot reach the kernel at all (restarted, shut down). */
+export const KERNEL_GONE =
+  "the kernel cannot be reached: this head's weights come from Python on request, so it needs a running kernel (rerun the cell)";
 const WHERE_BYTES: Record<string, number> = { u8: 1, u16: 2, u32: 4 };
 
 export function tileKey(spec: TileSpec): string {
@@ -169,7 +172,17 @@ export class TileStore {
         this.pump();
       }, REQUEST_TIMEOUT_MS);
       this.inflight.set(key, { request, timer, sentAt: performance.now() });
-      this.model.send(request as unknown as Record<string, unknown>);
+      try {
+        this.model.send(request as unknown as Record<string, unknown>);
+      } catch (err) {
+        // A restarted or dead kernel: the host refuses to send at all. Say so now, not after a timeout.
+        clearTimeout(timer);
+        this.inflight.delete(key);
+        console.warn("attn_widget: the kernel cannot be reached", err);
+        this.failed.set(key, KERNEL_GONE);
+        this.onChange();
+        continue;
+      }
       clearTimeout(this.silenceTimer); // redraw when the wait becomes worth mentioning
       this.silenceTimer = setTimeout(() => this.inflight.size > 0 && this.onChange(), SILENCE_MS + 50);
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { HeadRef, TileRequest } from "../../js/protocol";
-import { MAX_IN_FLIGHT, TileStore } from "../../js/tile_store";
+import { KERNEL_GONE, MAX_IN_FLIGHT, TileStore } from "../../js/tile_store";
 import type { WidgetModel } from "../../js/types";
 
 type Listener = (...args: unknown[]) => void;
@@ -117,5 +117,21 @@ describe("tile store", () => {
     expect(Array.from(tile.codes)).toEqual([15]);
     expect(Array.from(tile.where!)).toEqual([3]);
     expect(sent).toEqual([]);
+  });
+});
+
+describe("a kernel that cannot be reached", () => {
+  it("fails the tiles at once with a message instead of waiting or throwing", () => {
+    const { model } = fakeModel();
+    (model as unknown as { send: () => void }).send = () => {
+      throw new Error("Cannot send");
+    };
+    let changes = 0;
+    const store = new TileStore(model, new AbortController().signal, () => changes++);
+    const spec = { head: head(0, 0), window: [0, 256, 0, 256] as [number, number, number, number], block: [1, 1] as [number, number] };
+    expect(() => store.want([spec])).not.toThrow();
+    expect(store.error(spec)).toBe(KERNEL_GONE);
+    expect(store.silentMs).toBe(0);
+    expect(changes).toBeGreaterThan(0);
   });
 });
