@@ -27,13 +27,13 @@ class SaliencyTraits(traitlets.HasTraits):
 
     # Saliency (only with from_model(..., saliency=True)): what is explained, how it is shown.
     saliency_available = traitlets.Bool(False, read_only=True).tag(sync=True)
-    strip_methods = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
+    _strip_methods = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
     strip_method = traitlets.Unicode("attention").tag(sync=True)
     # A payload (protocol.py): what="strip", method, layer, head, version, shape [N], data (dec3).
-    strip_values = traitlets.Dict(read_only=True).tag(sync=True)
+    _strip_values = traitlets.Dict(read_only=True).tag(sync=True)
     strip_label = traitlets.Unicode(read_only=True).tag(sync=True)
     heatmap_quantity = traitlets.Unicode("attention").tag(sync=True)  # or "attention_x_gradient"
-    saliency_version = traitlets.Int(0, read_only=True).tag(sync=True)  # +1 per recomputation
+    _saliency_version = traitlets.Int(0, read_only=True).tag(sync=True)  # +1 per recomputation
     target_position = traitlets.Int(-1).tag(sync=True)  # predict after this token; -1 = the last
     target_token = traitlets.Unicode("").tag(sync=True)  # "" = the model's top prediction
     target_label = traitlets.Unicode(read_only=True).tag(sync=True)
@@ -48,7 +48,7 @@ class SaliencyTraits(traitlets.HasTraits):
     def _start_saliency(self, target: Any, position: Any) -> None:
         """First computation, from __init__ (inside its hold_sync)."""
         self.set_trait("saliency_available", True)
-        self.set_trait("strip_methods", [{"id": k, "label": v, "short": STRIP_SHORT[k]} for k, v in STRIP_METHODS.items()])
+        self.set_trait("_strip_methods", [{"id": k, "label": v, "short": STRIP_SHORT[k]} for k, v in STRIP_METHODS.items()])
         if callable(target):  # e.g. a class logit for a model without a language-model head
             self._callable_target = target
         elif target is not None:
@@ -124,10 +124,13 @@ class SaliencyTraits(traitlets.HasTraits):
         return self._saliency.current
 
     @contextmanager
-    def _computing(self, what: str, announce: bool = True) -> Iterator[list[Exception]]:
+    def _computing(
+        self, what: str, announce: bool = True, refusals: tuple[type[Exception], ...] = ()
+    ) -> Iterator[list[Exception]]:
         """``busy`` and a status line while Python computes ``what`` (``announce=False`` for quick
-        work: no flicker); busy ends whatever happens. An error is shown in the status line,
-        warned in Python, and put in the yielded list."""
+        work: no flicker); busy ends whatever happens. An error is shown in the status line and put
+        in the yielded list; one that is not an expected refusal of the user's input is also warned
+        in Python."""
         failed: list[Exception] = []
         if announce:
             self.set_trait("busy", True)
@@ -137,7 +140,8 @@ class SaliencyTraits(traitlets.HasTraits):
         except Exception as err:  # noqa: BLE001 - shown to the user, never a silent stall
             failed.append(err)
             self.set_trait("status", f"could not compute {what}: {err}")
-            warnings.warn(f"attn_widget could not compute {what}: {type(err).__name__}: {err}", RuntimeWarning, stacklevel=3)
+            if not isinstance(err, refusals):
+                warnings.warn(f"attn_widget could not compute {what}: {type(err).__name__}: {err}", RuntimeWarning, stacklevel=3)
         finally:
             self.set_trait("busy", False)
 
@@ -154,7 +158,7 @@ class SaliencyTraits(traitlets.HasTraits):
         if not self._ready or self._saliency is None or self._reverting:
             return
         what = self.target_token.strip() or ("the callable target" if self._callable_target else "the top prediction")
-        with self._computing(f"saliency for {what!r}") as failed:
+        with self._computing(f"saliency for {what!r}", refusals=(ValueError, TypeError)) as failed:
             self._saliency.compute(self._target_arg(), self._position_arg())
         if failed:
             # Keep showing the last target that worked; the status line says why the new one was refused.
@@ -164,7 +168,7 @@ class SaliencyTraits(traitlets.HasTraits):
             return
         self._engine.forget(lambda key: key[0] == "attention_x_gradient")  # tiles of the old target
         with self.hold_sync():
-            self.set_trait("saliency_version", self.saliency_version + 1)
+            self.set_trait("_saliency_version", self._saliency_version + 1)
             self.set_trait("target_label", self._saliency.current.target.description)
             if self.grid_metric in SALIENCY_METRICS:
                 self._send_grid()
@@ -189,13 +193,13 @@ class SaliencyTraits(traitlets.HasTraits):
             return False
         with self.hold_sync():
             self.set_trait(
-                "strip_values",
+                "_strip_values",
                 {
                     "what": "strip",
                     "method": self.strip_method,
                     "layer": self.layer,
                     "head": self.head,
-                    "version": self.saliency_version,
+                    "version": self._saliency_version,
                     "shape": [int(vector.values.size)],
                     "encoding": "dec3",
                     "data": dec3_bytes(vector.values),

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 #: Pages above this are refused unless asked for (a browser opens 50 MB of inline data slowly).
 DEFAULT_MAX_BYTES = 50 * 1000 * 1000
 PAGE_FORMAT = "attn_widget/page"
+# ipywidgets' and anywidget's own traits: the page mounts the bundle itself and needs none of them.
+_FRAMEWORK_TRAITS = ("_model_", "_view_", "_esm", "_css", "_dom_classes", "_anywidget", "layout", "tabbable", "tooltip")
 PAGE_VERSION = 1
 _STATIC = pathlib.Path(__file__).parent / "static"
 
@@ -127,9 +129,9 @@ def build_page(w: AttentionWidget, heads: list[tuple[int, int]], max_bytes: int)
             f"Include fewer heads, e.g. heads=[({w.layer}, {w.head})] (at most {fit} fit), or raise max_bytes"
         )
 
-    state = {k: v for k, v in w.get_state().items() if not k.startswith("_")}
+    state = {k: v for k, v in w.get_state().items() if not k.startswith(_FRAMEWORK_TRAITS)}
     state["kinds"] = [k for k in w.kinds if k["id"] == kind.id]  # one kind: switching needs the kernel
-    state["attention_data"] = {}  # the page's stand-in kernel cuts tiles from `heads` below
+    state["_attention_data"] = {}  # the page's stand-in kernel cuts tiles from `heads` below
     if (w.layer, w.head) not in heads:
         state["layer"], state["head"] = heads[0]
     head_data: dict[str, Any] = {
@@ -137,7 +139,7 @@ def build_page(w: AttentionWidget, heads: list[tuple[int, int]], max_bytes: int)
     }
     if signed:
         axg = w._saliency.current.attention_x_gradient
-        head_data["attention_x_gradient"] = _quantity(heads, lambda l, h: axg[l, h], signed=True, version=w.saliency_version)
+        head_data["attention_x_gradient"] = _quantity(heads, lambda l, h: axg[l, h], signed=True, version=w._saliency_version)
     page = {
         "format": PAGE_FORMAT,
         "version": PAGE_VERSION,
@@ -202,7 +204,7 @@ def _strips(w: AttentionWidget, heads: list[tuple[int, int]]) -> dict[str, Any]:
                     "method": method,
                     "layer": layer,
                     "head": head,
-                    "version": w.saliency_version,
+                    "version": w._saliency_version,
                     "shape": [int(vector.values.size)],
                     "encoding": "dec3",
                     "data": dec3_bytes(vector.values),

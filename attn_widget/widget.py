@@ -81,19 +81,19 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     tokens = traitlets.List(read_only=True).tag(sync=True)  # list[str]
     special = traitlets.List(read_only=True).tag(sync=True, to_json=flags_to_json)  # list[bool]
     generated = traitlets.List(read_only=True).tag(sync=True, to_json=flags_to_json)  # list[bool]
-    query_tokens = traitlets.List(read_only=True).tag(sync=True, to_json=same_as_keys("tokens"))  # list[str]
-    query_special = traitlets.List(read_only=True).tag(sync=True, to_json=same_as_keys("special", flags_to_json))
-    query_generated = traitlets.List(read_only=True).tag(sync=True, to_json=same_as_keys("generated", flags_to_json))
+    _query_tokens = traitlets.List(read_only=True).tag(sync=True, to_json=same_as_keys("tokens"))  # list[str]
+    _query_special = traitlets.List(read_only=True).tag(sync=True, to_json=same_as_keys("special", flags_to_json))
+    _query_generated = traitlets.List(read_only=True).tag(sync=True, to_json=same_as_keys("generated", flags_to_json))
     n_layers = traitlets.Int(read_only=True).tag(sync=True)
     n_heads = traitlets.Int(read_only=True).tag(sync=True)
     n_tokens = traitlets.Int(read_only=True).tag(sync=True)
     n_queries = traitlets.Int(read_only=True).tag(sync=True)
     grid_metric = traitlets.Unicode("entropy").tag(sync=True)
-    grid_metric_options = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
+    _grid_metric_options = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
     # Payloads (protocol.py): a header with the bytes inside. grid_scores: what="scores";
     # attention_data: what="heads", every head of the kind shown (eager widgets), else {}.
-    grid_scores = traitlets.Dict(read_only=True).tag(sync=True)
-    attention_data = traitlets.Dict(read_only=True).tag(sync=True)
+    _grid_scores = traitlets.Dict(read_only=True).tag(sync=True)
+    _attention_data = traitlets.Dict(read_only=True).tag(sync=True)
 
     # The selection and the view, synced both ways.
     kind = traitlets.Unicode("self").tag(sync=True)
@@ -163,7 +163,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             if saliency is not None:
                 options += [{"id": k, "label": lab, "description": d} for k, (lab, d) in SALIENCY_METRICS.items()]
                 self._start_saliency(target, position)
-            self.set_trait("grid_metric_options", options)
+            self.set_trait("_grid_metric_options", options)
             self.grid_metric = grid_metric
             self.spans = list(spans)
             self.flow_span = flow_span
@@ -237,6 +237,16 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         return cls(captured, **kwargs)
 
     # ----------------------------------------------------------------- the numbers, for Python
+    @property
+    def query_tokens(self) -> list[str]:
+        """The heatmap's rows: the tokens that attend (the decoder's for cross-attention; else ``tokens``)."""
+        return list(self._query_tokens)
+
+    @property
+    def query_generated(self) -> list[bool]:
+        """Per query row: True where the token was generated (``from_generation``)."""
+        return list(self._query_generated)
+
     @property
     def capture(self) -> Capture:
         """The capture shown: ``w.capture.attention(layer, head, kind)`` gives any head."""
@@ -364,7 +374,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         k = self._kind()
         n_layers, n_heads, n_q, n_k = k.shape
         self._eager = 2 * n_layers * n_heads * n_q * n_k <= self._eager_bytes
-        for name, axis in (("", k.keys), ("query_", k.queries)):
+        for name, axis in (("", k.keys), ("_query_", k.queries)):
             if name:  # always resent: on the wire they may say "the same as the keys" (axis_wire.py)
                 for field in ("tokens", "special", "generated"):
                     self.set_trait(f"{name}{field}", [])
@@ -384,7 +394,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
                 "encoding": "dec3",
                 "data": dec3_bytes(self._capture.attentions(k.id)),
             }
-        self.set_trait("attention_data", heads)
+        self.set_trait("_attention_data", heads)
         self._send_grid()
         self.window = [0, n_q, 0, n_k]
         self.layer = min(self.layer, n_layers - 1)
@@ -417,7 +427,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
 
     def _send_grid(self) -> None:
         with self._sync_lock:
-            self.set_trait("grid_scores", self._grid_payload(self.grid_metric))
+            self.set_trait("_grid_scores", self._grid_payload(self.grid_metric))
 
     def _grid_payload(self, metric: str, *, exact: bool = False, flow_span: str | None = None) -> dict[str, Any]:
         """The grid's payload: values, standard errors (0 = exact, NaN = a lower bound) and which
@@ -509,7 +519,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             },
             kinds=self._kind_shapes(),
             quantities=("attention",),
-            version=self.saliency_version,
+            version=self._saliency_version,
         )
         key = self._engine_key("attention", request["kind"], layer, head, 0)
         with self._foreground:  # the grid worker steps aside, as for a view's request
@@ -601,7 +611,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
                     raise ProtocolError(f"unknown request type {kind!r}: expected 'tile'")
                 quantities = QUANTITIES if self._saliency is not None else ("attention",)
                 request = parse_tile_request(
-                    content, kinds=self._kind_shapes(), quantities=quantities, version=self.saliency_version
+                    content, kinds=self._kind_shapes(), quantities=quantities, version=self._saliency_version
                 )
                 payload, data = self._tile_reply(request)
             self.send(reply(request_id, request=dict(request), payload=payload), buffers=data)

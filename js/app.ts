@@ -154,20 +154,20 @@ export class AttentionApp {
       "tokens",
       "special",
       "generated",
-      "query_tokens",
-      "query_special",
-      "query_generated",
+      "_query_tokens",
+      "_query_special",
+      "_query_generated",
       "n_layers",
       "n_heads",
       "n_tokens",
       "n_queries",
-      "attention_data",
+      "_attention_data",
       "heatmap_quantity",
-      "saliency_version",
+      "_saliency_version",
     ];
     const saliency: (keyof WidgetState)[] = [
       "saliency_available",
-      "strip_methods",
+      "_strip_methods",
       "strip_method",
       "target_token",
       "target_label",
@@ -178,9 +178,9 @@ export class AttentionApp {
       "flow_span",
     ];
     this.listen(saliency, () => this.loadSaliency());
-    this.listen(["strip_values", "strip_method"], () => this.loadStrip());
+    this.listen(["_strip_values", "strip_method"], () => this.loadStrip());
     this.listen(shape, () => this.queueShape());
-    this.listen(["grid_scores", "grid_metric", "grid_metric_options"], () => this.loadGrid());
+    this.listen(["_grid_scores", "grid_metric", "_grid_metric_options"], () => this.loadGrid());
     this.listen(["layer", "head"], () => this.loadHead());
     this.listen(["query", "key"], () => this.loadSelection());
     this.listen(["window"], () => this.loadWindow());
@@ -250,7 +250,7 @@ export class AttentionApp {
     const kind = this.model.get("kind") ?? "self";
     this.controls.setKinds(this.model.get("kinds") ?? [], kind);
     const quantity = this.model.get("heatmap_quantity") ?? "attention";
-    this.store.setEager(this.model.get("attention_data"));
+    this.store.setEager(this.model.get("_attention_data"));
     if (quantity === "attention") this.heatmap.setQuantity("weight", "attention weight");
     else this.heatmap.setQuantity("A·∂L/∂A", "|attention × gradient|");
     this.heatmap.setAxes(rows, cols);
@@ -315,7 +315,7 @@ export class AttentionApp {
     this.saliencyControls.update({
       available,
       quantity: this.model.get("heatmap_quantity") ?? "attention",
-      methods: this.model.get("strip_methods") ?? [],
+      methods: this.model.get("_strip_methods") ?? [],
       method: this.model.get("strip_method") ?? "attention",
       targetToken: this.model.get("target_token") ?? "",
       targetLabel: this.model.get("target_label") ?? "",
@@ -341,13 +341,13 @@ export class AttentionApp {
       this.strip.setVector(null, false);
       this.track.setVector(null, false);
     } else {
-      const payload = this.model.get("strip_values");
+      const payload = this.model.get("_strip_values");
       const codes = codesOf(payload?.data);
       const fresh = payload?.what === "strip" && payload.method === method;
       const n = this.model.get("n_tokens");
       if (fresh && codes.length === n) {
         const values = decodeCodes(codes);
-        const option = (this.model.get("strip_methods") ?? []).find((m) => m.id === method);
+        const option = (this.model.get("_strip_methods") ?? []).find((m) => m.id === method);
         const name = option?.label ?? method;
         const vector = {
           codes,
@@ -375,10 +375,10 @@ export class AttentionApp {
     };
     if (prefix === "") return keys;
     // null: the same as the keys; older states (a saved notebook) have no query_ traits at all
-    const tokens = this.model.get("query_tokens");
+    const tokens = this.model.get("_query_tokens");
     if (!tokens || tokens.length === 0) return keys;
-    const special = this.model.get("query_special");
-    const generated = this.model.get("query_generated");
+    const special = this.model.get("_query_special");
+    const generated = this.model.get("_query_generated");
     return {
       tokens,
       special: special == null ? keys.special : flagsOf(special),
@@ -387,13 +387,13 @@ export class AttentionApp {
   }
 
   private loadGrid(): void {
-    const payload = this.model.get("grid_scores");
+    const payload = this.model.get("_grid_scores");
     const codes = codesOf(payload?.data);
     const nLayers = this.model.get("n_layers");
     const nHeads = this.model.get("n_heads");
     if (payload?.what !== "scores" || codes.length !== nLayers * nHeads) return;
     const metric = this.model.get("grid_metric");
-    const options = this.model.get("grid_metric_options") ?? [];
+    const options = this.model.get("_grid_metric_options") ?? [];
     this.controls.setMetrics(options, metric);
     const label = options.find((o) => o.id === metric)?.label ?? metric;
     const bytes = (b: unknown) =>
@@ -427,7 +427,7 @@ export class AttentionApp {
       layer: this.model.get("layer"),
       head: this.model.get("head"),
       quantity,
-      version: quantity === "attention" ? 0 : (this.model.get("saliency_version") ?? 0),
+      version: quantity === "attention" ? 0 : (this.model.get("_saliency_version") ?? 0),
     };
   }
 

@@ -127,7 +127,7 @@ export class OfflineModel {
       const grid =
         this.page.grids[`${this.state.grid_metric}|${this.state.flow_span ?? ""}`] ??
         this.page.grids[`${this.state.grid_metric}|`];
-      if (grid) this.set("grid_scores", decodeBinary(grid));
+      if (grid) this.set("_grid_scores", decodeBinary(grid));
     }
     if (changed.has("strip_method") || changed.has("layer") || changed.has("head")) this.loadStrip();
     this.pending = new Set(); // what the lookups set is not a user change
@@ -139,10 +139,10 @@ export class OfflineModel {
     const perHead = `${method}|${this.state.layer}|${this.state.head}`;
     const saved = this.page.strips[perHead] ?? this.page.strips[`${method}|-1|-1`];
     if (saved) {
-      this.set("strip_values", decodeBinary(saved.payload));
+      this.set("_strip_values", decodeBinary(saved.payload));
       this.set("strip_label", saved.label);
     } else {
-      this.set("strip_values", null);
+      this.set("_strip_values", null);
       this.set("strip_label", `${method} for layer ${this.state.layer}, head ${this.state.head} is not saved in this page`);
     }
   }

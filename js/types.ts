@@ -28,17 +28,17 @@ export interface WidgetState {
   tokens: string[]; // keys (columns)
   special: Flags;
   generated: Flags;
-  query_tokens: string[] | null; // queries (rows): differ from the keys only for cross-attention
-  query_special: Flags | null;
-  query_generated: Flags | null;
+  _query_tokens: string[] | null; // queries (rows): differ from the keys only for cross-attention
+  _query_special: Flags | null;
+  _query_generated: Flags | null;
   n_layers: number;
   n_heads: number;
   n_tokens: number;
   n_queries: number;
   grid_metric: string;
-  grid_metric_options: MetricOption[];
-  grid_scores: ScoresPayload | null;
-  attention_data: (Payload & { data?: Binary }) | null;
+  _grid_metric_options: MetricOption[];
+  _grid_scores: ScoresPayload | null;
+  _attention_data: (Payload & { data?: Binary }) | null;
   layer: number;
   head: number;
   query: number;
@@ -46,12 +46,12 @@ export interface WidgetState {
   window: number[]; // q0, q1, k0, k1 (end exclusive)
   // saliency (from_model(..., saliency=True))
   saliency_available: boolean;
-  strip_methods: StripMethodOption[];
+  _strip_methods: StripMethodOption[];
   strip_method: string;
-  strip_values: (Payload & { method?: string; data?: Binary }) | null;
+  _strip_values: (Payload & { method?: string; data?: Binary }) | null;
   strip_label: string;
   heatmap_quantity: string; // "attention" | "attention_x_gradient"
-  saliency_version: number;
+  _saliency_version: number;
   target_position: number;
   target_token: string;
   target_label: string;

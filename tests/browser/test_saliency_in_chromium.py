@@ -79,7 +79,7 @@ def test_heatmap_switches_to_attention_x_gradient_with_pythons_numbers(page, mou
 def test_clicking_a_query_label_moves_the_target_and_python_recomputes(page, mount, gpt2):
     w = saliency_widget(gpt2, strip_method="attention_x_gradient")
     mount(w)
-    version = w.saliency_version
+    version = w._saliency_version
     x, y = cell_center(page, "attn-heatmap", 6, 0)
     plot_x = float(page.locator("[data-testid=attn-heatmap]").get_attribute("data-plot").split(",")[0])
     box = page.locator("[data-testid=attn-heatmap]").bounding_box()
@@ -89,7 +89,7 @@ def test_clicking_a_query_label_moves_the_target_and_python_recomputes(page, mou
     page.mouse.click(label_x, y)
     kernel_synced(page)
     assert w.target_position == 6
-    assert w.saliency.target.position == 6 and w.saliency_version == version + 1
+    assert w.saliency.target.position == 6 and w._saliency_version == version + 1
     page.locator("[data-testid=attn-heatmap][data-target='6']").wait_for(state="attached")
     assert "after position 6" in page.locator("[data-testid=attn-target-label]").text_content()
     # rows after the target are exactly zero in the attention x gradient strip row at the target

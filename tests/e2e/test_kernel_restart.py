@@ -4,7 +4,8 @@ hovers keep answering with what the page holds, and the page raises no error."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 

@@ -49,8 +49,19 @@ def open_in_host(page: Any, host: dict[str, Any]) -> None:
     if host["name"] == "notebook7":
         page.goto(f"{host['url']}/notebooks/{hosts.NOTEBOOK}")
         page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=90_000)
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        # On a loaded machine Notebook 7 can show the menu before the notebook takes commands: a
+        # Run All that started nothing leaves every prompt empty, so ask again.
+        for _ in range(3):
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            try:
+                page.wait_for_function(
+                    "() => [...document.querySelectorAll('.jp-InputPrompt')].some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))",
+                    timeout=20_000,
+                )
+                return
+            except Exception:
+                continue
     else:
         page.goto(host["url"] + "/", timeout=120_000)  # Voila and marimo run the code themselves
 
@@ -73,7 +84,12 @@ def host_page(host: dict[str, Any], browser: Any) -> Iterator[tuple[Any, list[st
     try:
         open_in_host(page, host)
         widgets = page.locator("[data-testid=attn-widget][data-ready=true]")
-        widgets.nth(1).wait_for(state="attached", timeout=120_000)
+        try:
+            widgets.nth(1).wait_for(state="attached", timeout=120_000)
+        except Exception:
+            RESULTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(RESULTS / f"host-{host['name']}-not-ready.png"), full_page=True)
+            raise AssertionError(f"{host['name']}: the widgets were not drawn; the page said {problems}") from None
         yield page, problems
     finally:
         context.close()

@@ -31,7 +31,7 @@ def test_small_widget_sends_every_head_as_bytes_up_front(recording):
     assert w.eager
     state = initial_state(w)
     assert _no_float_lists(state)
-    heads = state["attention_data"]
+    heads = state["_attention_data"]
     assert {k: heads[k] for k in ("what", "kind", "shape", "encoding")} == {
         "what": "heads",
         "kind": "self",
@@ -41,8 +41,8 @@ def test_small_widget_sends_every_head_as_bytes_up_front(recording):
     import base64
 
     assert base64.b64decode(heads["data"]["$b64"]) == dec3_bytes(a)  # binary, travels as a buffer
-    assert base64.b64decode(state["grid_scores"]["data"]["$b64"]) == dec3_bytes(w.scores())
-    assert state["grid_scores"]["exact"] is True
+    assert base64.b64decode(state["_grid_scores"]["data"]["$b64"]) == dec3_bytes(w.scores())
+    assert state["_grid_scores"]["exact"] is True
 
 
 @pytest.mark.parametrize("eager", [True, False], ids=["eager", "lazy"])
@@ -236,7 +236,7 @@ def test_token_axes_travel_compactly_so_131k_tokens_fit_in_one_message(recording
     large, state = opening(3000)
     per_token = (large - small) / 2000
     assert per_token <= 14, per_token  # '"t123456", ' is 11 characters; two flag bytes as base64: 2.7
-    assert state["query_tokens"] is None and state["query_special"] is None and state["query_generated"] is None
+    assert state["_query_tokens"] is None and state["_query_special"] is None and state["_query_generated"] is None
     import base64
 
     assert base64.b64decode(state["special"]["$b64"]) == bytes([1] + [0] * 2999)
@@ -269,13 +269,13 @@ def test_a_kind_switch_sends_the_query_axis_whenever_it_differs_from_the_new_key
     w.comm.take()
     w.kind = "cross"
     state = _sent_state(w)
-    assert state["tokens"] == w.tokens != w.query_tokens
-    assert state["query_tokens"] == w.query_tokens  # the decoder's, sent again though unchanged
-    assert base64.b64decode(state["query_special"]["$b64"]) == bytes(w.query_special)
-    assert base64.b64decode(state["query_generated"]["$b64"]) == bytes(w.query_generated)
+    assert state["tokens"] == w.tokens != w._query_tokens
+    assert state["_query_tokens"] == w._query_tokens  # the decoder's, sent again though unchanged
+    assert base64.b64decode(state["_query_special"]["$b64"]) == bytes(w._query_special)
+    assert base64.b64decode(state["_query_generated"]["$b64"]) == bytes(w._query_generated)
     w.kind = "encoder"
     state = _sent_state(w)
-    assert state["query_tokens"] is None and w.tokens == w.query_tokens  # keys unchanged: not resent
+    assert state["_query_tokens"] is None and w.tokens == w._query_tokens  # keys unchanged: not resent
 
 
 def test_an_error_reply_quotes_an_enormous_field_only_in_part(recording):

@@ -93,14 +93,14 @@ def test_a_model_without_a_language_model_head_is_explained_through_a_callable_t
     expected = attribution.gradient_x_input(model, tokenizer, TEXT, first_feature)
     from attn_widget.encoding import dec3_bytes
 
-    assert w.strip_values["data"] == dec3_bytes(expected) and w.strip_values["what"] == "strip"
+    assert w._strip_values["data"] == dec3_bytes(expected) and w._strip_values["what"] == "strip"
 
 
 def test_a_failed_computation_ends_busy_says_why_and_keeps_the_last_strip(gpt2, recording, monkeypatch):
     """An unexpected error while the strip computes: the toolbar must not stay on "computing…"."""
     w = saliency_widget(gpt2)
     w.strip_method = "gradient_x_input"
-    shown = dict(w.strip_values)
+    shown = dict(w._strip_values)
 
     def broken(*args, **kwargs):
         raise RuntimeError("out of memory on the GPU")
@@ -112,7 +112,7 @@ def test_a_failed_computation_ends_busy_says_why_and_keeps_the_last_strip(gpt2, 
         w.strip_method = "integrated_gradients"
     assert seen == [True, False] and w.busy is False
     assert w.status == "could not compute integrated gradients: out of memory on the GPU"
-    assert w.strip_method == "gradient_x_input" and w.strip_values == shown  # the last strip that worked stays
+    assert w.strip_method == "gradient_x_input" and w._strip_values == shown  # the last strip that worked stays
 
 
 def test_integrated_gradients_arguments_are_checked_when_the_widget_is_made(gpt2):
@@ -133,3 +133,15 @@ def test_the_integrated_gradients_caption_says_whether_it_converged(recording):
     assert w.strip_label.endswith("of f(x) − f(baseline) = 4.81: converged (within 5%)"), w.strip_label
     fixed = AttentionWidget.from_model(model, tokenizer, text, saliency=True, strip_method="integrated_gradients", ig_steps=32)
     assert "completeness gap 2.1 of f(x) − f(baseline) = 4.81: not converged" in fixed.strip_label, fixed.strip_label
+
+
+def test_a_refused_target_is_said_in_the_status_line_without_a_warning(gpt2, recording):
+    import warnings
+
+    w = saliency_widget(gpt2)
+    before = w.target_token
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a refusal of the user's input is not a fault to warn about
+        w.target_token = "unbelievably tokenized"
+    assert w.status.startswith("could not explain that target: target 'unbelievably tokenized' is not a single token")
+    assert w.target_token == before and w.busy is False
