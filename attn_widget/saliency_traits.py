@@ -26,21 +26,47 @@ class SaliencyTraits(traitlets.HasTraits):
     _ready: bool
 
     # Saliency (only with from_model(..., saliency=True)): what is explained, how it is shown.
-    saliency_available = traitlets.Bool(False, read_only=True).tag(sync=True)
+    saliency_available = traitlets.Bool(
+        False,
+        read_only=True,
+        help="bool, read-only: the widget explains a prediction (from_model(..., saliency=True)); default False",
+    ).tag(sync=True)
     _strip_methods = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
-    strip_method = traitlets.Unicode("attention").tag(sync=True)
+    strip_method = traitlets.Unicode(
+        "attention",
+        help="str: what the strip shows ('attention', 'attention_x_gradient', 'gradient_x_input', 'integrated_gradients', 'rollout'); default 'attention'",
+    ).tag(sync=True)
     # A payload (protocol.py): what="strip", method, layer, head, version, shape [N], data (dec3).
     _strip_values = traitlets.Dict(read_only=True).tag(sync=True)
-    strip_label = traitlets.Unicode(read_only=True).tag(sync=True)
-    heatmap_quantity = traitlets.Unicode("attention").tag(sync=True)  # or "attention_x_gradient"
+    strip_label = traitlets.Unicode(
+        read_only=True,
+        help="str, read-only: the strip's caption (method, target, and for integrated gradients whether it converged); default ''",
+    ).tag(sync=True)
+    heatmap_quantity = traitlets.Unicode(
+        "attention", help="str: what the heatmap shows, 'attention' or 'attention_x_gradient'; default 'attention'"
+    ).tag(sync=True)  # or "attention_x_gradient"
     _saliency_version = traitlets.Int(0, read_only=True).tag(sync=True)  # +1 per recomputation
-    target_position = traitlets.Int(-1).tag(sync=True)  # predict after this token; -1 = the last
-    target_token = traitlets.Unicode("").tag(sync=True)  # "" = the model's top prediction
-    target_label = traitlets.Unicode(read_only=True).tag(sync=True)
-    busy = traitlets.Bool(False, read_only=True).tag(sync=True)
-    status = traitlets.Unicode(read_only=True).tag(sync=True)
-    spans = traitlets.List().tag(sync=True)  # [{"name", "start", "end"}] (end exclusive); tuples accepted
-    flow_span = traitlets.Unicode("").tag(sync=True)  # span name for the saliency-flow metric; "" = all
+    target_position = traitlets.Int(-1, help="int: explain the prediction after this token; -1 = the last; default -1").tag(
+        sync=True
+    )  # predict after this token; -1 = the last
+    target_token = traitlets.Unicode(
+        "", help="str: the word whose prediction is explained; '' = the model's top prediction; default ''"
+    ).tag(sync=True)  # "" = the model's top prediction
+    target_label = traitlets.Unicode(read_only=True, help="str, read-only: what is explained, in words; default ''").tag(
+        sync=True
+    )
+    busy = traitlets.Bool(
+        False, read_only=True, help="bool, read-only: True while Python recomputes (the toolbar says what); default False"
+    ).tag(sync=True)
+    status = traitlets.Unicode(
+        read_only=True, help="str, read-only: the status line (what is computing, or why something failed); default ''"
+    ).tag(sync=True)
+    spans = traitlets.List(
+        help="list[dict]: named token ranges {name, start, end} (end exclusive; (name, start, end) tuples accepted), drawn as brackets; default []"
+    ).tag(sync=True)  # [{"name", "start", "end"}] (end exclusive); tuples accepted
+    flow_span = traitlets.Unicode(
+        "", help="str: the span whose keys the saliency-flow metric sums over; '' = all tokens; default ''"
+    ).tag(sync=True)  # span name for the saliency-flow metric; "" = all
 
     _reverting = False  # True while a refused target is put back (its observer must not rerun)
     _callable_target: Any = None  # from_model(..., target=callable): used while target_token is empty

@@ -76,19 +76,42 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     # the same list for self-attention, decoder vs encoder tokens for cross-attention.
     # Token lists are checked once, where the capture is made (tokens.check_tokens): element traits
     # would check every element again on every set, 0.65 s at 32,768 tokens.
-    kinds = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
+    kinds = traitlets.List(
+        traitlets.Dict(),
+        read_only=True,
+        help="list[dict], read-only: the attention kinds this widget can show, as {id, label}; default from the capture",
+    ).tag(sync=True)
     # On the wire (axis_wire.py): flags as one byte per token, query lists equal to the keys as null.
-    tokens = traitlets.List(read_only=True).tag(sync=True)  # list[str]
-    special = traitlets.List(read_only=True).tag(sync=True, to_json=flags_to_json)  # list[bool]
-    generated = traitlets.List(read_only=True).tag(sync=True, to_json=flags_to_json)  # list[bool]
+    tokens = traitlets.List(
+        read_only=True, help="list[str], read-only: the keys' tokens (the heatmap's columns); default from the input"
+    ).tag(sync=True)  # list[str]
+    special = traitlets.List(
+        read_only=True,
+        help="list[bool], read-only: per key token, True for special tokens ([CLS], <s>, padding); default all False",
+    ).tag(sync=True, to_json=flags_to_json)  # list[bool]
+    generated = traitlets.List(
+        read_only=True,
+        help="list[bool], read-only: per key token, True where it was generated (from_generate); default all False",
+    ).tag(sync=True, to_json=flags_to_json)  # list[bool]
     _query_tokens = traitlets.List(read_only=True).tag(sync=True, to_json=same_as_keys("tokens"))  # list[str]
     _query_special = traitlets.List(read_only=True).tag(sync=True, to_json=same_as_keys("special", flags_to_json))
     _query_generated = traitlets.List(read_only=True).tag(sync=True, to_json=same_as_keys("generated", flags_to_json))
-    n_layers = traitlets.Int(read_only=True).tag(sync=True)
-    n_heads = traitlets.Int(read_only=True).tag(sync=True)
-    n_tokens = traitlets.Int(read_only=True).tag(sync=True)
-    n_queries = traitlets.Int(read_only=True).tag(sync=True)
-    grid_metric = traitlets.Unicode("entropy").tag(sync=True)
+    n_layers = traitlets.Int(read_only=True, help="int, read-only: layers of the kind shown; default from the input").tag(
+        sync=True
+    )
+    n_heads = traitlets.Int(read_only=True, help="int, read-only: heads per layer of the kind shown; default from the input").tag(
+        sync=True
+    )
+    n_tokens = traitlets.Int(
+        read_only=True, help="int, read-only: key positions (the heatmap's columns); default from the input"
+    ).tag(sync=True)
+    n_queries = traitlets.Int(
+        read_only=True, help="int, read-only: query positions (the heatmap's rows); default from the input"
+    ).tag(sync=True)
+    grid_metric = traitlets.Unicode(
+        "entropy",
+        help="str: what colours the grid ('entropy', 'max_attention', and with saliency 'head_importance', 'saliency_flow'); default 'entropy'",
+    ).tag(sync=True)
     _grid_metric_options = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
     # Payloads (protocol.py): a header with the bytes inside. grid_scores: what="scores";
     # attention_data: what="heads", every head of the kind shown (eager widgets), else {}.
@@ -96,13 +119,17 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     _attention_data = traitlets.Dict(read_only=True).tag(sync=True)
 
     # The selection and the view, synced both ways.
-    kind = traitlets.Unicode("self").tag(sync=True)
-    layer = Index(0).tag(sync=True)
-    head = Index(0).tag(sync=True)
-    query = Index(-1).tag(sync=True)
-    key = Index(-1).tag(sync=True)
+    kind = traitlets.Unicode(
+        "self", help="str: the attention shown ('self', or 'encoder', 'decoder', 'cross'); default the capture's first kind"
+    ).tag(sync=True)
+    layer = Index(0, help="int: the selected layer, 0-based; default 0").tag(sync=True)
+    head = Index(0, help="int: the selected head in that layer, 0-based; default 0").tag(sync=True)
+    query = Index(-1, help="int: the selected query (heatmap row), 0-based; -1 = none; default -1").tag(sync=True)
+    key = Index(-1, help="int: the selected key (heatmap column), 0-based; -1 = none; default -1").tag(sync=True)
     #: The heatmap's visible window [q0, q1, k0, k1] (query and key ranges, end exclusive).
-    window = traitlets.List().tag(sync=True)  # checked by _valid_window (one message for every mistake)
+    window = traitlets.List(
+        help="list[int]: the heatmap's visible [q0, q1, k0, k1], end exclusive; [] = everything; default []"
+    ).tag(sync=True)  # checked by _valid_window (one message for every mistake)
 
     def __init__(
         self,

@@ -131,3 +131,13 @@ def test_positions_refuse_bools_and_floats_and_take_numpy_ints():
         w.head = 1.0
     w.layer = np.int64(2)  # what argmax gives
     assert w.layer == 2 and type(w.layer) is int
+
+
+def test_every_public_trait_says_its_type_default_and_meaning():
+    """What `w.<tab>` offers is documented: each public synced trait has help naming its type and default."""
+    traits = AttentionWidget.class_traits(sync=True)
+    public = sorted(n for n in traits if not n.startswith("_") and n not in ("layout", "tabbable", "tooltip"))
+    assert {"layer", "head", "query", "key", "kind", "window", "grid_metric", "busy", "status"} <= set(public)
+    for name in public:
+        help_text = traits[name].help
+        assert help_text and "default" in help_text and ":" in help_text.split("default")[0], f"{name}: {help_text!r}"
