@@ -1,7 +1,7 @@
 """attn_widget: look inside transformer attention, live in a Jupyter cell."""
 
 from .capture import capture
-from .captured import Capture
+from .capture_result import Capture
 from .demo import demo
 from .widget import AttentionWidget
 

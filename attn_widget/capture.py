@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .capture_memory import check_capture_fits
-from .captured import Axis, Capture, Kind, RecordedKind
+from .capture_result import Axis, Capture, Kind, RecordedKind
 from .recorder import RecordedCall, recording
 from .tokens import readable_tokens
 

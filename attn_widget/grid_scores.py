@@ -25,7 +25,7 @@ import numpy as np
 from .metrics import GRID_METRICS
 
 if TYPE_CHECKING:
-    from .captured import Kind
+    from .capture_result import Kind
     from .tiles import RowStats, TileEngine
 
 #: At or below this many attention cells (layers x heads x Nq x Nk) every head is exact at once.

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .implementation import attention_implementation, refuse_unmodelled
+from .swap_attention import attention_implementation, refuse_unmodelled
 
 IMPLEMENTATION = "attn_widget_record"
 

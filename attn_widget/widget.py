@@ -17,7 +17,7 @@ import traitlets
 
 from .axis_wire import flags_to_json, same_as_keys
 from .capture import capture, capture_generation
-from .captured import Capture, Kind
+from .capture_result import Capture, Kind
 from .encoding import dec3_bytes
 from .figure_export import SaveJob, check_save_arguments, export_request
 from .grid_scores import EXACT_CELLS, Foreground, GridScores, Refiner

@@ -1,4 +1,4 @@
-"""Run a model through one of our registered attention implementations for a while, then put
+"""Swap a model's attention implementation for one of ours for a while, then put
 back the one it had (and its train/eval mode): capture and attribution both do this."""
 
 from __future__ import annotations
