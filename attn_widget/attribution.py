@@ -24,21 +24,24 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .capture import capture, check_text, device_of, layer_count
 from .tokens import readable_tokens
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-class Scores(np.ndarray):
+
+class TokenAttribution(np.ndarray):
     """A float32 array of scores with what produced them in ``.info`` (method, target, and for
     integrated gradients ``completeness_gap``, ``f_input``, ``f_baseline``, ``steps``)."""
 
     info: dict[str, Any]
 
-    def __new__(cls, values: np.ndarray, **info: Any) -> Scores:
+    def __new__(cls, values: np.ndarray, **info: Any) -> TokenAttribution:
         obj = np.asarray(values, dtype=np.float32).view(cls)
         obj.info = info
         return obj
@@ -51,6 +54,10 @@ class Scores(np.ndarray):
         if name in info:
             return info[name]
         raise AttributeError(name)
+
+
+#: The name this class had before 0.2; "scores" now means only the grid's values (``w.scores()``).
+Scores = TokenAttribution
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,9 @@ class Saliency:
 
 
 # ---------------------------------------------------------------------------------- inputs
-def _inputs(model: Any, tokenizer: Any, text: str, text_pair: str | None = None) -> dict[str, Any]:
+def _inputs(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, text: str, text_pair: str | None = None
+) -> dict[str, Any]:
     """The checked model's inputs for one text, on the model's device."""
     _check_model(model)
     check_text(text)
@@ -89,7 +98,7 @@ def _inputs(model: Any, tokenizer: Any, text: str, text_pair: str | None = None)
     return {k: v.to(device) for k, v in tokenizer(text, text_pair, return_tensors="pt").items()}
 
 
-def _check_model(model: Any) -> None:
+def _check_model(model: PreTrainedModel) -> None:
     import torch
 
     dtype = getattr(model, "dtype", torch.float32)
@@ -99,7 +108,7 @@ def _check_model(model: Any) -> None:
         raise NotImplementedError("attribution supports decoder-only and encoder-only models, not encoder-decoders yet")
 
 
-def token_id(tokenizer: Any, token: str | int, name: str = "target") -> int:
+def token_id(tokenizer: PreTrainedTokenizerBase, token: str | int, name: str = "target") -> int:
     """The id of a single-token word: "horse", " horse" (byte-level BPE), or an id."""
     if isinstance(token, bool) or not isinstance(token, (int, np.integer, str)):
         raise TypeError(f"{name} must be a token (str), a token id (int) or a callable, got {type(token).__name__}")
@@ -139,7 +148,9 @@ class Objective:
         return self.f(outputs)
 
 
-def _objective(model: Any, tokenizer: Any, n_tokens: int, target: Any, position: int | None, foil: Any) -> Objective:
+def _objective(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, n_tokens: int, target: Any, position: int | None, foil: Any
+) -> Objective:
     import torch
 
     if callable(target):
@@ -196,8 +207,8 @@ def _objective(model: Any, tokenizer: Any, n_tokens: int, target: Any, position:
 
 # ---------------------------------------------------------------------------------- attention x gradient
 def saliency(
-    model: Any,
-    tokenizer: Any,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
     text: str,
     target: Any = None,
     *,
@@ -260,20 +271,24 @@ def _check_saliency_size(config: Any, n: int, max_bytes: int) -> None:
         )
 
 
-def attention_x_gradient(model: Any, tokenizer: Any, text: str, target: Any = None, **options: Any) -> np.ndarray:
+def attention_x_gradient(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, text: str, target: Any = None, **options: Any
+) -> np.ndarray:
     """``A * dL/dA`` for every head, float32 (L, H, N, N), signed; ``L = -f`` (module docstring)."""
     return saliency(model, tokenizer, text, target, **options).attention_x_gradient
 
 
-def head_importance(model: Any, tokenizer: Any, text: str, target: Any = None, **options: Any) -> np.ndarray:
+def head_importance(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, text: str, target: Any = None, **options: Any
+) -> np.ndarray:
     """``dL/dxi`` for a gate xi = 1 on each head's output, float32 (L, H), signed (Michel et al.).
     ``-importance`` is the first-order estimate of the loss change when the head is removed."""
     return saliency(model, tokenizer, text, target, **options).head_importance
 
 
 def gate_loss(
-    model: Any,
-    tokenizer: Any,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
     text: str,
     target: Any = None,
     *,
@@ -298,7 +313,13 @@ def gate_loss(
 
 # ---------------------------------------------------------------------------------- token saliency
 def _embedding_pass(
-    model: Any, tokenizer: Any, text: str, target: Any, position: int | None, foil: Any, text_pair: str | None
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    text: str,
+    target: Any,
+    position: int | None,
+    foil: Any,
+    text_pair: str | None,
 ) -> tuple[Any, dict[str, Any], Objective]:
     """The token embeddings of ``text`` (detached), the model's other inputs, and the objective."""
     inputs = _inputs(model, tokenizer, text, text_pair)
@@ -318,7 +339,7 @@ def _embedding_pass(
     return embeds, inputs, f_of
 
 
-def _f_and_grad(model: Any, embeds: Any, inputs: dict[str, Any], f_of: Objective) -> tuple[Any, Any]:
+def _f_and_grad(model: PreTrainedModel, embeds: Any, inputs: dict[str, Any], f_of: Objective) -> tuple[Any, Any]:
     """f for each embedding batch row and df/d(embeds); the model's own attention implementation."""
     import torch
 
@@ -340,37 +361,37 @@ def _f_and_grad(model: Any, embeds: Any, inputs: dict[str, Any], f_of: Objective
 
 
 def gradient_x_input(
-    model: Any,
-    tokenizer: Any,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
     text: str,
     target: Any = None,
     *,
     position: int | None = None,
     foil: Any = None,
     text_pair: str | None = None,
-) -> Scores:
+) -> TokenAttribution:
     """``sum_d e_id * df/de_id`` per token (N,), signed; e = token embeddings (positions excluded)."""
     embeds, inputs, f_of = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair)
     f, grad = _f_and_grad(model, embeds, inputs, f_of)
     values = (embeds * grad).sum(-1)[0].float().cpu().numpy()
-    return Scores(values, method="gradient x input", target=f_of.describe(None), f=float(f[0]))
+    return TokenAttribution(values, method="gradient x input", target=f_of.describe(None), f=float(f[0]))
 
 
 def gradient_norm(
-    model: Any,
-    tokenizer: Any,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
     text: str,
     target: Any = None,
     *,
     position: int | None = None,
     foil: Any = None,
     text_pair: str | None = None,
-) -> Scores:
+) -> TokenAttribution:
     """``||df/de_i||_2`` per token (N,), >= 0 (not normalised: divide by the sum to compare texts)."""
     embeds, inputs, f_of = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair)
     f, grad = _f_and_grad(model, embeds, inputs, f_of)
     values = grad.float().norm(dim=-1)[0].cpu().numpy()
-    return Scores(values, method="gradient norm", target=f_of.describe(None), f=float(f[0]))
+    return TokenAttribution(values, method="gradient norm", target=f_of.describe(None), f=float(f[0]))
 
 
 #: Adaptive integrated gradients stop when |completeness gap| <= this fraction of |f(x) - f(baseline)|.
@@ -381,8 +402,8 @@ _IG_FIRST_STEPS = 32
 
 
 def integrated_gradients(
-    model: Any,
-    tokenizer: Any,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
     text: str,
     target: Any = None,
     *,
@@ -395,7 +416,7 @@ def integrated_gradients(
     position: int | None = None,
     foil: Any = None,
     text_pair: str | None = None,
-) -> Scores:
+) -> TokenAttribution:
     """Integrated gradients per token (N,), signed sum over the embedding dimension, from a baseline
     (``"zero"`` embeddings, ``"pad"``/``"unk"``/``"mask"`` token embeddings, or a token id) to the
     input along a straight line, ``method`` "midpoint" or "right" Riemann sums, ``batch_size``
@@ -449,7 +470,7 @@ def integrated_gradients(
         new[(torch.arange(n) * factor + (1 if method == "midpoint" else factor - 1))] = False  # the old points
         total = total + gradient_sum(points[new])
         n = fine
-    return Scores(
+    return TokenAttribution(
         values.float().cpu().numpy(),
         method="integrated gradients",
         target=f_of.describe(None),
@@ -464,7 +485,7 @@ def integrated_gradients(
     )
 
 
-def check_baseline(tokenizer: Any, baseline: str | int) -> tuple[int | None, str]:
+def check_baseline(tokenizer: PreTrainedTokenizerBase, baseline: str | int) -> tuple[int | None, str]:
     """The token id (None for zero embeddings) and a name for an integrated-gradients baseline,
     or a ValueError naming what is accepted."""
     if isinstance(baseline, str) and baseline == "zero":
@@ -485,7 +506,7 @@ def check_steps(steps: Any) -> None:
         raise ValueError(f"steps must be 'auto' or an int >= 1, got {steps!r}")
 
 
-def _baseline(model: Any, tokenizer: Any, embeds: Any, baseline: str | int) -> tuple[Any, str]:
+def _baseline(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, embeds: Any, baseline: str | int) -> tuple[Any, str]:
     import torch
 
     tid, name = check_baseline(tokenizer, baseline)
@@ -511,7 +532,9 @@ def rollout(attentions: Any) -> np.ndarray:
     return result.astype(np.float32)
 
 
-def attention_rollout(model: Any, tokenizer: Any, text: str, target: Any = None, **options: Any) -> np.ndarray:
+def attention_rollout(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, text: str, target: Any = None, **options: Any
+) -> np.ndarray:
     """Rollout (N, N) of the model's attention on ``text`` (captured, head by head): row t is how
     much each token flows into position t. ``target`` is accepted for a uniform signature and
     ignored: rollout does not depend on the prediction."""

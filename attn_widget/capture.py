@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .capture_memory import check_capture_fits
 from .capture_result import Axis, Capture, Kind, RecordedKind
 from .recorder import RecordedCall, recording
 from .tokens import readable_tokens
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 def check_text(text: Any, name: str = "text") -> list[str]:
@@ -36,8 +39,8 @@ def check_text(text: Any, name: str = "text") -> list[str]:
 
 
 def capture(
-    model: Any,
-    tokenizer: Any,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
     text: str | Sequence[str],
     *,
     text_pair: str | Sequence[str] | None = None,
@@ -79,8 +82,8 @@ def capture(
 
 
 def capture_ids(
-    model: Any,
-    tokenizer: Any,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
     encoded: dict[str, Any],
     *,
     decoder: tuple[Any, Any] | None = None,
@@ -184,7 +187,7 @@ def _kept(mask: Any, example: int, n: int) -> Any:
     return torch.nonzero(mask[example].cpu() != 0).flatten()
 
 
-def _axis(tokenizer: Any, ids: Any, keep: Any, generated_from: int | None) -> Axis:
+def _axis(tokenizer: PreTrainedTokenizerBase, ids: Any, keep: Any, generated_from: int | None) -> Axis:
     kept = [int(i) for i in keep]
     labels, special = readable_tokens(tokenizer, [int(ids[i]) for i in kept])
     generated = None if generated_from is None else [i >= generated_from for i in kept]
@@ -223,7 +226,7 @@ def _check_length(config: Any, n_tokens: int, what: str) -> None:
         )
 
 
-def device_of(model: Any) -> Any:
+def device_of(model: PreTrainedModel) -> Any:
     return next(model.parameters()).device
 
 
@@ -241,8 +244,8 @@ def layer_count(config: Any, kind: str = "self") -> int | None:
 
 
 def capture_generation(
-    model: Any,
-    tokenizer: Any,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
     prompt: str,
     *,
     max_new_tokens: int = 20,

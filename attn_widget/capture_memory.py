@@ -11,7 +11,10 @@ their head counts and widths are not checked.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 # Hidden-state-sized tensors alive at once during a layer's forward (residual, normed input, q, k,
 # v, attention output, and the allocator's slack), and intermediate-sized ones (the MLP's up and
@@ -109,7 +112,7 @@ def _gib(n: int) -> str:
     return f"{n / 2**30:.1f} GiB"
 
 
-def check_capture_fits(model: Any, n_tokens: int, n_decoder_tokens: int | None = None) -> None:
+def check_capture_fits(model: PreTrainedModel, n_tokens: int, n_decoder_tokens: int | None = None) -> None:
     """Raise MemoryError, naming the sizes, when the capture would not fit on the model's device.
 
     Models split across devices by accelerate (``hf_device_map``) are not checked: their layers'

@@ -16,9 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .swap_attention import attention_implementation, refuse_unmodelled
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 IMPLEMENTATION = "attn_widget_gates"
 
@@ -97,7 +100,9 @@ def _register() -> None:
 
 
 @contextmanager
-def gated(model: Any, *, head_values: dict[int, Sequence[float]] | None = None, attention_gates: bool = True) -> Iterator[Gates]:
+def gated(
+    model: PreTrainedModel, *, head_values: dict[int, Sequence[float]] | None = None, attention_gates: bool = True
+) -> Iterator[Gates]:
     """Within the body, ``model``'s attention runs through the gates (eval mode; dropout off).
     ``head_values`` sets chosen head gates (layer -> one value per head; 0 ablates a head).
     The attention implementation and train/eval mode are restored afterwards."""

@@ -2,7 +2,7 @@
 
 Two sources feed the tile engine (tiles.py):
 
-- ``LogitHead``: a recorded head. ``fill`` writes the scaled scores ``q k^T * s`` of a window
+- ``LogitHead``: a recorded head. ``fill`` writes the scaled logits ``q k^T * s`` of a window
   with ``-inf`` where the mask forbids attention; the engine turns them into softmax weights with
   each row's cached log-sum-exp. Work happens on the device where the layer's queries and keys
   live (a model split by ``device_map`` keeps each layer where it ran).
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 class LogitHead:
-    """Scores of one recorded head; weights are ``exp(score - lse[row])``."""
+    """Attention logits of one recorded head; weights are ``exp(score - lse[row])``."""
 
     logits = True
     signed = False
@@ -62,7 +62,7 @@ class LogitHead:
         return self.n_k
 
     def fill(self, out: torch.Tensor, rows: slice | torch.Tensor, k0: int, k1: int) -> None:
-        """Scores of ``rows`` (a slice or an index tensor) x keys [k0, k1) into ``out`` (float32,
+        """Attention logits of ``rows`` (a slice or an index tensor) x keys [k0, k1) into ``out`` (float32,
         on ``self.device``), ``-inf`` where attention is not allowed."""
         torch = self._torch
         qs, kt = self._operands()

@@ -6,12 +6,15 @@ derived from it (attribution.py does the computing).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import attribution
 from .attribution import Saliency
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 #: The strip's methods: id -> label. "attention" is drawn by the browser from the shown head.
 #: Colour-bar titles (the strip colours magnitudes): id -> short name.
@@ -55,7 +58,13 @@ class LinkedSaliency:
     """Saliency of ``text`` under ``model`` for a target that the widget can change."""
 
     def __init__(
-        self, model: Any, tokenizer: Any, text: str, *, ig_steps: int | str = "auto", ig_baseline: str | int = "zero"
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        text: str,
+        *,
+        ig_steps: int | str = "auto",
+        ig_baseline: str | int = "zero",
     ) -> None:
         # Checked now, not when the strip first asks for integrated gradients.
         try:

@@ -15,9 +15,12 @@ import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .swap_attention import attention_implementation, refuse_unmodelled
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 IMPLEMENTATION = "attn_widget_record"
 
@@ -143,7 +146,7 @@ def _register() -> None:
 
 
 @contextmanager
-def recording(model: Any, example: int) -> Iterator[Recording]:
+def recording(model: PreTrainedModel, example: int) -> Iterator[Recording]:
     """Within the body, every attention call of ``model`` is recorded (for batch row ``example``);
     the model's attention implementation and train/eval mode are restored afterwards."""
     _register()

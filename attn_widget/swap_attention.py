@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 @contextmanager
-def attention_implementation(model: Any, name: str, active: list[Any], state: Any) -> Iterator[Any]:
+def attention_implementation(model: PreTrainedModel, name: str, active: list[Any], state: Any) -> Iterator[Any]:
     """Within the body ``model`` uses the registered implementation ``name`` in eval mode and
     ``state`` is the active recorder (top of ``active``); everything is restored afterwards."""
     if not hasattr(model, "set_attn_implementation"):

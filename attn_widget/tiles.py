@@ -7,7 +7,7 @@ weight, so one sharp peak at 32k tokens stays visible) and ``where`` that elemen
 block (``row_offset * bc + col_offset``). Blocks of one cell are the exact weights.
 
 The first time a head is asked for, one *full pass* goes over its rows (chunks of a preallocated
-buffer, in place: allocating N x chunk scores anew costs more than the arithmetic). It yields each
+buffer, in place: allocating N x chunk logits anew costs more than the arithmetic). It yields each
 row's log-sum-exp (N floats, cached for every head), a *base* level of block maxima (at most
 BASE_SIDE blocks a side, cached for recent heads) from which every coarser tile is pooled without
 touching the model again, and, when asked, each row's entropy and largest off-diagonal weight (the
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 MAX_TILE_BLOCKS = 256 * 256
 #: The base level: the finest power-of-two block size with at most this many blocks a side.
 BASE_SIDE = 1024
-#: Cells per row chunk (float32): 64 MiB of scores at a time, per thread.
+#: Cells per row chunk (float32): 64 MiB of logits at a time, per thread.
 CHUNK_CELLS = 1 << 24
 #: Block sizes are powers of two up to this (positions inside a block fit in 32 bits).
 MAX_BLOCK = 1 << 15
@@ -394,25 +394,25 @@ def _full_pass(source: HeadSource, *, metrics: bool, square: bool, pause: Callab
                 source.fill(buf[:c, :kk], slice(r0, r1), 0, kk)
             buf[:c, kk:].fill_(pad)
             buf[c:].fill_(pad)
-            scores = buf[:c, :kk] if kk > 0 else buf[:c, :0]
-            # block maxima along keys first (scores or values; no positions yet: finding them for
+            logits = buf[:c, :kk] if kk > 0 else buf[:c, :0]
+            # block maxima along keys first (logits or values; no positions yet: finding them for
             # every row costs as much as the matmul), rows pooled once weights are known
             v1 = _pool_last_values(buf, b0, source.signed)  # (height, kpad / b0)
             if source.logits:
                 m = v1[:c].amax(-1, keepdim=True)
                 m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
                 if metrics:
-                    off = _max_off_scores(scores, r0, square)
-                scores.sub_(m)
+                    off = _max_off_logits(logits, r0, square)
+                logits.sub_(m)
                 if metrics:
-                    scores.clamp_(min=-120.0)  # exp gives exact 0 there, and 0 * t stays finite
+                    logits.clamp_(min=-120.0)  # exp gives exact 0 there, and 0 * t stays finite
                     e = _buffers.get(source.device, 1, c, max(kk, 1))[:, :kk]
-                    torch.exp(scores, out=e)
+                    torch.exp(logits, out=e)
                     z = e.sum(-1)
-                    et = e.mul_(scores).sum(-1)
+                    et = e.mul_(logits).sum(-1)
                 else:
-                    scores.exp_()
-                    z = scores.sum(-1)
+                    logits.exp_()
+                    z = logits.sum(-1)
                 row_lse = m[:, 0] + torch.log(z)
                 lse[r0:r1] = row_lse  # type: ignore[index]
                 safe = _safe_lse(row_lse)
@@ -424,7 +424,7 @@ def _full_pass(source: HeadSource, *, metrics: bool, square: bool, pause: Callab
                 full[:c, 0] = safe
                 v1 = torch.exp(v1 - full)
             elif metrics:
-                block = scores.cpu().numpy()
+                block = logits.cpu().numpy()
                 entropy[r0:r1] = _entropy_rows(block)  # type: ignore[index]
                 max_off[r0:r1] = _max_off_values(block, r0, square)  # type: ignore[index]
             v2, sub_r = _pool_rows(v1, b0, source.signed)
@@ -445,28 +445,28 @@ def _full_pass(source: HeadSource, *, metrics: bool, square: bool, pause: Callab
         return FullPass(lse, b0, values, where, peak, stats)
 
 
-def _max_off_scores(scores: torch.Tensor, rows: int | torch.Tensor, square: bool) -> torch.Tensor:
+def _max_off_logits(logits: torch.Tensor, rows: int | torch.Tensor, square: bool) -> torch.Tensor:
     """Per row, the largest score off the first key and (square kinds) the diagonal. ``rows``:
     the query index of the first row (contiguous rows) or of every row."""
     import torch
 
-    c, kk = scores.shape
+    c, kk = logits.shape
     if kk <= 1:
-        return torch.full((c,), float("-inf"), device=scores.device)
-    saved_first = scores[:, 0].clone()
-    scores[:, 0] = float("-inf")
-    diag_rows = torch.arange(c, device=scores.device)
-    diag_cols = diag_rows + rows if isinstance(rows, int) else rows.to(scores.device)
+        return torch.full((c,), float("-inf"), device=logits.device)
+    saved_first = logits[:, 0].clone()
+    logits[:, 0] = float("-inf")
+    diag_rows = torch.arange(c, device=logits.device)
+    diag_cols = diag_rows + rows if isinstance(rows, int) else rows.to(logits.device)
     inside = diag_cols < kk
     saved_diag = None
     if square and bool(inside.any()):
-        saved_diag = scores[diag_rows[inside], diag_cols[inside]].clone()
-        scores[diag_rows[inside], diag_cols[inside]] = float("-inf")
-    out = scores.amax(-1)
+        saved_diag = logits[diag_rows[inside], diag_cols[inside]].clone()
+        logits[diag_rows[inside], diag_cols[inside]] = float("-inf")
+    out = logits.amax(-1)
     # restore in reverse order: row 0's diagonal cell is also the first key, saved as -inf above
     if saved_diag is not None:
-        scores[diag_rows[inside], diag_cols[inside]] = saved_diag
-    scores[:, 0] = saved_first
+        logits[diag_rows[inside], diag_cols[inside]] = saved_diag
+    logits[:, 0] = saved_first
     return out
 
 
@@ -509,7 +509,7 @@ def row_stats(source: HeadSource, rows: np.ndarray, *, square: bool) -> RowStats
             block = buf.cpu().numpy()
             offs = np.concatenate([_max_off_values(block[i : i + 1], int(r), square) for i, r in enumerate(rows)])
             return RowStats(np.asarray(rows), _entropy_rows(block), offs)
-        off = _max_off_scores(buf, idx, square)
+        off = _max_off_logits(buf, idx, square)
         m = buf.amax(-1, keepdim=True)
         m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
         buf.sub_(m).clamp_(min=-120.0)

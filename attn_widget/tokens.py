@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 # Whitespace a label must show rather than swallow.
 _VISIBLE = str.maketrans({"\n": "⏎", "\t": "⇥", "\r": "␍"})
 
 
-def readable_tokens(tokenizer: Any, ids: Sequence[int]) -> tuple[list[str], list[bool]]:
+def readable_tokens(tokenizer: PreTrainedTokenizerBase, ids: Sequence[int]) -> tuple[list[str], list[bool]]:
     """Labels for ``ids`` plus a mask of which are special tokens (kept, and marked in the views).
 
     Byte-level BPE (GPT-2's ``Ġcat``) and SentencePiece (``▁cat``) pieces are shown as the text they
@@ -28,7 +31,7 @@ def readable_tokens(tokenizer: Any, ids: Sequence[int]) -> tuple[list[str], list
     return labels, special
 
 
-def _piece_label(tokenizer: Any, piece: str) -> str:
+def _piece_label(tokenizer: PreTrainedTokenizerBase, piece: str) -> str:
     if piece.startswith("##"):
         return piece
     try:

@@ -9,7 +9,7 @@ import pathlib
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import numpy as np
@@ -29,6 +29,9 @@ from .saliency_traits import SaliencyTraits
 from .standalone_page import DEFAULT_MAX_BYTES as DEFAULT_PAGE_BYTES
 from .standalone_page import build_page, check_heads, write_page
 from .tiles import TileEngine
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 _BUNDLE = _STATIC / "widget.js"
@@ -147,7 +150,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         example: int | None = None,
         eager_bytes: int = DEFAULT_EAGER_BYTES,
         spans: Sequence[Any] = (),
-        saliency: LinkedSaliency | None = None,
+        linked_saliency: LinkedSaliency | None = None,
         target: str | int | None = None,
         position: int | None = None,
         strip_method: str = "attention",
@@ -155,7 +158,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         flow_span: str = "",
         **kwargs: Any,
     ) -> None:
-        self._saliency = saliency
+        self._saliency = linked_saliency
         if isinstance(attention, Capture):
             if tokens is not None or special is not None or example is not None:
                 raise ValueError("a Capture brings its own tokens: pass tokens, special and example only with an array")
@@ -187,7 +190,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             self.kind = self._capture.kinds[0] if kind is None else kind
             self.set_trait("n_tokens", self._kind().shape[3])  # for the target_position and spans checks
             options = [{"id": m.id, "label": m.label, "description": m.description} for m in GRID_METRICS.values()]
-            if saliency is not None:
+            if linked_saliency is not None:
                 options += [{"id": k, "label": lab, "description": d} for k, (lab, d) in SALIENCY_METRICS.items()]
                 self._start_saliency(target, position)
             self.set_trait("_grid_metric_options", options)
@@ -216,8 +219,8 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     @classmethod
     def from_model(
         cls,
-        model: Any,
-        tokenizer: Any,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
         text: str | Sequence[str],
         *,
         example: int | None = None,
@@ -244,14 +247,14 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         if saliency:
             if not isinstance(text, str):
                 raise ValueError("saliency=True explains one text: pass text as a str")
-            kwargs["saliency"] = LinkedSaliency(model, tokenizer, text, ig_steps=ig_steps, ig_baseline=ig_baseline)
+            kwargs["linked_saliency"] = LinkedSaliency(model, tokenizer, text, ig_steps=ig_steps, ig_baseline=ig_baseline)
         return cls(captured, **kwargs)
 
     @classmethod
     def from_generate(
         cls,
-        model: Any,
-        tokenizer: Any,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
         prompt: str,
         *,
         max_new_tokens: int = 20,
@@ -685,11 +688,14 @@ def _refuse_unknown_keywords(kwargs: dict[str, Any], widget: AttentionWidget) ->
     unknown = sorted(set(kwargs) - set(widget.trait_names()))
     if not unknown:
         return
-    valid = set(inspect.signature(AttentionWidget.__init__).parameters) | set(
-        inspect.signature(AttentionWidget.from_model).parameters
-    )
-    valid |= {n for n in widget.trait_names() if not n.startswith("_")}
-    valid -= {"self", "cls", "kwargs"}
+    own = set(inspect.signature(AttentionWidget.__init__).parameters)
+    model_only = set(inspect.signature(AttentionWidget.from_model).parameters) - own - {"cls", "model", "tokenizer", "text"}
+    if unknown[0] in model_only:
+        raise TypeError(
+            f"{unknown[0]!r} is an argument of AttentionWidget.from_model(model, tokenizer, text, ...), not of AttentionWidget()"
+        )
+    valid = own | model_only | {n for n in widget.trait_names() if not n.startswith("_")}
+    valid -= {"self", "cls", "kwargs", "linked_saliency"}
     close = difflib.get_close_matches(unknown[0], sorted(valid), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise TypeError(f"AttentionWidget got an unexpected keyword argument {unknown[0]!r}{hint}")

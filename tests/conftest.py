@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.chromium import CHROMIUM, STATIC, launch
+from tests.support.chromium import CHROMIUM, FAKE_MODEL, STATIC, launch
 
 # A missing model must fail in seconds, not wait on a hub that is not there.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -32,6 +32,8 @@ def browser() -> Iterator[Any]:
         if os.environ.get("ATTN_REQUIRE_BROWSER") == "1":  # ./scripts/test: a missing browser is a failure
             pytest.fail(why)
         pytest.skip(why)
+    if not FAKE_MODEL.exists():
+        pytest.fail(f"{FAKE_MODEL} is missing: run `npm run build:test` (scripts/setup does)")
     if not (STATIC / "widget.js").exists():
         pytest.fail("attn_widget/static/widget.js is missing: run `npm run build` first")
     with sync_playwright() as p:

@@ -128,7 +128,11 @@ describe("a kernel that cannot be reached", () => {
     };
     let changes = 0;
     const store = new TileStore(model, new AbortController().signal, () => changes++);
-    const spec = { head: head(0, 0), window: [0, 256, 0, 256] as [number, number, number, number], block: [1, 1] as [number, number] };
+    const spec = {
+      head: head(0, 0),
+      window: [0, 256, 0, 256] as [number, number, number, number],
+      block: [1, 1] as [number, number],
+    };
     expect(() => store.want([spec])).not.toThrow();
     expect(store.error(spec)).toBe(KERNEL_GONE);
     expect(store.silentMs).toBe(0);

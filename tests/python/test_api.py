@@ -141,3 +141,10 @@ def test_every_public_trait_says_its_type_default_and_meaning():
     for name in public:
         help_text = traits[name].help
         assert help_text and "default" in help_text and ":" in help_text.split("default")[0], f"{name}: {help_text!r}"
+
+
+def test_a_from_model_argument_given_to_the_constructor_says_where_it_belongs():
+    with pytest.raises(
+        TypeError, match=r"'saliency' is an argument of AttentionWidget.from_model\(model, tokenizer, text, \.\.\.\)"
+    ):
+        AttentionWidget(softmax_attention(layers=3, heads=2, n=5, seed=1), list("abcde"), saliency=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HARNESS = ROOT / "tests" / "browser" / "harness.html"
+FAKE_MODEL = ROOT / "tests" / "browser" / ".build" / "fake_model.js"  # npm run build:test (scripts/setup runs it)
 STATIC = ROOT / "attn_widget" / "static"
 CHROMIUM = os.environ.get("ATTN_WIDGET_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -37,6 +38,8 @@ def serve(route: Any) -> None:
     path = route.request.url[len(ORIGIN) :].split("?")[0]
     if path == "/harness.html":
         route.fulfill(path=str(HARNESS), content_type="text/html")
+    elif path == "/harness/fake_model.js":
+        route.fulfill(path=str(FAKE_MODEL), content_type="text/javascript")
     elif path.startswith("/static/") and (STATIC / path[len("/static/") :]).is_file():
         kind = "text/javascript" if path.endswith(".js") else "text/css"
         route.fulfill(path=str(STATIC / path[len("/static/") :]), content_type=kind)
