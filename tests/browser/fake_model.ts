@@ -6,7 +6,10 @@
 type State = Record<string, unknown>;
 type Listener = (...args: unknown[]) => void;
 /** A message from Python as the bridge hands it over: binary as base64. */
-type KernelMessage = { method: "update"; state: State } | { method: "custom"; content: unknown; buffers: string[] };
+type KernelMessage =
+  | { method: "update"; state: State }
+  | { method: "custom"; content: unknown; buffers: string[] }
+  | { method: "echo_update" | "request_state"; state?: State }; // other traffic the views ignore
 type Bridge = (kind: "update" | "custom" | "pull", payload: unknown) => Promise<KernelMessage[]>;
 
 interface MountOptions {
@@ -170,7 +173,7 @@ export class FakeModel {
           }
         }
         for (const k of changed) this.emit(`change:${k}`);
-      } else {
+      } else if (m.method === "custom") {
         this.emit(
           "msg:custom",
           m.content,
