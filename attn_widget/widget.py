@@ -159,6 +159,14 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         **kwargs: Any,
     ) -> None:
         self._saliency = linked_saliency
+        # Checked before any work: a bad argument must not surface later, when a view first asks.
+        if isinstance(eager_bytes, bool) or not isinstance(eager_bytes, int) or eager_bytes < 0:
+            raise ValueError(f"eager_bytes must be an int >= 0 (bytes of weights sent up front), got {eager_bytes!r}")
+        if linked_saliency is None and (target is not None or position is not None):
+            raise ValueError(
+                "target and position choose the prediction to explain: they need "
+                "AttentionWidget.from_model(model, tokenizer, text, saliency=True, target=..., position=...)"
+            )
         if isinstance(attention, Capture):
             if tokens is not None or special is not None or example is not None:
                 raise ValueError("a Capture brings its own tokens: pass tokens, special and example only with an array")
