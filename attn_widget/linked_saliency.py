@@ -54,8 +54,9 @@ class StripVector:
     label: str  # what the colours mean
 
 
-class LinkedSaliency:
-    """Saliency of ``text`` under ``model`` for a target that the widget can change."""
+class SaliencyCache:
+    """The widget's store of ``Saliency`` results (``attribution.saliency``) for ``text``: one per
+    target the user asks for, and the strip vectors derived from them."""
 
     def __init__(
         self,

@@ -22,7 +22,7 @@ from .encoding import dec3_bytes
 from .figure_export import SaveJob, check_save_arguments, export_request
 from .grid_scores import EXACT_CELLS, Foreground, GridScores, Refiner
 from .head_source import ValueHead
-from .linked_saliency import SALIENCY_METRICS, LinkedSaliency
+from .linked_saliency import SALIENCY_METRICS, SaliencyCache
 from .metrics import GRID_METRICS
 from .protocol import QUANTITIES, ProtocolError, parse_tile_request, reply, tile_payload, where_bytes
 from .saliency_traits import SaliencyTraits
@@ -150,7 +150,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         example: int | None = None,
         eager_bytes: int = DEFAULT_EAGER_BYTES,
         spans: Sequence[Any] = (),
-        linked_saliency: LinkedSaliency | None = None,
+        linked_saliency: SaliencyCache | None = None,
         target: str | int | None = None,
         position: int | None = None,
         strip_method: str = "attention",
@@ -255,7 +255,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         if saliency:
             if not isinstance(text, str):
                 raise ValueError("saliency=True explains one text: pass text as a str")
-            kwargs["linked_saliency"] = LinkedSaliency(model, tokenizer, text, ig_steps=ig_steps, ig_baseline=ig_baseline)
+            kwargs["linked_saliency"] = SaliencyCache(model, tokenizer, text, ig_steps=ig_steps, ig_baseline=ig_baseline)
         return cls(captured, **kwargs)
 
     @classmethod

@@ -154,7 +154,9 @@ def test_arguments_that_would_be_ignored_or_fail_later_are_refused_when_the_widg
     att, toks = softmax_attention(layers=3, heads=2, n=5, seed=1), list("abcde")
     with pytest.raises(ValueError, match=r"eager_bytes must be an int >= 0 \(bytes of weights sent up front\), got -5"):
         AttentionWidget(att, toks, eager_bytes=-5)
-    with pytest.raises(ValueError, match=r"target and position choose the prediction to explain: they need AttentionWidget.from_model"):
+    with pytest.raises(
+        ValueError, match=r"target and position choose the prediction to explain: they need AttentionWidget.from_model"
+    ):
         AttentionWidget(att, toks, target="cat")
     with pytest.raises(ValueError, match=r"target and position choose the prediction to explain"):
         AttentionWidget(att, toks, position=2)
