@@ -7,6 +7,7 @@ import difflib
 import inspect
 import pathlib
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -640,7 +641,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             except ProtocolError as err:
                 self.send(reply(request_id, error=str(err)))
             except Exception as err:  # noqa: BLE001 - the kernel must keep answering
-                self.send(reply(request_id, error=f"{type(err).__name__}: {err}"))
+                self._unexpected(request_id, err)
             return
         try:
             with self._foreground:
@@ -656,7 +657,12 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         except ProtocolError as err:
             self.send(reply(request_id, error=str(err)))
         except Exception as err:  # noqa: BLE001 - the kernel must keep answering; the view shows it
-            self.send(reply(request_id, error=f"{type(err).__name__}: {err}"))
+            self._unexpected(request_id, err)
+
+    def _unexpected(self, request_id: Any, err: Exception) -> None:
+        """A fault of ours, not a bad request: the view shows it, and Python hears of it too."""
+        self.send(reply(request_id, error=f"{type(err).__name__}: {err}"))
+        warnings.warn(f"attn_widget could not answer a view's request: {type(err).__name__}: {err}", RuntimeWarning, stacklevel=2)
 
     def _tile_reply(self, request: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
         cache_key = (

@@ -288,3 +288,18 @@ def test_an_error_reply_quotes_an_enormous_field_only_in_part(recording):
     assert content["ok"] is False and content["id"] is None  # an unusable id is not echoed either
     assert content["error"].startswith("unknown request type 'xxx") and "characters left out" in content["error"]
     assert len(content["error"]) < 1_000
+
+
+def test_a_fault_while_answering_reaches_the_view_and_python(recording, monkeypatch):
+    w = AttentionWidget(softmax_attention(), TOKENS, eager_bytes=0)
+    w.comm.take()
+
+    def broken(*args, **kwargs):
+        raise MemoryError("no room for the tile")
+
+    monkeypatch.setattr(w, "_tile_reply", broken)
+    with pytest.warns(RuntimeWarning, match="could not answer a view's request: MemoryError: no room for the tile"):
+        frontend_custom(w, _tile_request())
+    (reply,) = w.comm.take()
+    assert reply["data"]["content"]["ok"] is False
+    assert reply["data"]["content"]["error"] == "MemoryError: no room for the tile"
