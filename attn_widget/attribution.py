@@ -454,10 +454,13 @@ def integrated_gradients(
 
     # Refinement reuses the points already taken: the midpoints of n intervals are among those of
     # 3n, the right ends of n among those of 2n.
-    factor = 3 if method == "midpoint" else 2
+    offset, factor = (0.5, 3) if method == "midpoint" else (1.0, 2)
+
+    def points(k: int) -> Any:
+        return (torch.arange(k, dtype=torch.float32) + offset) / k
+
     n = steps if not adaptive else _IG_FIRST_STEPS
-    grid = (torch.arange(n, dtype=torch.float32) + (0.5 if method == "midpoint" else 1.0)) / n
-    total = gradient_sum(grid)
+    total = gradient_sum(points(n))
     while True:
         values = ((embeds[0] - base[0]) * total / n).sum(-1)
         gap = float(values.sum()) - change
@@ -465,10 +468,9 @@ def integrated_gradients(
         if not adaptive or converged or n * factor > max_steps:
             break
         fine = n * factor
-        points = (torch.arange(fine, dtype=torch.float32) + (0.5 if method == "midpoint" else 1.0)) / fine
         new = torch.ones(fine, dtype=torch.bool)
-        new[(torch.arange(n) * factor + (1 if method == "midpoint" else factor - 1))] = False  # the old points
-        total = total + gradient_sum(points[new])
+        new[torch.arange(n) * factor + (1 if method == "midpoint" else factor - 1)] = False  # the old points
+        total = total + gradient_sum(points(fine)[new])
         n = fine
     return TokenAttribution(
         values.float().cpu().numpy(),

@@ -44,14 +44,14 @@ class SaliencyTraits(traitlets.HasTraits):
     ).tag(sync=True)
     heatmap_quantity = traitlets.Unicode(
         "attention", help="str: what the heatmap shows, 'attention' or 'attention_x_gradient'; default 'attention'"
-    ).tag(sync=True)  # or "attention_x_gradient"
+    ).tag(sync=True)
     _saliency_version = traitlets.Int(0, read_only=True).tag(sync=True)  # +1 per recomputation
     target_position = traitlets.Int(-1, help="int: explain the prediction after this token; -1 = the last; default -1").tag(
         sync=True
-    )  # predict after this token; -1 = the last
+    )
     target_token = traitlets.Unicode(
         "", help="str: the word whose prediction is explained; '' = the model's top prediction; default ''"
-    ).tag(sync=True)  # "" = the model's top prediction
+    ).tag(sync=True)
     target_label = traitlets.Unicode(read_only=True, help="str, read-only: what is explained, in words; default ''").tag(
         sync=True
     )
@@ -63,10 +63,10 @@ class SaliencyTraits(traitlets.HasTraits):
     ).tag(sync=True)
     spans = traitlets.List(
         help="list[dict]: named token ranges {name, start, end} (end exclusive; (name, start, end) tuples accepted), drawn as brackets; default []"
-    ).tag(sync=True)  # [{"name", "start", "end"}] (end exclusive); tuples accepted
+    ).tag(sync=True)
     flow_span = traitlets.Unicode(
         "", help="str: the span whose keys the saliency-flow metric sums over; '' = all tokens; default ''"
-    ).tag(sync=True)  # span name for the saliency-flow metric; "" = all
+    ).tag(sync=True)
 
     _reverting = False  # True while a refused target is put back (its observer must not rerun)
     _callable_target: Any = None  # from_model(..., target=callable): used while target_token is empty
@@ -151,12 +151,12 @@ class SaliencyTraits(traitlets.HasTraits):
 
     @contextmanager
     def _computing(
-        self, what: str, announce: bool = True, refusals: tuple[type[Exception], ...] = ()
+        self, what: str, announce: bool = True, refusals: tuple[type[Exception], ...] = (), refused: str = ""
     ) -> Iterator[list[Exception]]:
         """``busy`` and a status line while Python computes ``what`` (``announce=False`` for quick
-        work: no flicker); busy ends whatever happens. An error is shown in the status line and put
-        in the yielded list; one that is not an expected refusal of the user's input is also warned
-        in Python."""
+        work: no flicker); busy ends whatever happens. An error is put in the yielded list and shown
+        in the status line: a refusal of the user's input (one of ``refusals``) after ``refused``,
+        anything else as a failure, also warned in Python."""
         failed: list[Exception] = []
         if announce:
             self.set_trait("busy", True)
@@ -165,8 +165,10 @@ class SaliencyTraits(traitlets.HasTraits):
             yield failed
         except Exception as err:  # noqa: BLE001 - shown to the user, never a silent stall
             failed.append(err)
-            self.set_trait("status", f"could not compute {what}: {err}")
-            if not isinstance(err, refusals):
+            if isinstance(err, refusals):
+                self.set_trait("status", f"{refused}: {err}")
+            else:
+                self.set_trait("status", f"could not compute {what}: {err}")
                 warnings.warn(f"attn_widget could not compute {what}: {type(err).__name__}: {err}", RuntimeWarning, stacklevel=3)
         finally:
             self.set_trait("busy", False)
@@ -184,13 +186,11 @@ class SaliencyTraits(traitlets.HasTraits):
         if not self._ready or self._saliency is None or self._reverting:
             return
         what = self.target_token.strip() or ("the callable target" if self._callable_target else "the top prediction")
-        with self._computing(f"saliency for {what!r}", refusals=(ValueError, TypeError)) as failed:
+        refusals = (ValueError, TypeError)  # a word that is not one token, a position out of range
+        with self._computing(f"saliency for {what!r}", refusals=refusals, refused="could not explain that target") as failed:
             self._saliency.compute(self._target_arg(), self._position_arg())
         if failed:
-            # Keep showing the last target that worked; the status line says why the new one was refused.
-            self._put_back(change["name"], change["old"])
-            if isinstance(failed[0], (ValueError, TypeError)):
-                self.set_trait("status", f"could not explain that target: {failed[0]}")
+            self._put_back(change["name"], change["old"])  # keep showing the last target that worked
             return
         self._engine.forget(lambda key: key[0] == "attention_x_gradient")  # tiles of the old target
         with self.hold_sync():

@@ -76,7 +76,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     _esm = _BUNDLE if _BUNDLE.exists() else _UNBUILT_ESM
     _css = _STATIC / "widget.css" if (_STATIC / "widget.css").exists() else ""
 
-    # What the views draw. Columns are keys (``tokens``), rows are queries (``query_tokens``):
+    # What the views draw. Columns are keys (``tokens``), rows are queries (``_query_tokens``):
     # the same list for self-attention, decoder vs encoder tokens for cross-attention.
     # Token lists are checked once, where the capture is made (tokens.check_tokens): element traits
     # would check every element again on every set, 0.65 s at 32,768 tokens.
@@ -88,15 +88,15 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     # On the wire (axis_wire.py): flags as one byte per token, query lists equal to the keys as null.
     tokens = traitlets.List(
         read_only=True, help="list[str], read-only: the keys' tokens (the heatmap's columns); default from the input"
-    ).tag(sync=True)  # list[str]
+    ).tag(sync=True)
     special = traitlets.List(
         read_only=True,
         help="list[bool], read-only: per key token, True for special tokens ([CLS], <s>, padding); default all False",
-    ).tag(sync=True, to_json=flags_to_json)  # list[bool]
+    ).tag(sync=True, to_json=flags_to_json)
     generated = traitlets.List(
         read_only=True,
         help="list[bool], read-only: per key token, True where it was generated (from_generate); default all False",
-    ).tag(sync=True, to_json=flags_to_json)  # list[bool]
+    ).tag(sync=True, to_json=flags_to_json)
     _query_tokens = traitlets.List(read_only=True).tag(sync=True, to_json=same_as_keys("tokens"))  # list[str]
     _query_special = traitlets.List(read_only=True).tag(sync=True, to_json=same_as_keys("special", flags_to_json))
     _query_generated = traitlets.List(read_only=True).tag(sync=True, to_json=same_as_keys("generated", flags_to_json))
@@ -117,8 +117,8 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         help="str: what colours the grid ('entropy', 'max_attention', and with saliency 'head_importance', 'saliency_flow'); default 'entropy'",
     ).tag(sync=True)
     _grid_metric_options = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
-    # Payloads (protocol.py): a header with the bytes inside. grid_scores: what="scores";
-    # attention_data: what="heads", every head of the kind shown (eager widgets), else {}.
+    # Payloads (protocol.py): a header with the bytes inside. _grid_scores: what="scores";
+    # _attention_data: what="heads", every head of the kind shown (eager widgets), else {}.
     _grid_scores = traitlets.Dict(read_only=True).tag(sync=True)
     _attention_data = traitlets.Dict(read_only=True).tag(sync=True)
 
@@ -130,7 +130,6 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     head = Index(0, help="int: the selected head in that layer, 0-based; default 0").tag(sync=True)
     query = Index(-1, help="int: the selected query (heatmap row), 0-based; -1 = none; default -1").tag(sync=True)
     key = Index(-1, help="int: the selected key (heatmap column), 0-based; -1 = none; default -1").tag(sync=True)
-    #: The heatmap's visible window [q0, q1, k0, k1] (query and key ranges, end exclusive).
     window = traitlets.List(
         help="list[int]: the heatmap's visible [q0, q1, k0, k1], end exclusive; [] = everything; default []"
     ).tag(sync=True)  # checked by _valid_window (one message for every mistake)

@@ -6,6 +6,7 @@ correct and bounded after a burst of a thousand requests."""
 from __future__ import annotations
 
 import tracemalloc
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,15 @@ from tests.support.arrays import softmax_attention
 from tests.support.fake_kernel import frontend_custom, use_recording_comms
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-use_recording_comms()  # every widget in this module records its traffic (no kernel here)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def recording_comms() -> Iterator[None]:
+    """Every widget in this module records its traffic (no kernel here); undone after the module."""
+    with pytest.MonkeyPatch.context() as patch:
+        use_recording_comms(patch)
+        yield
+
 
 # Tokens as tokenizers and users produce them: empty, control characters, right-to-left text,
 # emoji, markup, and very long strings.

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from tests.support.lab import write_notebook
-from tests.support.server_process import free_port, serve
+from tests.support.server_process import free_port, jupyter_server, serve
 
 DATA = """\
 import json, pathlib
@@ -83,17 +83,7 @@ def _argv(host: str, root: pathlib.Path, port: int) -> tuple[list[str], str]:
     """The command that serves the host's file in `root`, and the path that answers once it is up."""
     py = [sys.executable, "-m"]
     if host == "notebook7":
-        return py + [
-            "jupyter",
-            "notebook",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            f"--ServerApp.root_dir={root}",
-            "--IdentityProvider.token=",
-            "--ServerApp.password=",
-            "--allow-root",
-        ], "/api/status"
+        return jupyter_server("notebook", root, port), "/api/status"
     if host == "voila":  # Voila runs the notebook itself for each page it serves
         return py + [
             "voila",

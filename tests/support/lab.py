@@ -4,14 +4,13 @@ and the head-switch benchmark, plus the clicks that open a notebook and run it."
 from __future__ import annotations
 
 import pathlib
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import nbformat
 
-from tests.support.server_process import free_port, serve
+from tests.support.server_process import free_port, jupyter_server, serve
 
 
 def write_notebook(path: pathlib.Path, cells: list[str]) -> None:
@@ -31,17 +30,7 @@ def jupyter_lab(root: pathlib.Path, start_timeout: float = 90) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     argv = [
-        sys.executable,
-        "-m",
-        "jupyter",
-        "lab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        f"--ServerApp.root_dir={root}",
-        "--IdentityProvider.token=",
-        "--ServerApp.password=",
-        "--allow-root",
+        *jupyter_server("lab", root, port),
         "--LabApp.extension_manager=readonly",
     ]
     with serve("lab", argv, root, f"{url}/api/status", start_timeout):

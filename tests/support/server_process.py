@@ -7,6 +7,7 @@ import os
 import pathlib
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +19,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def jupyter_server(app: str, root: pathlib.Path, port: int) -> list[str]:
+    """`jupyter lab` or `jupyter notebook` on loopback, serving `root`, with no token or password."""
+    return [
+        sys.executable,
+        "-m",
+        "jupyter",
+        app,
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--ServerApp.root_dir={root}",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--allow-root",
+    ]
 
 
 def server_env(root: pathlib.Path) -> dict[str, str]:
