@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .detectors import token_ids
 from .metrics import GRID_METRICS
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ class GridScores:
         self.key = key
         self.layers, self.heads, self.n_q, self.n_k = kind.shape
         self.square = kind.id in ("self", "encoder", "decoder") and self.n_q == self.n_k
+        self.ids = token_ids(kind.keys.tokens) if self.square else None  # for the detectors
         self.exact = np.zeros((self.layers, self.heads), dtype=bool)
         self._exact_values = {m: np.zeros((self.layers, self.heads), dtype=np.float32) for m in GRID_METRICS}
         self._estimates = {m: np.zeros((self.layers, self.heads), dtype=np.float32) for m in GRID_METRICS}
@@ -118,7 +120,7 @@ class GridScores:
 
         for layer in range(self.layers):
             for head in range(self.heads):
-                stats = row_stats(self.kind.source(layer, head), rows, square=self.square)
+                stats = row_stats(self.kind.source(layer, head), rows, square=self.square, ids=self.ids)
                 for name, metric in GRID_METRICS.items():
                     value, error = metric.estimate(stats, self.n_q)
                     self._estimates[name][layer, head] = value
@@ -129,7 +131,7 @@ class GridScores:
         if self.exact[layer, head]:
             return
         done = self.engine.full_pass(
-            self.key(layer, head), self.kind.source(layer, head), metrics=True, square=self.square, pause=pause
+            self.key(layer, head), self.kind.source(layer, head), metrics=True, square=self.square, ids=self.ids, pause=pause
         )
         stats: RowStats | None = done.stats
         assert stats is not None

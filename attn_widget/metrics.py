@@ -9,10 +9,13 @@ standard error, or a maximum that is a lower bound) long before every row has be
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+from .detectors import LOCAL_WINDOW
 
 if TYPE_CHECKING:
     from .tiles import RowStats
@@ -21,18 +24,22 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class GridMetric:
     """One choice in the grid's metric control: a stable id, the label shown, and how it reduces
-    the rows: ``field`` of RowStats, reduced by ``reduce`` over query rows."""
+    the rows: ``field`` of RowStats, reduced by ``reduce`` over query rows. Rows where the
+    quantity is not defined (NaN: a detector's row without an earlier copy) are left out; a head
+    with no such row has no value (NaN). ``square_only``: defined for self-attention only."""
 
     id: str
     label: str
     description: str
-    field: Literal["entropy", "max_off"]
+    field: str  # "entropy", "max_off" or a detector (detectors.DETECTORS)
     reduce: Literal["mean", "max"]
+    square_only: bool = False
 
     def exact(self, stats: RowStats) -> float:
-        rows = np.asarray(getattr(stats, self.field), dtype=np.float64)
+        rows = np.asarray(stats.field(self.field), dtype=np.float64)
+        rows = rows[~np.isnan(rows)]
         if rows.size == 0:
-            return 0.0
+            return float("nan") if self.square_only else 0.0
         return float(rows.mean()) if self.reduce == "mean" else float(max(0.0, rows.max()))
 
     def estimate(self, stats: RowStats, n_rows: int) -> tuple[float, float]:
@@ -42,11 +49,12 @@ class GridMetric:
         m = len(stats.rows)
         if self.reduce != "mean":
             return value, float("nan") if m < n_rows else 0.0
-        if m >= n_rows or m < 2:
+        rows = np.asarray(stats.field(self.field), dtype=np.float64)
+        rows = rows[~np.isnan(rows)]
+        if m >= n_rows or rows.size < 2:
             return value, 0.0
-        rows = np.asarray(getattr(stats, self.field), dtype=np.float64)
-        finite_population = np.sqrt(1.0 - m / n_rows)
-        return value, float(rows.std(ddof=1) / np.sqrt(m) * finite_population)
+        finite_population = np.sqrt(max(0.0, 1.0 - m / n_rows))
+        return value, float(rows.std(ddof=1) / np.sqrt(rows.size) * finite_population)
 
 
 GRID_METRICS: dict[str, GridMetric] = {
@@ -66,11 +74,53 @@ GRID_METRICS: dict[str, GridMetric] = {
             "max_off",
             "max",
         ),
+        GridMetric(
+            "previous_token",
+            "previous token (mean weight on i-1)",
+            "Weight each query puts on the token just before it, averaged over queries 1..N-1.",
+            "previous",
+            "mean",
+            True,
+        ),
+        GridMetric(
+            "duplicate_token",
+            "duplicate token (weight on earlier copies)",
+            "Weight each query puts on earlier copies of its own token, averaged over queries that have one.",
+            "duplicate",
+            "mean",
+            True,
+        ),
+        GridMetric(
+            "induction",
+            "induction (weight on the token after an earlier copy)",
+            "Weight each query puts on the tokens that followed earlier copies of its own token, averaged over "
+            "queries that have one. Try AttentionWidget.induction_probe(model, tokenizer).",
+            "induction",
+            "mean",
+            True,
+        ),
+        GridMetric(
+            "first_token",
+            "first token / sink (mean weight on position 0)",
+            "Weight each query puts on the first token, averaged over queries: heads that park attention there.",
+            "first",
+            "mean",
+            True,
+        ),
+        GridMetric(
+            "local",
+            f"local (weight within {LOCAL_WINDOW} positions)",
+            f"Weight each query puts on keys at most {LOCAL_WINDOW} positions away (itself included), averaged over queries.",
+            "local",
+            "mean",
+            True,
+        ),
     )
 }
 
 
-def _every_head(attention: np.ndarray, metric: GridMetric) -> np.ndarray:
+def _every_head(attention: np.ndarray, metric: GridMetric, tokens: Sequence[str] | None = None) -> np.ndarray:
+    from .detectors import token_ids
     from .head_source import ValueHead
     from .tiles import TileEngine
 
@@ -78,10 +128,15 @@ def _every_head(attention: np.ndarray, metric: GridMetric) -> np.ndarray:
     layers, heads = array.shape[:2]
     out = np.empty((layers, heads), dtype=np.float32)
     engine = TileEngine()
+    ids = None if tokens is None else token_ids(tokens)
     for layer in range(layers):
         for head in range(heads):
             done = engine.full_pass(
-                (layer, head), ValueHead(array[layer, head]), metrics=True, square=array.shape[-1] == array.shape[-2]
+                (layer, head),
+                ValueHead(array[layer, head]),
+                metrics=True,
+                square=array.shape[-1] == array.shape[-2],
+                ids=ids,
             )
             assert done.stats is not None
             out[layer, head] = metric.exact(done.stats)

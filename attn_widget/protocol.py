@@ -20,6 +20,10 @@ from .tiles import MAX_BLOCK, MAX_TILE_BLOCKS, Tile, is_power_of_two, level_of
 #: messages over 10 MiB; a tile is at most 384 KiB).
 MAX_MESSAGE_BYTES = 2 * 1000 * 1000
 QUANTITIES = ("attention", "attention_x_gradient")
+#: What the heatmap of a comparison (AttentionWidget.compare) can show: b - a, or either run.
+COMPARE_QUANTITIES = ("difference", "a", "b")
+#: Quantities that change with the saliency target: a request names the version it wants.
+VERSIONED = ("attention_x_gradient",)
 
 
 class TileRequest(TypedDict):
@@ -78,15 +82,16 @@ def parse_tile_request(
         raise ProtocolError(f"kind must be one of {sorted(kinds)}, got {kind!r}")
     n_layers, n_heads, n_q, n_k = kinds[kind]
     layer, head = _int(content, "layer"), _int(content, "head")
-    if not 0 <= layer < n_layers or not 0 <= head < n_heads:
+    if not -1 <= layer < n_layers or not -1 <= head < n_heads:
         raise ProtocolError(
-            f"no head (layer={layer}, head={head}): layer must be in [0, {n_layers - 1}] and head in [0, {n_heads - 1}]"
+            f"no head (layer={layer}, head={head}): layer must be in [-1, {n_layers - 1}] and head in [-1, {n_heads - 1}] "
+            "(-1 = the mean over that axis)"
         )
     quantity = content.get("quantity", "attention")
     if quantity not in quantities:
         raise ProtocolError(f"quantity must be one of {list(quantities)}, got {quantity!r}")
     asked_version = content.get("version", 0)
-    if quantity != "attention" and asked_version != version:
+    if quantity in VERSIONED and asked_version != version:
         raise ProtocolError(f"stale request: {quantity} is at version {version}, the request asked for {asked_version!r}")
     window, block = content.get("window"), content.get("block")
     if not (
@@ -115,7 +120,7 @@ def parse_tile_request(
         layer=layer,
         head=head,
         quantity=quantity,
-        version=asked_version if quantity != "attention" else 0,
+        version=asked_version if quantity in VERSIONED else 0,
         window=list(window),
         block=list(block),
     )

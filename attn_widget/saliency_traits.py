@@ -16,6 +16,7 @@ import traitlets
 
 from .encoding import dec3_bytes
 from .linked_saliency import SALIENCY_METRICS, STRIP_METHODS, STRIP_SHORT
+from .protocol import COMPARE_QUANTITIES
 
 
 class SaliencyTraits(traitlets.HasTraits):
@@ -43,7 +44,8 @@ class SaliencyTraits(traitlets.HasTraits):
         help="str, read-only: the strip's caption (method, target, and for integrated gradients whether it converged); default ''",
     ).tag(sync=True)
     heatmap_quantity = traitlets.Unicode(
-        "attention", help="str: what the heatmap shows, 'attention' or 'attention_x_gradient'; default 'attention'"
+        "attention",
+        help="str: what the heatmap shows: 'attention' or 'attention_x_gradient'; for a comparison 'difference' (b - a), 'a' or 'b'; default 'attention' ('difference' for a comparison)",
     ).tag(sync=True)
     _saliency_version = traitlets.Int(0, read_only=True).tag(sync=True)  # +1 per recomputation
     target_position = traitlets.Int(-1, help="int: explain the prediction after this token; -1 = the last; default -1").tag(
@@ -116,6 +118,12 @@ class SaliencyTraits(traitlets.HasTraits):
 
     @traitlets.validate("heatmap_quantity")
     def _valid_quantity(self, proposal: dict[str, Any]) -> str:
+        if getattr(self, "_comparison", None) is not None:  # AttentionWidget.compare: b - a, or either run
+            if proposal["value"] not in COMPARE_QUANTITIES:
+                raise traitlets.TraitError(
+                    f"heatmap_quantity must be one of {list(COMPARE_QUANTITIES)}, got {proposal['value']!r}"
+                )
+            return proposal["value"]
         return self._one_of("heatmap_quantity", proposal["value"], ["attention", "attention_x_gradient"])
 
     @traitlets.validate("target_position")

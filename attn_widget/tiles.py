@@ -58,12 +58,17 @@ class Tile:
 
 @dataclass
 class RowStats:
-    """Per query row: log-sum-exp (logit sources), entropy (nats) and largest weight off the first
-    key and the diagonal. ``rows`` are the query indices these belong to."""
+    """Per query row: entropy (nats), largest weight off the first key and the diagonal, and the
+    head detectors (detectors.py; NaN where one is not defined). ``rows`` are the query indices
+    these belong to."""
 
     rows: np.ndarray
     entropy: np.ndarray
     max_off: np.ndarray
+    detectors: dict[str, np.ndarray]
+
+    def field(self, name: str) -> np.ndarray:
+        return self.detectors[name] if name in self.detectors else getattr(self, name)
 
 
 @dataclass
@@ -253,14 +258,22 @@ class TileEngine:
 
     # ----------------------------------------------------------------- full passes
     def full_pass(
-        self, key: Any, source: HeadSource, *, metrics: bool = False, square: bool = True, pause: Callable[[], None] | None = None
+        self,
+        key: Any,
+        source: HeadSource,
+        *,
+        metrics: bool = False,
+        square: bool = True,
+        ids: np.ndarray | None = None,
+        pause: Callable[[], None] | None = None,
     ) -> FullPass:
-        """One pass over every row of ``source``: log-sum-exp, base level, optional row metrics.
-        Cached; a cached pass without metrics is redone when metrics are asked for."""
+        """One pass over every row of ``source``: log-sum-exp, base level, optional row metrics
+        (the detectors need ``ids``, the token ids of a square kind). Cached; a cached pass
+        without metrics is redone when metrics are asked for."""
         hit = self.cached_pass(key)
         if hit is not None and (hit.stats is not None or not metrics):
             return hit
-        result = _full_pass(source, metrics=metrics, square=square, pause=pause)
+        result = _full_pass(source, metrics=metrics, square=square, ids=ids, pause=pause)
         self._remember(key, result)
         return result
 
@@ -366,8 +379,12 @@ def _compute_tile(source: HeadSource, lse: torch.Tensor | None, window: Window, 
     return Tile(window, block, values, where)
 
 
-def _full_pass(source: HeadSource, *, metrics: bool, square: bool, pause: Callable[[], None] | None) -> FullPass:
+def _full_pass(
+    source: HeadSource, *, metrics: bool, square: bool, ids: np.ndarray | None, pause: Callable[[], None] | None
+) -> FullPass:
     import torch
+
+    from .detectors import DETECTORS, detector_rows
 
     with torch.no_grad():
         n_q, n_k = source.n_q, source.n_k
@@ -380,6 +397,8 @@ def _full_pass(source: HeadSource, *, metrics: bool, square: bool, pause: Callab
         lse = torch.empty(n_q, dtype=torch.float32, device=source.device) if source.logits else None
         entropy = np.empty(n_q, dtype=np.float64) if metrics else None
         max_off = np.empty(n_q, dtype=np.float32) if metrics else None
+        found = {name: np.empty(n_q, dtype=np.float64) for name in DETECTORS} if metrics else {}
+        id_tensor = torch.from_numpy(ids) if ids is not None and square else None
         pad = 0.0 if source.signed else float("-inf")
         for r0 in range(0, n_q, step):
             if pause is not None:
@@ -409,6 +428,8 @@ def _full_pass(source: HeadSource, *, metrics: bool, square: bool, pause: Callab
                     e = _buffers.get(source.device, 1, c, max(kk, 1))[:, :kk]
                     torch.exp(logits, out=e)
                     z = e.sum(-1)
+                    for name, v in detector_rows(e, z, torch.arange(r0, r1), id_tensor).items():
+                        found[name][r0:r1] = v
                     et = e.mul_(logits).sum(-1)
                 else:
                     logits.exp_()
@@ -424,6 +445,8 @@ def _full_pass(source: HeadSource, *, metrics: bool, square: bool, pause: Callab
                 full[:c, 0] = safe
                 v1 = torch.exp(v1 - full)
             elif metrics:
+                for name, v in detector_rows(logits, None, torch.arange(r0, r1), id_tensor).items():
+                    found[name][r0:r1] = v
                 block = logits.cpu().numpy()
                 entropy[r0:r1] = _entropy_rows(block)  # type: ignore[index]
                 max_off[r0:r1] = _max_off_values(block, r0, square)  # type: ignore[index]
@@ -439,7 +462,7 @@ def _full_pass(source: HeadSource, *, metrics: bool, square: bool, pause: Callab
             base_w[g0:g1, cols:] = 0
         values = base_v.numpy()
         peak = float(np.abs(values).max()) if values.size else 0.0
-        stats = RowStats(np.arange(n_q), entropy, max_off) if metrics else None  # type: ignore[arg-type]
+        stats = RowStats(np.arange(n_q), entropy, max_off, found) if metrics else None  # type: ignore[arg-type]
         # uint16 offsets where they fit: 32 heads' base levels at 32k tokens stay in the cache
         where = base_w.numpy().astype(np.uint16 if b0 * b0 <= 1 << 16 else np.uint32)
         return FullPass(lse, b0, values, where, peak, stats)
@@ -491,9 +514,13 @@ def _max_off_values(block: np.ndarray, r0: int, square: bool) -> np.ndarray:
     return np.max(block, axis=-1, where=keep, initial=-np.inf).astype(np.float32)
 
 
-def row_stats(source: HeadSource, rows: np.ndarray, *, square: bool) -> RowStats:
-    """Entropy and largest off-diagonal weight of the query ``rows`` only (a sample)."""
+def row_stats(source: HeadSource, rows: np.ndarray, *, square: bool, ids: np.ndarray | None = None) -> RowStats:
+    """Every row metric of the query ``rows`` only (a sample)."""
     import torch
+
+    from .detectors import detector_rows
+
+    id_tensor = torch.from_numpy(ids) if ids is not None and square else None
 
     with torch.no_grad():
         idx = torch.as_tensor(rows, dtype=torch.long, device=source.device)
@@ -508,17 +535,20 @@ def row_stats(source: HeadSource, rows: np.ndarray, *, square: bool) -> RowStats
         if not source.logits:
             block = buf.cpu().numpy()
             offs = np.concatenate([_max_off_values(block[i : i + 1], int(r), square) for i, r in enumerate(rows)])
-            return RowStats(np.asarray(rows), _entropy_rows(block), offs)
+            return RowStats(np.asarray(rows), _entropy_rows(block), offs, detector_rows(buf, None, idx, id_tensor))
         off = _max_off_logits(buf, idx, square)
         m = buf.amax(-1, keepdim=True)
         m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
         buf.sub_(m).clamp_(min=-120.0)
         e = torch.exp(buf)
         z = e.sum(-1)
+        found = detector_rows(e, z, idx, id_tensor)
         et = e.mul_(buf).sum(-1)
         ent = torch.where(z > 0, torch.log(z) - et / z, torch.zeros_like(z))
         lse = _safe_lse(m[:, 0] + torch.log(z))
-        return RowStats(np.asarray(rows), ent.double().cpu().numpy(), torch.exp(off - lse).cpu().numpy().astype(np.float32))
+        return RowStats(
+            np.asarray(rows), ent.double().cpu().numpy(), torch.exp(off - lse).cpu().numpy().astype(np.float32), found
+        )
 
 
 def level_of(block: int) -> int:

@@ -19,13 +19,15 @@ import traitlets
 from .axis_wire import flags_to_json, same_as_keys
 from .capture import capture, capture_generation
 from .capture_result import Capture, Kind
+from .comparison import COMPARE_METRICS, Comparison
+from .derived_heads import MeanHead, Part, mean_rows
 from .encoding import dec3_bytes
 from .figure_export import SaveJob, check_save_arguments, export_request
 from .grid_scores import EXACT_CELLS, Foreground, GridScores, Refiner
 from .head_source import ValueHead
 from .linked_saliency import SALIENCY_METRICS, SaliencyCache
 from .metrics import GRID_METRICS
-from .protocol import QUANTITIES, ProtocolError, parse_tile_request, reply, tile_payload, where_bytes
+from .protocol import COMPARE_QUANTITIES, QUANTITIES, ProtocolError, parse_tile_request, reply, tile_payload, where_bytes
 from .saliency_traits import SaliencyTraits
 from .standalone_page import DEFAULT_MAX_BYTES as DEFAULT_PAGE_BYTES
 from .standalone_page import build_page, check_heads, write_page
@@ -126,9 +128,23 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     kind = traitlets.Unicode(
         "self", help="str: the attention shown ('self', or 'encoder', 'decoder', 'cross'); default the capture's first kind"
     ).tag(sync=True)
-    layer = Index(0, help="int: the selected layer, 0-based; default 0").tag(sync=True)
-    head = Index(0, help="int: the selected head in that layer, 0-based; default 0").tag(sync=True)
+    layer = Index(
+        0, help="int: the selected layer, 0-based; -1 = the mean over layers (of head `head`, or of every head); default 0"
+    ).tag(sync=True)
+    head = Index(0, help="int: the selected head in that layer, 0-based; -1 = the mean over the heads of `layer`; default 0").tag(
+        sync=True
+    )
     query = Index(-1, help="int: the selected query (heatmap row), 0-based; -1 = none; default -1").tag(sync=True)
+    queries = traitlets.List(
+        help="list[int]: several selected queries (shift-click or shift-drag on the query axis); the strip shows their "
+        "mean row; [] = none; default []"
+    ).tag(sync=True)
+    # A payload (protocol.py): what="strip", method="queries": the mean row of `queries` for the
+    # head and quantity shown, computed here (exact), or {} when no queries are selected.
+    _queries_row = traitlets.Dict(read_only=True).tag(sync=True)
+    compare_labels = traitlets.List(
+        read_only=True, help="list[str], read-only: the names of runs a and b (AttentionWidget.compare); default [] (not a comparison)"
+    ).tag(sync=True)
     key = Index(-1, help="int: the selected key (heatmap column), 0-based; -1 = none; default -1").tag(sync=True)
     window = traitlets.List(
         help="list[int]: the heatmap's visible [q0, q1, k0, k1], end exclusive; [] = everything; default []"
@@ -154,11 +170,21 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         target: str | int | None = None,
         position: int | None = None,
         strip_method: str = "attention",
-        heatmap_quantity: str = "attention",
+        heatmap_quantity: str | None = None,
         flow_span: str = "",
+        queries: Sequence[int] = (),
+        comparison: Comparison | None = None,
         **kwargs: Any,
     ) -> None:
         self._saliency = linked_saliency
+        self._comparison = comparison
+        if comparison is not None:
+            if not isinstance(comparison, Comparison):
+                raise TypeError(f"comparison must come from AttentionWidget.compare, got {type(comparison).__name__}")
+            if linked_saliency is not None:
+                raise ValueError("a comparison cannot explain a prediction too: use saliency=True on one run at a time")
+            attention = comparison.a
+            eager_bytes = 0  # the page asks for b - a and each run's tiles; no one array holds them
         # Checked before any work: a bad argument must not surface later, when a view first asks.
         if isinstance(eager_bytes, bool) or not isinstance(eager_bytes, int) or eager_bytes < 0:
             raise ValueError(f"eager_bytes must be an int >= 0 (bytes of weights sent up front), got {eager_bytes!r}")
@@ -197,21 +223,24 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             self.set_trait("kinds", [{"id": k, "label": self._capture.kind(k).label} for k in self._capture.kinds])
             self.kind = self._capture.kinds[0] if kind is None else kind
             self.set_trait("n_tokens", self._kind().shape[3])  # for the target_position and spans checks
-            options = [{"id": m.id, "label": m.label, "description": m.description} for m in GRID_METRICS.values()]
+            self.set_trait("n_queries", self._kind().shape[2])
+            if comparison is not None:
+                self.set_trait("compare_labels", list(comparison.labels))
             if linked_saliency is not None:
-                options += [{"id": k, "label": lab, "description": d} for k, (lab, d) in SALIENCY_METRICS.items()]
                 self._start_saliency(target, position)
-            self.set_trait("_grid_metric_options", options)
-            self.grid_metric = grid_metric
+            self.set_trait("_grid_metric_options", self._metric_options())
+            self.grid_metric = "js_divergence" if comparison is not None and grid_metric == "entropy" else grid_metric
             self.spans = list(spans)
             self.flow_span = flow_span
             self._load_kind()
             self.layer, self.head, self.query, self.key = layer, head, query, key
+            self.queries = list(queries)
             if window is not None:
                 self.window = list(window)
             self.strip_method = strip_method
-            self.heatmap_quantity = heatmap_quantity
+            self.heatmap_quantity = heatmap_quantity or ("difference" if comparison is not None else "attention")
             self._send_strip()
+            self._send_queries_row()
         self._ready = True
         self.on_msg(self._answer_request)
         self._start_refiner()
@@ -274,6 +303,51 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         captured = capture_generation(model, tokenizer, prompt, max_new_tokens=max_new_tokens, **(generate_kwargs or {}))
         return cls(captured, **kwargs)
 
+    @classmethod
+    def compare(
+        cls,
+        a: Any,
+        b: Any,
+        tokens: Sequence[str] | None = None,
+        *,
+        model: PreTrainedModel | None = None,
+        tokenizer: Any = None,
+        text: str | None = None,
+        labels: Sequence[str] = ("a", "b"),
+        **kwargs: Any,
+    ) -> AttentionWidget:
+        """Compare two runs over the same tokens: the heatmap shows ``b - a`` on a diverging scale
+        (tooltip: the difference and both weights), the grid how much each head's rows differ
+        (``"js_divergence"``, or ``"max_abs_difference"``).
+
+        ``a`` and ``b``: two Captures, two attention arrays (with ``tokens``), two texts (with
+        ``model`` and ``tokenizer``), or two models (with ``tokenizer``, or a pair, and
+        ``text``). ``labels`` names them in the widget, e.g. ``("clean", "corrupted")``. Runs
+        tokenized differently are refused with both token lists. ``w.heatmap_quantity = "a"``
+        (or ``"b"``) shows one run's weights.
+        """
+        from .comparison import runs_to_compare
+
+        comparison = runs_to_compare(a, b, tokens, model=model, tokenizer=tokenizer, text=text, labels=tuple(labels))
+        return cls(comparison.a, comparison=comparison, **kwargs)
+
+    @classmethod
+    def induction_probe(
+        cls,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        length: int = 50,
+        seed: int = 0,
+        **kwargs: Any,
+    ) -> AttentionWidget:
+        """Run ``model`` on ``length`` random tokens repeated once (after a BOS/CLS token) and show
+        the grid coloured by the induction score: induction heads light up on the second copy."""
+        from .induction_probe import induction_capture
+
+        kwargs.setdefault("grid_metric", "induction")
+        return cls(induction_capture(model, tokenizer, length, seed), **kwargs)
+
     # ----------------------------------------------------------------- the numbers, for Python
     @property
     def query_tokens(self) -> list[str]:
@@ -304,11 +378,14 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         ``exact=True`` waits for (or computes) every head's exact value; ``exact=False`` returns
         what the grid shows now: exact where refined, estimated from sampled rows elsewhere."""
         name = self.grid_metric if metric is None else metric
+        which = self.kind if kind is None else kind
         if name in SALIENCY_METRICS and self._saliency is not None:
             return self._saliency.grid(name, self._flow_span())
-        if name not in GRID_METRICS:
-            raise ValueError(f"metric must be one of {self._metric_ids()}, got {name!r}")
-        grid = self._grid(self.kind if kind is None else kind)
+        if self._comparison is not None and name in COMPARE_METRICS:
+            return self._comparison.scores(name, which, self._run_lse(which))
+        if name not in self._metric_ids(which):
+            raise ValueError(f"metric must be one of {self._metric_ids(which)} for kind {which!r}, got {name!r}")
+        grid = self._grid(which)
         if not exact:
             return grid.values(name)[0]
         if self._refiner is not None and self._refiner.grid is grid:
@@ -364,11 +441,28 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
 
     @traitlets.validate("layer")
     def _valid_layer(self, proposal: dict[str, Any]) -> int:
-        return self._check_index("layer", proposal["value"], self.n_layers, False)
+        return self._check_aggregate("layer", proposal["value"], self.n_layers, "the mean over layers")
 
     @traitlets.validate("head")
     def _valid_head(self, proposal: dict[str, Any]) -> int:
-        return self._check_index("head", proposal["value"], self.n_heads, False)
+        return self._check_aggregate("head", proposal["value"], self.n_heads, "the mean over heads")
+
+    def _check_aggregate(self, name: str, value: int, upper: int, mean: str) -> int:
+        if not -1 <= value < upper:
+            raise traitlets.TraitError(f"{name} must be in [-1, {upper - 1}] (-1 = {mean}), got {value}")
+        return value
+
+    @traitlets.validate("queries")
+    def _valid_queries(self, proposal: dict[str, Any]) -> list[int]:
+        value = proposal["value"]
+        ok = isinstance(value, (list, tuple)) and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v < self.n_queries for v in value
+        )
+        if not ok:
+            raise traitlets.TraitError(
+                f"queries must be a list of query positions (ints in [0, {self.n_queries - 1}]), got {value!r}"
+            )
+        return sorted({int(v) for v in value})
 
     @traitlets.validate("query")
     def _valid_query(self, proposal: dict[str, Any]) -> int:
@@ -397,8 +491,24 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             )
         return [int(v) for v in value]
 
-    def _metric_ids(self) -> list[str]:
-        return sorted(GRID_METRICS) + (sorted(SALIENCY_METRICS) if self._saliency is not None else [])
+    def _metric_options(self, kind: str | None = None) -> list[dict[str, str]]:
+        """What the grid's control offers for ``kind``: a comparison's metrics, or the attention
+        metrics (detectors on square kinds only), plus the saliency metrics when explained."""
+        if self._comparison is not None:
+            return [{"id": k, "label": lab, "description": d} for k, (lab, d) in COMPARE_METRICS.items()]
+        k = self._capture.kind(self.kind if kind is None else kind)
+        square = k.id in ("self", "encoder", "decoder") and k.shape[2] == k.shape[3]
+        options = [
+            {"id": m.id, "label": m.label, "description": m.description}
+            for m in GRID_METRICS.values()
+            if square or not m.square_only
+        ]
+        if self._saliency is not None:
+            options += [{"id": k, "label": lab, "description": d} for k, (lab, d) in SALIENCY_METRICS.items()]
+        return options
+
+    def _metric_ids(self, kind: str | None = None) -> list[str]:
+        return [o["id"] for o in self._metric_options(kind)]
 
     @traitlets.validate("grid_metric")
     def _valid_metric(self, proposal: dict[str, Any]) -> str:
@@ -423,6 +533,10 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         self.set_trait("n_heads", n_heads)
         self.set_trait("n_queries", n_q)
         self.set_trait("n_tokens", n_k)
+        self.set_trait("_grid_metric_options", self._metric_options())
+        if self.grid_metric not in self._metric_ids():  # a detector, and a kind without positions in common
+            self.grid_metric = "entropy"
+        self.queries = [q for q in self.queries if q < n_q]
         heads: dict[str, Any] = {}
         if self._eager:
             heads = {
@@ -463,6 +577,51 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         if self._ready and self.strip_method == "attention_x_gradient":
             self._send_strip()
 
+    @traitlets.observe("queries", "layer", "head", "kind", "heatmap_quantity")
+    def _queries_changed(self, change: dict[str, Any]) -> None:
+        if self._ready:
+            self._send_queries_row()
+
+    def _send_queries_row(self) -> None:
+        """The strip's row for several selected queries: their mean, exact, for the head shown."""
+        if not self.queries:
+            self.set_trait("_queries_row", {})
+            return
+        quantity, kind, layer, head = self.heatmap_quantity, self.kind, self.layer, self.head
+        version = self._saliency_version if quantity == "attention_x_gradient" else 0
+        with self._foreground:
+            source = self._source(quantity, kind, layer, head)
+            lse = self._engine.lse(self._engine_key(quantity, kind, layer, head, version), source) if source.logits else None
+            row = mean_rows(source, lse, self.queries)
+        self.set_trait(
+            "_queries_row",
+            {
+                "what": "strip",
+                "method": "queries",
+                "kind": kind,
+                "layer": layer,
+                "head": head,
+                "quantity": quantity,
+                "version": version,
+                "queries": list(self.queries),
+                "shape": [int(row.size)],
+                "encoding": "dec3",
+                "data": dec3_bytes(row),
+            },
+        )
+
+    def queries_row(self) -> np.ndarray:
+        """The mean row of the selected ``queries`` for the head and quantity shown (what the strip
+        shows), float32 (Nk,); the selected ``query``'s row when ``queries`` is empty."""
+        rows = self.queries or ([self.query] if self.query >= 0 else [])
+        if not rows:
+            raise ValueError("no query is selected: set w.query or w.queries first")
+        quantity, kind, layer, head = self.heatmap_quantity, self.kind, self.layer, self.head
+        version = self._saliency_version if quantity == "attention_x_gradient" else 0
+        source = self._source(quantity, kind, layer, head)
+        lse = self._engine.lse(self._engine_key(quantity, kind, layer, head, version), source) if source.logits else None
+        return mean_rows(source, lse, rows)
+
     def _send_grid(self) -> None:
         with self._sync_lock:
             self.set_trait("_grid_scores", self._grid_payload(self.grid_metric))
@@ -486,10 +645,10 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
                 else next(((s["start"], s["end"]) for s in self.spans if s["name"] == flow_span), None)
             )
             values = self._saliency.grid(metric, span)
-            payload.update(exact=True, done=values.size, total=values.size, sample=0, rows=k.shape[2], data=dec3_bytes(values))
-        elif exact:
+            payload.update(exact=True, done=values.size, total=values.size, sample=0, rows=k.shape[2])
+        elif exact or self._comparison is not None:
             values = self.scores(metric)
-            payload.update(exact=True, done=values.size, total=values.size, sample=0, rows=k.shape[2], data=dec3_bytes(values))
+            payload.update(exact=True, done=values.size, total=values.size, sample=0, rows=k.shape[2])
         else:
             grid = self._grid(k.id)
             values, errors = grid.values(metric)
@@ -500,11 +659,11 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
                 total=grid.total,
                 sample=grid.sample_size,
                 rows=grid.n_q,
-                data=dec3_bytes(values),
                 error=dec3_bytes(np.where(lower_bound, 0.0, errors)),
                 exact_heads=grid.exact.astype(np.uint8).tobytes(),
                 lower_bound=lower_bound.astype(np.uint8).tobytes(),
             )
+        payload.update(_values_with_aggregates(values))
         return payload
 
     def _publish_grid(self) -> None:
@@ -515,10 +674,14 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             self._send_grid()
 
     def _start_refiner(self) -> None:
+        if self._comparison is not None:
+            return  # a comparison's scores are computed whole (comparison.py)
         grid = self._grid(self.kind)
         if grid.complete:
             return
-        self._refiner = Refiner(grid, self._foreground, lambda: (self.layer, self.head), self._publish_grid).start()
+        self._refiner = Refiner(
+            grid, self._foreground, lambda: (max(0, self.layer), max(0, self.head)), self._publish_grid
+        ).start()
 
     def _stop_refiner(self) -> None:
         if self._refiner is not None:
@@ -533,9 +696,36 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
 
     # ----------------------------------------------------------------- answering the views
     def _source(self, quantity: str, kind: str, layer: int, head: int) -> Any:
+        """The tile source of a head, or of an aggregate (layer or head -1: the mean of the heads
+        it covers, each part with its own log-sum-exp)."""
+        if layer >= 0 and head >= 0:
+            return self._head_source(quantity, kind, layer, head)
+        n_layers, n_heads = self._capture.kind(kind).shape[:2]
+        layers = range(n_layers) if layer < 0 else [layer]
+        heads = range(n_heads) if head < 0 else [head]
+        parts = [self._part(quantity, kind, ly, hd) for ly in layers for hd in heads]
+        return MeanHead(parts, signed=quantity in ("attention_x_gradient", "difference"))
+
+    def _part(self, quantity: str, kind: str, layer: int, head: int) -> Part:
+        source = self._head_source(quantity, kind, layer, head)
+        if not source.logits:
+            return source, None
+        version = self._saliency_version if quantity == "attention_x_gradient" else 0
+        return source, self._engine.lse(self._engine_key(quantity, kind, layer, head, version), source)
+
+    def _head_source(self, quantity: str, kind: str, layer: int, head: int) -> Any:
         if quantity == "attention_x_gradient":
             return ValueHead(self._saliency.current.attention_x_gradient[layer, head], signed=True)
+        if self._comparison is not None:
+            if quantity == "difference":
+                return self._comparison.source(kind, layer, head, self._run_lse(kind))
+            run = self._comparison.b if quantity == "b" else self._comparison.a
+            return run.kind(kind).source(layer, head)
         return self._capture.kind(kind).source(layer, head)
+
+    def _run_lse(self, kind: str) -> Any:
+        """For a comparison: ``lse(run, layer, head, source)`` of run "a" or "b" (tile engine cache)."""
+        return lambda run, layer, head, source: self._engine.lse((run, kind, layer, head, 0), source)
 
     def _engine_key(self, quantity: str, kind: str, layer: int, head: int, version: int) -> tuple[Any, ...]:
         return (quantity, kind, layer, head, version)
@@ -564,6 +754,13 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             return self._engine.tile(
                 key, self._source("attention", request["kind"], layer, head), tuple(request["window"]), tuple(request["block"])
             )
+
+    def _quantities(self) -> tuple[str, ...]:
+        """What the heatmap can show: attention, attention x gradient when a prediction is
+        explained, b - a and either run for a comparison."""
+        if self._comparison is not None:
+            return COMPARE_QUANTITIES
+        return QUANTITIES if self._saliency is not None else ("attention",)
 
     def _kind_shapes(self) -> dict[str, tuple[int, int, int, int]]:
         return {k: self._capture.kind(k).shape for k in self._capture.kinds}
@@ -647,9 +844,8 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
                 if not isinstance(content, dict) or content.get("type") != "tile":
                     kind = content.get("type") if isinstance(content, dict) else type(content).__name__
                     raise ProtocolError(f"unknown request type {kind!r}: expected 'tile'")
-                quantities = QUANTITIES if self._saliency is not None else ("attention",)
                 request = parse_tile_request(
-                    content, kinds=self._kind_shapes(), quantities=quantities, version=self._saliency_version
+                    content, kinds=self._kind_shapes(), quantities=self._quantities(), version=self._saliency_version
                 )
                 payload, data = self._tile_reply(request)
             self.send(reply(request_id, request=dict(request), payload=payload), buffers=data)
@@ -712,3 +908,29 @@ def _refuse_unknown_keywords(kwargs: dict[str, Any], widget: AttentionWidget) ->
     close = difflib.get_close_matches(unknown[0], sorted(valid), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise TypeError(f"AttentionWidget got an unexpected keyword argument {unknown[0]!r}{hint}")
+
+
+def _values_with_aggregates(values: np.ndarray) -> dict[str, Any]:
+    """The grid's values and their aggregates for the payload: per layer the mean over its heads,
+    per head the mean over layers, and the mean of every head (heads without a value, NaN, left
+    out), each as dec3 with a byte per value saying whether it has none."""
+    values = np.asarray(values, dtype=np.float64)
+    defined = ~np.isnan(values)
+    filled = np.where(defined, values, 0.0)
+
+    def mean(axis: int | None) -> tuple[np.ndarray, np.ndarray]:
+        count = defined.sum(axis=axis)
+        total = filled.sum(axis=axis)
+        return np.where(count > 0, total / np.maximum(count, 1), 0.0), count == 0
+
+    per_layer, none_l = mean(1)
+    per_head, none_h = mean(0)
+    overall, none_all = mean(None)
+    aggregates = np.concatenate([per_layer, per_head, np.atleast_1d(overall)])
+    missing = np.concatenate([none_l, none_h, np.atleast_1d(none_all)])
+    return {
+        "data": dec3_bytes(filled),
+        "undefined": (~defined).astype(np.uint8).tobytes(),
+        "aggregates": dec3_bytes(aggregates),
+        "aggregates_undefined": missing.astype(np.uint8).tobytes(),
+    }

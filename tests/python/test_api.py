@@ -64,11 +64,12 @@ def test_tokens_must_be_strings(recording):
 @pytest.mark.parametrize(
     "name, value, message",
     [
-        ("layer", 2, r"layer must be in \[0, 1\], got 2"),
-        ("head", -1, r"head must be in \[0, 2\], got -1"),
+        ("layer", 2, r"layer must be in \[-1, 1\] \(-1 = the mean over layers\), got 2"),
+        ("head", -2, r"head must be in \[-1, 2\] \(-1 = the mean over heads\), got -2"),
+        ("queries", [0, 5], r"queries must be a list of query positions \(ints in \[0, 4\]\), got \[0, 5\]"),
         ("query", 5, r"query must be in \[-1, 4\] \(-1 = none\), got 5"),
         ("key", -2, r"key must be in \[-1, 4\] \(-1 = none\), got -2"),
-        ("grid_metric", "bogus", r"grid_metric must be one of \['entropy', 'max_attention'\], got 'bogus'"),
+        ("grid_metric", "bogus", r"grid_metric must be one of \['entropy', 'max_attention', 'previous_token', .*'local'\], got 'bogus'"),
     ],
 )
 def test_out_of_range_selection_raises_a_trait_error_with_the_range(recording, name, value, message):
@@ -78,7 +79,7 @@ def test_out_of_range_selection_raises_a_trait_error_with_the_range(recording, n
 
 
 def test_initial_selection_is_validated_too(recording):
-    with pytest.raises(traitlets.TraitError, match=r"head must be in \[0, 2\], got 7"):
+    with pytest.raises(traitlets.TraitError, match=r"head must be in \[-1, 2\] \(-1 = the mean over heads\), got 7"):
         AttentionWidget(softmax_attention(), TOKENS, head=7)
 
 

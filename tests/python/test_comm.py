@@ -154,8 +154,8 @@ def test_a_pooled_tile_holds_each_blocks_largest_weight_and_where_it_sits(record
 
 
 BAD_REQUESTS = [
-    ({"layer": 2}, "layer must be in [0, 1] and head in [0, 2]"),
-    ({"head": 3}, "layer must be in [0, 1] and head in [0, 2]"),
+    ({"layer": 2}, "layer must be in [-1, 1] and head in [-1, 2]"),
+    ({"head": 3}, "layer must be in [-1, 1] and head in [-1, 2]"),
     ({"layer": "0"}, "layer must be an int"),
     ({"layer": True}, "layer must be an int"),
     ({"kind": "cross"}, "kind must be one of ['self']"),
