@@ -11,14 +11,14 @@ import type { ExportChoice } from "./export_menu";
 import { ExportMenu } from "./export_menu";
 import type { Figure, Format, Panel, TextPiece, ViewPiece } from "./figure";
 import { backgroundOf, download, PANELS, placeFigure, renderPng, renderSvg, SCALES, textOf } from "./figure";
-import { GridView } from "./grid";
+import { aggregateName, GridView } from "./grid";
 import { HeatmapView } from "./heatmap";
 import { followHostScheme } from "./host_theme";
 import type { CellWindow } from "./layout";
 import type { ExportRequest, HeadRef } from "./protocol";
 import { EXPORT_CHUNK_BYTES, isExportRequest } from "./protocol";
 import { SaliencyControls } from "./saliency_controls";
-import { StripView } from "./strip";
+import { describeQueries, StripView } from "./strip";
 import { TileStore } from "./tile_store";
 import { Tooltip } from "./tooltip";
 import { TrackView } from "./track";
@@ -119,9 +119,10 @@ export class AttentionApp {
       themeOf,
       tooltip,
       {
-        select: (query, key) => this.save({ query, key }),
+        select: (query, key) => this.save({ query, key, queries: [] }),
         windowChanged: (win) => this.windowMoved(win),
         target: (query) => this.save({ target_position: query }),
+        queries: (rows) => this.save({ queries: rows }),
       },
       this.store,
       signal,
@@ -164,6 +165,7 @@ export class AttentionApp {
       "_attention_data",
       "heatmap_quantity",
       "_saliency_version",
+      "compare_labels",
     ];
     const saliency: (keyof WidgetState)[] = [
       "saliency_available",
@@ -183,6 +185,7 @@ export class AttentionApp {
     this.listen(["_grid_scores", "grid_metric", "_grid_metric_options"], () => this.loadGrid());
     this.listen(["layer", "head"], () => this.loadHead());
     this.listen(["query", "key"], () => this.loadSelection());
+    this.listen(["queries", "_queries_row"], () => this.loadQueries());
     this.listen(["window"], () => this.loadWindow());
 
     // Python's w.save asks a displayed view for the figure; it needs to know one is displayed.
@@ -251,8 +254,12 @@ export class AttentionApp {
     this.controls.setKinds(this.model.get("kinds") ?? [], kind);
     const quantity = this.model.get("heatmap_quantity") ?? "attention";
     this.store.setEager(this.model.get("_attention_data"));
-    if (quantity === "attention") this.heatmap.setQuantity("weight", "attention weight");
-    else this.heatmap.setQuantity("A·∂L/∂A", "|attention × gradient|");
+    const labels = this.compareLabels();
+    this.heatmap.setCompare(labels);
+    if (quantity === "attention_x_gradient") this.heatmap.setQuantity("A·∂L/∂A", "|attention × gradient|");
+    else if (quantity === "difference" && labels) this.heatmap.setQuantity("weight", `${labels[1]} − ${labels[0]}`);
+    else if (labels) this.heatmap.setQuantity("weight", `attention weight (${quantity === "b" ? labels[1] : labels[0]})`);
+    else this.heatmap.setQuantity("weight", "attention weight");
     this.heatmap.setAxes(rows, cols);
     this.strip.setAxes(rows, cols);
     this.track.setAxes(rows, cols);
@@ -273,6 +280,7 @@ export class AttentionApp {
     this.loadWindow();
     this.loadHead();
     this.loadSelection();
+    this.loadQueries();
     this.width = -1; // a new shape needs a new layout even at the same width
     this.relayout();
   }
@@ -407,7 +415,15 @@ export class AttentionApp {
           sample: payload.sample ?? 0,
           rows: payload.rows ?? 0,
         };
-    this.grid.setData({ nLayers, nHeads, codes, values: decodeCodes(codes), metricLabel: label, estimate });
+    const undefinedHeads = bytes(payload.undefined);
+    const values = decodeCodes(codes);
+    if (undefinedHeads) for (let i = 0; i < values.length; i++) if (undefinedHeads[i]) values[i] = Number.NaN;
+    const aggregateCodes = codesOf(payload.aggregates);
+    const aggregates =
+      aggregateCodes.length === nLayers + nHeads + 1
+        ? { codes: aggregateCodes, values: decodeCodes(aggregateCodes), undefined: bytes(payload.aggregates_undefined) }
+        : null;
+    this.grid.setData({ nLayers, nHeads, codes, values, metricLabel: label, estimate, undefinedHeads, aggregates });
     const done = payload.done ?? nLayers * nHeads;
     const total = payload.total ?? nLayers * nHeads;
     this.gridStatus.textContent = payload.exact
@@ -427,8 +443,42 @@ export class AttentionApp {
       layer: this.model.get("layer"),
       head: this.model.get("head"),
       quantity,
-      version: quantity === "attention" ? 0 : (this.model.get("_saliency_version") ?? 0),
+      version: quantity === "attention_x_gradient" ? (this.model.get("_saliency_version") ?? 0) : 0,
     };
+  }
+
+  /** [a, b] run names of a comparison, or null. */
+  private compareLabels(): [string, string] | null {
+    const labels = this.model.get("compare_labels") ?? [];
+    return labels.length === 2 ? [labels[0], labels[1]] : null;
+  }
+
+  /** Signed quantities: attention x gradient (coloured by size), b - a (diverging). */
+  private signedQuantity(): boolean {
+    const quantity = this.model.get("heatmap_quantity") ?? "attention";
+    return quantity === "attention_x_gradient" || quantity === "difference";
+  }
+
+  /** Several selected queries: marked on the heatmap; the strip shows Python's mean row when it
+   * belongs to the head and queries shown now. */
+  private loadQueries(): void {
+    const queries = this.model.get("queries") ?? [];
+    this.heatmap.setQueries(queries);
+    const payload = this.model.get("_queries_row");
+    const ref = this.headRef();
+    const fresh =
+      !!payload &&
+      payload.what === "strip" &&
+      payload.kind === ref.kind &&
+      payload.layer === ref.layer &&
+      payload.head === ref.head &&
+      payload.quantity === ref.quantity &&
+      JSON.stringify(payload.queries ?? []) === JSON.stringify(queries);
+    const codes = fresh ? codesOf(payload?.data) : new Uint16Array(0);
+    const row = queries.length > 0 && codes.length > 0 ? { queries, codes, values: decodeCodes(codes) } : null;
+    this.strip.setQueriesRow(row);
+    this.updateSelectionText();
+    this.schedule("heatmap", "strip");
   }
 
   /** Show the selected head: its tiles come from the store (cut here, or asked of the kernel). */
@@ -439,10 +489,25 @@ export class AttentionApp {
     const kinds = this.model.get("kinds") ?? [];
     const kind =
       kinds.length > 1 ? `${kinds.find((k) => k.id === this.model.get("kind"))?.label ?? this.model.get("kind")}, ` : "";
-    const signed = (this.model.get("heatmap_quantity") ?? "attention") !== "attention";
-    const what = signed ? "attention × gradient A·∂L/∂A (colour = size, tooltip = sign)" : "attention weights";
-    this.title.textContent = `${kind}layer ${layer} · head ${head}: ${what} (row = query, column = key)`;
+    const signed = this.signedQuantity();
+    const quantity = this.model.get("heatmap_quantity") ?? "attention";
+    const labels = this.compareLabels();
+    const what =
+      quantity === "attention_x_gradient"
+        ? "attention × gradient A·∂L/∂A (colour = size, tooltip = sign)"
+        : quantity === "difference" && labels
+          ? `${labels[1]} − ${labels[0]} (red: more attention in ${labels[1]}, blue: less)`
+          : labels
+            ? `attention weights of ${quantity === "b" ? labels[1] : labels[0]}`
+            : "attention weights";
+    const nLayers = this.model.get("n_layers");
+    const nHeads = this.model.get("n_heads");
+    const aggregate = layer < 0 || head < 0 ? aggregateName(layer, head, nLayers, nHeads) : "";
+    const which = aggregate || `layer ${layer} · head ${head}`;
+    this.title.textContent = `${kind}${which}: ${what} (row = query, column = key)`;
+    this.heatmap.setAggregate(aggregate);
     this.updateSelectionText();
+    this.loadQueries();
     this.heatmap.setHead(this.headRef(), signed);
     this.schedule("grid", "heatmap", "strip");
   }
@@ -464,10 +529,14 @@ export class AttentionApp {
   }
 
   private updateSelectionText(): void {
-    const parts = [`layer ${this.model.get("layer")}`, `head ${this.model.get("head")}`];
+    const l = this.model.get("layer");
+    const h = this.model.get("head");
+    const parts = [l < 0 ? "mean over layers" : `layer ${l}`, h < 0 ? "mean over heads" : `head ${h}`];
     const q = this.model.get("query");
     const k = this.model.get("key");
-    if (q >= 0) parts.push(`query ${q}`);
+    const queries = this.model.get("queries") ?? [];
+    if (queries.length > 0) parts.push(describeQueries(queries));
+    else if (q >= 0) parts.push(`query ${q}`);
     if (k >= 0) parts.push(`key ${k}`);
     this.controls.setSelection(`selected: ${parts.join(" · ")}`);
   }
@@ -582,9 +651,9 @@ export class AttentionApp {
     if (dirty.has("grid")) this.grid.draw();
     if (dirty.has("heatmap")) {
       this.heatmap.draw();
-      const signed = (this.model.get("heatmap_quantity") ?? "attention") !== "attention";
+      const quantity = this.model.get("heatmap_quantity") ?? "attention";
       const scale = this.heatmap.colorScale;
-      const name = signed ? "A·∂L/∂A" : "weight";
+      const name = quantity === "attention_x_gradient" ? "A·∂L/∂A" : quantity === "difference" ? "b − a" : "weight";
       this.strip.setHead(scale ? this.headRef() : null, scale, name);
       this.track.setHead(scale ? this.headRef() : null, scale, name);
     }

@@ -32,7 +32,8 @@ export function drawColorbar(
   ctx.textAlign = "left";
   ctx.textBaseline = "middle";
   const span = scale.hi - scale.lo;
-  for (const t of niceTicks(scale.lo, scale.hi, Math.max(3, Math.min(6, Math.floor(h / 36))))) {
+  for (const tick of niceTicks(scale.lo, scale.hi, Math.max(3, Math.min(6, Math.floor(h / 36))))) {
+    const t = Math.abs(tick) < span * 1e-9 ? 0 : tick; // -2.5e-17 is zero on a scale centred on it
     const ty = y + h - ((t - scale.lo) / span) * h;
     ctx.fillRect(x + barW, Math.round(ty), 3, 1);
     ctx.fillText(formatTick(t), x + barW + 5, ty);

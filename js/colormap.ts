@@ -1,6 +1,6 @@
 // Value -> colour. The ramp is viridis (perceptual, colour-blind safe, dark = low) from
 // d3-scale-chromatic, sampled once into a 256-entry RGBA table so drawing a pixel is an index.
-import { interpolateViridis } from "d3-scale-chromatic";
+import { interpolateRdBu, interpolateViridis } from "d3-scale-chromatic";
 
 export const LUT_SIZE = 256;
 
@@ -64,6 +64,19 @@ export function luminance(r: number, g: number, b: number): number {
     return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
   };
   return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+}
+
+let sharedDiverging: Uint8ClampedArray | null = null;
+/** Blue (negative) through white (zero) to red (positive): a comparison's b - a. */
+export function diverging(): Uint8ClampedArray {
+  sharedDiverging ??= buildLut((t) => interpolateRdBu(1 - t));
+  return sharedDiverging;
+}
+
+/** [-m, m] around zero, m the largest |value| (1 if all are 0), on the diverging ramp. */
+export function divergingScale(peak: number): ColorScale {
+  const m = peak > 0 ? peak : 1;
+  return new ColorScale(-m, m, diverging());
 }
 
 let shared: Uint8ClampedArray | null = null;

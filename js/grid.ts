@@ -1,5 +1,8 @@
 // The layer x head grid: rows = layers, columns = heads, each cell coloured by the chosen per-head
-// score, the selected head outlined. Hover shows the exact score; click selects the head.
+// score, the selected head outlined. Hover shows the exact score; click selects the head. Set apart
+// by a gap, a "mean" column (each layer's mean over heads: head = -1), a "mean" row (each head's
+// mean over layers: layer = -1) and their corner (every head): their scores are the means of the
+// cells they cover, and selecting one shows the mean attention matrix Python computes.
 import type { Theme } from "./canvas";
 import { clearCanvas, font, layeredCanvas, setPlotAttributes, sizeCanvas, strokeMark } from "./canvas";
 import { COLORBAR_WIDTH, drawColorbar } from "./colorbar";
@@ -7,7 +10,7 @@ import type { ColorScale } from "./colormap";
 import { extentScale } from "./colormap";
 import { formatCode } from "./decode";
 import type { Cell, Rect } from "./layout";
-import { cellAt, cellRect, fullWindow, labelIndices, labelStep } from "./layout";
+import { cellAt, fullWindow, labelIndices, labelStep } from "./layout";
 import type { Tooltip } from "./tooltip";
 
 /** While the kernel refines the scores: each head's standard error (dec3), which heads are exact,
@@ -27,6 +30,15 @@ export interface GridData {
   values: Float32Array;
   metricLabel: string;
   estimate: GridEstimate | null; // null: every score is exact
+  undefinedHeads: Uint8Array | null; // 1 = this head has no value for the metric
+  /** Means: per layer over heads (nLayers), per head over layers (nHeads), then of all (1). */
+  aggregates: { codes: Uint16Array; values: Float32Array; undefined: Uint8Array | null } | null;
+}
+
+/** A grid position: layer and head, either -1 for an aggregate (the mean over that axis). */
+export interface GridCell {
+  layer: number;
+  head: number;
 }
 
 export interface GridEvents {
@@ -36,6 +48,7 @@ export interface GridEvents {
 
 const LEFT = 42; // layer title + indices
 const TOP = 34; // head title + indices
+const GAP = 7; // sets the aggregates apart from the heads
 
 export class GridView {
   readonly canvas: HTMLCanvasElement;
@@ -44,7 +57,7 @@ export class GridView {
   private scale: ColorScale | null = null;
   private layer = 0;
   private head = 0;
-  private hover: Cell | null = null;
+  private hover: GridCell | null = null;
   private cellPx = 22;
   private plot: Rect = { x: LEFT, y: TOP, w: 0, h: 0 };
   private previewTimer: ReturnType<typeof setTimeout> | undefined;
@@ -79,9 +92,29 @@ export class GridView {
    * width the grid will take. */
   layout(maxWidth: number): number {
     const nHeads = this.data?.nHeads ?? 12;
-    const room = maxWidth - LEFT - COLORBAR_WIDTH - 10;
-    this.cellPx = Math.max(12, Math.min(28, Math.floor(room / nHeads)));
-    return LEFT + nHeads * this.cellPx + 10 + COLORBAR_WIDTH;
+    const room = maxWidth - LEFT - GAP - COLORBAR_WIDTH - 10;
+    this.cellPx = Math.max(12, Math.min(28, Math.floor(room / (nHeads + 1))));
+    return LEFT + (nHeads + 1) * this.cellPx + GAP + 10 + COLORBAR_WIDTH;
+  }
+
+  /** Where a cell is drawn: heads in the plot, aggregates past the gap (right column, bottom row). */
+  private rectOf(layer: number, head: number): Rect {
+    const c = this.cellPx;
+    const x = head < 0 ? LEFT + this.plot.w + GAP : LEFT + head * c;
+    const y = layer < 0 ? TOP + this.plot.h + GAP : TOP + layer * c;
+    return { x, y, w: c, h: c };
+  }
+
+  /** The value index of a cell: heads, then per-layer means, per-head means and the overall. */
+  private valueOf(data: GridData, layer: number, head: number): { value: number; code: number; none: boolean } | null {
+    if (layer >= 0 && head >= 0) {
+      const i = layer * data.nHeads + head;
+      return { value: data.values[i], code: data.codes[i], none: !!data.undefinedHeads?.[i] };
+    }
+    const a = data.aggregates;
+    if (!a) return null;
+    const i = head < 0 && layer < 0 ? data.nLayers + data.nHeads : head < 0 ? layer : data.nLayers + head;
+    return { value: a.values[i], code: a.codes[i], none: !!a.undefined?.[i] };
   }
 
   /** Draw on the view's canvas, or into `target` (an export: the same picture, no overlay). */
@@ -93,18 +126,37 @@ export class GridView {
     const { nLayers, nHeads } = data;
     const c = this.cellPx;
     this.plot = { x: LEFT, y: TOP, w: nHeads * c, h: nLayers * c };
-    const width = this.layout(LEFT + nHeads * c + 10 + COLORBAR_WIDTH);
-    const height = TOP + this.plot.h + 8;
+    const width = LEFT + (nHeads + 1) * c + GAP + 10 + COLORBAR_WIDTH;
+    const height = TOP + this.plot.h + GAP + c + 8;
     const ctx = target ?? sizeCanvas(this.canvas, width, height);
     if (!target) {
       sizeCanvas(this.overlay, width, height);
       ctx.clearRect(0, 0, width, height);
     }
-    for (let l = 0; l < nLayers; l++) {
-      for (let h = 0; h < nHeads; h++) {
-        ctx.fillStyle = scale.css(data.values[l * nHeads + h]);
-        ctx.fillRect(LEFT + h * c, TOP + l * c, c, c);
+    const paint = (l: number, h: number) => {
+      const cell = this.valueOf(data, l, h);
+      if (!cell) return;
+      const r = this.rectOf(l, h);
+      if (cell.none) ctx.clearRect(r.x, r.y, r.w, r.h);
+      else {
+        ctx.fillStyle = scale.css(cell.value);
+        ctx.fillRect(r.x, r.y, r.w, r.h);
       }
+      if (cell.none) {
+        // no value (a detector defined on no row here): a struck-out empty cell
+        ctx.strokeStyle = theme.muted;
+        ctx.lineWidth = 1;
+        ctx.beginPath();
+        ctx.moveTo(r.x + 3, r.y + r.h - 3);
+        ctx.lineTo(r.x + r.w - 3, r.y + 3);
+        ctx.stroke();
+      }
+    };
+    for (let l = 0; l < nLayers; l++) for (let h = 0; h < nHeads; h++) paint(l, h);
+    if (data.aggregates) {
+      for (let l = 0; l < nLayers; l++) paint(l, -1);
+      for (let h = 0; h < nHeads; h++) paint(-1, h);
+      paint(-1, -1);
     }
     const est = data.estimate;
     if (est?.exact) {
@@ -126,11 +178,14 @@ export class GridView {
     for (let h = 1; h < nHeads; h++) ctx.strokeRect(LEFT + h * c, TOP, 0, this.plot.h);
     for (let l = 1; l < nLayers; l++) ctx.strokeRect(LEFT, TOP + l * c, this.plot.w, 0);
     this.drawAxes(ctx, theme);
-    const sel = cellRect(this.plot, fullWindow(nLayers, nHeads), this.layer, this.head);
-    if (sel) strokeMark(ctx, theme, sel.x, sel.y, sel.w, sel.h, 3);
-    drawColorbar(ctx, theme, LEFT + this.plot.w + 10, TOP, Math.max(this.plot.h, 60), scale, "");
+    const sel = this.rectOf(this.layer, this.head);
+    strokeMark(ctx, theme, sel.x, sel.y, sel.w, sel.h, 3);
+    drawColorbar(ctx, theme, LEFT + this.plot.w + GAP + c + 10, TOP, Math.max(this.plot.h, 60), scale, "");
     if (target) return;
     setPlotAttributes(this.canvas, this.plot, nLayers, nHeads);
+    // where the aggregates sit, for tests: the mean column's left edge, the mean row's top edge
+    this.canvas.dataset.meanColumn = String(LEFT + this.plot.w + GAP);
+    this.canvas.dataset.meanRow = String(TOP + this.plot.h + GAP);
     this.drawOverlay();
   }
 
@@ -147,6 +202,16 @@ export class GridView {
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
     for (const l of labelIndices(0, data.nLayers, labelStep(c, 12))) ctx.fillText(String(l), LEFT - 5, TOP + (l + 0.5) * c);
+    if (data.aggregates) {
+      ctx.fillText("mean", LEFT - 5, TOP + this.plot.h + GAP + c / 2);
+      ctx.save();
+      ctx.translate(LEFT + this.plot.w + GAP + c / 2, TOP - 3);
+      ctx.rotate(-Math.PI / 2);
+      ctx.textAlign = "left";
+      ctx.textBaseline = "middle";
+      ctx.fillText("mean", 0, 0);
+      ctx.restore();
+    }
     ctx.font = font(theme, 11, "600");
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
@@ -162,17 +227,29 @@ export class GridView {
   private drawOverlay(): void {
     const ctx = clearCanvas(this.overlay);
     if (!ctx || !this.data || !this.hover) return;
-    const r = cellRect(this.plot, fullWindow(this.data.nLayers, this.data.nHeads), this.hover.row, this.hover.col);
-    if (!r) return;
+    const r = this.rectOf(this.hover.layer, this.hover.head);
     ctx.strokeStyle = this.theme().text;
     ctx.lineWidth = 1.5;
     ctx.strokeRect(r.x + 0.75, r.y + 0.75, r.w - 1.5, r.h - 1.5);
   }
 
-  private cellOf(e: MouseEvent): Cell | null {
-    if (!this.data) return null;
+  private cellOf(e: MouseEvent): GridCell | null {
+    const data = this.data;
+    if (!data) return null;
     const box = this.canvas.getBoundingClientRect();
-    return cellAt(this.plot, fullWindow(this.data.nLayers, this.data.nHeads), e.clientX - box.left, e.clientY - box.top);
+    const x = e.clientX - box.left;
+    const y = e.clientY - box.top;
+    const cell: Cell | null = cellAt(this.plot, fullWindow(data.nLayers, data.nHeads), x, y);
+    if (cell) return { layer: cell.row, head: cell.col };
+    if (!data.aggregates) return null;
+    const c = this.cellPx;
+    const inColumn = x >= LEFT + this.plot.w + GAP && x < LEFT + this.plot.w + GAP + c;
+    const inRow = y >= TOP + this.plot.h + GAP && y < TOP + this.plot.h + GAP + c;
+    const layer = inRow ? -1 : Math.floor((y - TOP) / c);
+    const head = inColumn ? -1 : Math.floor((x - LEFT) / c);
+    if (!(inColumn || inRow) || layer >= data.nLayers || head >= data.nHeads) return null;
+    if ((!inRow && layer < 0) || (!inColumn && head < 0)) return null;
+    return { layer, head };
   }
 
   private onMove(e: PointerEvent): void {
@@ -182,13 +259,17 @@ export class GridView {
       this.onLeave();
       return;
     }
-    const i = cell.row * data.nHeads + cell.col;
-    this.tooltip.show([`layer ${cell.row} · head ${cell.col}`, ...describeScore(data, i)], e.clientX, e.clientY, "grid");
-    if (this.hover?.row !== cell.row || this.hover?.col !== cell.col) {
+    const { layer, head } = cell;
+    const lines =
+      layer >= 0 && head >= 0
+        ? [`layer ${layer} · head ${head}`, ...describeScore(data, layer * data.nHeads + head)]
+        : describeAggregate(data, layer, head, this.valueOf(data, layer, head));
+    this.tooltip.show(lines, e.clientX, e.clientY, "grid");
+    if (this.hover?.layer !== layer || this.hover?.head !== head) {
       this.hover = cell;
       this.drawOverlay();
       clearTimeout(this.previewTimer);
-      this.previewTimer = setTimeout(() => this.events.preview(cell.row, cell.col), 120);
+      this.previewTimer = setTimeout(() => this.events.preview(layer, head), 120);
     }
   }
 
@@ -203,13 +284,40 @@ export class GridView {
 
   private onClick(e: MouseEvent): void {
     const cell = this.cellOf(e);
-    if (cell) this.events.select(cell.row, cell.col);
+    if (cell) this.events.select(cell.layer, cell.head);
   }
+}
+
+/** How many heads an aggregate covers, in words: "mean of 12 heads". */
+export function aggregateName(layer: number, head: number, nLayers: number, nHeads: number): string {
+  if (layer < 0 && head < 0) return `mean of all ${nLayers * nHeads} heads`;
+  if (head < 0) return `layer ${layer} · mean of ${nHeads} heads`;
+  return `head ${head} · mean over ${nLayers} layers (${nLayers} heads)`;
+}
+
+/** The tooltip lines of an aggregate cell: what it averages, and its score. */
+function describeAggregate(data: GridData, layer: number, head: number, cell: { code: number; none: boolean } | null): string[] {
+  const lines = [aggregateName(layer, head, data.nLayers, data.nHeads)];
+  if (!cell || cell.none) return [...lines, `${data.metricLabel}: no value (no head here has one)`];
+  const est = data.estimate?.exact;
+  let estimated = false;
+  if (est) {
+    for (let l = 0; l < data.nLayers; l++) {
+      for (let h = 0; h < data.nHeads; h++) {
+        if ((layer < 0 || l === layer) && (head < 0 || h === head) && !est[l * data.nHeads + h]) estimated = true;
+      }
+    }
+  }
+  const value = formatCode(cell.code);
+  lines.push(`${data.metricLabel}, mean of the cells: ${estimated ? `≈ ${value} (some are estimates)` : value}`);
+  lines.push("click: the heatmap shows the mean attention matrix");
+  return lines;
 }
 
 /** The tooltip lines for score i: exact, or an estimate with its standard error and sample. */
 export function describeScore(data: GridData, i: number): string[] {
   const est = data.estimate;
+  if (data.undefinedHeads?.[i]) return [`${data.metricLabel}: no value (defined on no query row of this input)`];
   const value = formatCode(data.codes[i]);
   if (!est?.exact || est.exact[i]) return [`${data.metricLabel}: ${value}`];
   const sample = `${est.sample} of ${est.rows} query rows`;

@@ -7,7 +7,7 @@
 import type { Theme } from "./canvas";
 import { clearCanvas, context2d, font, layeredCanvas, setPlotAttributes, sizeCanvas, strokeMark } from "./canvas";
 import { COLORBAR_WIDTH, drawColorbar } from "./colorbar";
-import { ColorScale, viridis } from "./colormap";
+import { ColorScale, divergingScale, viridis } from "./colormap";
 import { formatCode } from "./decode";
 import type { Cell, CellWindow, Rect } from "./layout";
 import {
@@ -39,6 +39,8 @@ export interface HeatmapEvents {
   windowChanged(win: CellWindow): void;
   /** A query label was clicked while saliency can be recomputed: predict after that token. */
   target(query: number): void;
+  /** Shift-click or shift-drag on the query axis or the cells: these queries are selected. */
+  queries(rows: number[]): void;
 }
 
 const SPAN_LEVEL_PX = 22; // below the plot: one row of brackets for named key spans
@@ -77,6 +79,10 @@ export class HeatmapView {
   private spans: Span[] = [];
   private targetRow = -1; // the saliency target position, marked on the query axis
   private targetable = false;
+  private compare: [string, string] | null = null; // a comparison's run names: b - a, diverging
+  private aggregate = ""; // "mean of 12 heads" when an aggregate is shown
+  private queries: number[] = [];
+  private spanDrag: { from: number; to: number } | null = null; // shift-drag in progress
 
   constructor(
     container: HTMLElement,
@@ -135,6 +141,22 @@ export class HeatmapView {
     this.canvas.dataset.target = String(row);
   }
 
+  /** A comparison (b - a on a diverging scale, both runs in the tooltip), or null. */
+  setCompare(labels: [string, string] | null): void {
+    this.compare = labels;
+  }
+
+  /** What an aggregate averages ("mean of 12 heads"), or "" for one head. */
+  setAggregate(label: string): void {
+    this.aggregate = label;
+  }
+
+  /** Several selected queries, marked on the query axis. */
+  setQueries(rows: number[]): void {
+    this.queries = rows;
+    this.canvas.dataset.queries = rows.join(",");
+  }
+
   /** The head to show (its tiles come from the store), or null with a status line. */
   setHead(head: HeadRef | null, signed: boolean, status = ""): void {
     this.head = head;
@@ -146,7 +168,18 @@ export class HeatmapView {
   get wanted(): TileSpec[] {
     // Until the level is complete, the one tile that holds the whole view at the coarsest level
     // goes first: a head switch shows a picture after one round trip, finer tiles paint over it.
-    return this.complete || !this.standIn ? this.needed : [this.standIn, ...this.needed];
+    const base = this.complete || !this.standIn ? this.needed : [this.standIn, ...this.needed];
+    return [...base, ...this.runTiles()];
+  }
+
+  /** A comparison at cell level: each run's own tiles too, for the tooltip's two weights. */
+  private runTiles(): TileSpec[] {
+    if (!this.compare || !this.head || this.head.quantity !== "difference" || this.block !== 1) return [];
+    const head = this.head;
+    return this.needed.flatMap((spec) => [
+      { ...spec, head: { ...head, quantity: "a" } },
+      { ...spec, head: { ...head, quantity: "b" } },
+    ]);
   }
 
   /** The tiles another head would need in the window shown (grid hover prefetch). */
@@ -338,8 +371,14 @@ export class HeatmapView {
       (b === this.block ? this.needed : specs(b)).map((spec) => this.store.get(spec)).filter((t): t is Tile => !!t),
     );
     const range = this.store.range(head); // known once any tile of the head is here
-    if (range && (!this.scale || this.scale.hi !== (range[1] > 0 ? range[1] : 1) || this.scale.magnitude !== this.signed)) {
-      this.scale = new ColorScale(0, range[1] > 0 ? range[1] : 1, viridis(), this.signed);
+    const diverging = !!this.compare && head.quantity === "difference";
+    const stale =
+      !this.scale ||
+      this.scale.hi !== (range && range[1] > 0 ? range[1] : 1) ||
+      this.scale.magnitude !== (this.signed && !diverging) ||
+      this.scale.lo < 0 !== diverging;
+    if (range && stale) {
+      this.scale = diverging ? divergingScale(range[1]) : new ColorScale(0, range[1] > 0 ? range[1] : 1, viridis(), this.signed);
     } else if (!range) {
       this.scale = null;
     }
@@ -377,11 +416,34 @@ export class HeatmapView {
       const a = cellRect(this.plot, this.win, this.query, col0);
       if (a) strokeMark(ctx, theme, this.plot.x, a.y, this.plot.w, a.h, 2);
     }
+    this.drawQueries(ctx, theme, this.spanDrag ? spanOf(this.spanDrag) : this.queries);
     if (this.key >= 0) {
       const a = cellRect(this.plot, this.win, row0, this.key);
       if (a) strokeMark(ctx, theme, a.x, this.plot.y, a.w, this.plot.h, 2);
     }
     return true;
+  }
+
+  /** Several selected queries: each run of consecutive rows outlined across the plot, with a bar
+   * in the label gutter (where shift-click and shift-drag select them). */
+  private drawQueries(ctx: CanvasRenderingContext2D, theme: Theme, rows: number[]): void {
+    if (rows.length === 0) return;
+    const { row0, rows: shown } = this.win;
+    const cellH = this.plot.h / shown;
+    for (let i = 0; i < rows.length; ) {
+      let j = i;
+      while (j + 1 < rows.length && rows[j + 1] === rows[j] + 1) j++;
+      const a = Math.max(rows[i], row0);
+      const b = Math.min(rows[j], row0 + shown - 1);
+      if (a <= b) {
+        const y = this.plot.y + (a - row0) * cellH;
+        const h = (b - a + 1) * cellH;
+        ctx.fillStyle = theme.outline;
+        ctx.fillRect(this.plot.x - 3, y, 3, h);
+        strokeMark(ctx, theme, this.plot.x, y, this.plot.w, h, 1.5);
+      }
+      i = j + 1;
+    }
   }
 
   /** One tile's blocks as pixels (rasterized once per tile and colour scale), placed over the
@@ -608,7 +670,18 @@ export class HeatmapView {
       const rank = row
         ? ` · ${this.signed ? `|·| rank ${rankInRow(Array.from(row, Math.abs), k)}` : `rank ${rankInRow(row, k)}`} of ${this.nCols} in row`
         : "";
-      lines.push(`${name} ${formatCode(tile.codes[i])}${rank}`);
+      const what = this.aggregate ? `${this.aggregate}: ${name}` : name;
+      const runs = this.compare ? this.runValues(found.tile.head, q, k) : null;
+      if (this.compare && this.head?.quantity === "difference") {
+        const [la, lb] = this.compare;
+        const code = tile.codes[i];
+        const sign = tile.values[i] > 0 ? "+" : "";
+        const prefix = this.aggregate ? `${this.aggregate}: ` : "";
+        lines.push(`${prefix}${lb} − ${la} = ${sign}${formatCode(code)}${rank}`);
+        lines.push(runs ? `${la} ${runs[0]} · ${lb} ${runs[1]}` : `${la} · ${lb}: loading…`);
+      } else {
+        lines.push(`${what} ${formatCode(tile.codes[i])}${rank}`);
+      }
     } else {
       const { tile, i, j } = found;
       const [br, bc] = tile.block;
@@ -634,7 +707,21 @@ export class HeatmapView {
       else lines.push("zoom in for single cells");
     }
     if (q === this.targetRow) lines.push("▶ the saliency target position");
+    if (this.aggregate && !(found && found.block[0] === 1 && found.block[1] === 1)) lines.push(this.aggregate);
     return lines;
+  }
+
+  /** The weights of runs a and b at (q, k), as Python rounded them, once their tiles are here. */
+  private runValues(head: HeadRef, q: number, k: number): [string, string] | null {
+    const out: string[] = [];
+    for (const quantity of ["a", "b"]) {
+      const found = this.tileAt({ ...head, quantity }, q, k);
+      const cell = found && found.block[0] === 1 && found.block[1] === 1;
+      if (!found || !cell) return null;
+      const [q0, , k0] = found.tile.window;
+      out.push(formatCode(found.tile.codes[(q - q0) * found.tile.cols + (k - k0)]));
+    }
+    return [out[0], out[1]];
   }
 
   /** The finest tile here that covers (q, k), at the level shown or coarser. */
@@ -676,6 +763,14 @@ export class HeatmapView {
   }
 
   private onMove(e: PointerEvent): void {
+    if (this.spanDrag) {
+      const row = this.queryRowAt(e, true);
+      if (row >= 0 && row !== this.spanDrag.to) {
+        this.spanDrag.to = row;
+        this.draw();
+      }
+      return;
+    }
     if (this.drag) {
       const dx = Math.round((this.drag.x - e.clientX) / (this.plot.w / this.win.cols));
       const dy = Math.round((this.drag.y - e.clientY) / (this.plot.h / this.win.rows));
@@ -719,11 +814,27 @@ export class HeatmapView {
 
   private onDown(e: PointerEvent): void {
     if (e.button !== 0) return;
+    if (e.shiftKey) {
+      const row = this.queryRowAt(e);
+      if (row >= 0) {
+        this.spanDrag = { from: row, to: row };
+        this.canvas.setPointerCapture?.(e.pointerId);
+        return;
+      }
+    }
     this.drag = { x: e.clientX, y: e.clientY, win: this.win, moved: false };
     this.canvas.setPointerCapture?.(e.pointerId);
   }
 
   private onUp(e: PointerEvent): void {
+    const span = this.spanDrag;
+    if (span) {
+      this.spanDrag = null;
+      // a shift-click (no drag) extends from the selected query, as in a list
+      const from = span.from === span.to && this.query >= 0 ? this.query : span.from;
+      this.events.queries(spanOf({ from, to: span.to }));
+      return;
+    }
     const drag = this.drag;
     this.drag = null;
     if (drag?.moved) return;
@@ -735,6 +846,18 @@ export class HeatmapView {
     }
     const same = cell.row === this.query && cell.col === this.key;
     this.events.select(same ? -1 : cell.row, same ? -1 : cell.col); // a second click clears
+  }
+
+  /** The query row under the pointer, on a cell or its label (clamped to the plot while
+   * dragging), or -1. */
+  private queryRowAt(e: MouseEvent, clamp = false): number {
+    const box = this.canvas.getBoundingClientRect();
+    const y = e.clientY - box.top;
+    const x = e.clientX - box.left;
+    const inside = y >= this.plot.y && y < this.plot.y + this.plot.h && x < this.plot.x + this.plot.w;
+    if (!inside && !clamp) return -1;
+    const f = Math.min(0.9999, Math.max(0, (y - this.plot.y) / this.plot.h));
+    return this.win.row0 + Math.floor(f * this.win.rows);
   }
 
   /** The query whose label is under the pointer (left of the plot), or -1. */
@@ -753,4 +876,11 @@ export class HeatmapView {
     const factor = Math.exp(-e.deltaY * 0.002);
     this.setWindow(zoomWindow(this.win, this.nRows, this.nCols, factor, cell));
   }
+}
+
+/** The rows from one end of a drag to the other, in order. */
+function spanOf(drag: { from: number; to: number }): number[] {
+  const lo = Math.min(drag.from, drag.to);
+  const hi = Math.max(drag.from, drag.to);
+  return Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
 }

@@ -161,6 +161,8 @@ export class OfflineModel {
     const at = this.index.get(`${request.layer},${request.head}`);
     if (!q || request.kind !== this.kind || request.version !== q.version)
       return fail("this view is not saved in this page (it needs the kernel)");
+    if (request.layer < 0 || request.head < 0)
+      return fail("a mean over heads is computed by Python: it needs the kernel (this page holds single heads)");
     if (at === undefined)
       return fail(
         `layer ${request.layer}, head ${request.head} is not included in this page: write it with w.to_html(path, heads=[...]) to add it`,

@@ -23,6 +23,22 @@ export interface StripEvents {
   select(query: number, key: number): void;
 }
 
+/** The mean row of several selected queries, computed by Python for the head shown. */
+export interface QueriesRow {
+  queries: number[];
+  codes: Uint16Array;
+  values: Float32Array;
+}
+
+/** "queries 3–7" for a contiguous run, else "5 queries (3, 4, 9, …)". */
+export function describeQueries(queries: number[]): string {
+  const n = queries.length;
+  if (n === 1) return `query ${queries[0]}`;
+  if (queries[n - 1] - queries[0] === n - 1) return `queries ${queries[0]}–${queries[n - 1]}`;
+  const shown = queries.slice(0, 6).join(", ");
+  return `${n} queries (${shown}${n > 6 ? ", …" : ""})`;
+}
+
 /** A per-token vector from Python: codes (exact text), values (colour), what it means. */
 export interface StripVector {
   codes: Uint16Array;
@@ -64,6 +80,7 @@ export class StripView {
   private lineH = CELL_H;
   private plot: Rect = { x: 0, y: 0, w: 0, h: 0 };
   private fitted: string[] = []; // labels shortened to the cell width, kept across head switches
+  private queriesRow: QueriesRow | null = null; // several queries selected: their mean row (Python's)
 
   constructor(
     container: HTMLElement,
@@ -123,6 +140,12 @@ export class StripView {
     this.updateCaption();
   }
 
+  /** Several queries are selected: show their mean row (null: the selected query's row). */
+  setQueriesRow(row: QueriesRow | null): void {
+    this.queriesRow = row;
+    this.updateCaption();
+  }
+
   /** The row shown is the selected query, or the last token when none is selected. */
   setSelection(query: number, key: number): void {
     this.query = query >= 0 ? query : Math.max(0, this.rows.tokens.length - 1);
@@ -134,6 +157,12 @@ export class StripView {
   private updateCaption(): void {
     if (this.vectorWanted) {
       this.caption.textContent = this.vector ? this.vector.label : "computing…";
+      return;
+    }
+    const what0 = this.matrixName === "weight" ? "attention" : this.matrixName;
+    if (this.queriesRow) {
+      const n = this.queriesRow.queries.length;
+      this.caption.textContent = `mean ${what0} from ${describeQueries(this.queriesRow.queries)} (${n} rows) to each key`;
       return;
     }
     const q = describeToken(this.rows, this.query);
@@ -246,10 +275,18 @@ export class StripView {
       return v ? { values: v.values, codes: v.codes, scale: v.scale, title: v.shortName, name: v.valueName, offset: 0 } : null;
     }
     const n = this.cols.tokens.length;
+    const span = this.queriesRow;
+    if (span && this.scale && span.values.length === n) {
+      this.needed = [];
+      const what = this.matrixName === "weight" ? "mean attention weight" : `mean ${this.matrixName}`;
+      const title = this.matrixName === "weight" ? "mean weight" : `mean ${this.matrixName}`;
+      return { values: span.values, codes: span.codes, scale: this.scale, title, name: what, offset: 0 };
+    }
     this.needed = this.head ? [{ head: this.head, window: [this.query, this.query + 1, 0, n], block: [1, 1] }] : [];
     const tile = this.head ? this.store.get(this.needed[0]) : undefined;
     if (!tile || !this.scale) return null;
-    const title = this.matrixName === "weight" ? "attention weight" : `|${this.matrixName}|`;
+    const title =
+      this.matrixName === "weight" ? "attention weight" : this.scale.lo < 0 ? this.matrixName : `|${this.matrixName}|`;
     return { values: tile.values, codes: tile.codes, scale: this.scale, title, name: this.matrixName, offset: 0 };
   }
 
@@ -270,9 +307,12 @@ export class StripView {
       return;
     }
     const n = this.cols.tokens.length;
+    const from = this.queriesRow
+      ? `${describeQueries(this.queriesRow.queries)}: mean of ${this.queriesRow.queries.length} rows`
+      : `query ${this.query} ${describeToken(this.rows, this.query)}`;
     const lines = this.vectorWanted
       ? [`token ${j} ${describeToken(this.cols, j)}`]
-      : [`query ${this.query} ${describeToken(this.rows, this.query)}`, `key ${j} ${describeToken(this.cols, j)}`];
+      : [from, `key ${j} ${describeToken(this.cols, j)}`];
     if (shown) {
       const code = shown.codes[shown.offset + j];
       const rank = this.vectorWanted ? rankInRow(Array.from(shown.values, Math.abs), j) : rankInRow(shown.values, j);

@@ -266,7 +266,8 @@ export class TileStore {
   private cutEager(spec: TileSpec, key: string): Tile | undefined {
     const e = this.eager;
     const h = spec.head;
-    if (!e || h.quantity !== "attention" || h.kind !== e.kind) return undefined;
+    // aggregates (layer or head -1) are means Python computes: asked of the kernel like any tile
+    if (!e || h.quantity !== "attention" || h.kind !== e.kind || h.layer < 0 || h.head < 0) return undefined;
     const size = e.rows * e.cols;
     const start = (h.layer * e.nHeads + h.head) * size;
     if (start + size > e.codes.length) return undefined;

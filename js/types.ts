@@ -43,6 +43,9 @@ export interface WidgetState {
   head: number;
   query: number;
   key: number;
+  queries: number[]; // several selected queries (shift-click / shift-drag); [] = none
+  _queries_row: (Payload & { method?: string; queries?: number[]; data?: Binary }) | null;
+  compare_labels: string[]; // [a, b] for AttentionWidget.compare, else []
   window: number[]; // q0, q1, k0, k1 (end exclusive)
   // saliency (from_model(..., saliency=True))
   saliency_available: boolean;
@@ -88,6 +91,9 @@ export interface ScoresPayload extends Payload {
   error?: Binary;
   exact_heads?: Binary;
   lower_bound?: Binary;
+  undefined?: Binary; // a byte per head: 1 = no value (a detector with no row where it is defined)
+  aggregates?: Binary; // dec3: mean over heads per layer (L), over layers per head (H), of all (1)
+  aggregates_undefined?: Binary;
 }
 
 /** The tokens along one axis of the heatmap. */
