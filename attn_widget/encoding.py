@@ -160,12 +160,13 @@ def to_numpy(array: Any, name: str) -> np.ndarray:
     return out
 
 
-def normalize_attention(attention: Any, example: int | None = None) -> np.ndarray:
+def normalize_attention(attention: Any, example: int | None = None, *, square: bool = True) -> np.ndarray:
     """Bring attention to a float32 ``(L, H, N, N)`` array, validating as it goes.
 
     Accepts what Hugging Face returns (a tuple or list with one ``(B, H, N, N)`` tensor per layer),
     or one ``(L, H, N, N)`` / ``(L, B, H, N, N)`` tensor or array. ``example`` picks one sequence
     from a batch; a batch of more than one without it is an error rather than a silent choice.
+    ``square=False`` accepts (L, H, Nq, Nk) with Nq != Nk (cross-attention).
     """
     if isinstance(attention, (tuple, list)):
         if len(attention) == 0:
@@ -202,7 +203,7 @@ def normalize_attention(attention: Any, example: int | None = None) -> np.ndarra
                 f"per layer, or (layers, batch, heads, N, N); got shape {array.shape}"
             )
     layers_, heads, n_q, n_k = array.shape
-    if n_q != n_k:
+    if square and n_q != n_k:
         raise ValueError(f"attention must be square in its last two axes (query x key), got {n_q} x {n_k}")
     if 0 in array.shape:
         raise ValueError(f"attention must not be empty, got shape {array.shape}")

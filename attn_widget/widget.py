@@ -143,7 +143,8 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     # head and quantity shown, computed here (exact), or {} when no queries are selected.
     _queries_row = traitlets.Dict(read_only=True).tag(sync=True)
     compare_labels = traitlets.List(
-        read_only=True, help="list[str], read-only: the names of runs a and b (AttentionWidget.compare); default [] (not a comparison)"
+        read_only=True,
+        help="list[str], read-only: the names of runs a and b (AttentionWidget.compare); default [] (not a comparison)",
     ).tag(sync=True)
     key = Index(-1, help="int: the selected key (heatmap column), 0-based; -1 = none; default -1").tag(sync=True)
     window = traitlets.List(
@@ -330,6 +331,25 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
 
         comparison = runs_to_compare(a, b, tokens, model=model, tokenizer=tokenizer, text=text, labels=tuple(labels))
         return cls(comparison.a, comparison=comparison, **kwargs)
+
+    @classmethod
+    def from_cache(
+        cls,
+        cache: Any,
+        tokens: Sequence[str],
+        *,
+        example: int = 0,
+        causal: bool | None = None,
+        attn_scale: float | None = None,
+        **kwargs: Any,
+    ) -> AttentionWidget:
+        """Show a TransformerLens ``ActivationCache`` (``logits, cache = model.run_with_cache(...)``)
+        with ``tokens = model.to_str_tokens(prompt)``: the patterns when the cache kept them, else
+        every head rebuilt from its (rotary) queries and keys. See ``attn_widget.transformer_lens_cache``."""
+        from .transformer_lens_cache import capture_from_cache
+
+        captured = capture_from_cache(cache, tokens, example=example, causal=causal, attn_scale=attn_scale)
+        return cls(captured, **kwargs)
 
     @classmethod
     def induction_probe(
