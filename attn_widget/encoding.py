@@ -172,9 +172,10 @@ def normalize_attention(attention: Any, example: int | None = None, *, square: b
         if len(attention) == 0:
             raise ValueError(
                 "attention is an empty sequence: expected one (batch, heads, N, N) tensor per layer. "
-                "Under transformers' default SDPA attention, output_attentions=True returns "
-                "nothing; use AttentionWidget.from_model(...) or load the model with "
-                "attn_implementation='eager'."
+                "Under transformers v5, outputs[-1] of an encoder such as BERT is its (empty) "
+                "cross_attentions: take outputs.attentions. Under the default SDPA attention, "
+                "output_attentions=True may return nothing; use AttentionWidget.from_model(...) or "
+                "load the model with attn_implementation='eager'."
             )
         layers = [to_numpy(a, f"attention[{i}]") for i, a in enumerate(attention)]
         for i, a in enumerate(layers):

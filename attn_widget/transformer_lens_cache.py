@@ -54,14 +54,19 @@ def capture_from_cache(
         array = normalize_attention([cache[_hook(i, "hook_pattern")] for i in range(n_pattern)], example=example)
         axis = Axis.of(check_tokens(tokens, array.shape[-1]))
         return Capture([ArrayKind("self", array, axis, axis)])
-    rotary = cfg is not None and getattr(cfg, "positional_embedding_type", "") == "rotary"
-    q_name, k_name = ("hook_rot_q", "hook_rot_k") if _layers(names, "hook_rot_q") or rotary else ("hook_q", "hook_k")
+    q_name, k_name = ("hook_rot_q", "hook_rot_k") if _layers(names, "hook_rot_q") else ("hook_q", "hook_k")
     n_layers = _layers(names, q_name)
     if not n_layers or _layers(names, k_name) != n_layers:
         raise ValueError(
             "cache has neither attention patterns (blocks.{l}.attn.hook_pattern) nor queries and keys "
             f"(blocks.{{l}}.attn.{q_name} and {k_name}): run the model with run_with_cache and keep "
             "'pattern', or the queries and keys (names_filter)"
+        )
+    rotary = cfg is not None and getattr(cfg, "positional_embedding_type", "") == "rotary"
+    if rotary and q_name == "hook_q":
+        raise ValueError(
+            "this rotary model's cache has no rotated queries and keys (blocks.{l}.attn.hook_rot_q / hook_rot_k; "
+            "hook_q and hook_k are taken before the rotation): keep hook_pattern, or hook_rot_q and hook_rot_k"
         )
     if cfg is not None and (getattr(cfg, "attn_scores_soft_cap", -1.0) or -1.0) > 0:
         raise ValueError("this model soft-caps its attention scores: keep hook_pattern in the cache to show it exactly")
@@ -72,7 +77,8 @@ def capture_from_cache(
         q = _example(cache[_hook(layer, q_name)], example, q_name)  # (pos, H, d)
         k = _example(cache[_hook(layer, k_name)], example, k_name)
         d_head = int(q.shape[-1])
-        scale = attn_scale if attn_scale is not None else (getattr(cfg, "attn_scale", None) or math.sqrt(d_head))
+        configured = float(getattr(cfg, "attn_scale", -1.0) or -1.0)  # TransformerLens: -1 = sqrt(d_head)
+        scale = attn_scale if attn_scale is not None else (configured if configured > 0 else math.sqrt(d_head))
         if cfg is not None and getattr(cfg, "use_attn_scale", True) is False:
             scale = 1.0
         calls.append(

@@ -69,7 +69,11 @@ def test_tokens_must_be_strings(recording):
         ("queries", [0, 5], r"queries must be a list of query positions \(ints in \[0, 4\]\), got \[0, 5\]"),
         ("query", 5, r"query must be in \[-1, 4\] \(-1 = none\), got 5"),
         ("key", -2, r"key must be in \[-1, 4\] \(-1 = none\), got -2"),
-        ("grid_metric", "bogus", r"grid_metric must be one of \['entropy', 'max_attention', 'previous_token', .*'local'\], got 'bogus'"),
+        (
+            "grid_metric",
+            "bogus",
+            r"grid_metric must be one of \['entropy', 'max_attention', 'previous_token', .*'local'\], got 'bogus'",
+        ),
     ],
 )
 def test_out_of_range_selection_raises_a_trait_error_with_the_range(recording, name, value, message):
