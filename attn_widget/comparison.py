@@ -1,5 +1,5 @@
-"""Two runs over the same tokens (a prompt and its corrupted copy, or one text through two models),
-compared head by head: ``b - a`` per cell, and per head how much the rows' distributions differ.
+"""Two runs over the same positions (a prompt and its corrupted copy, or one text through two
+models), compared head by head: ``b - a`` per cell, and per head how much the rows' distributions differ.
 
 The grid's comparison metrics, for heads ``a`` and ``b`` with rows ``a_i`` and ``b_i``:
 
@@ -11,12 +11,13 @@ The grid's comparison metrics, for heads ``a`` and ``b`` with rows ``a_i`` and `
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .capture_result import Capture, Kind
+from .capture_result import Axis, Capture, Kind
 from .derived_heads import DifferenceHead, Part, _weights
 from .tiles import CHUNK_CELLS
 
@@ -41,19 +42,20 @@ def _listing(tokens: list[str], limit: int = 80) -> str:
     return f"{shown!r}{more}"
 
 
-def check_same_tokens(a: Capture, b: Capture, labels: tuple[str, str]) -> None:
-    """Refuse two captures whose kinds, shapes or token positions differ, with both token lists."""
+def check_same_positions(a: Capture, b: Capture, labels: tuple[str, str]) -> None:
+    """Refuse two captures whose kinds, layers, heads or token counts differ: a comparison is
+    cell by cell, so position i must be position i in both (a corrupted prompt may change which
+    token sits there, not how many there are)."""
     if a.kinds != b.kinds:
         raise ValueError(f"{labels[0]} has attention kinds {list(a.kinds)} but {labels[1]} has {list(b.kinds)}")
     for kind in a.kinds:
         ka, kb = a.kind(kind), b.kind(kind)
         for axis in ("keys", "queries"):
             ta, tb = getattr(ka, axis).tokens, getattr(kb, axis).tokens
-            if ta != tb:
-                first = next((i for i, (x, y) in enumerate(zip(ta, tb, strict=False)) if x != y), min(len(ta), len(tb)))
+            if len(ta) != len(tb):
                 raise ValueError(
-                    f"compare needs the same tokens at the same positions, and these are tokenized differently "
-                    f"(first difference at position {first}):\n"
+                    f"compare needs the same number of tokens, position by position, and these are tokenized "
+                    f"differently:\n"
                     f"  {labels[0]} ({len(ta)} tokens): {_listing(ta)}\n"
                     f"  {labels[1]} ({len(tb)} tokens): {_listing(tb)}"
                 )
@@ -64,12 +66,30 @@ def check_same_tokens(a: Capture, b: Capture, labels: tuple[str, str]) -> None:
             )
 
 
+def _merged(a: Axis, b: Axis) -> Axis:
+    """One label per position: the token, or "a/b" where the runs put different tokens there."""
+    tokens = [x if x == y else f"{x}/{y}" for x, y in zip(a.tokens, b.tokens, strict=True)]
+    return Axis(tokens, [x or y for x, y in zip(a.special, b.special, strict=True)], list(a.generated))
+
+
+def shown_capture(a: Capture, b: Capture) -> Capture:
+    """Run a's capture with both runs' tokens on its axes (what the widget labels)."""
+    kinds = []
+    for kind in a.kinds:
+        shown = copy.copy(a.kind(kind))
+        shown.queries = _merged(a.kind(kind).queries, b.kind(kind).queries)
+        shown.keys = _merged(a.kind(kind).keys, b.kind(kind).keys)
+        kinds.append(shown)
+    return Capture(kinds)
+
+
 class Comparison:
     """Runs ``a`` and ``b`` (Captures over the same tokens), with the labels shown for them."""
 
     def __init__(self, a: Capture, b: Capture, labels: tuple[str, str] = ("a", "b")) -> None:
-        check_same_tokens(a, b, labels)
+        check_same_positions(a, b, labels)
         self.a, self.b, self.labels = a, b, labels
+        self.shown = shown_capture(a, b)
         self._scores: dict[tuple[str, str], np.ndarray] = {}
 
     def parts(self, kind: str, layer: int, head: int, lse: LseOf) -> tuple[Part, Part]:

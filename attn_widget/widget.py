@@ -184,7 +184,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
                 raise TypeError(f"comparison must come from AttentionWidget.compare, got {type(comparison).__name__}")
             if linked_saliency is not None:
                 raise ValueError("a comparison cannot explain a prediction too: use saliency=True on one run at a time")
-            attention = comparison.a
+            attention = comparison.shown  # run a's heads, labelled with both runs' tokens
             eager_bytes = 0  # the page asks for b - a and each run's tiles; no one array holds them
         # Checked before any work: a bad argument must not surface later, when a view first asks.
         if isinstance(eager_bytes, bool) or not isinstance(eager_bytes, int) or eager_bytes < 0:
@@ -317,20 +317,21 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         labels: Sequence[str] = ("a", "b"),
         **kwargs: Any,
     ) -> AttentionWidget:
-        """Compare two runs over the same tokens: the heatmap shows ``b - a`` on a diverging scale
+        """Compare two runs over the same positions: the heatmap shows ``b - a`` on a diverging scale
         (tooltip: the difference and both weights), the grid how much each head's rows differ
         (``"js_divergence"``, or ``"max_abs_difference"``).
 
         ``a`` and ``b``: two Captures, two attention arrays (with ``tokens``), two texts (with
         ``model`` and ``tokenizer``), or two models (with ``tokenizer``, or a pair, and
-        ``text``). ``labels`` names them in the widget, e.g. ``("clean", "corrupted")``. Runs
-        tokenized differently are refused with both token lists. ``w.heatmap_quantity = "a"``
+        ``text``). ``labels`` names them in the widget, e.g. ``("clean", "corrupted")``. A position
+        whose token differs between the runs is labelled ``"a/b"``; runs with different numbers of
+        tokens are refused with both token lists. ``w.heatmap_quantity = "a"``
         (or ``"b"``) shows one run's weights.
         """
         from .comparison import runs_to_compare
 
         comparison = runs_to_compare(a, b, tokens, model=model, tokenizer=tokenizer, text=text, labels=tuple(labels))
-        return cls(comparison.a, comparison=comparison, **kwargs)
+        return cls(comparison.shown, comparison=comparison, **kwargs)
 
     @classmethod
     def from_cache(
