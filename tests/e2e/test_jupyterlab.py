@@ -25,14 +25,16 @@ w = demo()
 log = pathlib.Path("selection.json")
 w.observe(lambda change: log.write_text(json.dumps([w.layer, w.head, w.query, w.key])),
           names=["layer", "head", "query", "key"])
+w.observe(lambda change: pathlib.Path("queries.json").write_text(json.dumps(w.queries)), names=["queries"])
 w"""
 SET_FROM_PYTHON = "w.layer, w.head = 4, 7"
+SET_QUERIES = "w.queries = [1, 4]"
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("lab")
-    write_notebook(root / "e2e.ipynb", [SETUP, SET_FROM_PYTHON])
+    write_notebook(root / "e2e.ipynb", [SETUP, SET_FROM_PYTHON, SET_QUERIES])
     with jupyter_lab(root) as url:
         yield {"url": url, "root": root}
 
@@ -92,6 +94,35 @@ def test_click_reaches_the_kernel_and_python_moves_the_outline(lab: dict[str, An
         _wait_for(lambda: (_selection(lab["root"]) or [])[:2] == [4, 7], 30, "the kernel's second change")
         assert outline_at(page, 4, 7) and not outline_at(page, 2, 5)
         assert errors == [], errors
+
+
+def test_query_spans_sync_both_ways_in_a_real_kernel(lab: dict[str, Any], browser: Any) -> None:
+    """Python's w.queries reaches the heatmap; a shift-drag in the page reaches w.queries."""
+    with lab_notebook(browser, lab["url"], "e2e.ipynb", 1000) as (page, errors):
+        heatmap = page.locator("[data-testid=attn-heatmap]")
+        page.wait_for_function("h => h.dataset.queries === '1,4'", arg=heatmap.element_handle(), timeout=30_000)
+        heatmap.scroll_into_view_if_needed()
+        x, y0 = cell_center(page, "attn-heatmap", 2, 0)
+        _, y1 = cell_center(page, "attn-heatmap", 6, 0)
+        page.keyboard.down("Shift")
+        page.mouse.move(x, y0)
+        page.mouse.down()
+        page.mouse.move(x, y1, steps=6)
+        page.mouse.up()
+        page.keyboard.up("Shift")
+        _wait_for(lambda: _read(lab["root"] / "queries.json") == [2, 3, 4, 5, 6], 30, "w.queries == [2..6] in the kernel")
+        page.wait_for_function(
+            "() => document.querySelector('.attn-caption').textContent.startsWith('mean attention from queries 2–6')",
+            timeout=30_000,
+        )
+        assert errors == [], errors
+
+
+def _read(path: pathlib.Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 GROUNDING = """from attn_widget import AttentionWidget
