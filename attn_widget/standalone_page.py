@@ -24,7 +24,6 @@ import numpy as np
 from .atomic_file import write_atomically
 from .encoding import dec3_bytes
 from .linked_saliency import SALIENCY_METRICS, STRIP_METHODS
-from .metrics import GRID_METRICS
 
 if TYPE_CHECKING:
     from .widget import AttentionWidget
@@ -108,7 +107,8 @@ def build_page(w: AttentionWidget, heads: list[tuple[int, int]], max_bytes: int)
     kind = w._kind()
     _, _, n_q, n_k = kind.shape
     signed = w._saliency is not None
-    quantities = 2 if signed else 1
+    compare = w._comparison
+    quantities = 3 if compare is not None else 2 if signed else 1
     bundle = (_STATIC / "widget.js").read_bytes() if (_STATIC / "widget.js").exists() else b""
     if not bundle:
         raise RuntimeError("attn_widget's frontend bundle is missing; run `npm ci && npm run build`")
@@ -134,9 +134,16 @@ def build_page(w: AttentionWidget, heads: list[tuple[int, int]], max_bytes: int)
     state["_attention_data"] = {}  # the page's stand-in kernel cuts tiles from `heads` below
     if (w.layer, w.head) not in heads:
         state["layer"], state["head"] = heads[0]
-    head_data: dict[str, Any] = {
-        "attention": _quantity(heads, lambda l, h: w._capture.attention(l, h, kind.id), signed=False, version=0),
-    }
+    if compare is not None:  # b - a and each run, so the tooltip keeps both weights
+        head_data: dict[str, Any] = {
+            "difference": _quantity(heads, lambda l, h: compare.difference(l, h, kind.id), signed=True, version=0),
+            "a": _quantity(heads, lambda l, h: compare.a.attention(l, h, kind.id), signed=False, version=0),
+            "b": _quantity(heads, lambda l, h: compare.b.attention(l, h, kind.id), signed=False, version=0),
+        }
+    else:
+        head_data = {
+            "attention": _quantity(heads, lambda l, h: w._capture.attention(l, h, kind.id), signed=False, version=0),
+        }
     if signed:
         axg = w._saliency.current.attention_x_gradient
         head_data["attention_x_gradient"] = _quantity(heads, lambda l, h: axg[l, h], signed=True, version=w._saliency_version)
@@ -180,8 +187,9 @@ def _grids(w: AttentionWidget) -> dict[str, Any]:
     for the saliency-flow metrics)."""
     out = {}
     spans = [""] + [s["name"] for s in w.spans] if w._saliency is not None else [""]
-    for metric in GRID_METRICS:
-        out[f"{metric}|"] = w._grid_payload(metric, exact=True)
+    for metric in w._metric_ids():  # for the kind shown: detectors on self-attention, or a comparison's
+        if metric not in SALIENCY_METRICS:
+            out[f"{metric}|"] = w._grid_payload(metric, exact=True)
     if w._saliency is not None:
         for metric in SALIENCY_METRICS:
             for span in spans:

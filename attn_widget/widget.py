@@ -925,7 +925,7 @@ def _refuse_unknown_keywords(kwargs: dict[str, Any], widget: AttentionWidget) ->
             f"{unknown[0]!r} is an argument of AttentionWidget.from_model(model, tokenizer, text, ...), not of AttentionWidget()"
         )
     valid = own | model_only | {n for n in widget.trait_names() if not n.startswith("_")}
-    valid -= {"self", "cls", "kwargs", "linked_saliency"}
+    valid -= {"self", "cls", "kwargs", "linked_saliency", "comparison"}
     close = difflib.get_close_matches(unknown[0], sorted(valid), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise TypeError(f"AttentionWidget got an unexpected keyword argument {unknown[0]!r}{hint}")

@@ -83,9 +83,7 @@ def test_a_comparison_shows_b_minus_a_with_its_sign_and_both_runs_in_the_tooltip
     diff = w._comparison.difference(0, 0)
     for q, k in ((3, 3), (1, 8)):
         page.mouse.move(*cell_center(page, "attn-heatmap", q, k))
-        page.wait_for_function(
-            "() => !document.querySelector('[data-testid=attn-tooltip]').textContent.includes('loading')"
-        )
+        page.wait_for_function("() => !document.querySelector('[data-testid=attn-tooltip]').textContent.includes('loading')")
         text = tooltip_text(page)
         sign = "+" if diff[q, k] > 0 else ""
         assert f"corrupted − clean = {sign}{format_value(diff[q, k])}" in text, text

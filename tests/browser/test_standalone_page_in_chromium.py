@@ -152,3 +152,19 @@ def test_saliency_views_work_in_the_page(offline_page, tmp_path):
     page.locator("[data-testid=attn-target]").fill("horse")
     page.locator("[data-testid=attn-target]").press("Enter")
     page.get_by_text("choosing another target needs the kernel").wait_for()
+
+
+def test_a_comparison_page_keeps_b_minus_a_and_both_runs_offline(offline_page, tmp_path):
+    from attn_widget.encoding import format_value
+
+    a = softmax_attention(layers=2, heads=2, n=N, seed=1)
+    b = softmax_attention(layers=2, heads=2, n=N, seed=2)
+    w = AttentionWidget.compare(a, b, TOKENS, labels=("clean", "corrupted"))
+    page = offline_page(w.to_html(tmp_path / "compare.html"))
+    page.mouse.move(*cell_center(page, "attn-heatmap", 4, 2))
+    text = tooltip_text(page)
+    d = float(b[0, 0, 4, 2]) - float(a[0, 0, 4, 2])
+    assert f"corrupted − clean = {'+' if d > 0 else ''}{format_value(w._comparison.difference(0, 0)[4, 2])}" in text, text
+    assert f"clean {format_value(a[0, 0, 4, 2])} · corrupted {format_value(b[0, 0, 4, 2])}" in text, text
+    page.mouse.move(*cell_center(page, "attn-grid", 1, 1))
+    assert tooltip_text(page).endswith(format_value(w.scores()[1, 1]))

@@ -66,7 +66,10 @@ def test_runs_tokenized_differently_are_refused_with_both_token_lists():
     with pytest.raises(ValueError, match="tokenized differently") as err:
         AttentionWidget.compare("The cat sat.", "The dog sat.", model=model, tokenizer=tokenizer)
     message = str(err.value)
-    assert "a (4 tokens): ['The', 'cat', 'sat', '.']" in message and "b (7 tokens): ['The', '␣', 'd', 'o', 'g', 'sat', '.']" in message
+    assert (
+        "a (4 tokens): ['The', 'cat', 'sat', '.']" in message
+        and "b (7 tokens): ['The', '␣', 'd', 'o', 'g', 'sat', '.']" in message
+    )
     with pytest.raises(ValueError, match="needs model=... and tokenizer=..."):
         AttentionWidget.compare("The cat.", "The dog.")
     with pytest.raises(TypeError, match="two runs of the same form"):
