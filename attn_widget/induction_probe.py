@@ -33,5 +33,13 @@ def induction_capture(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     import torch
 
     ids = torch.tensor([probe_ids(tokenizer, length, seed)])
+    config = getattr(model, "config", None)
+    limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    if limit is not None and ids.shape[1] > int(limit):
+        extra = ids.shape[1] - 2 * length
+        raise ValueError(
+            f"length must be at most {(int(limit) - extra) // 2} for this model (it accepts {limit} positions, "
+            f"and the probe is {'a first token and ' if extra else ''}two copies of length tokens), got {length}"
+        )
     encoded: dict[str, Any] = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
     return capture_ids(model, tokenizer, encoded)

@@ -653,7 +653,15 @@ export class AttentionApp {
       this.heatmap.draw();
       const quantity = this.model.get("heatmap_quantity") ?? "attention";
       const scale = this.heatmap.colorScale;
-      const name = quantity === "attention_x_gradient" ? "A·∂L/∂A" : quantity === "difference" ? "b − a" : "weight";
+      const labels = this.compareLabels();
+      const name =
+        quantity === "attention_x_gradient"
+          ? "A·∂L/∂A"
+          : quantity === "difference"
+            ? labels
+              ? `${labels[1]} − ${labels[0]}`
+              : "b − a"
+            : "weight";
       this.strip.setHead(scale ? this.headRef() : null, scale, name);
       this.track.setHead(scale ? this.headRef() : null, scale, name);
     }

@@ -133,6 +133,43 @@ print(f"head ({layer}, {head}): estimated ΔL = {-s.head_importance[layer, head]
     ),
     (
         "markdown",
+        """## Is the "horse" head a known kind of head?
+
+Head detectors colour the grid by a head's known job (defined in the README): **previous-token**
+(weight on the token just before), **duplicate-token** and **first-token**, on this text; and
+**induction** (weight on the token that followed an earlier copy of the current token) on a
+probe made for it: random words, repeated once, where a head that completes repeated sequences
+lights up on the second copy. For a causal head attending uniformly, the induction score on this
+probe would be about 0.04 (chance): compare with it. Is the head that carries *horse* one of
+these, or something else?""",
+    ),
+    (
+        "code",
+        """def ranked(scores, layer, head):
+    return int((scores > scores[layer, head]).sum()) + 1  # 1 = the highest of all heads
+
+previous = w.scores("previous_token")
+probe = AttentionWidget.induction_probe(model, tokenizer, length=15, seed=0)
+induction = probe.scores("induction")
+n = previous.size
+for name, scores in [("previous token (this text)", previous), ("induction (the probe)", induction)]:
+    best = np.unravel_index(int(scores.argmax()), scores.shape)
+    print(f"{name:28s} best head L{best[0]}H{best[1]} = {scores[best]:.3f}; "
+          f"the 'horse' head L{w.layer}H{w.head} = {scores[w.layer, w.head]:.3f} (rank {ranked(scores, w.layer, w.head)} of {n})")
+w.grid_metric = "previous_token"  # the grid above now shows previous-token heads; its "mean" row and
+probe                             # column average heads; the probe's grid shows induction""",
+    ),
+    (
+        "markdown",
+        """On this model the head that carries *horse* to the prediction is neither a previous-token
+head nor an induction head: its scores sit near the bottom and near chance. It looks at the
+noun for what the noun *is*, not for where it is, which is what a grounding head should do; the
+previous-token heads exist (some put about half their weight on the preceding word), and no head
+is a strong induction head (the best is about 0.12: a 12-layer model trained for ten minutes
+on short synthetic sentences had little reason to learn to copy).""",
+    ),
+    (
+        "markdown",
         """## Cautions
 
 - **Attention is not explanation.** A weight says where a head looked, not why the model

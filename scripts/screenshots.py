@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pathlib
 import sys
+from collections.abc import Callable
+from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -15,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 from attn_widget import AttentionWidget  # noqa: E402
 from attn_widget.demo import DEMO_TEXT, load_packaged_model  # noqa: E402
 from tests.support.chromium import ORIGIN, launch, serve  # noqa: E402
-from tests.support.fake_kernel import initial_state, use_recording_comms  # noqa: E402
+from tests.support.fake_kernel import Bridge, initial_state, use_recording_comms  # noqa: E402
 from tests.support.widget_page import cell_center  # noqa: E402
 
 OUT = ROOT / "docs"
@@ -47,14 +49,23 @@ def shoot(
     dark: bool = False,
     width: int = 1180,
     zoom: int = 0,
+    live: bool = False,
+    before: Callable[[Any], None] | None = None,
 ) -> None:
+    """``live``: Python answers the page (aggregates and comparisons come from the kernel);
+    ``before(page)``: what the user does before the hover (a click, a shift-drag)."""
     page = browser.new_page(viewport={"width": width + 40, "height": 1300}, device_scale_factor=1)
     page.route(f"{ORIGIN}/**", serve)
     page.goto(f"{ORIGIN}/harness.html")
     if dark:
         page.evaluate("document.body.classList.add('dark')")
-    page.evaluate("([s, w]) => window.mount(s, {width: w, bridge: false})", [initial_state(widget), width])
+    if live:
+        bridge = Bridge(widget)
+        page.expose_function("kernel", lambda kind, payload: bridge(kind, payload))
+    page.evaluate("([s, w, b]) => window.mount(s, {width: w, bridge: b})", [initial_state(widget), width, live])
     page.wait_for_selector("[data-ready=true]", state="attached")
+    if before is not None:
+        before(page)
     testid, row, col = hover
     x, y = cell_center(page, testid, row, col)
     if zoom:
@@ -109,6 +120,31 @@ def main() -> None:
     demo = AttentionWidget.from_model(model, tokenizer, DEMO_TEXT, layer=2, head=9, query=8, key=3)
     long = AttentionWidget.from_model(model, tokenizer, long_text(tokenizer, 512), layer=2, head=9)
     print("512-token input:", long.n_tokens, "tokens")
+    detectors = AttentionWidget.from_model(model, tokenizer, DEMO_TEXT, grid_metric="previous_token", layer=1, head=-1)
+    compared = AttentionWidget.compare(
+        DEMO_TEXT,
+        DEMO_TEXT.replace("cat", "dog").replace("tired", "hungry"),
+        model=model,
+        tokenizer=tokenizer,
+        labels=("cat", "dog"),
+        layer=2,
+        head=9,
+    )
+    spanned = AttentionWidget.from_model(model, tokenizer, DEMO_TEXT, layer=2, head=9)
+
+    def shift_drag(page: Any) -> None:  # select queries 1-4 ("the cat sat on")
+        x, y0 = cell_center(page, "attn-heatmap", 1, 0)
+        _, y1 = cell_center(page, "attn-heatmap", 4, 0)
+        page.keyboard.down("Shift")
+        page.mouse.move(x, y0)
+        page.mouse.down()
+        page.mouse.move(x, y1, steps=4)
+        page.mouse.up()
+        page.keyboard.up("Shift")
+        page.wait_for_function("() => (window.__inflight ?? 0) === 0")
+        page.evaluate("() => window.__views[0].model.pull()")
+        page.wait_for_timeout(200)
+
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -121,6 +157,9 @@ def main() -> None:
             "cross-attention": (cross, ("attn-heatmap", 3, 8), {}),
             "generated": (generated, ("attn-heatmap", generated.n_tokens - 1, 4), {}),
             "grounding": (grounding, ("attn-strip", 0, 6), {}),
+            "detectors": (detectors, ("attn-heatmap", 5, 4), {"live": True}),
+            "compare": (compared, ("attn-heatmap", 5, 2), {"live": True}),
+            "query-span": (spanned, ("attn-strip", 0, 8), {"live": True, "before": shift_drag}),
         }
         for name, (widget, hover, options) in shots.items():
             if not only or name in only:

@@ -1,6 +1,7 @@
 """The demo notebook runs top to bottom on the packaged model, offline, and shows the widget."""
 
 import pathlib
+import re
 
 import nbformat
 from nbclient import NotebookClient
@@ -39,3 +40,6 @@ def test_grounding_notebook_reproduces_the_briefs_figure(tmp_path):
     assert "most salient token for that head: horse" in printed
     assert "(attention the -> horse 1.00)" in printed
     assert "integrated gradients completeness gap" in printed
+    # the head detectors: the "horse" head is ranked against every head, for both detectors
+    assert re.search(r"previous token \(this text\)\s+best head L\d+H\d+ = 0\.\d+; the 'horse' head L9H1", printed), printed
+    assert re.search(r"induction \(the probe\)\s+best head L\d+H\d+ = 0\.\d+; .* \(rank \d+ of 144\)", printed), printed
