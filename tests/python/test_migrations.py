@@ -139,3 +139,22 @@ def test_from_cache_refuses_what_it_cannot_rebuild_exactly():
         AttentionWidget.from_cache(qk, [str(i) for i in range(8)])
     with pytest.raises(ValueError, match="neither attention patterns"):
         AttentionWidget.from_cache({"blocks.0.mlp.hook_post": torch.zeros(1, 8, 4)}, [str(i) for i in range(8)])
+
+
+def test_the_readme_nnsight_recipe_shows_the_traced_attentions():
+    import warnings as _warnings
+
+    from nnsight import LanguageModel
+
+    model, tokenizer = tiny_family("gpt2", attn_implementation="eager")
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")  # nnsight 0.8 prefers TransformersModel; LanguageModel is what users have
+        lm = LanguageModel(model, tokenizer=tokenizer)
+    text = "The cat sat on the mat."
+    # the README's recipe, verbatim
+    with lm.trace(text, output_attentions=True):
+        out = lm.output.save()
+    w = AttentionWidget(out.attentions, lm.tokenizer.convert_ids_to_tokens(lm.tokenizer(text)["input_ids"]))
+    direct = AttentionWidget.from_model(lm._module, lm.tokenizer, text)
+    assert len(w.tokens) == len(direct.tokens)  # from_model shows "Ġcat" as "cat"
+    np.testing.assert_allclose(w.capture.attention(2, 1), direct.capture.attention(2, 1), atol=1e-6)
