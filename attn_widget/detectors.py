@@ -33,13 +33,48 @@ LOCAL_WINDOW = 3
 DETECTORS = ("previous", "first", "local", "duplicate", "induction")
 
 
+#: Above this many (row, earlier copy) pairs (8 bytes each) the copy detectors use dense masks:
+#: slower (about twice the row pass), but no 128 MB list for a text that repeats a few tokens a lot.
+MAX_PAIRS = 1 << 24
+
+
 def token_ids(tokens: Sequence[str]) -> np.ndarray:
     """One int per position, equal where the token strings are equal."""
     seen: dict[str, int] = {}
     return np.array([seen.setdefault(t, len(seen)) for t in tokens], dtype=np.int64)
 
 
-def detector_rows(w: torch.Tensor, z: torch.Tensor | None, rows: torch.Tensor, ids: torch.Tensor | None) -> dict[str, np.ndarray]:
+class TokenIds:
+    """The token ids of a square kind, and (made once, on first use) every pair (row i, earlier
+    copy j) with t[j] == t[i], j < i, sorted by row: text repeats few tokens often, so summing
+    weights over these pairs costs far less than comparing every query with every key."""
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        self.ids = token_ids(tokens)
+        self._made = False
+        self._pairs: tuple[np.ndarray, np.ndarray] | None = None
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(rows, copies), or None when there are more than MAX_PAIRS (then masks are cheaper)."""
+        if not self._made:
+            self._made = True
+            order = np.argsort(self.ids, kind="stable")
+            _, starts, counts = np.unique(self.ids[order], return_index=True, return_counts=True)
+            if int((counts * (counts - 1) // 2).sum()) <= MAX_PAIRS:
+                rows, copies = [np.zeros(0, np.int32)], [np.zeros(0, np.int32)]
+                for start, count in zip(starts, counts, strict=True):
+                    if count > 1:
+                        where = order[start : start + count]  # one token's positions, ascending
+                        earlier, later = np.triu_indices(count, k=1)
+                        rows.append(where[later].astype(np.int32))
+                        copies.append(where[earlier].astype(np.int32))
+                row, copy = np.concatenate(rows), np.concatenate(copies)
+                by_row = np.argsort(row, kind="stable")
+                self._pairs = (row[by_row], copy[by_row])
+        return self._pairs
+
+
+def detector_rows(w: torch.Tensor, z: torch.Tensor | None, rows: torch.Tensor, ids: TokenIds | None) -> dict[str, np.ndarray]:
     """Every detector for a block of rows: ``w`` (c, kk) holds the weights of query rows ``rows``
     over keys ``0..kk-1`` (times ``z``, the row sums, when ``z`` is not None: unnormalised
     exponentials); ``ids`` the token ids of every key (None: not a square kind)."""
@@ -49,7 +84,6 @@ def detector_rows(w: torch.Tensor, z: torch.Tensor | None, rows: torch.Tensor, i
     if ids is None or kk == 0:
         return {name: np.full(c, np.nan) for name in DETECTORS}
     rows = rows.to(w.device)
-    ids = ids.to(w.device)
     norm = torch.ones(c, dtype=torch.float64, device=w.device) if z is None else z.double()
     index = torch.arange(c, device=w.device)
 
@@ -61,26 +95,50 @@ def detector_rows(w: torch.Tensor, z: torch.Tensor | None, rows: torch.Tensor, i
         out[ok] = w[index[ok], cols[ok]].double()
         return out
 
-    out: dict[str, torch.Tensor] = {}
-    out["first"] = w[:, 0].double() / norm
-    previous = at(-1) / norm
-    out["previous"] = torch.where(rows >= 1, previous, torch.full_like(previous, float("nan")))
-    out["local"] = (
-        sum((at(d) for d in range(-LOCAL_WINDOW, LOCAL_WINDOW + 1)), torch.zeros(c, dtype=torch.float64, device=w.device)) / norm
-    )
-    keys = torch.arange(kk, device=w.device)
-    mine = ids[rows][:, None]
-    earlier = keys[None, :] < rows[:, None]
-    same = (ids[None, :kk] == mine) & earlier
-    has_copy = same.any(-1)
     nan = torch.full((c,), float("nan"), dtype=torch.float64, device=w.device)
-    duplicate = (w * same).sum(-1, dtype=torch.float64) / norm
-    out["duplicate"] = torch.where(has_copy, duplicate, nan)
-    before = torch.cat([torch.full((1,), -1, dtype=ids.dtype, device=w.device), ids[: kk - 1]])
-    follows = (before[None, :] == mine) & (keys[None, :] <= rows[:, None]) & (keys[None, :] >= 1)
-    induction = (w * follows).sum(-1, dtype=torch.float64) / norm
-    out["induction"] = torch.where(has_copy, induction, nan)
+    local = torch.zeros(c, dtype=torch.float64, device=w.device)
+    for d in range(-LOCAL_WINDOW, LOCAL_WINDOW + 1):
+        local += at(d)
+    duplicate, induction, has_copy = _copy_sums(w, rows, ids)
+    out = {
+        "first": w[:, 0].double() / norm,
+        "previous": torch.where(rows >= 1, at(-1) / norm, nan),
+        "local": local / norm,
+        "duplicate": torch.where(has_copy, duplicate / norm, nan),
+        "induction": torch.where(has_copy, induction / norm, nan),
+    }
     return {name: out[name].cpu().numpy() for name in DETECTORS}
+
+
+def _copy_sums(w: torch.Tensor, rows: torch.Tensor, ids: TokenIds) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per row: the weight on earlier copies of its token, on the tokens after them, and whether
+    it has any. From the sorted pairs for a contiguous block of rows, else by dense masks."""
+    import torch
+
+    c, kk = w.shape
+    pairs = ids.pairs()
+    first, last = int(rows[0]), int(rows[-1])
+    if pairs is not None and last - first + 1 == c:
+        pair_rows, pair_copies = pairs
+        lo, hi = np.searchsorted(pair_rows, [first, last + 1])
+        r = torch.from_numpy(pair_rows[lo:hi].astype(np.int64) - first).to(w.device)
+        k = torch.from_numpy(pair_copies[lo:hi].astype(np.int64)).to(w.device)
+        duplicate = torch.zeros(c, dtype=torch.float64, device=w.device)
+        duplicate.index_add_(0, r, w[r, k].double())
+        after = k + 1  # at most the row itself: a copy comes before its row
+        ok = after < kk
+        induction = torch.zeros(c, dtype=torch.float64, device=w.device)
+        induction.index_add_(0, r[ok], w[r[ok], after[ok]].double())
+        has_copy = torch.zeros(c, dtype=torch.bool, device=w.device)
+        has_copy[r] = True
+        return duplicate, induction, has_copy
+    id_tensor = torch.from_numpy(ids.ids).to(w.device)
+    keys = torch.arange(kk, device=w.device)
+    mine = id_tensor[rows][:, None]
+    same = (id_tensor[None, :kk] == mine) & (keys[None, :] < rows[:, None])
+    before = torch.cat([torch.full((1,), -1, dtype=id_tensor.dtype, device=w.device), id_tensor[: kk - 1]])
+    follows = (before[None, :] == mine) & (keys[None, :] <= rows[:, None]) & (keys[None, :] >= 1)
+    return (w * same).sum(-1, dtype=torch.float64), (w * follows).sum(-1, dtype=torch.float64), same.any(-1)
 
 
 def reference_detectors(weights: np.ndarray, tokens: Sequence[str]) -> dict[str, float]:

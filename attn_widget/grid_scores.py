@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .detectors import token_ids
+from .detectors import TokenIds
 from .metrics import GRID_METRICS
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class GridScores:
         self.key = key
         self.layers, self.heads, self.n_q, self.n_k = kind.shape
         self.square = kind.id in ("self", "encoder", "decoder") and self.n_q == self.n_k
-        self.ids = token_ids(kind.keys.tokens) if self.square else None  # for the detectors
+        self.ids = TokenIds(kind.keys.tokens) if self.square else None  # for the detectors
         self.exact = np.zeros((self.layers, self.heads), dtype=bool)
         self._exact_values = {m: np.zeros((self.layers, self.heads), dtype=np.float32) for m in GRID_METRICS}
         self._estimates = {m: np.zeros((self.layers, self.heads), dtype=np.float32) for m in GRID_METRICS}

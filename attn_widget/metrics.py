@@ -120,7 +120,7 @@ GRID_METRICS: dict[str, GridMetric] = {
 
 
 def _every_head(attention: np.ndarray, metric: GridMetric, tokens: Sequence[str] | None = None) -> np.ndarray:
-    from .detectors import token_ids
+    from .detectors import TokenIds
     from .head_source import ValueHead
     from .tiles import TileEngine
 
@@ -128,7 +128,7 @@ def _every_head(attention: np.ndarray, metric: GridMetric, tokens: Sequence[str]
     layers, heads = array.shape[:2]
     out = np.empty((layers, heads), dtype=np.float32)
     engine = TileEngine()
-    ids = None if tokens is None else token_ids(tokens)
+    ids = None if tokens is None else TokenIds(tokens)
     for layer in range(layers):
         for head in range(heads):
             done = engine.full_pass(

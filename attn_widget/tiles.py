@@ -31,6 +31,8 @@ from .head_source import HeadSource
 if TYPE_CHECKING:
     import torch
 
+    from .detectors import TokenIds
+
 #: A tile has at most this many blocks (256 x 256): 128 KiB of dec3 codes + 256 KiB of positions.
 MAX_TILE_BLOCKS = 256 * 256
 #: The base level: the finest power-of-two block size with at most this many blocks a side.
@@ -264,7 +266,7 @@ class TileEngine:
         *,
         metrics: bool = False,
         square: bool = True,
-        ids: np.ndarray | None = None,
+        ids: TokenIds | None = None,
         pause: Callable[[], None] | None = None,
     ) -> FullPass:
         """One pass over every row of ``source``: log-sum-exp, base level, optional row metrics
@@ -380,7 +382,7 @@ def _compute_tile(source: HeadSource, lse: torch.Tensor | None, window: Window, 
 
 
 def _full_pass(
-    source: HeadSource, *, metrics: bool, square: bool, ids: np.ndarray | None, pause: Callable[[], None] | None
+    source: HeadSource, *, metrics: bool, square: bool, ids: TokenIds | None, pause: Callable[[], None] | None
 ) -> FullPass:
     import torch
 
@@ -398,7 +400,7 @@ def _full_pass(
         entropy = np.empty(n_q, dtype=np.float64) if metrics else None
         max_off = np.empty(n_q, dtype=np.float32) if metrics else None
         found = {name: np.empty(n_q, dtype=np.float64) for name in DETECTORS} if metrics else {}
-        id_tensor = torch.from_numpy(ids) if ids is not None and square else None
+        id_tensor = ids if square else None
         pad = 0.0 if source.signed else float("-inf")
         for r0 in range(0, n_q, step):
             if pause is not None:
@@ -514,13 +516,13 @@ def _max_off_values(block: np.ndarray, r0: int, square: bool) -> np.ndarray:
     return np.max(block, axis=-1, where=keep, initial=-np.inf).astype(np.float32)
 
 
-def row_stats(source: HeadSource, rows: np.ndarray, *, square: bool, ids: np.ndarray | None = None) -> RowStats:
+def row_stats(source: HeadSource, rows: np.ndarray, *, square: bool, ids: TokenIds | None = None) -> RowStats:
     """Every row metric of the query ``rows`` only (a sample)."""
     import torch
 
     from .detectors import detector_rows
 
-    id_tensor = torch.from_numpy(ids) if ids is not None and square else None
+    id_tensor = ids if square else None
 
     with torch.no_grad():
         idx = torch.as_tensor(rows, dtype=torch.long, device=source.device)

@@ -125,3 +125,13 @@ def _decode(codes: np.ndarray) -> np.ndarray:
     from attn_widget.encoding import decode_dec3
 
     return decode_dec3(codes)
+
+
+def test_the_dense_fallback_for_texts_with_too_many_copies_gives_the_same_numbers(probe_widget, monkeypatch):
+    from attn_widget import detectors
+
+    monkeypatch.setattr(detectors, "MAX_PAIRS", 0)  # as for a text that repeats a few tokens thousands of times
+    w = AttentionWidget(probe_widget.capture)
+    assert w._grid(w.kind).ids.pairs() is None
+    for metric in ("duplicate_token", "induction"):
+        np.testing.assert_allclose(w.scores(metric), probe_widget.scores(metric), rtol=1e-6)
