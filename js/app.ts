@@ -84,7 +84,8 @@ export class AttentionApp {
     const heatPanel = div("attn-heat-panel");
     this.title = div("attn-title");
     const hint = div("attn-hint");
-    hint.textContent = "hover for exact weights · click to select · scroll to zoom · drag to pan · double-click to reset";
+    hint.textContent =
+      "hover for exact weights · click to select · shift-drag for several queries · scroll to zoom · drag to pan · double-click to reset";
     heatPanel.append(this.title, hint);
     const stripPanel = div("attn-strip-panel");
     body.append(gridPanel, heatPanel);
