@@ -112,9 +112,12 @@ class SaliencyCache:
         word = s.target.token if s.target.token is not None else s.target.description
         after = f"after {t} {s.tokens[t]!r}"
         if method == "attention_x_gradient":
+            axg = s.attention_x_gradient
+            rows = axg[slice(None) if layer < 0 else [layer]][:, slice(None) if head < 0 else [head], t]
+            which = f"layer {layer} head {head}" if layer >= 0 and head >= 0 else f"mean of {rows.shape[0] * rows.shape[1]} heads"
             return StripVector(
-                s.attention_x_gradient[layer, head, t],
-                f"attention × gradient (A·∂L/∂A), layer {layer} head {head}, row {after}, target {word!r}",
+                rows.mean(axis=(0, 1)),
+                f"attention × gradient (A·∂L/∂A), {which}, row {after}, target {word!r}",
             )
         if method == "rollout":
             key = (method, -1, -1)
