@@ -586,6 +586,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
                 self._load_kind()
         finally:
             self._ready = True
+        self._send_queries_row()  # the selected queries kept, for the new kind's head
         self._start_refiner()
 
     @traitlets.observe("grid_metric", "flow_span")

@@ -515,7 +515,8 @@ export class AttentionApp {
 
   /** Lazy widgets: ask for the overview of the head under a pointer that rests on the grid. */
   private prefetch(layer: number, head: number): void {
-    if (this.store.isEager) return;
+    // an aggregate costs the kernel a pass over every head it averages: only on a click
+    if (this.store.isEager || layer < 0 || head < 0) return;
     this.store.prefetch(this.heatmap.specsFor({ ...this.headRef(), layer, head }));
   }
 

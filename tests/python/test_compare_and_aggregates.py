@@ -90,3 +90,11 @@ def test_queries_sync_sorted_and_the_strip_row_is_their_exact_mean():
     assert w._queries_row["head"] == 1
     w.queries = []
     assert w._queries_row == {}
+
+
+def test_selected_queries_follow_a_kind_switch():
+    model, tokenizer = tiny_family("bart")
+    w = AttentionWidget.from_model(model, tokenizer, "The cat sat on the mat.", queries=[1, 2])
+    w.kind = "cross"
+    assert w._queries_row["kind"] == "cross" and w.queries == [1, 2]
+    np.testing.assert_allclose(w.queries_row(), w.capture.attention(0, 0, "cross")[[1, 2]].mean(0), atol=1e-7)
