@@ -64,6 +64,7 @@ export class AttentionApp {
       {
         kind: (id) => this.save({ kind: id }),
         metric: (id) => this.save({ grid_metric: id }),
+        compareQuantity: (id) => this.save({ heatmap_quantity: id }),
         resetZoom: () => this.heatmap.resetView(),
         clearSelection: () => this.save({ query: -1, key: -1 }),
       },
@@ -257,6 +258,7 @@ export class AttentionApp {
     this.store.setEager(this.model.get("_attention_data"));
     const labels = this.compareLabels();
     this.heatmap.setCompare(labels);
+    this.controls.setCompare(labels, quantity);
     if (quantity === "attention_x_gradient") this.heatmap.setQuantity("A·∂L/∂A", "|attention × gradient|");
     else if (quantity === "difference" && labels) this.heatmap.setQuantity("weight", `${labels[1]} − ${labels[0]}`);
     else if (labels) this.heatmap.setQuantity("weight", `attention weight (${quantity === "b" ? labels[1] : labels[0]})`);

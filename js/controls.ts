@@ -1,9 +1,12 @@
-// The toolbar: which score colours the grid, and buttons to reset the zoom and clear the selection.
+// The toolbar: which score colours the grid, what a comparison's heatmap shows, and buttons to
+// reset the zoom and clear the selection.
 import type { KindOption, MetricOption } from "./types";
 
 export interface ControlEvents {
   kind(id: string): void;
   metric(id: string): void;
+  /** A comparison's heatmap: "difference" (b - a), "a" or "b". */
+  compareQuantity(id: string): void;
   resetZoom(): void;
   clearSelection(): void;
 }
@@ -13,6 +16,8 @@ export class Controls {
   private readonly select: HTMLSelectElement;
   private readonly kindLabel: HTMLLabelElement;
   private readonly kindSelect: HTMLSelectElement;
+  private readonly compareLabel: HTMLLabelElement;
+  private readonly compareSelect: HTMLSelectElement;
   private readonly reset: HTMLButtonElement;
   private readonly selection: HTMLSpanElement;
 
@@ -28,7 +33,11 @@ export class Controls {
     this.kindSelect = select("attn-kind");
     this.kindLabel = labelled("attention ", this.kindSelect);
     this.kindLabel.hidden = true; // only models with several kinds (encoder-decoder) show it
-    this.el.append(this.kindLabel, labelled("grid colour ", this.select), this.reset, clear, this.selection);
+    this.compareSelect = select("attn-compare-quantity");
+    this.compareLabel = labelled("heatmap ", this.compareSelect);
+    this.compareLabel.hidden = true; // only comparisons (AttentionWidget.compare) show it
+    this.el.append(this.kindLabel, labelled("grid colour ", this.select), this.compareLabel, this.reset, clear, this.selection);
+    this.compareSelect.addEventListener("change", () => events.compareQuantity(this.compareSelect.value), { signal });
     this.kindSelect.addEventListener("change", () => events.kind(this.kindSelect.value), { signal });
     this.select.addEventListener("change", () => events.metric(this.select.value), { signal });
     this.reset.addEventListener("click", () => events.resetZoom(), { signal });
@@ -42,6 +51,19 @@ export class Controls {
   setKinds(options: KindOption[], current: string): void {
     fillSelect(this.kindSelect, options, current);
     this.kindLabel.hidden = options.length < 2;
+  }
+
+  /** A comparison's runs [a, b] and what the heatmap shows; null hides the control. */
+  setCompare(labels: [string, string] | null, quantity: string): void {
+    this.compareLabel.hidden = !labels;
+    if (!labels) return;
+    const [a, b] = labels;
+    const options = [
+      { id: "difference", label: `${b} − ${a}` },
+      { id: "a", label: `${a} only` },
+      { id: "b", label: `${b} only` },
+    ];
+    fillSelect(this.compareSelect, options, quantity);
   }
 
   setZoomed(zoomed: boolean): void {

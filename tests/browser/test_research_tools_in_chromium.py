@@ -91,8 +91,16 @@ def test_a_comparison_shows_b_minus_a_with_its_sign_and_both_runs_in_the_tooltip
     page.mouse.move(*cell_center(page, "attn-grid", 2, 3))
     text = tooltip_text(page)
     assert "Jensen-Shannon" in text and text.endswith(format_value(w.scores("js_divergence")[2, 3])), text
-    # the colour scale is centred on zero: a cell with b - a = 0 is white-ish, the sign picks red or blue
-    assert page.locator("[data-testid=attn-heatmap]").evaluate("c => c.dataset.status") == ""
+    # the toolbar switches the heatmap to one run's weights, in Python too
+    control = page.locator("[data-testid=attn-compare-quantity]")
+    assert control.locator("option").all_text_contents() == ["corrupted − clean", "clean only", "corrupted only"]
+    control.select_option("b")
+    kernel_synced(page)
+    assert w.heatmap_quantity == "b"
+    page.locator("[data-testid=attn-widget][data-head-shown='0,0']").wait_for()
+    page.mouse.move(*cell_center(page, "attn-heatmap", 1, 8))
+    assert f"weight {format_value(b[0, 0, 1, 8])}" in tooltip_text(page)
+    assert "attention weights of corrupted" in page.locator(".attn-title").text_content()
 
 
 def test_query_spans_sync_both_ways_and_the_strip_shows_their_mean_row(page, mount):
