@@ -217,8 +217,14 @@ def _check_example(example: Any, n_texts: int) -> int:
     return index
 
 
-def _check_length(config: Any, n_tokens: int, what: str) -> None:
+def position_limit(config: Any) -> int | None:
+    """The most positions the model accepts, when its config says."""
     limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    return None if limit is None else int(limit)
+
+
+def _check_length(config: Any, n_tokens: int, what: str) -> None:
+    limit = position_limit(config)
     if limit is not None and n_tokens > int(limit):
         raise ValueError(
             f"{what} is {n_tokens} tokens long but the model accepts at most {limit} positions; "

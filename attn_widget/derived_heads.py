@@ -20,7 +20,7 @@ Part = tuple["HeadSource", "torch.Tensor | None"]  # a source and its lse (None 
 
 def _weights(part: Part, out: torch.Tensor, rows: slice | torch.Tensor, k0: int, k1: int) -> None:
     """The part's weights for rows x [k0, k1) into ``out`` (0 where attention is masked)."""
-    import torch
+    from .tiles import safe_lse
 
     source, lse = part
     limit = min(k1, max(k0, source.key_limit(*_row_range(rows))))
@@ -28,9 +28,7 @@ def _weights(part: Part, out: torch.Tensor, rows: slice | torch.Tensor, k0: int,
         source.fill(out[:, : limit - k0], rows, k0, limit)
     out[:, limit - k0 :].fill_(0.0)
     if lse is not None:
-        row_lse = lse[rows].to(out.device)
-        safe = torch.where(torch.isneginf(row_lse), torch.full_like(row_lse, float("inf")), row_lse)
-        out[:, : limit - k0].sub_(safe[:, None]).exp_()
+        out[:, : limit - k0].sub_(safe_lse(lse[rows].to(out.device))[:, None]).exp_()
 
 
 def _row_range(rows: slice | torch.Tensor) -> tuple[int, int]:

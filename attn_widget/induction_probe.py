@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .capture import capture_ids
+from .capture import capture_ids, position_limit
 from .capture_result import Capture
 
 if TYPE_CHECKING:
@@ -33,12 +33,11 @@ def induction_capture(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     import torch
 
     ids = torch.tensor([probe_ids(tokenizer, length, seed)])
-    config = getattr(model, "config", None)
-    limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
-    if limit is not None and ids.shape[1] > int(limit):
+    limit = position_limit(getattr(model, "config", None))
+    if limit is not None and ids.shape[1] > limit:
         extra = ids.shape[1] - 2 * length
         raise ValueError(
-            f"length must be at most {(int(limit) - extra) // 2} for this model (it accepts {limit} positions, "
+            f"length must be at most {(limit - extra) // 2} for this model (it accepts {limit} positions, "
             f"and the probe is {'a first token and ' if extra else ''}two copies of length tokens), got {length}"
         )
     encoded: dict[str, Any] = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}

@@ -9,7 +9,6 @@ standard error, or a maximum that is a lower bound) long before every row has be
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -119,8 +118,7 @@ GRID_METRICS: dict[str, GridMetric] = {
 }
 
 
-def _every_head(attention: np.ndarray, metric: GridMetric, tokens: Sequence[str] | None = None) -> np.ndarray:
-    from .detectors import TokenIds
+def _every_head(attention: np.ndarray, metric: GridMetric) -> np.ndarray:
     from .head_source import ValueHead
     from .tiles import TileEngine
 
@@ -128,7 +126,6 @@ def _every_head(attention: np.ndarray, metric: GridMetric, tokens: Sequence[str]
     layers, heads = array.shape[:2]
     out = np.empty((layers, heads), dtype=np.float32)
     engine = TileEngine()
-    ids = None if tokens is None else TokenIds(tokens)
     for layer in range(layers):
         for head in range(heads):
             done = engine.full_pass(
@@ -136,7 +133,6 @@ def _every_head(attention: np.ndarray, metric: GridMetric, tokens: Sequence[str]
                 ValueHead(array[layer, head]),
                 metrics=True,
                 square=array.shape[-1] == array.shape[-2],
-                ids=ids,
             )
             assert done.stats is not None
             out[layer, head] = metric.exact(done.stats)

@@ -332,7 +332,7 @@ def _chunk_rows(n_cols: int, multiple: int) -> int:
     return max(multiple, (CHUNK_CELLS // max(1, n_cols)) // multiple * multiple)
 
 
-def _safe_lse(lse: torch.Tensor) -> torch.Tensor:
+def safe_lse(lse: torch.Tensor) -> torch.Tensor:
     """A row that may attend to nothing has lse = -inf; +inf instead makes all its weights 0."""
     import torch
 
@@ -351,7 +351,7 @@ def _compute_tile(source: HeadSource, lse: torch.Tensor | None, window: Window, 
     values = np.empty((rows_out, cols_out), dtype=np.float32)
     where = None if br == bc == 1 else np.empty((rows_out, cols_out), dtype=np.uint32)
     pad = 0.0 if source.signed else float("-inf")
-    safe = None if lse is None else _safe_lse(lse)
+    safe = None if lse is None else safe_lse(lse)
     for r0 in range(q0, q1, step):
         r1 = min(q1, r0 + step)
         height = -(-(r1 - r0) // br) * br
@@ -438,7 +438,7 @@ def _full_pass(
                     z = logits.sum(-1)
                 row_lse = m[:, 0] + torch.log(z)
                 lse[r0:r1] = row_lse  # type: ignore[index]
-                safe = _safe_lse(row_lse)
+                safe = safe_lse(row_lse)
                 if metrics:
                     ent = torch.where(z > 0, torch.log(z) - et / z, torch.zeros_like(z))
                     entropy[r0:r1] = ent.double().cpu().numpy()  # type: ignore[index]
@@ -547,7 +547,7 @@ def row_stats(source: HeadSource, rows: np.ndarray, *, square: bool, ids: TokenI
         found = detector_rows(e, z, idx, id_tensor)
         et = e.mul_(buf).sum(-1)
         ent = torch.where(z > 0, torch.log(z) - et / z, torch.zeros_like(z))
-        lse = _safe_lse(m[:, 0] + torch.log(z))
+        lse = safe_lse(m[:, 0] + torch.log(z))
         return RowStats(
             np.asarray(rows), ent.double().cpu().numpy(), torch.exp(off - lse).cpu().numpy().astype(np.float32), found
         )

@@ -27,7 +27,16 @@ from .grid_scores import EXACT_CELLS, Foreground, GridScores, Refiner
 from .head_source import ValueHead
 from .linked_saliency import SALIENCY_METRICS, SaliencyCache
 from .metrics import GRID_METRICS
-from .protocol import COMPARE_QUANTITIES, QUANTITIES, ProtocolError, parse_tile_request, reply, tile_payload, where_bytes
+from .protocol import (
+    COMPARE_QUANTITIES,
+    QUANTITIES,
+    VERSIONED,
+    ProtocolError,
+    parse_tile_request,
+    reply,
+    tile_payload,
+    where_bytes,
+)
 from .saliency_traits import SaliencyTraits
 from .standalone_page import DEFAULT_MAX_BYTES as DEFAULT_PAGE_BYTES
 from .standalone_page import build_page, check_heads, write_page
@@ -610,11 +619,8 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
             self.set_trait("_queries_row", {})
             return
         quantity, kind, layer, head = self.heatmap_quantity, self.kind, self.layer, self.head
-        version = self._saliency_version if quantity == "attention_x_gradient" else 0
         with self._foreground:
-            source = self._source(quantity, kind, layer, head)
-            lse = self._engine.lse(self._engine_key(quantity, kind, layer, head, version), source) if source.logits else None
-            row = mean_rows(source, lse, self.queries)
+            row = mean_rows(*self._part(quantity, kind, layer, head), self.queries)
         self.set_trait(
             "_queries_row",
             {
@@ -624,7 +630,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
                 "layer": layer,
                 "head": head,
                 "quantity": quantity,
-                "version": version,
+                "version": self._version_of(quantity),
                 "queries": list(self.queries),
                 "shape": [int(row.size)],
                 "encoding": "dec3",
@@ -638,11 +644,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         rows = self.queries or ([self.query] if self.query >= 0 else [])
         if not rows:
             raise ValueError("no query is selected: set w.query or w.queries first")
-        quantity, kind, layer, head = self.heatmap_quantity, self.kind, self.layer, self.head
-        version = self._saliency_version if quantity == "attention_x_gradient" else 0
-        source = self._source(quantity, kind, layer, head)
-        lse = self._engine.lse(self._engine_key(quantity, kind, layer, head, version), source) if source.logits else None
-        return mean_rows(source, lse, rows)
+        return mean_rows(*self._part(self.heatmap_quantity, self.kind, self.layer, self.head), rows)
 
     def _send_grid(self) -> None:
         with self._sync_lock:
@@ -729,11 +731,17 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         return MeanHead(parts, signed=quantity in ("attention_x_gradient", "difference"))
 
     def _part(self, quantity: str, kind: str, layer: int, head: int) -> Part:
-        source = self._head_source(quantity, kind, layer, head)
+        """A head's (or an aggregate's) source with its rows' log-sum-exp when it has logits,
+        cached by the tile engine."""
+        source = self._source(quantity, kind, layer, head)
         if not source.logits:
             return source, None
-        version = self._saliency_version if quantity == "attention_x_gradient" else 0
-        return source, self._engine.lse(self._engine_key(quantity, kind, layer, head, version), source)
+        key = self._engine_key(quantity, kind, layer, head, self._version_of(quantity))
+        return source, self._engine.lse(key, source)
+
+    def _version_of(self, quantity: str) -> int:
+        """The saliency version a quantity is at (0 for those that do not change with the target)."""
+        return self._saliency_version if quantity in VERSIONED else 0
 
     def _head_source(self, quantity: str, kind: str, layer: int, head: int) -> Any:
         if quantity == "attention_x_gradient":

@@ -18,7 +18,7 @@ from attn_widget import AttentionWidget  # noqa: E402
 from attn_widget.demo import DEMO_TEXT, load_packaged_model  # noqa: E402
 from tests.support.chromium import ORIGIN, launch, serve  # noqa: E402
 from tests.support.fake_kernel import Bridge, initial_state, use_recording_comms  # noqa: E402
-from tests.support.widget_page import cell_center  # noqa: E402
+from tests.support.widget_page import cell_center, shift_drag_rows  # noqa: E402
 
 OUT = ROOT / "docs"
 PARAGRAPH = (
@@ -133,14 +133,7 @@ def main() -> None:
     spanned = AttentionWidget.from_model(model, tokenizer, DEMO_TEXT, layer=2, head=9)
 
     def shift_drag(page: Any) -> None:  # select queries 1-4 ("the cat sat on")
-        x, y0 = cell_center(page, "attn-heatmap", 1, 0)
-        _, y1 = cell_center(page, "attn-heatmap", 4, 0)
-        page.keyboard.down("Shift")
-        page.mouse.move(x, y0)
-        page.mouse.down()
-        page.mouse.move(x, y1, steps=4)
-        page.mouse.up()
-        page.keyboard.up("Shift")
+        shift_drag_rows(page, 1, 4, steps=4)
         page.wait_for_function("() => (window.__inflight ?? 0) === 0")
         page.evaluate("() => window.__views[0].model.pull()")
         page.wait_for_timeout(200)

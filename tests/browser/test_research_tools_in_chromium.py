@@ -5,7 +5,7 @@ import numpy as np
 
 from attn_widget import AttentionWidget
 from attn_widget.encoding import format_value
-from tests.support.widget_page import cell_center, kernel_synced, tooltip_text
+from tests.support.widget_page import cell_center, kernel_synced, shift_drag_rows, tooltip_text
 
 TOKENS = "the cat sat on the mat and the cat ran".split()
 
@@ -107,14 +107,7 @@ def test_query_spans_sync_both_ways_and_the_strip_shows_their_mean_row(page, mou
     a = _attention()
     w = AttentionWidget(a, TOKENS)
     mount(w)
-    x, y0 = cell_center(page, "attn-heatmap", 2, 0)
-    _, y1 = cell_center(page, "attn-heatmap", 5, 0)
-    page.keyboard.down("Shift")
-    page.mouse.move(x, y0)
-    page.mouse.down()
-    page.mouse.move(x, y1, steps=5)
-    page.mouse.up()
-    page.keyboard.up("Shift")
+    shift_drag_rows(page, 2, 5)
     kernel_synced(page)
     assert w.queries == [2, 3, 4, 5]
     _pull(page)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support.lab import jupyter_lab, open_and_run_all, write_notebook
-from tests.support.widget_page import cell_center, outline_at
+from tests.support.widget_page import cell_center, outline_at, shift_drag_rows
 
 pytestmark = pytest.mark.e2e
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -102,14 +102,7 @@ def test_query_spans_sync_both_ways_in_a_real_kernel(lab: dict[str, Any], browse
         heatmap = page.locator("[data-testid=attn-heatmap]")
         page.wait_for_function("h => h.dataset.queries === '1,4'", arg=heatmap.element_handle(), timeout=30_000)
         heatmap.scroll_into_view_if_needed()
-        x, y0 = cell_center(page, "attn-heatmap", 2, 0)
-        _, y1 = cell_center(page, "attn-heatmap", 6, 0)
-        page.keyboard.down("Shift")
-        page.mouse.move(x, y0)
-        page.mouse.down()
-        page.mouse.move(x, y1, steps=6)
-        page.mouse.up()
-        page.keyboard.up("Shift")
+        shift_drag_rows(page, 2, 6, steps=6)
         _wait_for(lambda: _read(lab["root"] / "queries.json") == [2, 3, 4, 5, 6], 30, "w.queries == [2..6] in the kernel")
         page.wait_for_function(
             "() => document.querySelector('.attn-caption').textContent.startsWith('mean attention from queries 2–6')",

@@ -24,6 +24,18 @@ def cell_center(page: Any, testid: str, row: int, col: int, nth: int = 0) -> tup
     )
 
 
+def shift_drag_rows(page: Any, first: int, last: int, steps: int = 5) -> None:
+    """Hold Shift and drag down the heatmap's column 0 from query row ``first`` to ``last``."""
+    x, y0 = cell_center(page, "attn-heatmap", first, 0)
+    _, y1 = cell_center(page, "attn-heatmap", last, 0)
+    page.keyboard.down("Shift")
+    page.mouse.move(x, y0)
+    page.mouse.down()
+    page.mouse.move(x, y1, steps=steps)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+
+
 def tooltip_text(page: Any) -> str:
     tip = page.locator("[data-testid=attn-tooltip]").first
     tip.wait_for(state="visible")
