@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .widget import AttentionWidget
+from .widget.attention_widget import AttentionWidget
 
 DEMO_TEXT = "The cat sat on the mat because it was tired."
 

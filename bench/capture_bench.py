@@ -46,7 +46,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 
     import torch
 
-    from attn_widget.capture import capture_ids
+    from attn_widget.capturing.run import capture_ids
     from bench.models import SHAPES, IdTokenizer, build, random_ids
 
     device, n, mode = spec["device"], spec["n"], spec["mode"]

@@ -43,8 +43,8 @@ import json, os, sys, threading, time
 sys.path.insert(0, {root!r})
 import torch
 from bench.models import IdTokenizer, build, random_ids
-from attn_widget import AttentionWidget
-from attn_widget.capture import capture_ids
+from attn_widget import AttentionWidget  # noqa: E402
+from attn_widget.capturing.run import capture_ids
 
 def _rss():
     with open('/proc/self/status') as f:
@@ -88,7 +88,7 @@ def _report(path):
                "grid_progress": list(w.grid_progress)}}, open(path, "w"))
 def _watch_cells(ask, answer):
     # the bench hovers cells in the page; the weights Python computes for them, rows recomputed
-    from attn_widget.encoding import format_value
+    from attn_widget.wire.dec3 import format_value
     from bench.exact_rows import exact_rows
     while not os.path.exists(ask):
         time.sleep(0.2)

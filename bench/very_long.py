@@ -85,8 +85,8 @@ def main() -> None:
     from ipywidgets.widgets.widget import _remove_buffers
 
     from attn_widget import AttentionWidget
-    from attn_widget.capture import capture_ids
-    from attn_widget.capture_memory import available_bytes, capture_need
+    from attn_widget.capturing.memory import available_bytes, capture_need
+    from attn_widget.capturing.run import capture_ids
     from bench.models import IdTokenizer, build, random_ids
 
     n = args.n

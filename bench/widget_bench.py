@@ -78,7 +78,7 @@ def wire_bytes(state: dict[str, Any]) -> int:
 def measure(browser: Any, n: int, repeats: int, hovers: int, source: str = "array") -> dict[str, Any]:
     capture_ms = None
     if source == "capture":  # the scalable path: a real model's queries and keys, heads on request
-        from attn_widget.capture import capture_ids
+        from attn_widget.capturing.run import capture_ids
         from bench.models import IdTokenizer, build, random_ids
 
         model = build("gpt2-small", max(n, 1024))

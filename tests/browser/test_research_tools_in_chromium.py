@@ -4,7 +4,7 @@ Python computed, and every click reaches Python."""
 import numpy as np
 
 from attn_widget import AttentionWidget
-from attn_widget.encoding import format_value
+from attn_widget.wire.dec3 import format_value
 from tests.support.widget_page import cell_center, kernel_synced, shift_drag_rows, tooltip_text
 
 TOKENS = "the cat sat on the mat and the cat ran".split()

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from attn_widget import AttentionWidget
-from attn_widget.standalone_page import PageTooLarge
+from attn_widget.export.page import PageTooLarge
 from tests.support.arrays import softmax_attention
 from tests.support.widget_page import cell_center, tooltip_text
 
@@ -155,7 +155,7 @@ def test_saliency_views_work_in_the_page(offline_page, tmp_path):
 
 
 def test_a_comparison_page_keeps_b_minus_a_and_both_runs_offline(offline_page, tmp_path):
-    from attn_widget.encoding import format_value
+    from attn_widget.wire.dec3 import format_value
 
     a = softmax_attention(layers=2, heads=2, n=N, seed=1)
     b = softmax_attention(layers=2, heads=2, n=N, seed=2)

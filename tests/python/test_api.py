@@ -6,7 +6,7 @@ import torch
 import traitlets
 
 from attn_widget import AttentionWidget
-from attn_widget.metrics import max_off_diagonal, mean_row_entropy
+from attn_widget.engine.metrics import max_off_diagonal, mean_row_entropy
 from tests.support.arrays import TOKENS, softmax_attention
 
 

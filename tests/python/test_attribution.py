@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from attn_widget import attribution as attr
-from attn_widget.gates import gated
+from attn_widget.attribution.gates import gated
 from tests.support.models import tiny_family
 
 TEXT = "A child painted a picture of a horse. My favourite animal is the"

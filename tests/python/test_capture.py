@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from attn_widget import AttentionWidget, Capture, capture
-from attn_widget.capture import _shift_right
+from attn_widget.capturing.run import _shift_right
 from tests.support.models import minilm, tiny_family, tiny_gpt2
 
 TEXT = "The cat sat on the mat because it was tired."
@@ -237,7 +237,7 @@ def test_bad_head_and_kind_requests_name_the_range():
 
 def test_grid_scores_of_a_capture_equal_those_of_its_array():
     """Recomputed heads are scored in torch, arrays in numpy: the grid must not depend on which."""
-    from attn_widget.metrics import max_off_diagonal, mean_row_entropy
+    from attn_widget.engine.metrics import max_off_diagonal, mean_row_entropy
 
     model, tokenizer = tiny_family("llama")
     c = capture(model, tokenizer, TEXT)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from attn_widget import capture_memory
-from attn_widget.capture import capture
+from attn_widget.capturing import memory as capture_memory
+from attn_widget.capturing.run import capture
 from tests.support.models import tiny_family
 
 TEXT = "The quick brown fox jumps over the lazy dog."

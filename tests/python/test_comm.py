@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from attn_widget import AttentionWidget
-from attn_widget.encoding import dec3_bytes
+from attn_widget.wire.dec3 import dec3_bytes
 from tests.support.arrays import TOKENS, softmax_attention
 from tests.support.fake_kernel import frontend_custom, frontend_update, initial_state
 
@@ -210,7 +210,7 @@ def test_the_window_is_state_checked_both_ways(recording):
 
 
 def test_offsets_inside_blocks_travel_in_the_smallest_type_that_holds_them() -> None:
-    from attn_widget.protocol import where_bytes, where_type
+    from attn_widget.wire.protocol import where_bytes, where_type
 
     assert [where_type((b, b)) for b in (2, 16, 32, 256, 512)] == ["u8", "u8", "u16", "u16", "u32"]
     where = np.array([[0, 255], [3, 7]], dtype=np.uint32)
@@ -259,7 +259,7 @@ def test_a_kind_switch_sends_the_query_axis_whenever_it_differs_from_the_new_key
     the query lists must travel again, or the page would read null as "the same as the keys"."""
     import base64
 
-    from attn_widget.capture import capture
+    from attn_widget.capturing.run import capture
     from tests.support.models import tiny_family
 
     model, tokenizer = tiny_family("bart")

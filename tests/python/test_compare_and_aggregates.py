@@ -6,8 +6,8 @@ import pytest
 import traitlets
 
 from attn_widget import AttentionWidget, capture
-from attn_widget.comparison import reference_js
-from attn_widget.encoding import decode_dec3
+from attn_widget.engine.comparison import reference_js
+from attn_widget.wire.dec3 import decode_dec3
 from tests.support.arrays import TOKENS, softmax_attention
 from tests.support.models import tiny_family
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from attn_widget import AttentionWidget
-from attn_widget.capture import capture
+from attn_widget.capturing.run import capture
 from tests.support.models import byte_level_tokenizer
 
 pytest.importorskip("accelerate")

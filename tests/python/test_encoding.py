@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from attn_widget.encoding import (
+from attn_widget.wire.dec3 import (
     E_MAX,
     E_MIN,
     HUGE_NEG,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from attn_widget import AttentionWidget, figure_export
+from attn_widget import AttentionWidget
+from attn_widget.export import figure as figure_export
 from tests.support.arrays import TOKENS, softmax_attention
 from tests.support.fake_kernel import frontend_custom
 

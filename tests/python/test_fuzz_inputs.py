@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from attn_widget import AttentionWidget
-from attn_widget.encoding import dec3_bytes
+from attn_widget.wire.dec3 import dec3_bytes
 from tests.support.arrays import softmax_attention
 from tests.support.fake_kernel import frontend_custom, use_recording_comms
 

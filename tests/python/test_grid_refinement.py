@@ -8,11 +8,11 @@ import threading
 import numpy as np
 import pytest
 
-import attn_widget.widget as widget_module
+import attn_widget.widget.attention_widget as widget_module
 from attn_widget import AttentionWidget
-from attn_widget.encoding import dec3_bytes
-from attn_widget.grid_scores import Refiner
-from attn_widget.metrics import max_off_diagonal, mean_row_entropy
+from attn_widget.engine.grid_scores import Refiner
+from attn_widget.engine.metrics import max_off_diagonal, mean_row_entropy
+from attn_widget.wire.dec3 import dec3_bytes
 from tests.support.fake_kernel import frontend_custom
 
 

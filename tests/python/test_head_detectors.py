@@ -4,9 +4,10 @@ plain loop on a real (tiny, random) model, through the exact pass and the sample
 import numpy as np
 import pytest
 
-from attn_widget import AttentionWidget, grid_scores
-from attn_widget.detectors import LOCAL_WINDOW, reference_detectors
-from attn_widget.encoding import format_value
+from attn_widget import AttentionWidget
+from attn_widget.engine import grid_scores
+from attn_widget.engine.detectors import LOCAL_WINDOW, reference_detectors
+from attn_widget.wire.dec3 import format_value
 from tests.support.models import tiny_family
 
 DETECTOR_FIELDS = {
@@ -122,13 +123,13 @@ def test_the_grid_payload_sends_the_aggregates_python_computes():
 
 
 def _decode(codes: np.ndarray) -> np.ndarray:
-    from attn_widget.encoding import decode_dec3
+    from attn_widget.wire.dec3 import decode_dec3
 
     return decode_dec3(codes)
 
 
 def test_the_dense_fallback_for_texts_with_too_many_copies_gives_the_same_numbers(probe_widget, monkeypatch):
-    from attn_widget import detectors
+    from attn_widget.engine import detectors
 
     monkeypatch.setattr(detectors, "MAX_PAIRS", 0)  # as for a text that repeats a few tokens thousands of times
     w = AttentionWidget(probe_widget.capture)

@@ -91,7 +91,7 @@ def test_a_model_without_a_language_model_head_is_explained_through_a_callable_t
     from attn_widget import attribution
 
     expected = attribution.gradient_x_input(model, tokenizer, TEXT, first_feature)
-    from attn_widget.encoding import dec3_bytes
+    from attn_widget.wire.dec3 import dec3_bytes
 
     assert w._strip_values["data"] == dec3_bytes(expected) and w._strip_values["what"] == "strip"
 

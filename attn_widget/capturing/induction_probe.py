@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .capture import capture_ids, position_limit
-from .capture_result import Capture
+from .model_config import position_limit
+from .result import Capture
+from .run import capture_ids
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .head_source import HeadSource
+from ..capturing.head_source import HeadSource
 
 if TYPE_CHECKING:
     import torch

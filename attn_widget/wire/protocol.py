@@ -14,7 +14,7 @@ from typing import Any, Literal, TypedDict
 
 import numpy as np
 
-from .tiles import MAX_BLOCK, MAX_TILE_BLOCKS, Tile, is_power_of_two, level_of
+from ..engine.tiles import MAX_BLOCK, MAX_TILE_BLOCKS, Tile, is_power_of_two, level_of
 
 #: No message, in either direction, may be larger than this (Jupyter's server silently drops
 #: messages over 10 MiB; a tile is at most 384 KiB).

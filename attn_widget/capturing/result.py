@@ -137,7 +137,7 @@ class Capture:
         cls, attention: Any, tokens: Any, *, special: Sequence[bool] | None = None, example: int | None = None
     ) -> Capture:
         """Wrap a Hugging Face attention tuple, a tensor or an array ``(L, H, N, N)``."""
-        from .encoding import normalize_attention
+        from .arrays import normalize_attention
         from .tokens import check_tokens
 
         array = normalize_attention(attention, example=example)

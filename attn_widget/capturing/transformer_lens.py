@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .capture_result import ArrayKind, Axis, Capture, RecordedKind
-from .encoding import normalize_attention
+from .arrays import normalize_attention
 from .recorder import RecordedCall
+from .result import ArrayKind, Axis, Capture, RecordedKind
 from .tokens import check_tokens
 
 

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .capture import capture, check_text, device_of, layer_count
-from .tokens import readable_tokens
+from ..capturing.model_config import device_of, layer_count
+from ..capturing.run import capture, check_text
+from ..capturing.tokens import readable_tokens
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -54,10 +55,6 @@ class TokenAttribution(np.ndarray):
         if name in info:
             return info[name]
         raise AttributeError(name)
-
-
-#: The name this class had before 0.2; "scores" now means only the grid's values (``w.scores()``).
-Scores = TokenAttribution
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """What the widget shows when it explains a prediction: the saliency of one text for one target,
 recomputed when the target changes, and the per-token strip vectors and per-head grid scores
-derived from it (attribution.py does the computing).
+derived from it (methods.py does the computing).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import attribution
-from .attribution import Saliency
+from . import methods as attribution
+from .methods import Saliency
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import traitlets
 
-from .encoding import dec3_bytes
-from .linked_saliency import SALIENCY_METRICS, STRIP_METHODS, STRIP_SHORT
-from .protocol import COMPARE_QUANTITIES
+from ..attribution.saliency_cache import SALIENCY_METRICS, STRIP_METHODS, STRIP_SHORT
+from ..wire.dec3 import dec3_bytes
+from ..wire.protocol import COMPARE_QUANTITIES
 
 
 class SaliencyTraits(traitlets.HasTraits):

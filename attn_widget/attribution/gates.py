@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .swap_attention import attention_implementation, refuse_unmodelled
+from ..capturing.swap_attention import attention_implementation, refuse_unmodelled
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel

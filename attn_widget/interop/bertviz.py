@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from .capture_result import ArrayKind, Axis, Capture
-from .encoding import normalize_attention
-from .tokens import check_tokens
-from .widget import AttentionWidget
+from ..capturing.arrays import normalize_attention
+from ..capturing.result import ArrayKind, Axis, Capture
+from ..capturing.tokens import check_tokens
+from ..widget.attention_widget import AttentionWidget
 
 _PRETTY = {"Ġ": " ", "▁": " ", "Ċ": "\\n", "ĉ": "\\t"}
 

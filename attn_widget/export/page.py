@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import _bundle
+from ..attribution.saliency_cache import SALIENCY_METRICS, STRIP_METHODS
+from ..wire.dec3 import dec3_bytes
 from .atomic_file import write_atomically
-from .encoding import dec3_bytes
-from .linked_saliency import SALIENCY_METRICS, STRIP_METHODS
 
 if TYPE_CHECKING:
-    from .widget import AttentionWidget
+    from ..widget.attention_widget import AttentionWidget
 
 #: Pages above this are refused unless asked for (a browser opens 50 MB of inline data slowly).
 DEFAULT_MAX_BYTES = 50 * 1000 * 1000
@@ -34,7 +35,6 @@ PAGE_FORMAT = "attn_widget/page"
 # ipywidgets' and anywidget's own traits: the page mounts the bundle itself and needs none of them.
 _FRAMEWORK_TRAITS = ("_model_", "_view_", "_esm", "_css", "_dom_classes", "_anywidget", "layout", "tabbable", "tooltip")
 PAGE_VERSION = 1
-_STATIC = pathlib.Path(__file__).parent / "static"
 
 
 class PageTooLarge(ValueError):
@@ -109,10 +109,8 @@ def build_page(w: AttentionWidget, heads: list[tuple[int, int]], max_bytes: int)
     signed = w._saliency is not None
     compare = w._comparison
     quantities = 3 if compare is not None else 2 if signed else 1
-    bundle = (_STATIC / "widget.js").read_bytes() if (_STATIC / "widget.js").exists() else b""
-    if not bundle:
-        raise RuntimeError("attn_widget's frontend bundle is missing; run `npm ci && npm run build`")
-    css = (_STATIC / "widget.css").read_text(encoding="utf-8") if (_STATIC / "widget.css").exists() else ""
+    bundle = _bundle.js_bytes()
+    css = _bundle.css_text()
     fixed = len(bundle) * 4 // 3 + len(css) + 200 * (n_q + n_k) + 200_000
     estimate = fixed + estimate_bytes(len(heads), n_q, n_k, quantities)
     if estimate > max_bytes:

@@ -119,7 +119,7 @@ GRID_METRICS: dict[str, GridMetric] = {
 
 
 def _every_head(attention: np.ndarray, metric: GridMetric) -> np.ndarray:
-    from .head_source import ValueHead
+    from ..capturing.head_source import ValueHead
     from .tiles import TileEngine
 
     array = np.asarray(attention, dtype=np.float32)

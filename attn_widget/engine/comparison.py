@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .capture_result import Axis, Capture, Kind
+from ..capturing.result import Axis, Capture, Kind
 from .derived_heads import DifferenceHead, Part, _weights
 from .tiles import CHUNK_CELLS
 
@@ -165,7 +165,7 @@ def runs_to_compare(
     """The two runs of ``AttentionWidget.compare``, whatever form they come in: two Captures, two
     attention arrays (with ``tokens``), two texts (with ``model`` and ``tokenizer``), or two
     models (with ``tokenizer``, or a pair of them, and ``text``)."""
-    from .capture import capture
+    from ..capturing.run import capture
 
     if not (isinstance(labels, (tuple, list)) and len(labels) == 2 and all(isinstance(x, str) and x for x in labels)):
         raise ValueError(f"labels must be two non-empty names (for a and b), got {labels!r}")

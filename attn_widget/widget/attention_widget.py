@@ -16,18 +16,22 @@ import anywidget
 import numpy as np
 import traitlets
 
-from .axis_wire import flags_to_json, same_as_keys
-from .capture import capture, capture_generation
-from .capture_result import Capture, Kind
-from .comparison import COMPARE_METRICS, Comparison
-from .derived_heads import MeanHead, Part, mean_rows
-from .encoding import dec3_bytes
-from .figure_export import SaveJob, check_save_arguments, export_request
-from .grid_scores import EXACT_CELLS, Foreground, GridScores, Refiner
-from .head_source import ValueHead
-from .linked_saliency import SALIENCY_METRICS, SaliencyCache
-from .metrics import GRID_METRICS
-from .protocol import (
+from .. import _bundle
+from ..attribution.saliency_cache import SALIENCY_METRICS, SaliencyCache
+from ..capturing.head_source import ValueHead
+from ..capturing.result import Capture, Kind
+from ..capturing.run import capture, capture_generation
+from ..engine.comparison import COMPARE_METRICS, Comparison
+from ..engine.derived_heads import MeanHead, Part, mean_rows
+from ..engine.grid_scores import EXACT_CELLS, Foreground, GridScores, Refiner
+from ..engine.metrics import GRID_METRICS
+from ..engine.tiles import TileEngine
+from ..export.figure import SaveJob, check_save_arguments, export_request
+from ..export.page import DEFAULT_MAX_BYTES as DEFAULT_PAGE_BYTES
+from ..export.page import build_page, check_heads, write_page
+from ..wire.axis import flags_to_json, same_as_keys
+from ..wire.dec3 import dec3_bytes
+from ..wire.protocol import (
     COMPARE_QUANTITIES,
     QUANTITIES,
     VERSIONED,
@@ -38,21 +42,10 @@ from .protocol import (
     where_bytes,
 )
 from .saliency_traits import SaliencyTraits
-from .standalone_page import DEFAULT_MAX_BYTES as DEFAULT_PAGE_BYTES
-from .standalone_page import build_page, check_heads, write_page
-from .tiles import TileEngine
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-_STATIC = pathlib.Path(__file__).parent / "static"
-_BUNDLE = _STATIC / "widget.js"
-# Shown instead of a crash when the package is used from a checkout whose bundle was not built.
-_UNBUILT_ESM = """
-export default { render({ el }) {
-  el.textContent = "attn_widget: the frontend bundle is missing; run `npm ci && npm run build`.";
-} };
-"""
 
 #: Below this many bytes (dec3, 2 per weight) every head travels with the widget: instant head
 #: switches, and it works without a kernel. Above it the views ask for tiles of what they show.
@@ -84,8 +77,8 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     follows.
     """
 
-    _esm = _BUNDLE if _BUNDLE.exists() else _UNBUILT_ESM
-    _css = _STATIC / "widget.css" if (_STATIC / "widget.css").exists() else ""
+    _esm = _bundle.esm()
+    _css = _bundle.css()
 
     # What the views draw. Columns are keys (``tokens``), rows are queries (``_query_tokens``):
     # the same list for self-attention, decoder vs encoder tokens for cross-attention.
@@ -337,7 +330,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         tokens are refused with both token lists. ``w.heatmap_quantity = "a"``
         (or ``"b"``) shows one run's weights.
         """
-        from .comparison import runs_to_compare
+        from ..engine.comparison import runs_to_compare
 
         comparison = runs_to_compare(a, b, tokens, model=model, tokenizer=tokenizer, text=text, labels=tuple(labels))
         return cls(comparison.shown, comparison=comparison, **kwargs)
@@ -356,7 +349,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
         """Show a TransformerLens ``ActivationCache`` (``logits, cache = model.run_with_cache(...)``)
         with ``tokens = model.to_str_tokens(prompt)``: the patterns when the cache kept them, else
         every head rebuilt from its (rotary) queries and keys. See ``attn_widget.transformer_lens_cache``."""
-        from .transformer_lens_cache import capture_from_cache
+        from ..capturing.transformer_lens import capture_from_cache
 
         captured = capture_from_cache(cache, tokens, example=example, causal=causal, attn_scale=attn_scale)
         return cls(captured, **kwargs)
@@ -373,7 +366,7 @@ class AttentionWidget(SaliencyTraits, anywidget.AnyWidget):
     ) -> AttentionWidget:
         """Run ``model`` on ``length`` random tokens repeated once (after a BOS/CLS token) and show
         the grid coloured by the induction score: induction heads light up on the second copy."""
-        from .induction_probe import induction_capture
+        from ..capturing.induction_probe import induction_capture
 
         kwargs.setdefault("grid_metric", "induction")
         return cls(induction_capture(model, tokenizer, length, seed), **kwargs)

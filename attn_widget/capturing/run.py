@@ -15,9 +15,10 @@ import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .capture_memory import check_capture_fits
-from .capture_result import Axis, Capture, Kind, RecordedKind
+from .memory import check_capture_fits
+from .model_config import device_of, layer_count, position_limit
 from .recorder import RecordedCall, recording
+from .result import Axis, Capture, Kind, RecordedKind
 from .tokens import readable_tokens
 
 if TYPE_CHECKING:
@@ -217,12 +218,6 @@ def _check_example(example: Any, n_texts: int) -> int:
     return index
 
 
-def position_limit(config: Any) -> int | None:
-    """The most positions the model accepts, when its config says."""
-    limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
-    return None if limit is None else int(limit)
-
-
 def _check_length(config: Any, n_tokens: int, what: str) -> None:
     limit = position_limit(config)
     if limit is not None and n_tokens > int(limit):
@@ -230,23 +225,6 @@ def _check_length(config: Any, n_tokens: int, what: str) -> None:
             f"{what} is {n_tokens} tokens long but the model accepts at most {limit} positions; "
             "shorten it (attn_widget does not truncate silently)"
         )
-
-
-def device_of(model: PreTrainedModel) -> Any:
-    return next(model.parameters()).device
-
-
-def layer_count(config: Any, kind: str = "self") -> int | None:
-    """How many attention layers of ``kind`` the config declares (None if it does not say)."""
-    if getattr(config, "is_encoder_decoder", False):
-        names = ("encoder_layers", "num_layers") if kind == "encoder" else ("decoder_layers", "num_decoder_layers")
-    else:
-        names = ("num_hidden_layers", "n_layer", "num_layers")
-    for name in names:
-        value = getattr(config, name, None)
-        if isinstance(value, int):
-            return value
-    return None
 
 
 def capture_generation(
