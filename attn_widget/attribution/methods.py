@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import is_int
 from ..capturing.model_config import device_of, layer_count
 from ..capturing.run import capture, check_text
 from ..capturing.tokens import readable_tokens
@@ -107,7 +108,7 @@ def _check_model(model: PreTrainedModel) -> None:
 
 def token_id(tokenizer: PreTrainedTokenizerBase, token: str | int, name: str = "target") -> int:
     """The id of a single-token word: "horse", " horse" (byte-level BPE), or an id."""
-    if isinstance(token, bool) or not isinstance(token, (int, np.integer, str)):
+    if not (is_int(token) or isinstance(token, str)):
         raise TypeError(f"{name} must be a token (str), a token id (int) or a callable, got {type(token).__name__}")
     vocab = len(tokenizer)
     if isinstance(token, (int, np.integer)):
@@ -169,7 +170,7 @@ def _objective(
             "(for example a class logit), or use a *ForCausalLM model"
         )
     t = n_tokens - 1 if position is None else position
-    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < n_tokens:
+    if not is_int(t) or not 0 <= t < n_tokens:
         raise ValueError(f"position must be an int in [0, {n_tokens - 1}] (the token after which to predict), got {position!r}")
     t = int(t)
     fixed = None if target is None else token_id(tokenizer, target)
@@ -427,13 +428,13 @@ def integrated_gradients(
 
     check_steps(steps)
     adaptive = steps == "auto"
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if not is_int(batch_size, numpy_ok=False) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     if method not in ("midpoint", "right"):
         raise ValueError(f"method must be 'midpoint' or 'right', got {method!r}")
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 < tolerance < 1:
         raise ValueError(f"tolerance must be a fraction in (0, 1) of |f(x) - f(baseline)|, got {tolerance!r}")
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < _IG_FIRST_STEPS:
+    if not is_int(max_steps, numpy_ok=False) or max_steps < _IG_FIRST_STEPS:
         raise ValueError(f"max_steps must be an int >= {_IG_FIRST_STEPS}, got {max_steps!r}")
     embeds, inputs, f_of = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair)
     base, base_name = _baseline(model, tokenizer, embeds, baseline)
@@ -494,14 +495,14 @@ def check_baseline(tokenizer: PreTrainedTokenizerBase, baseline: str | int) -> t
         if tid is None:
             raise ValueError(f"baseline={baseline!r}: the tokenizer has no {baseline} token; use 'zero' or a token id")
         return int(tid), f"{baseline} token embedding"
-    if isinstance(baseline, (int, np.integer)) and not isinstance(baseline, bool):
+    if is_int(baseline):
         tid = token_id(tokenizer, int(baseline), "baseline")
         return tid, f"token {tid} embedding"
     raise ValueError(f"baseline must be 'zero', 'pad', 'unk', 'mask' or a token id, got {baseline!r}")
 
 
 def check_steps(steps: Any) -> None:
-    if steps != "auto" and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+    if steps != "auto" and (not is_int(steps, numpy_ok=False) or steps < 1):
         raise ValueError(f"steps must be 'auto' or an int >= 1, got {steps!r}")
 
 

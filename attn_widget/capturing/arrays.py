@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import is_int
+
 
 def to_numpy(array: Any, name: str) -> np.ndarray:
     """A float32 numpy copy of a numpy array, torch tensor or nested sequence, named in errors."""
@@ -86,7 +88,7 @@ def _pick_example(batched: np.ndarray, example: int | None, what: str) -> np.nda
                 f"{what} holds a batch of {batch} sequences; pass example=i (0 <= i < {batch}) to choose which one to show"
             )
         return batched[0]
-    if not isinstance(example, (int, np.integer)) or isinstance(example, bool):
+    if not is_int(example):
         raise TypeError(f"example must be an int, got {type(example).__name__}")
     if not 0 <= example < batch:
         raise ValueError(f"example must be in [0, {batch - 1}], got {example}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._checks import check_int
 from .model_config import position_limit
 from .result import Capture
 from .run import capture_ids
@@ -19,8 +20,7 @@ def probe_ids(tokenizer: PreTrainedTokenizerBase, length: int, seed: int) -> lis
     inside ``r`` so every token of the second copy has exactly one earlier copy."""
     import numpy as np
 
-    if isinstance(length, bool) or not isinstance(length, int) or length < 2:
-        raise ValueError(f"length must be an int >= 2 (tokens in each copy), got {length!r}")
+    check_int("length", length, low=2, meaning="tokens in each copy")
     special = set(getattr(tokenizer, "all_special_ids", []) or [])
     ordinary = np.array([i for i in range(len(tokenizer)) if i not in special])
     if len(ordinary) < length:

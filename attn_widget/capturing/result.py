@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import is_int
 from .head_source import HeadSource, LogitHead, ValueHead
 
 KIND_LABELS = {
@@ -194,7 +195,7 @@ class Capture:
         """One head's weights, float32 (Nq, Nk), rows = queries."""
         k = self.kind(kind)
         for name, value, upper in (("layer", layer, k.n_layers), ("head", head, k.n_heads)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < upper:
+            if not is_int(value) or not 0 <= value < upper:
                 raise ValueError(f"{name} must be an int in [0, {upper - 1}] for kind {k.id!r}, got {value!r}")
         return np.ascontiguousarray(k.heads(int(layer), slice(int(head), int(head) + 1))[0], dtype=np.float32)
 

@@ -15,6 +15,7 @@ import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._checks import check_int, is_int
 from .memory import check_capture_fits
 from .model_config import device_of, layer_count, position_limit
 from .recorder import RecordedCall, recording
@@ -213,7 +214,7 @@ def _check_example(example: Any, n_texts: int) -> int:
             f"text holds a batch of {n_texts} strings; pass example=i (0 <= i < {n_texts}) to choose which one to show"
         )
     index = 0 if example is None else example
-    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n_texts:
+    if not is_int(index, numpy_ok=False) or not 0 <= index < n_texts:
         raise ValueError(f"example must be an int in [0, {n_texts - 1}], got {example!r}")
     return index
 
@@ -242,8 +243,7 @@ def capture_generation(
     check_text(prompt, "prompt")
     if not isinstance(prompt, str):
         raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
+    check_int("max_new_tokens", max_new_tokens, low=1)
     config = getattr(model, "config", None)
     encoded = dict(tokenizer(prompt, return_tensors="pt"))
     device = device_of(model)

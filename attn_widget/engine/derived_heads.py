@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .row_stats import safe_lse
+
 if TYPE_CHECKING:
     import torch
 
@@ -20,8 +22,6 @@ Part = tuple["HeadSource", "torch.Tensor | None"]  # a source and its lse (None 
 
 def _weights(part: Part, out: torch.Tensor, rows: slice | torch.Tensor, k0: int, k1: int) -> None:
     """The part's weights for rows x [k0, k1) into ``out`` (0 where attention is masked)."""
-    from .tiles import safe_lse
-
     source, lse = part
     limit = min(k1, max(k0, source.key_limit(*_row_range(rows))))
     if limit > k0:

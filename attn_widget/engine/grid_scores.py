@@ -24,10 +24,12 @@ import numpy as np
 
 from .detectors import TokenIds
 from .metrics import GRID_METRICS
+from .row_stats import row_stats
 
 if TYPE_CHECKING:
     from ..capturing.result import Kind
-    from .tiles import RowStats, TileEngine
+    from .row_stats import RowStats
+    from .tiles import TileEngine
 
 #: At or below this many attention cells (layers x heads x Nq x Nk) every head is exact at once.
 EXACT_CELLS = 1 << 26
@@ -116,8 +118,6 @@ class GridScores:
         m = int(np.clip(ESTIMATE_CELLS // max(1, per_row), MIN_SAMPLE, MAX_SAMPLE))
         rows = sample_rows(self.n_q, m)
         self.sample_size = len(rows)
-        from .tiles import row_stats
-
         for layer in range(self.layers):
             for head in range(self.heads):
                 stats = row_stats(self.kind.source(layer, head), rows, square=self.square, ids=self.ids)

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from ..capturing.head_source import ValueHead
 from .detectors import LOCAL_WINDOW
+from .tiles import TileEngine
 
 if TYPE_CHECKING:
-    from .tiles import RowStats
+    from .row_stats import RowStats
 
 
 @dataclass(frozen=True)
@@ -119,9 +121,6 @@ GRID_METRICS: dict[str, GridMetric] = {
 
 
 def _every_head(attention: np.ndarray, metric: GridMetric) -> np.ndarray:
-    from ..capturing.head_source import ValueHead
-    from .tiles import TileEngine
-
     array = np.asarray(attention, dtype=np.float32)
     layers, heads = array.shape[:2]
     out = np.empty((layers, heads), dtype=np.float32)

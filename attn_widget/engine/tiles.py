@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..capturing.head_source import HeadSource
+from .byte_lru import ByteLRU
+from .detectors import DETECTORS, detector_rows
+from .row_stats import RowStats, entropy_rows, max_off_logits, max_off_values, safe_lse
+from .scratch import scratch
 
 if TYPE_CHECKING:
     import torch
@@ -59,21 +62,6 @@ class Tile:
 
 
 @dataclass
-class RowStats:
-    """Per query row: entropy (nats), largest weight off the first key and the diagonal, and the
-    head detectors (detectors.py; NaN where one is not defined). ``rows`` are the query indices
-    these belong to."""
-
-    rows: np.ndarray
-    entropy: np.ndarray
-    max_off: np.ndarray
-    detectors: dict[str, np.ndarray]
-
-    def field(self, name: str) -> np.ndarray:
-        return self.detectors[name] if name in self.detectors else getattr(self, name)
-
-
-@dataclass
 class FullPass:
     """What one pass over every row of a head leaves behind."""
 
@@ -99,28 +87,6 @@ def base_block(n_q: int, n_k: int) -> int:
 
 def is_power_of_two(n: int) -> bool:
     return n >= 1 and n & (n - 1) == 0
-
-
-class _Buffers(threading.local):
-    """Scratch memory reused across chunks, one set per thread (the grid worker and the kernel's
-    main thread run passes side by side) and per device."""
-
-    def __init__(self) -> None:
-        self.flat: dict[tuple[str, int], Any] = {}
-
-    def get(self, device: Any, slot: int, rows: int, cols: int) -> torch.Tensor:
-        import torch
-
-        key = (str(device), slot)
-        need = rows * cols
-        buf = self.flat.get(key)
-        if buf is None or buf.numel() < need:
-            buf = torch.empty(max(need, 1), dtype=torch.float32, device=device)
-            self.flat[key] = buf
-        return buf[:need].view(rows, cols)
-
-
-_buffers = _Buffers()
 
 
 def _pool_last(v: torch.Tensor, f: int, signed: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -223,29 +189,21 @@ class TileEngine:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        # Log-sum-exps (N floats) and peaks are kept for every head; base levels for recent heads.
         self._lse: dict[Any, Any] = {}
-        self._passes: OrderedDict[Any, FullPass] = OrderedDict()
         self._peaks: dict[Any, float] = {}
+        self._passes: ByteLRU[FullPass] = ByteLRU(BASE_CACHE_BYTES, lambda p: p.nbytes)
 
     # ----------------------------------------------------------------- caches
     def cached_pass(self, key: Any) -> FullPass | None:
-        with self._lock:
-            hit = self._passes.get(key)
-            if hit is not None:
-                self._passes.move_to_end(key)
-            return hit
+        return self._passes.get(key)
 
     def _remember(self, key: Any, result: FullPass) -> None:
         with self._lock:
             if result.lse is not None:
                 self._lse[key] = result.lse
             self._peaks[key] = result.peak
-            self._passes[key] = result
-            self._passes.move_to_end(key)
-            total = sum(p.nbytes for p in self._passes.values())
-            while total > BASE_CACHE_BYTES and len(self._passes) > 1:
-                _, dropped = self._passes.popitem(last=False)
-                total -= dropped.nbytes
+        self._passes.put(key, result)
 
     def peak(self, key: Any) -> float | None:
         with self._lock:
@@ -254,9 +212,10 @@ class TileEngine:
     def forget(self, match: Callable[[Any], bool]) -> None:
         """Drop everything cached for keys ``match`` accepts (a new saliency target, say)."""
         with self._lock:
-            for cache in (self._lse, self._passes, self._peaks):
+            for cache in (self._lse, self._peaks):
                 for key in [k for k in cache if match(k)]:
                     del cache[key]
+        self._passes.forget(match)
 
     # ----------------------------------------------------------------- full passes
     def full_pass(
@@ -332,13 +291,6 @@ def _chunk_rows(n_cols: int, multiple: int) -> int:
     return max(multiple, (CHUNK_CELLS // max(1, n_cols)) // multiple * multiple)
 
 
-def safe_lse(lse: torch.Tensor) -> torch.Tensor:
-    """A row that may attend to nothing has lse = -inf; +inf instead makes all its weights 0."""
-    import torch
-
-    return torch.where(torch.isneginf(lse), torch.full_like(lse, float("inf")), lse)
-
-
 def _compute_tile(source: HeadSource, lse: torch.Tensor | None, window: Window, block: tuple[int, int]) -> Tile:
     """A tile straight from the source, in row chunks (lse given for logit sources)."""
     import torch
@@ -355,7 +307,7 @@ def _compute_tile(source: HeadSource, lse: torch.Tensor | None, window: Window, 
     for r0 in range(q0, q1, step):
         r1 = min(q1, r0 + step)
         height = -(-(r1 - r0) // br) * br
-        buf = _buffers.get(source.device, 0, height, width)
+        buf = scratch.get(source.device, 0, height, width)
         kk = min(k1, max(k0, source.key_limit(r0, r1)))
         if kk > k0:
             source.fill(buf[: r1 - r0, : kk - k0], slice(r0, r1), k0, kk)
@@ -386,8 +338,6 @@ def _full_pass(
 ) -> FullPass:
     import torch
 
-    from .detectors import DETECTORS, detector_rows
-
     with torch.no_grad():
         n_q, n_k = source.n_q, source.n_k
         b0 = base_block(n_q, n_k)
@@ -410,7 +360,7 @@ def _full_pass(
             height = -(-c // b0) * b0
             kk = source.key_limit(r0, r1)
             kpad = min(width, -(-kk // b0) * b0) if kk > 0 else b0
-            buf = _buffers.get(source.device, 0, height, kpad)
+            buf = scratch.get(source.device, 0, height, kpad)
             if kk > 0:
                 source.fill(buf[:c, :kk], slice(r0, r1), 0, kk)
             buf[:c, kk:].fill_(pad)
@@ -423,11 +373,11 @@ def _full_pass(
                 m = v1[:c].amax(-1, keepdim=True)
                 m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
                 if metrics:
-                    off = _max_off_logits(logits, r0, square)
+                    off = max_off_logits(logits, r0, square)
                 logits.sub_(m)
                 if metrics:
                     logits.clamp_(min=-120.0)  # exp gives exact 0 there, and 0 * t stays finite
-                    e = _buffers.get(source.device, 1, c, max(kk, 1))[:, :kk]
+                    e = scratch.get(source.device, 1, c, max(kk, 1))[:, :kk]
                     torch.exp(logits, out=e)
                     z = e.sum(-1)
                     for name, v in detector_rows(e, z, torch.arange(r0, r1), id_tensor).items():
@@ -450,8 +400,8 @@ def _full_pass(
                 for name, v in detector_rows(logits, None, torch.arange(r0, r1), id_tensor).items():
                     found[name][r0:r1] = v
                 block = logits.cpu().numpy()
-                entropy[r0:r1] = _entropy_rows(block)  # type: ignore[index]
-                max_off[r0:r1] = _max_off_values(block, r0, square)  # type: ignore[index]
+                entropy[r0:r1] = entropy_rows(block)  # type: ignore[index]
+                max_off[r0:r1] = max_off_values(block, r0, square)  # type: ignore[index]
             v2, sub_r = _pool_rows(v1, b0, source.signed)
             # the column inside each block, from the winning row only (in place ops above kept
             # each row's order: exp and subtracting a row constant are monotonic)
@@ -468,89 +418,6 @@ def _full_pass(
         # uint16 offsets where they fit: 32 heads' base levels at 32k tokens stay in the cache
         where = base_w.numpy().astype(np.uint16 if b0 * b0 <= 1 << 16 else np.uint32)
         return FullPass(lse, b0, values, where, peak, stats)
-
-
-def _max_off_logits(logits: torch.Tensor, rows: int | torch.Tensor, square: bool) -> torch.Tensor:
-    """Per row, the largest score off the first key and (square kinds) the diagonal. ``rows``:
-    the query index of the first row (contiguous rows) or of every row."""
-    import torch
-
-    c, kk = logits.shape
-    if kk <= 1:
-        return torch.full((c,), float("-inf"), device=logits.device)
-    saved_first = logits[:, 0].clone()
-    logits[:, 0] = float("-inf")
-    diag_rows = torch.arange(c, device=logits.device)
-    diag_cols = diag_rows + rows if isinstance(rows, int) else rows.to(logits.device)
-    inside = diag_cols < kk
-    saved_diag = None
-    if square and bool(inside.any()):
-        saved_diag = logits[diag_rows[inside], diag_cols[inside]].clone()
-        logits[diag_rows[inside], diag_cols[inside]] = float("-inf")
-    out = logits.amax(-1)
-    # restore in reverse order: row 0's diagonal cell is also the first key, saved as -inf above
-    if saved_diag is not None:
-        logits[diag_rows[inside], diag_cols[inside]] = saved_diag
-    logits[:, 0] = saved_first
-    return out
-
-
-_TINY = np.finfo(np.float32).tiny
-
-
-def _entropy_rows(block: np.ndarray) -> np.ndarray:
-    """-sum w log w per row (0 log 0 = 0), float64 sums."""
-    terms = np.log(np.maximum(block, _TINY))
-    terms *= block
-    return -terms.sum(axis=-1, dtype=np.float64)
-
-
-def _max_off_values(block: np.ndarray, r0: int, square: bool) -> np.ndarray:
-    c, n_k = block.shape
-    keep = np.ones((c, n_k), dtype=bool)
-    keep[:, 0] = False
-    if square:
-        rows = np.arange(c)
-        inside = rows + r0 < n_k
-        keep[rows[inside], rows[inside] + r0] = False
-    return np.max(block, axis=-1, where=keep, initial=-np.inf).astype(np.float32)
-
-
-def row_stats(source: HeadSource, rows: np.ndarray, *, square: bool, ids: TokenIds | None = None) -> RowStats:
-    """Every row metric of the query ``rows`` only (a sample)."""
-    import torch
-
-    from .detectors import detector_rows
-
-    id_tensor = ids if square else None
-
-    with torch.no_grad():
-        idx = torch.as_tensor(rows, dtype=torch.long, device=source.device)
-        kk = (
-            source.n_k
-            if not (getattr(source, "causal", False) and source.mask is None)
-            else source.key_limit(int(rows.min()), int(rows.max()) + 1)
-        )
-        kk = max(kk, 1)
-        buf = _buffers.get(source.device, 2, len(rows), kk)
-        source.fill(buf, idx, 0, kk)
-        if not source.logits:
-            block = buf.cpu().numpy()
-            offs = np.concatenate([_max_off_values(block[i : i + 1], int(r), square) for i, r in enumerate(rows)])
-            return RowStats(np.asarray(rows), _entropy_rows(block), offs, detector_rows(buf, None, idx, id_tensor))
-        off = _max_off_logits(buf, idx, square)
-        m = buf.amax(-1, keepdim=True)
-        m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-        buf.sub_(m).clamp_(min=-120.0)
-        e = torch.exp(buf)
-        z = e.sum(-1)
-        found = detector_rows(e, z, idx, id_tensor)
-        et = e.mul_(buf).sum(-1)
-        ent = torch.where(z > 0, torch.log(z) - et / z, torch.zeros_like(z))
-        lse = safe_lse(m[:, 0] + torch.log(z))
-        return RowStats(
-            np.asarray(rows), ent.double().cpu().numpy(), torch.exp(off - lse).cpu().numpy().astype(np.float32), found
-        )
 
 
 def level_of(block: int) -> int:

@@ -15,6 +15,7 @@ import threading
 import uuid
 from typing import Any
 
+from .._checks import is_int
 from .atomic_file import write_atomically
 
 PANELS = ("all", "grid", "heatmap", "strip")
@@ -109,7 +110,7 @@ def check_save_arguments(path: str | os.PathLike[str], panel: str, scale: int) -
         raise ValueError(f"path must end in .png or .svg (the format follows the suffix), got {str(path)!r}")
     if panel not in PANELS:
         raise ValueError(f"panel must be one of {list(PANELS)}, got {panel!r}")
-    if isinstance(scale, bool) or scale not in SCALES:
+    if not is_int(scale) or scale not in SCALES:
         raise ValueError(f"scale must be one of {list(SCALES)} (device pixels per CSS pixel), got {scale!r}")
     if not target.parent.is_dir():
         raise FileNotFoundError(f"path: the folder {str(target.parent)!r} does not exist (save does not create folders)")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import _bundle
+from .._checks import is_int
 from ..attribution.saliency_cache import SALIENCY_METRICS, STRIP_METHODS
 from ..wire.dec3 import dec3_bytes
 from .atomic_file import write_atomically
@@ -55,11 +56,7 @@ def check_heads(heads: str | Iterable[Sequence[int]], n_layers: int, n_heads: in
         raise ValueError("heads must name at least one (layer, head) pair, got an empty list")
     out: list[tuple[int, int]] = []
     for i, pair in enumerate(pairs):
-        ok = (
-            isinstance(pair, (tuple, list))
-            and len(pair) == 2
-            and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair)
-        )
+        ok = isinstance(pair, (tuple, list)) and len(pair) == 2 and all(is_int(v) for v in pair)
         if not ok:
             raise ValueError(f"heads[{i}] must be a (layer, head) pair of ints, got {pair!r}")
         layer, head = int(pair[0]), int(pair[1])

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import is_int
 from ..capturing.arrays import normalize_attention
 from ..capturing.result import ArrayKind, Axis, Capture
 from ..capturing.tokens import check_tokens
@@ -50,7 +51,7 @@ def _pick(array: np.ndarray, axis: int, keep: Sequence[int] | None, name: str) -
         return array
     size = array.shape[axis]
     chosen = list(keep)
-    bad = [i for i in chosen if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < size]
+    bad = [i for i in chosen if not is_int(i) or not 0 <= i < size]
     if not chosen or bad:
         raise ValueError(f"{name} must be a non-empty list of indices in [0, {size - 1}], got {keep!r}")
     if chosen != list(range(len(chosen))):
@@ -135,7 +136,7 @@ def _show(widget: AttentionWidget, html_action: str) -> AttentionWidget | None:
 def _spans(sentence_b_start: Any, n: int) -> list[tuple[str, int, int]]:
     if sentence_b_start is None:
         return []
-    if isinstance(sentence_b_start, bool) or not isinstance(sentence_b_start, (int, np.integer)) or not 0 < sentence_b_start < n:
+    if not is_int(sentence_b_start) or not 0 < sentence_b_start < n:
         raise ValueError(f"sentence_b_start must be an int in [1, {n - 1}] (where sentence B starts), got {sentence_b_start!r}")
     return [("A", 0, int(sentence_b_start)), ("B", int(sentence_b_start), n)]
 

@@ -14,6 +14,7 @@ from typing import Any, Literal, TypedDict
 
 import numpy as np
 
+from .._checks import is_int
 from ..engine.tiles import MAX_BLOCK, MAX_TILE_BLOCKS, Tile, is_power_of_two, level_of
 
 #: No message, in either direction, may be larger than this (Jupyter's server silently drops
@@ -60,7 +61,7 @@ class ProtocolError(ValueError):
 
 def _int(content: dict[str, Any], name: str) -> int:
     value = content.get(name)
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_int(value, numpy_ok=False):
         raise ProtocolError(f"{name} must be an int, got {value!r}")
     return value
 
@@ -94,11 +95,9 @@ def parse_tile_request(
     if quantity in VERSIONED and asked_version != version:
         raise ProtocolError(f"stale request: {quantity} is at version {version}, the request asked for {asked_version!r}")
     window, block = content.get("window"), content.get("block")
-    if not (
-        isinstance(window, list) and len(window) == 4 and all(isinstance(v, int) and not isinstance(v, bool) for v in window)
-    ):
+    if not (isinstance(window, list) and len(window) == 4 and all(is_int(v, numpy_ok=False) for v in window)):
         raise ProtocolError(f"window must be [q0, q1, k0, k1] (ints), got {window!r}")
-    if not (isinstance(block, list) and len(block) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in block)):
+    if not (isinstance(block, list) and len(block) == 2 and all(is_int(v, numpy_ok=False) for v in block)):
         raise ProtocolError(f"block must be [rows, cols] (ints), got {block!r}")
     q0, q1, k0, k1 = window
     br, bc = block

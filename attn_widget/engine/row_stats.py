@@ -1,0 +1,121 @@
+"""Per query row statistics of a head: entropy, the largest weight off the sink and the diagonal,
+and the head detectors (detectors.py). The grid's metrics reduce them (metrics.py); the exact pass
+gets them from the tile engine's full pass (tiles.py), an estimate from ``row_stats`` on sampled
+rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..capturing.head_source import HeadSource
+from .detectors import TokenIds, detector_rows
+from .scratch import scratch
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass
+class RowStats:
+    """Per query row: entropy (nats), largest weight off the first key and the diagonal, and the
+    head detectors (detectors.py; NaN where one is not defined). ``rows`` are the query indices
+    these belong to."""
+
+    rows: np.ndarray
+    entropy: np.ndarray
+    max_off: np.ndarray
+    detectors: dict[str, np.ndarray]
+
+    def field(self, name: str) -> np.ndarray:
+        return self.detectors[name] if name in self.detectors else getattr(self, name)
+
+
+def safe_lse(lse: torch.Tensor) -> torch.Tensor:
+    """A row that may attend to nothing has lse = -inf; +inf instead makes all its weights 0."""
+    import torch
+
+    return torch.where(torch.isneginf(lse), torch.full_like(lse, float("inf")), lse)
+
+
+def max_off_logits(logits: torch.Tensor, rows: int | torch.Tensor, square: bool) -> torch.Tensor:
+    """Per row, the largest score off the first key and (square kinds) the diagonal. ``rows``:
+    the query index of the first row (contiguous rows) or of every row."""
+    import torch
+
+    c, kk = logits.shape
+    if kk <= 1:
+        return torch.full((c,), float("-inf"), device=logits.device)
+    saved_first = logits[:, 0].clone()
+    logits[:, 0] = float("-inf")
+    diag_rows = torch.arange(c, device=logits.device)
+    diag_cols = diag_rows + rows if isinstance(rows, int) else rows.to(logits.device)
+    inside = diag_cols < kk
+    saved_diag = None
+    if square and bool(inside.any()):
+        saved_diag = logits[diag_rows[inside], diag_cols[inside]].clone()
+        logits[diag_rows[inside], diag_cols[inside]] = float("-inf")
+    out = logits.amax(-1)
+    # restore in reverse order: row 0's diagonal cell is also the first key, saved as -inf above
+    if saved_diag is not None:
+        logits[diag_rows[inside], diag_cols[inside]] = saved_diag
+    logits[:, 0] = saved_first
+    return out
+
+
+_TINY = np.finfo(np.float32).tiny
+
+
+def entropy_rows(block: np.ndarray) -> np.ndarray:
+    """-sum w log w per row (0 log 0 = 0), float64 sums."""
+    terms = np.log(np.maximum(block, _TINY))
+    terms *= block
+    return -terms.sum(axis=-1, dtype=np.float64)
+
+
+def max_off_values(block: np.ndarray, r0: int, square: bool) -> np.ndarray:
+    c, n_k = block.shape
+    keep = np.ones((c, n_k), dtype=bool)
+    keep[:, 0] = False
+    if square:
+        rows = np.arange(c)
+        inside = rows + r0 < n_k
+        keep[rows[inside], rows[inside] + r0] = False
+    return np.max(block, axis=-1, where=keep, initial=-np.inf).astype(np.float32)
+
+
+def row_stats(source: HeadSource, rows: np.ndarray, *, square: bool, ids: TokenIds | None = None) -> RowStats:
+    """Every row metric of the query ``rows`` only (a sample)."""
+    import torch
+
+    id_tensor = ids if square else None
+
+    with torch.no_grad():
+        idx = torch.as_tensor(rows, dtype=torch.long, device=source.device)
+        kk = (
+            source.n_k
+            if not (getattr(source, "causal", False) and source.mask is None)
+            else source.key_limit(int(rows.min()), int(rows.max()) + 1)
+        )
+        kk = max(kk, 1)
+        buf = scratch.get(source.device, 2, len(rows), kk)
+        source.fill(buf, idx, 0, kk)
+        if not source.logits:
+            block = buf.cpu().numpy()
+            offs = np.concatenate([max_off_values(block[i : i + 1], int(r), square) for i, r in enumerate(rows)])
+            return RowStats(np.asarray(rows), entropy_rows(block), offs, detector_rows(buf, None, idx, id_tensor))
+        off = max_off_logits(buf, idx, square)
+        m = buf.amax(-1, keepdim=True)
+        m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+        buf.sub_(m).clamp_(min=-120.0)
+        e = torch.exp(buf)
+        z = e.sum(-1)
+        found = detector_rows(e, z, idx, id_tensor)
+        et = e.mul_(buf).sum(-1)
+        ent = torch.where(z > 0, torch.log(z) - et / z, torch.zeros_like(z))
+        lse = safe_lse(m[:, 0] + torch.log(z))
+        return RowStats(
+            np.asarray(rows), ent.double().cpu().numpy(), torch.exp(off - lse).cpu().numpy().astype(np.float32), found
+        )
