@@ -1,5 +1,5 @@
 """Render the README's screenshots in Debian's Chromium: the demo (light and dark themes) and a
-512-token input on the packaged model, each with a tooltip showing. Writes docs/*.png.
+512-token input on the packaged model, each with a tooltip showing. Writes docs/img/*.png.
 
     .venv/bin/python scripts/screenshots.py
 """
@@ -20,7 +20,7 @@ from tests.support.chromium import ORIGIN, launch, serve  # noqa: E402
 from tests.support.fake_kernel import Bridge, initial_state, use_recording_comms  # noqa: E402
 from tests.support.widget_page import cell_center, shift_drag_rows  # noqa: E402
 
-OUT = ROOT / "docs"
+OUT = ROOT / "docs" / "img"
 PARAGRAPH = (
     "A child painted a picture of a horse, and later said that her favourite animal is the horse. "
     "Attention weights tell us where each token looks, not why the model decided anything; "
