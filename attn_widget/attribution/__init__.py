@@ -1,27 +1,29 @@
 """Why a model predicts what it does, for one text and one target: saliency, head importance and
-token attributions (``methods.py``), the head gates they use (``gates.py``), and the widget's store
+token attributions (``methods.py``, ``token_saliency.py``), the head gates they use (``gates.py``), and the widget's store
 of results per target (``saliency_cache.py``). ``attn_widget.attribution.saliency(...)`` and the
 other methods are importable from here."""
 
 from .methods import (
-    IG_MAX_STEPS,
-    IG_TOLERANCE,
     Objective,
     Saliency,
     Target,
-    TokenAttribution,
     attention_rollout,
     attention_x_gradient,
-    check_baseline,
-    check_steps,
     gate_loss,
-    gradient_norm,
-    gradient_x_input,
     head_importance,
-    integrated_gradients,
     rollout,
     saliency,
     token_id,
+)
+from .token_saliency import (
+    IG_MAX_STEPS,
+    IG_TOLERANCE,
+    TokenAttribution,
+    check_baseline,
+    check_steps,
+    gradient_norm,
+    gradient_x_input,
+    integrated_gradients,
 )
 
 __all__ = [

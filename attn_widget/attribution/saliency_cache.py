@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import methods as attribution
-from .methods import Saliency
+from .methods import Saliency, rollout, saliency
+from .token_saliency import check_baseline, check_steps, gradient_x_input, integrated_gradients
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -69,8 +69,8 @@ class SaliencyCache:
     ) -> None:
         # Checked now, not when the strip first asks for integrated gradients.
         try:
-            attribution.check_steps(ig_steps)
-            attribution.check_baseline(tokenizer, ig_baseline)
+            check_steps(ig_steps)
+            check_baseline(tokenizer, ig_baseline)
         except ValueError as err:
             raise ValueError(f"ig_{err}") from None
         self.model = model
@@ -92,7 +92,7 @@ class SaliencyCache:
         """Saliency for ``target`` (None: the model's top prediction) after ``position``."""
         key = (target, position)
         if key != self._key:
-            self._current = attribution.saliency(self.model, self.tokenizer, self.text, target, position=position)
+            self._current = saliency(self.model, self.tokenizer, self.text, target, position=position)
             self._key = key
             self._strips.clear()
         return self.current
@@ -122,16 +122,16 @@ class SaliencyCache:
         if method == "rollout":
             key = (method, -1, -1)
             if key not in self._strips:
-                self._strips[key] = StripVector(attribution.rollout(s.attention)[t], f"attention rollout, row {after}")
+                self._strips[key] = StripVector(rollout(s.attention)[t], f"attention rollout, row {after}")
             return self._strips[key]
         if method in ("gradient_x_input", "integrated_gradients"):
             key = (method, -1, -1)
             if key not in self._strips:
                 if method == "gradient_x_input":
-                    values = attribution.gradient_x_input(self.model, self.tokenizer, self.text, **self._fixed_target())
+                    values = gradient_x_input(self.model, self.tokenizer, self.text, **self._fixed_target())
                     label = f"gradient × input (∂ log p / ∂e · e) for {word!r} {after}"
                 else:
-                    values = attribution.integrated_gradients(
+                    values = integrated_gradients(
                         self.model,
                         self.tokenizer,
                         self.text,

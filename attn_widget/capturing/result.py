@@ -28,13 +28,22 @@ KIND_LABELS = {
 DEFAULT_MAX_BYTES = 4 * 1024**3
 
 
+#: The per-position flags an axis carries, each a list of bools as long as its tokens. The widget
+#: sends each as a trait of the same name (and ``_query_<name>`` for the query axis), so a new
+#: kind of position (an image patch, say) is one name here, one field below and its two traits.
+AXIS_FLAGS = ("special", "generated")
+
+
 @dataclass(frozen=True)
 class Axis:
-    """The tokens along one axis: labels, which are special tokens, which were generated."""
+    """The positions along one axis: their labels, and which are special tokens or generated."""
 
     tokens: list[str]
     special: list[bool]
     generated: list[bool]
+
+    def __len__(self) -> int:
+        return len(self.tokens)
 
     @classmethod
     def of(cls, tokens: Sequence[str], special: Sequence[bool] | None = None, generated: Sequence[bool] | None = None) -> Axis:

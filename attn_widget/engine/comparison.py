@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..capturing.result import Axis, Capture, Kind
-from .derived_heads import DifferenceHead, Part, _weights
+from ..capturing.run import capture
+from .derived_heads import DifferenceHead, Part, weights_into
 from .tiles import CHUNK_CELLS
 
 #: lse(run, layer, head, source): the log-sum-exp of one run's recorded head.
@@ -96,8 +97,8 @@ class Comparison:
         """Head (layer, head) of each run as a part for derived heads; ``lse(run, layer, head,
         source)`` gives the log-sum-exp of a recorded head (the widget's tile engine caches them)."""
         out = []
-        for run, capture in (("a", self.a), ("b", self.b)):
-            source = capture.kind(kind).source(layer, head)
+        for run, captured in (("a", self.a), ("b", self.b)):
+            source = captured.kind(kind).source(layer, head)
             out.append((source, lse(run, layer, head, source) if source.logits else None))
         return out[0], out[1]
 
@@ -136,8 +137,8 @@ def _head_difference(a: Part, b: Part) -> tuple[float, float]:
             r1 = min(n_q, r0 + step)
             wa = torch.empty((r1 - r0, n_k), dtype=torch.float32, device=a[0].device)
             wb = torch.empty_like(wa)
-            _weights(a, wa, slice(r0, r1), 0, n_k)
-            _weights(b, wb, slice(r0, r1), 0, n_k)
+            weights_into(a, wa, slice(r0, r1), 0, n_k)
+            weights_into(b, wb, slice(r0, r1), 0, n_k)
             wb = wb.to(wa.device)
             peak = max(peak, float((wb - wa).abs().max()))
             pa, pb = wa.double(), wb.double()
@@ -165,8 +166,6 @@ def runs_to_compare(
     """The two runs of ``AttentionWidget.compare``, whatever form they come in: two Captures, two
     attention arrays (with ``tokens``), two texts (with ``model`` and ``tokenizer``), or two
     models (with ``tokenizer``, or a pair of them, and ``text``)."""
-    from ..capturing.run import capture
-
     if not (isinstance(labels, (tuple, list)) and len(labels) == 2 and all(isinstance(x, str) and x for x in labels)):
         raise ValueError(f"labels must be two non-empty names (for a and b), got {labels!r}")
     names = (str(labels[0]), str(labels[1]))

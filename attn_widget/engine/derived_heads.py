@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 Part = tuple["HeadSource", "torch.Tensor | None"]  # a source and its lse (None for value sources)
 
 
-def _weights(part: Part, out: torch.Tensor, rows: slice | torch.Tensor, k0: int, k1: int) -> None:
+def weights_into(part: Part, out: torch.Tensor, rows: slice | torch.Tensor, k0: int, k1: int) -> None:
     """The part's weights for rows x [k0, k1) into ``out`` (0 where attention is masked)."""
     source, lse = part
     limit = min(k1, max(k0, source.key_limit(*_row_range(rows))))
@@ -59,7 +59,7 @@ class MeanHead:
         out.zero_()
         scratch = torch.empty_like(out)
         for part in self.parts:
-            _weights(part, scratch, rows, k0, k1)
+            weights_into(part, scratch, rows, k0, k1)
             out.add_(scratch.to(out.device))
         out.div_(len(self.parts))
 
@@ -81,8 +81,8 @@ class DifferenceHead:
         import torch
 
         scratch = torch.empty_like(out)
-        _weights(self.b, out, rows, k0, k1)
-        _weights(self.a, scratch, rows, k0, k1)
+        weights_into(self.b, out, rows, k0, k1)
+        weights_into(self.a, scratch, rows, k0, k1)
         out.sub_(scratch.to(out.device))
 
 
@@ -93,5 +93,5 @@ def mean_rows(source: Any, lse: Any, rows: list[int]) -> Any:
     with torch.no_grad():
         idx = torch.as_tensor(rows, dtype=torch.long)
         out = torch.empty((len(rows), source.n_k), dtype=torch.float32, device=source.device)
-        _weights((source, lse), out, idx.to(source.device), 0, source.n_k)
+        weights_into((source, lse), out, idx.to(source.device), 0, source.n_k)
         return out.double().mean(0).float().cpu().numpy()

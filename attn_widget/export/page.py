@@ -16,19 +16,17 @@ from __future__ import annotations
 import base64
 import json
 import pathlib
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import _bundle
 from .._checks import is_int
-from ..attribution.saliency_cache import SALIENCY_METRICS, STRIP_METHODS
+from ..capturing.result import Kind
+from ..engine.sources import QuantityMatrices
 from ..wire.dec3 import dec3_bytes
 from .atomic_file import write_atomically
-
-if TYPE_CHECKING:
-    from ..widget.attention_widget import AttentionWidget
 
 #: Pages above this are refused unless asked for (a browser opens 50 MB of inline data slowly).
 DEFAULT_MAX_BYTES = 50 * 1000 * 1000
@@ -100,18 +98,24 @@ def _mb(n: float) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
 
 
-def build_page(w: AttentionWidget, heads: list[tuple[int, int]], max_bytes: int) -> str:
-    kind = w._kind()
+def build_page(
+    state: dict[str, Any],
+    kind: Kind,
+    heads: list[tuple[int, int]],
+    quantities: dict[str, QuantityMatrices],
+    grids: dict[str, Any],
+    strips: dict[str, Any],
+    max_bytes: int,
+) -> str:
+    """The page's HTML: the widget's ``state`` (its traits) showing ``kind``, the included ``heads``
+    of every quantity, every grid colour (``grids``) and saliency strip (``strips``) it offers."""
     _, _, n_q, n_k = kind.shape
-    signed = w._saliency is not None
-    compare = w._comparison
-    quantities = 3 if compare is not None else 2 if signed else 1
     bundle = _bundle.js_bytes()
     css = _bundle.css_text()
     fixed = len(bundle) * 4 // 3 + len(css) + 200 * (n_q + n_k) + 200_000
-    estimate = fixed + estimate_bytes(len(heads), n_q, n_k, quantities)
+    estimate = fixed + estimate_bytes(len(heads), n_q, n_k, len(quantities))
     if estimate > max_bytes:
-        per_head = estimate_bytes(1, n_q, n_k, quantities)
+        per_head = estimate_bytes(1, n_q, n_k, len(quantities))
         fit = max(0, (max_bytes - fixed) // per_head)
         size = f"about {_mb(estimate)}, above max_bytes = {_mb(max_bytes)}"
         if fit == 0:
@@ -121,34 +125,22 @@ def build_page(w: AttentionWidget, heads: list[tuple[int, int]], max_bytes: int)
             )
         raise PageTooLarge(
             f"to_html would write {size}: {len(heads)} heads of {n_q} x {n_k} weights at {_mb(per_head)} each. "
-            f"Include fewer heads, e.g. heads=[({w.layer}, {w.head})] (at most {fit} fit), or raise max_bytes"
+            f"Include fewer heads, e.g. heads=[({state['layer']}, {state['head']})] (at most {fit} fit), or raise max_bytes"
         )
 
-    state = {k: v for k, v in w.get_state().items() if not k.startswith(_FRAMEWORK_TRAITS)}
-    state["kinds"] = [k for k in w.kinds if k["id"] == kind.id]  # one kind: switching needs the kernel
+    state = {k: v for k, v in state.items() if not k.startswith(_FRAMEWORK_TRAITS)}
+    state["kinds"] = [k for k in state["kinds"] if k["id"] == kind.id]  # one kind: switching needs the kernel
     state["_attention_data"] = {}  # the page's stand-in kernel cuts tiles from `heads` below
-    if (w.layer, w.head) not in heads:
+    if (state["layer"], state["head"]) not in heads:
         state["layer"], state["head"] = heads[0]
-    if compare is not None:  # b - a and each run, so the tooltip keeps both weights
-        head_data: dict[str, Any] = {
-            "difference": _quantity(heads, lambda l, h: compare.difference(l, h, kind.id), signed=True, version=0),
-            "a": _quantity(heads, lambda l, h: compare.a.attention(l, h, kind.id), signed=False, version=0),
-            "b": _quantity(heads, lambda l, h: compare.b.attention(l, h, kind.id), signed=False, version=0),
-        }
-    else:
-        head_data = {
-            "attention": _quantity(heads, lambda l, h: w._capture.attention(l, h, kind.id), signed=False, version=0),
-        }
-    if signed:
-        axg = w._saliency.current.attention_x_gradient
-        head_data["attention_x_gradient"] = _quantity(heads, lambda l, h: axg[l, h], signed=True, version=w._saliency_version)
+    head_data = {name: _quantity(heads, q.matrix, signed=q.signed, version=q.version) for name, q in quantities.items()}
     page = {
         "format": PAGE_FORMAT,
         "version": PAGE_VERSION,
         "state": _jsonable(state),
         "heads": {"kind": kind.id, "shape": list(kind.shape), "included": [list(p) for p in heads], "quantities": head_data},
-        "grids": _jsonable(_grids(w)),
-        "strips": _jsonable(_strips(w, heads)) if signed else {},
+        "grids": _jsonable(grids),
+        "strips": _jsonable(strips),
     }
     total = kind.n_layers * kind.n_heads
     title = f"attn_widget: {len(heads)} of {total} heads, {n_k} tokens"
@@ -171,49 +163,22 @@ def build_page(w: AttentionWidget, heads: list[tuple[int, int]], max_bytes: int)
     return html
 
 
-def _quantity(heads: list[tuple[int, int]], values: Any, *, signed: bool, version: int) -> dict[str, Any]:
+def _quantity(
+    heads: list[tuple[int, int]], values: Callable[[int, int], np.ndarray], *, signed: bool, version: int
+) -> dict[str, Any]:
     arrays = [np.asarray(values(l, h), dtype=np.float32) for l, h in heads]
     peaks = [float(np.abs(a).max()) if a.size else 0.0 for a in arrays]
     return {"signed": signed, "version": version, "peaks": peaks, "data": _b64(b"".join(dec3_bytes(a) for a in arrays))}
 
 
-def _grids(w: AttentionWidget) -> dict[str, Any]:
-    """Every grid colour the control offers, exact, keyed "metric|flow span" (spans matter only
-    for the saliency-flow metrics)."""
-    out = {}
-    spans = [""] + [s["name"] for s in w.spans] if w._saliency is not None else [""]
-    for metric in w._metric_ids():  # for the kind shown: detectors on self-attention, or a comparison's
-        if metric not in SALIENCY_METRICS:
-            out[f"{metric}|"] = w._grid_payload(metric, exact=True)
-    if w._saliency is not None:
-        for metric in SALIENCY_METRICS:
-            for span in spans:
-                out[f"{metric}|{span}"] = w._grid_payload(metric, exact=True, flow_span=span)
-    return out
-
-
-def _strips(w: AttentionWidget, heads: list[tuple[int, int]]) -> dict[str, Any]:
-    """Each saliency strip method's vector (the attention × gradient one per included head)."""
-    out = {}
-    for method in STRIP_METHODS:
-        if method == "attention":
-            continue
-        for layer, head in heads if method == "attention_x_gradient" else [(-1, -1)]:
-            vector = w._saliency.strip(method, max(layer, 0), max(head, 0))
-            out[f"{method}|{layer}|{head}"] = {
-                "label": vector.label,
-                "payload": {
-                    "what": "strip",
-                    "method": method,
-                    "layer": layer,
-                    "head": head,
-                    "version": w._saliency_version,
-                    "shape": [int(vector.values.size)],
-                    "encoding": "dec3",
-                    "data": dec3_bytes(vector.values),
-                },
-            }
-    return out
+def check_page_path(path: str | pathlib.Path) -> pathlib.Path:
+    """Where ``to_html`` may write: an ``.html`` name in a folder that exists."""
+    target = pathlib.Path(path).expanduser()
+    if target.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"path must end in .html, got {str(path)!r}")
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"path: the folder {str(target.parent)!r} does not exist (to_html does not create folders)")
+    return target
 
 
 def write_page(path: pathlib.Path, html: str) -> None:

@@ -1,11 +1,12 @@
 """How the token axes travel to the page, compactly: at 131,072 tokens the six lists as JSON were
-6.3 MB in the widget's first message (issue 9 allows 2 MB). Python's traits stay plain lists.
+6.3 MB in the widget's first message, above the 2 MB a message may have. Python's traits stay
+plain lists. Twin of ``js/wire/axis_wire.ts``.
 
 - ``special`` and ``generated`` flags travel as bytes, one byte (0 or 1) per token, instead of
   JSON ``false, `` (7 characters each).
 - A query list equal to its key list (self-attention: always) travels as ``null``: "the same as
   the keys". The page resolves it against the key lists of the same state, and the widget resends
-  every query list whenever the kind changes (widget._load_kind), so a ``null`` never outlives
+  every query list whenever the kind changes (``AttentionWidget._show_kind``), so a ``null`` never outlives
   the keys it referred to.
 """
 

@@ -10,6 +10,7 @@ against what it asked, and ids are unique across views (the view makes them, see
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Literal, TypedDict
 
 import numpy as np
@@ -20,11 +21,6 @@ from ..engine.tiles import MAX_BLOCK, MAX_TILE_BLOCKS, Tile, is_power_of_two, le
 #: No message, in either direction, may be larger than this (Jupyter's server silently drops
 #: messages over 10 MiB; a tile is at most 384 KiB).
 MAX_MESSAGE_BYTES = 2 * 1000 * 1000
-QUANTITIES = ("attention", "attention_x_gradient")
-#: What the heatmap of a comparison (AttentionWidget.compare) can show: b - a, or either run.
-COMPARE_QUANTITIES = ("difference", "a", "b")
-#: Quantities that change with the saliency target: a request names the version it wants.
-VERSIONED = ("attention_x_gradient",)
 
 
 class TileRequest(TypedDict):
@@ -67,12 +63,18 @@ def _int(content: dict[str, Any], name: str) -> int:
 
 
 def parse_tile_request(
-    content: Any, *, kinds: dict[str, tuple[int, int, int, int]], quantities: tuple[str, ...], version: int
+    content: Any,
+    *,
+    kinds: dict[str, tuple[int, ...]],
+    quantities: tuple[str, ...],
+    versioned: Collection[str] = (),
+    version: int = 0,
 ) -> TileRequest:
     """Check a tile request against the widget; raise ProtocolError saying what is wrong.
 
-    ``kinds`` maps each kind to its (layers, heads, queries, keys); ``version`` is the current
-    saliency version (a request for attention x gradient of another target is stale)."""
+    ``kinds`` maps each kind to its (layers, heads, queries, keys); ``quantities`` are those the
+    widget offers, ``versioned`` those that change with the saliency target, and ``version`` the
+    current saliency version (a request for attention x gradient of another target is stale)."""
     if not isinstance(content, dict):
         raise ProtocolError(f"a request must be an object, got {type(content).__name__}")
     request_id = content.get("id")
@@ -92,7 +94,7 @@ def parse_tile_request(
     if quantity not in quantities:
         raise ProtocolError(f"quantity must be one of {list(quantities)}, got {quantity!r}")
     asked_version = content.get("version", 0)
-    if quantity in VERSIONED and asked_version != version:
+    if quantity in versioned and asked_version != version:
         raise ProtocolError(f"stale request: {quantity} is at version {version}, the request asked for {asked_version!r}")
     window, block = content.get("window"), content.get("block")
     if not (isinstance(window, list) and len(window) == 4 and all(is_int(v, numpy_ok=False) for v in window)):
@@ -119,7 +121,7 @@ def parse_tile_request(
         layer=layer,
         head=head,
         quantity=quantity,
-        version=asked_version if quantity in VERSIONED else 0,
+        version=asked_version if quantity in versioned else 0,
         window=list(window),
         block=list(block),
     )

@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import pytest
 
-import attn_widget.widget.attention_widget as widget_module
+import attn_widget.widget.grid_feed as widget_module
 from attn_widget import AttentionWidget
 from attn_widget.engine.grid_scores import ESTIMATE_CELLS, MAX_SAMPLE, MIN_SAMPLE, Refiner, sample_rows
 from tests.support.widget_page import cell_center, kernel_synced

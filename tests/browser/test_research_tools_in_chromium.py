@@ -80,7 +80,7 @@ def test_a_comparison_shows_b_minus_a_with_its_sign_and_both_runs_in_the_tooltip
     w = AttentionWidget.compare(a, b, TOKENS, labels=("clean", "corrupted"))
     mount(w)
     page.locator("[data-testid=attn-widget][data-head-shown='0,0']").wait_for()
-    diff = w._comparison.difference(0, 0)
+    diff = w._sources.runs().difference(0, 0)
     for q, k in ((3, 3), (1, 8)):
         page.mouse.move(*cell_center(page, "attn-heatmap", q, k))
         page.wait_for_function("() => !document.querySelector('[data-testid=attn-tooltip]').textContent.includes('loading')")

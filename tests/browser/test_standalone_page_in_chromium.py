@@ -138,7 +138,7 @@ def test_saliency_views_work_in_the_page(offline_page, tmp_path):
         assert number_after("A·∂L/∂A", tooltip_text(page)) == format(float(s[t, k]), ".3g")
     # strip methods: the saved vectors
     page.locator("[data-testid=attn-strip-method]").select_option("gradient_x_input")
-    expected = w._saliency.strip("gradient_x_input", 0, 0).values
+    expected = w._sources.saliency_cache().strip("gradient_x_input", 0, 0).values
     cols = int(page.locator("[data-testid=attn-strip]").get_attribute("data-cols"))
     page.locator("[data-testid=attn-strip]").scroll_into_view_if_needed()
     page.mouse.move(*cell_center(page, "attn-strip", 6 // cols, 6 % cols))
@@ -164,7 +164,7 @@ def test_a_comparison_page_keeps_b_minus_a_and_both_runs_offline(offline_page, t
     page.mouse.move(*cell_center(page, "attn-heatmap", 4, 2))
     text = tooltip_text(page)
     d = float(b[0, 0, 4, 2]) - float(a[0, 0, 4, 2])
-    assert f"corrupted − clean = {'+' if d > 0 else ''}{format_value(w._comparison.difference(0, 0)[4, 2])}" in text, text
+    assert f"corrupted − clean = {'+' if d > 0 else ''}{format_value(w._sources.runs().difference(0, 0)[4, 2])}" in text, text
     assert f"clean {format_value(a[0, 0, 4, 2])} · corrupted {format_value(b[0, 0, 4, 2])}" in text, text
     page.mouse.move(*cell_center(page, "attn-grid", 1, 1))
     assert tooltip_text(page).endswith(format_value(w.scores()[1, 1]))

@@ -297,7 +297,7 @@ def test_a_fault_while_answering_reaches_the_view_and_python(recording, monkeypa
     def broken(*args, **kwargs):
         raise MemoryError("no room for the tile")
 
-    monkeypatch.setattr(w, "_tile_reply", broken)
+    monkeypatch.setattr(w._messages, "_tile_reply", broken)
     with pytest.warns(RuntimeWarning, match="could not answer a view's request: MemoryError: no room for the tile"):
         frontend_custom(w, _tile_request())
     (reply,) = w.comm.take()

@@ -53,7 +53,7 @@ def test_compare_two_texts_with_one_model_and_one_text_with_two_models():
     w = AttentionWidget.compare("The cat sat on the mat.", "The mat sat on the cat.", model=model, tokenizer=tokenizer)
     a = capture(model, tokenizer, "The cat sat on the mat.").attention(2, 1)
     b = capture(model, tokenizer, "The mat sat on the cat.").attention(2, 1)
-    np.testing.assert_allclose(w._comparison.difference(2, 1), b - a)
+    np.testing.assert_allclose(w._sources.runs().difference(2, 1), b - a)
     np.testing.assert_allclose(w.scores()[2, 1], reference_js(a, b), rtol=1e-4)
     assert w.tokens == ["The", "cat/mat", "sat", "on", "the", "mat/cat", "."]  # where the runs differ
     other, _ = tiny_family("gpt2", seed=1)

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-import attn_widget.widget.attention_widget as widget_module
+import attn_widget.widget.grid_feed as widget_module
 from attn_widget import AttentionWidget
 from attn_widget.engine.grid_scores import Refiner
 from attn_widget.engine.metrics import max_off_diagonal, mean_row_entropy

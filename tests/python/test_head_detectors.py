@@ -58,7 +58,7 @@ def test_local_counts_keys_within_the_window_and_no_repeats_means_no_value():
     expected = np.mean([sum(1 for j in range(n) if abs(i - j) <= LOCAL_WINDOW) / n for i in range(n)])
     assert w.scores("local")[0, 0] == pytest.approx(expected, rel=1e-6)
     assert np.isnan(w.scores("induction")[0, 0]) and np.isnan(w.scores("duplicate_token")[0, 0])
-    payload = w._grid_payload("induction")
+    payload = w._grid_feed.payload("induction", w.kind, None)
     assert payload["undefined"] == b"\x01" and payload["aggregates_undefined"] == b"\x01\x01\x01"
 
 
@@ -91,7 +91,7 @@ def test_the_sampled_estimate_of_a_detector_is_the_loop_over_the_sampled_rows(pr
     w = probe_widget
     monkeypatch.setattr(grid_scores, "MAX_SAMPLE", 8)
     monkeypatch.setattr(grid_scores, "MIN_SAMPLE", 8)
-    grid = grid_scores.GridScores(w.capture.kind(), w._engine, lambda layer, head: ("probe", layer, head))
+    grid = grid_scores.GridScores(w.capture.kind(), w._sources.engine, lambda layer, head: ("probe", layer, head))
     grid.estimate()
     rows = grid_scores.sample_rows(w.n_queries, 8)
     values, errors = grid.values("previous_token")
@@ -116,7 +116,7 @@ def test_the_grid_payload_sends_the_aggregates_python_computes():
     a /= a.sum(-1, keepdims=True)
     w = AttentionWidget(a, list("abcabd"))
     scores = w.scores("previous_token").astype(np.float64)
-    payload = w._grid_payload("previous_token")
+    payload = w._grid_feed.payload("previous_token", w.kind, None)
     codes = np.frombuffer(payload["aggregates"], dtype="<u2")
     expected = np.concatenate([scores.mean(1), scores.mean(0), [scores.mean()]])
     assert [format_value(v) for v in expected] == [format_value(v) for v in _decode(codes)]
@@ -133,6 +133,6 @@ def test_the_dense_fallback_for_texts_with_too_many_copies_gives_the_same_number
 
     monkeypatch.setattr(detectors, "MAX_PAIRS", 0)  # as for a text that repeats a few tokens thousands of times
     w = AttentionWidget(probe_widget.capture)
-    assert w._grid(w.kind).ids.pairs() is None
+    assert w._grid_feed.attention.grid(w.kind).ids.pairs() is None
     for metric in ("duplicate_token", "induction"):
         np.testing.assert_allclose(w.scores(metric), probe_widget.scores(metric), rtol=1e-6)

@@ -105,7 +105,7 @@ def test_a_failed_computation_ends_busy_says_why_and_keeps_the_last_strip(gpt2, 
     def broken(*args, **kwargs):
         raise RuntimeError("out of memory on the GPU")
 
-    monkeypatch.setattr(w._saliency, "strip", broken)
+    monkeypatch.setattr(w._sources.saliency_cache(), "strip", broken)
     seen = []
     w.observe(lambda c: seen.append(c["new"]), names=["busy"])
     with pytest.warns(RuntimeWarning, match="could not compute integrated gradients: RuntimeError: out of memory"):

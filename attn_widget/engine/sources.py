@@ -1,0 +1,207 @@
+"""What a heatmap can show, and where each head's numbers come from.
+
+A *quantity* is one matrix per head: the attention weights, attention x gradient for an explained
+prediction, or for a comparison of two runs ``b - a`` and each run. ``QUANTITIES`` is the one
+table of them (its twin for the page is ``js/wire/quantities.ts``): adding a quantity is one entry
+here. Which quantities a widget offers follows from its *mode*, fixed when it is made:
+
+- ``"plain"``: attention;
+- ``"saliency"`` (``from_model(..., saliency=True)``): attention and attention x gradient;
+- ``"comparison"`` (``AttentionWidget.compare``): ``difference``, ``a`` and ``b``.
+
+``Sources`` answers "(quantity, kind, layer, head) -> tile source" for every part of the widget
+(tiles, the strip's mean row, the offline page); layer or head -1 is the mean over that axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..capturing.head_source import HeadSource, ValueHead
+from ..capturing.result import Capture
+from .comparison import Comparison
+from .derived_heads import MeanHead, Part, mean_rows
+from .tiles import Tile, TileEngine
+
+if TYPE_CHECKING:
+    from ..attribution.saliency_cache import SaliencyCache
+
+PLAIN, SALIENCY, COMPARISON = "plain", "saliency", "comparison"
+
+
+@dataclass(frozen=True)
+class HeadKey:
+    """One head of one quantity at one saliency version: the key of every cache of its numbers."""
+
+    quantity: str
+    kind: str
+    layer: int
+    head: int
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class Quantity:
+    id: str
+    signed: bool  # values of either sign, drawn on a diverging scale centred on 0
+    versioned: bool  # changes with the saliency target: requests name the version they want
+    modes: tuple[str, ...]  # the widgets that offer it
+    head: Callable[[Sources, str, int, int], Any]  # (sources, kind, layer, head) -> a tile source
+    matrix: Callable[[Sources, str, int, int], np.ndarray]  # the same head, float32 (Nq, Nk), for pages
+
+
+def _axg(s: Sources, kind: str, layer: int, head: int) -> np.ndarray:
+    return s.saliency_cache().current.attention_x_gradient[layer, head]
+
+
+QUANTITIES: dict[str, Quantity] = {
+    q.id: q
+    for q in (
+        Quantity(
+            "attention",
+            signed=False,
+            versioned=False,
+            modes=(PLAIN, SALIENCY),
+            head=lambda s, k, l, h: s.capture.kind(k).source(l, h),
+            matrix=lambda s, k, l, h: s.capture.attention(l, h, k),
+        ),
+        Quantity(
+            "attention_x_gradient",
+            signed=True,
+            versioned=True,
+            modes=(SALIENCY,),
+            head=lambda s, k, l, h: ValueHead(_axg(s, k, l, h), signed=True),
+            matrix=_axg,
+        ),
+        Quantity(
+            "difference",
+            signed=True,
+            versioned=False,
+            modes=(COMPARISON,),
+            head=lambda s, k, l, h: s.runs().source(k, l, h, s.run_lse(k)),
+            matrix=lambda s, k, l, h: s.runs().difference(l, h, k),
+        ),
+        Quantity(
+            "a",
+            signed=False,
+            versioned=False,
+            modes=(COMPARISON,),
+            head=lambda s, k, l, h: s.runs().a.kind(k).source(l, h),
+            matrix=lambda s, k, l, h: s.runs().a.attention(l, h, k),
+        ),
+        Quantity(
+            "b",
+            signed=False,
+            versioned=False,
+            modes=(COMPARISON,),
+            head=lambda s, k, l, h: s.runs().b.kind(k).source(l, h),
+            matrix=lambda s, k, l, h: s.runs().b.attention(l, h, k),
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class QuantityMatrices:
+    """One quantity's heads as dense matrices, for a page that holds them whole."""
+
+    matrix: Callable[[int, int], np.ndarray]  # (layer, head) -> float32 (Nq, Nk)
+    signed: bool
+    version: int
+
+
+class Sources:
+    """Every head's numbers for one widget, for each quantity its mode offers, with the tile engine
+    that caches their passes. ``version`` counts saliency recomputations (``new_version``)."""
+
+    def __init__(self, capture: Capture, *, saliency: SaliencyCache | None = None, comparison: Comparison | None = None) -> None:
+        if saliency is not None and comparison is not None:
+            raise ValueError("a comparison cannot explain a prediction too: use saliency=True on one run at a time")
+        self.capture = comparison.shown if comparison is not None else capture
+        self.engine = TileEngine()
+        self._saliency = saliency
+        self._comparison = comparison
+        self.mode = COMPARISON if comparison is not None else SALIENCY if saliency is not None else PLAIN
+        self.quantities = tuple(q for q, spec in QUANTITIES.items() if self.mode in spec.modes)
+        self.labels: tuple[str, ...] = comparison.labels if comparison is not None else ()
+        self.version = 0
+
+    # The mode's own inputs: only quantities of that mode reach them.
+    def saliency_cache(self) -> SaliencyCache:
+        if self._saliency is None:
+            raise AttributeError("this widget shows no saliency: create it with from_model(..., saliency=True)")
+        return self._saliency
+
+    def runs(self) -> Comparison:
+        if self._comparison is None:
+            raise AttributeError("this widget compares no runs: create it with AttentionWidget.compare(a, b)")
+        return self._comparison
+
+    def run_lse(self, kind: str) -> Callable[[str, int, int, Any], Any]:
+        """For a comparison: ``lse(run, layer, head, source)`` of run "a" or "b", cached by the engine
+        under that run's own quantity."""
+        return lambda run, layer, head, source: self.engine.lse(HeadKey(run, kind, layer, head), source)
+
+    # ----------------------------------------------------------------- heads
+    def shapes(self) -> dict[str, tuple[int, int, int, int]]:
+        """(layers, heads, queries, keys) of each kind."""
+        return {k: self.capture.kind(k).shape for k in self.capture.kinds}
+
+    def version_of(self, quantity: str) -> int:
+        return self.version if QUANTITIES[quantity].versioned else 0
+
+    def key(self, quantity: str, kind: str, layer: int, head: int) -> HeadKey:
+        return HeadKey(quantity, kind, layer, head, self.version_of(quantity))
+
+    def source(self, quantity: str, kind: str, layer: int, head: int) -> HeadSource | Any:
+        """The tile source of a head, or of an aggregate (layer or head -1: the mean of the heads it
+        covers, each part with its own log-sum-exp)."""
+        if layer >= 0 and head >= 0:
+            return QUANTITIES[quantity].head(self, kind, layer, head)
+        n_layers, n_heads = self.capture.kind(kind).shape[:2]
+        layers = range(n_layers) if layer < 0 else [layer]
+        heads = range(n_heads) if head < 0 else [head]
+        parts = [self.part(quantity, kind, ly, hd) for ly in layers for hd in heads]
+        return MeanHead(parts, signed=QUANTITIES[quantity].signed)
+
+    def part(self, quantity: str, kind: str, layer: int, head: int) -> Part:
+        """A head's (or an aggregate's) source with its rows' log-sum-exp when it has logits."""
+        source = self.source(quantity, kind, layer, head)
+        if not source.logits:
+            return source, None
+        return source, self.engine.lse(self.key(quantity, kind, layer, head), source)
+
+    def tile(
+        self, quantity: str, kind: str, layer: int, head: int, window: Sequence[int], block: Sequence[int]
+    ) -> tuple[Tile, float, bool]:
+        """(tile, the head's peak for the colour scale, signed) of a window pooled into blocks."""
+        source = self.source(quantity, kind, layer, head)
+        key = self.key(quantity, kind, layer, head)
+        tile = self.engine.tile(key, source, tuple(window), tuple(block))  # type: ignore[arg-type]
+        peak = self.engine.peak(key)
+        if peak is None:
+            peak = float(np.abs(tile.values).max())
+        return tile, peak, bool(source.signed)
+
+    def mean_row(self, quantity: str, kind: str, layer: int, head: int, rows: list[int]) -> np.ndarray:
+        """The mean of the query ``rows`` of a head (or aggregate), float32 (Nk,), exact."""
+        return mean_rows(*self.part(quantity, kind, layer, head), rows)
+
+    def matrix(self, quantity: str, kind: str, layer: int, head: int) -> np.ndarray:
+        return QUANTITIES[quantity].matrix(self, kind, layer, head)
+
+    def page_quantities(self, kind: str) -> dict[str, QuantityMatrices]:
+        """Every quantity offered, as matrices of ``kind``'s heads (``w.to_html``)."""
+        return {
+            q: QuantityMatrices(lambda l, h, q=q: self.matrix(q, kind, l, h), QUANTITIES[q].signed, self.version_of(q))
+            for q in self.quantities
+        }
+
+    def new_version(self) -> None:
+        """The saliency target changed: versioned quantities start afresh."""
+        self.version += 1
+        self.engine.forget(lambda key: isinstance(key, HeadKey) and QUANTITIES[key.quantity].versioned)

@@ -1,0 +1,69 @@
+"""What the views draw besides the grid, kept in step with the widget: the kind shown (its token
+axes, sizes and, for small inputs, every head at once) and the mean row of the selected queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..capturing.result import AXIS_FLAGS
+from ..engine.grid_scores import Foreground
+from ..engine.sources import Sources
+from ..wire.payloads import heads_payload, strip_payload
+from .grid_feed import GridFeed
+from .state import WidgetState
+
+
+class ViewsFeed:
+    def __init__(self, widget: WidgetState, sources: Sources, grid: GridFeed, foreground: Foreground, eager_bytes: int) -> None:
+        self._widget = widget
+        self._sources = sources
+        self._grid_feed = grid
+        self._foreground = foreground
+        self._eager_bytes = eager_bytes
+        #: Every head of the kind shown travels with the widget (at most ``eager_bytes`` of dec3).
+        self.eager = False
+        widget.observe(self._selection_changed, names=["queries", "layer", "head", "kind", "heatmap_quantity"])
+
+    def _selection_changed(self, change: dict[str, Any]) -> None:
+        if self._widget._ready:
+            self.send_queries_row()
+
+    def show_kind(self) -> None:
+        """Every trait that depends on the kind shown, its axes and sizes first; the selection kept
+        where it fits. Run again whenever what the kind holds changes."""
+        w = self._widget
+        k = self._sources.capture.kind(w.kind)
+        n_layers, n_heads, n_q, n_k = k.shape
+        # The heads sent at once are the attention weights: a widget that offers none (a comparison's
+        # b - a and runs) asks for tiles.
+        self.eager = "attention" in self._sources.quantities and 2 * n_layers * n_heads * n_q * n_k <= self._eager_bytes
+        for prefix, axis in (("", k.keys), ("_query_", k.queries)):
+            if prefix:  # always resent: on the wire they may say "the same as the keys" (wire/axis.py)
+                for name in ("tokens", *AXIS_FLAGS):
+                    w.set_trait(f"{prefix}{name}", [])
+            for name in ("tokens", *AXIS_FLAGS):
+                w.set_trait(f"{prefix}{name}", getattr(axis, name))
+        for name, size in (("n_layers", n_layers), ("n_heads", n_heads), ("n_queries", n_q), ("n_tokens", n_k)):
+            w.set_trait(name, size)
+        w.set_trait("_grid_metric_options", self._grid_feed.options(k.id))
+        if w.grid_metric not in w._metric_ids():  # a detector, and a kind without positions in common
+            w.grid_metric = "entropy"
+        w.queries = [q for q in w.queries if q < n_q]
+        w.set_trait("_attention_data", heads_payload(k.id, self._sources.capture.attentions(k.id)) if self.eager else {})
+        self._grid_feed.send()
+        w.window = [0, n_q, 0, n_k]
+        w.layer, w.head = min(w.layer, n_layers - 1), min(w.head, n_heads - 1)
+        w.query, w.key = min(w.query, n_q - 1), min(w.key, n_k - 1)
+
+    def send_queries_row(self) -> None:
+        """The strip's row for several selected queries: their mean, exact, for the head shown."""
+        w = self._widget
+        if not w.queries:
+            w.set_trait("_queries_row", {})
+            return
+        quantity, kind, layer, head = w.heatmap_quantity, w.kind, w.layer, w.head
+        with self._foreground:
+            row = self._sources.mean_row(quantity, kind, layer, head, w.queries)
+        fields = {"kind": kind, "layer": layer, "head": head, "quantity": quantity}
+        version = self._sources.version_of(quantity)
+        w.set_trait("_queries_row", strip_payload("queries", row, **fields, version=version, queries=list(w.queries)))
