@@ -8,7 +8,7 @@ import type { KindOption, MetricOption } from "../wire/types";
 export interface ControlEvents {
   kind(id: string): void;
   metric(id: string): void;
-  /** A comparison's heatmap: "difference" (b - a), "a" or "b". */
+  /** A comparison's heatmap: one of the compare toolbar's quantities (wire/quantities.ts). */
   compareQuantity(id: string): void;
   resetZoom(): void;
   clearSelection(): void;

@@ -1,5 +1,6 @@
 // The one tooltip element of a widget: plain text lines (tokens are untrusted, so textContent
-// only), placed beside the pointer and kept inside the widget so the output area never clips it.
+// only), placed beside the pointer and kept inside the widget so the output area never clips it;
+// and the words for tokens and queries that tooltips, captions and the toolbar share.
 import type { Axis } from "../wire/types";
 
 export class Tooltip {

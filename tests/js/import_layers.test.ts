@@ -1,5 +1,5 @@
-// The front end's folders are layers: a folder imports only from the layers below it, and no
-// module imports itself round a circle. Read from the import statements of every js/**/*.ts, so a
+// The front end's folders are layers: a folder imports only from the layers below it, no module
+// imports itself round a circle, and no module grows past MAX_LINES. Read from the import statements of every js/**/*.ts, so a
 // new file or import that breaks the rule fails here, naming the edge.
 /// <reference types="vite/client" />
 import { describe, expect, it } from "vitest";
@@ -25,6 +25,9 @@ const MAY_IMPORT: Record<string, string[]> = {
   render: ["app", "export", "views", "controls", "tiles", "draw", "wire"],
   index: ["render"],
 };
+
+/** A module longer than this holds more than one concern: split it. */
+const MAX_LINES = 450;
 
 /** "views/heatmap.ts" -> "views"; "app.ts" -> "app". */
 function layerOf(path: string): string {
@@ -125,6 +128,11 @@ describe("the front end's import layers", () => {
 
   it("has no import that reaches up or sideways across layers", () => {
     expect(layerViolations(edges)).toEqual([]);
+  });
+
+  it("keeps every module at most MAX_LINES lines (one concern per file)", () => {
+    const long = files.filter((f) => SOURCES[f].split("\n").length - 1 > MAX_LINES);
+    expect(long.map((f) => `${f}: ${SOURCES[f].split("\n").length - 1} lines`)).toEqual([]);
   });
 
   it("has no import circle", () => {
