@@ -1,33 +1,29 @@
-// One rendered view of the widget: builds the DOM, keeps the three views in step with the model's
+// One rendered view of the widget: builds the DOM, keeps the views in step with the model's
 // traits, and turns clicks into trait changes. Everything it registers is tied to `signal`.
 
-import { flagsOf } from "./axis_wire";
-import type { Theme } from "./canvas";
-import { context2d, readTheme } from "./canvas";
-import { magnitudeScale } from "./colormap";
-import { Controls } from "./controls";
-import { codesOf, decodeCodes } from "./decode";
-import type { ExportChoice } from "./export_menu";
-import { ExportMenu } from "./export_menu";
-import type { Figure, Format, Panel, TextPiece, ViewPiece } from "./figure";
-import { backgroundOf, download, PANELS, placeFigure, renderPng, renderSvg, SCALES, textOf } from "./figure";
-import { aggregateName, GridView } from "./grid";
-import { HeatmapView } from "./heatmap";
-import { followHostScheme } from "./host_theme";
-import type { CellWindow } from "./layout";
-import type { ExportRequest, HeadRef } from "./protocol";
-import { EXPORT_CHUNK_BYTES, isExportRequest } from "./protocol";
-import { SaliencyControls } from "./saliency_controls";
-import { describeQueries, StripView } from "./strip";
-import { TileStore } from "./tile_store";
-import { Tooltip } from "./tooltip";
-import { TrackView } from "./track";
-import type { Axis, WidgetModel, WidgetState } from "./types";
+import { Controls } from "./controls/controls";
+import { ExportMenu } from "./controls/export_menu";
+import { SaliencyControls } from "./controls/saliency_controls";
+import type { Theme } from "./draw/canvas";
+import { readTheme } from "./draw/canvas";
+import { followHostScheme } from "./draw/host_theme";
+import { Tooltip } from "./draw/tooltip";
+import { FigureExport } from "./export/answer";
+import { TileStore } from "./tiles/tile_store";
+import { GridView } from "./views/grid";
+import { aggregateName, gridDataOf, gridProgressOf } from "./views/grid_data";
+import { HeatmapView } from "./views/heatmap";
+import { queriesRowOf } from "./views/strip";
+import { StripPanel, stripVectorOf } from "./views/strip_panel";
+import { tokenAxes } from "./wire/axis_wire";
+import type { HeadRef } from "./wire/protocol";
+import { talkToKernel } from "./wire/protocol";
+import type { Quantity } from "./wire/quantities";
+import { quantityOf, runNames } from "./wire/quantities";
+import type { WidgetModel, WidgetState } from "./wire/types";
 
 type Part = "grid" | "heatmap" | "strip";
 
-/** Above this many keys the strip is a track that follows the heatmap's key axis. */
-export const TRACK_FROM_TOKENS = 512;
 const WINDOW_SAVE_MS = 150; // a zoom gesture sends the window once it settles
 
 export class AttentionApp {
@@ -35,15 +31,11 @@ export class AttentionApp {
   private readonly store: TileStore;
   private readonly grid: GridView;
   private readonly heatmap: HeatmapView;
-  private readonly strip: StripView;
-  private readonly track: TrackView;
-  private readonly gridStatus: HTMLDivElement;
-  private long = false; // the track replaces the word strip
+  private readonly strip: StripPanel;
   private windowTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly controls: Controls;
   private readonly saliencyControls: SaliencyControls;
-  private readonly title: HTMLDivElement;
-  private readonly viewId = `view-${Math.random().toString(36).slice(2, 10)}`;
+  private readonly figures: FigureExport;
   private theme: Theme | null = null;
   private dirty = new Set<Part>();
   private frame = 0;
@@ -79,15 +71,10 @@ export class AttentionApp {
       },
       signal,
     );
-    this.controls.el.appendChild(new ExportMenu((choice) => void this.downloadFigure(choice), signal).el);
+    this.controls.el.appendChild(new ExportMenu((choice) => void this.figures.download(choice), signal).el);
     const body = div("attn-body");
     const gridPanel = div("attn-grid-panel");
     const heatPanel = div("attn-heat-panel");
-    this.title = div("attn-title");
-    const hint = div("attn-hint");
-    hint.textContent =
-      "hover for exact weights · click to select · shift-drag for several queries · scroll to zoom · drag to pan · double-click to reset";
-    heatPanel.append(this.title, hint);
     const stripPanel = div("attn-strip-panel");
     body.append(gridPanel, heatPanel);
     this.root.prepend(this.controls.el, this.saliencyControls.el, body, stripPanel);
@@ -113,39 +100,24 @@ export class AttentionApp {
       },
       signal,
     );
-    this.gridStatus = div("attn-grid-status");
-    this.gridStatus.dataset.testid = "attn-grid-status";
-    gridPanel.appendChild(this.gridStatus);
     this.heatmap = new HeatmapView(
       heatPanel,
       themeOf,
       tooltip,
       {
         select: (query, key) => this.save({ query, key, queries: [] }),
-        windowChanged: (win) => this.windowMoved(win),
+        windowChanged: () => this.windowMoved(),
         target: (query) => this.save({ target_position: query }),
         queries: (rows) => this.save({ queries: rows }),
       },
       this.store,
       signal,
     );
-    this.strip = new StripView(
+    this.strip = new StripPanel(
       stripPanel,
       themeOf,
       tooltip,
-      {
-        select: (query, key) => this.save({ query, key }),
-      },
-      this.store,
-      signal,
-    );
-    this.track = new TrackView(
-      stripPanel,
-      themeOf,
-      tooltip,
-      {
-        select: (query, key) => this.save({ query, key }),
-      },
+      { select: (query, key) => this.save({ query, key }) },
       this.store,
       signal,
     );
@@ -191,15 +163,17 @@ export class AttentionApp {
     this.listen(["window"], () => this.loadWindow());
 
     // Python's w.save asks a displayed view for the figure; it needs to know one is displayed.
-    const onMessage = (msg: unknown) => {
-      if (isExportRequest(msg)) void this.answerExport(msg);
-    };
-    model.on("msg:custom", onMessage);
-    this.send(() => this.model.send({ type: "view", event: "open", view: this.viewId }));
-    signal.addEventListener("abort", () => {
-      model.off("msg:custom", onMessage);
-      this.send(() => this.model.send({ type: "view", event: "close", view: this.viewId }));
-    });
+    this.figures = new FigureExport(
+      model,
+      {
+        root: this.root,
+        grid: this.grid,
+        heatmap: this.heatmap,
+        strip: () => this.strip.shown,
+        flush: () => this.flush(),
+      },
+      signal,
+    );
 
     const resize = new ResizeObserver(() => this.relayout());
     resize.observe(this.root);
@@ -225,17 +199,12 @@ export class AttentionApp {
   /** Set traits and send them to the kernel in one message. */
   private save(changes: Partial<WidgetState>): void {
     for (const [name, value] of Object.entries(changes)) this.model.set(name as keyof WidgetState, value as never);
-    this.send(() => this.model.save_changes());
+    talkToKernel(() => this.model.save_changes());
   }
 
-  /** Talk to the kernel; a host whose kernel is gone throws ("Cannot send"): the page keeps
-   * working with what it holds, and the views that need the kernel say so. */
-  private send(talk: () => void): void {
-    try {
-      talk();
-    } catch (err) {
-      console.warn("attn_widget: the kernel cannot be reached", err);
-    }
+  /** What the heatmap shows now (heatmap_quantity), with a comparison's run names. */
+  private quantity(): Quantity {
+    return quantityOf(this.model.get("heatmap_quantity"), this.model.get("compare_labels"));
   }
 
   /** A kind switch changes a dozen traits in one message: load the new shape once, after all of
@@ -250,33 +219,12 @@ export class AttentionApp {
   }
 
   private loadShape(): void {
-    const cols = this.axis("");
-    const rows = this.axis("query_");
-    const kind = this.model.get("kind") ?? "self";
-    this.controls.setKinds(this.model.get("kinds") ?? [], kind);
-    const quantity = this.model.get("heatmap_quantity") ?? "attention";
+    const { rows, cols } = tokenAxes(this.model);
+    this.controls.setKinds(this.model.get("kinds") ?? [], this.model.get("kind") ?? "self");
     this.store.setEager(this.model.get("_attention_data"));
-    const labels = this.compareLabels();
-    this.heatmap.setCompare(labels);
-    this.controls.setCompare(labels, quantity);
-    if (quantity === "attention_x_gradient") this.heatmap.setQuantity("A·∂L/∂A", "|attention × gradient|");
-    else if (quantity === "difference" && labels) this.heatmap.setQuantity("weight", `${labels[1]} − ${labels[0]}`);
-    else if (labels) this.heatmap.setQuantity("weight", `attention weight (${quantity === "b" ? labels[1] : labels[0]})`);
-    else this.heatmap.setQuantity("weight", "attention weight");
+    this.controls.setCompare(runNames(this.model.get("compare_labels")), this.quantity().id);
     this.heatmap.setAxes(rows, cols);
     this.strip.setAxes(rows, cols);
-    this.track.setAxes(rows, cols);
-    this.long = cols.tokens.length > TRACK_FROM_TOKENS;
-    this.strip.el.hidden = this.long;
-    this.track.el.hidden = !this.long;
-    // data-testid="attn-strip" marks whichever strip is on screen
-    if (this.long) {
-      delete this.strip.canvas.dataset.testid;
-      this.track.canvas.dataset.testid = "attn-strip";
-    } else {
-      delete this.track.canvas.dataset.testid;
-      this.strip.canvas.dataset.testid = "attn-strip";
-    }
     this.loadSaliency();
     this.loadStrip();
     this.loadGrid();
@@ -301,7 +249,7 @@ export class AttentionApp {
   }
 
   /** The user zoomed or panned: follow with the track now, tell Python once the gesture settles. */
-  private windowMoved(win: CellWindow): void {
+  private windowMoved(): void {
     this.afterWindow();
     this.schedule("strip");
     clearTimeout(this.windowTimer);
@@ -309,13 +257,12 @@ export class AttentionApp {
       const w = this.heatmap.window;
       this.save({ window: [w.row0, w.row0 + w.rows, w.col0, w.col0 + w.cols] });
     }, WINDOW_SAVE_MS);
-    void win;
   }
 
   private afterWindow(): void {
     const w = this.heatmap.window;
     this.controls.setZoomed(w.rows < this.model.get("n_queries") || w.cols < this.model.get("n_tokens"));
-    this.track.setKeys(w.col0, w.cols);
+    this.strip.setKeys(w.col0, w.cols);
   }
 
   /** The saliency toolbar, spans, target marker and busy state, from the traits. */
@@ -325,7 +272,7 @@ export class AttentionApp {
     const busy = this.model.get("busy") ?? false;
     this.saliencyControls.update({
       available,
-      quantity: this.model.get("heatmap_quantity") ?? "attention",
+      quantity: this.quantity().id,
       methods: this.model.get("_strip_methods") ?? [],
       method: this.model.get("strip_method") ?? "attention",
       targetToken: this.model.get("target_token") ?? "",
@@ -338,7 +285,6 @@ export class AttentionApp {
     this.root.dataset.busy = String(busy);
     this.heatmap.setSpans(spans);
     this.strip.setSpans(spans);
-    this.track.setSpans(spans);
     const position = this.model.get("target_position") ?? -1;
     const n = this.model.get("n_queries") ?? 0;
     this.heatmap.setTarget(available ? (position >= 0 ? position : n - 1) : -1, available);
@@ -348,118 +294,45 @@ export class AttentionApp {
   /** The strip's saliency vector, when a saliency method is chosen and its numbers are here. */
   private loadStrip(): void {
     const method = this.model.get("strip_method") ?? "attention";
-    if (method === "attention") {
-      this.strip.setVector(null, false);
-      this.track.setVector(null, false);
-    } else {
-      const payload = this.model.get("_strip_values");
-      const codes = codesOf(payload?.data);
-      const fresh = payload?.what === "strip" && payload.method === method;
-      const n = this.model.get("n_tokens");
-      if (fresh && codes.length === n) {
-        const values = decodeCodes(codes);
-        const option = (this.model.get("_strip_methods") ?? []).find((m) => m.id === method);
-        const name = option?.label ?? method;
-        const vector = {
-          codes,
-          values,
-          label: this.model.get("strip_label") ?? "",
-          valueName: name,
-          shortName: option?.short ?? name,
-          scale: magnitudeScale(values),
-        };
-        this.strip.setVector(vector, true);
-        this.track.setVector(vector, true);
-      } else {
-        this.strip.setVector(null, true);
-        this.track.setVector(null, true);
-      }
-    }
+    const vector =
+      method === "attention"
+        ? null
+        : stripVectorOf(
+            this.model.get("_strip_values"),
+            (this.model.get("_strip_methods") ?? []).find((m) => m.id === method) ?? { id: method, label: method, short: method },
+            this.model.get("strip_label") ?? "",
+            this.model.get("n_tokens"),
+          );
+    this.strip.setVector(vector, method !== "attention");
     this.schedule("strip");
   }
 
-  private axis(prefix: "" | "query_"): Axis {
-    const keys: Axis = {
-      tokens: this.model.get("tokens") ?? [],
-      special: flagsOf(this.model.get("special")),
-      generated: flagsOf(this.model.get("generated")),
-    };
-    if (prefix === "") return keys;
-    // null: the same as the keys; older states (a saved notebook) have no query_ traits at all
-    const tokens = this.model.get("_query_tokens");
-    if (!tokens || tokens.length === 0) return keys;
-    const special = this.model.get("_query_special");
-    const generated = this.model.get("_query_generated");
-    return {
-      tokens,
-      special: special == null ? keys.special : flagsOf(special),
-      generated: generated == null ? keys.generated : flagsOf(generated),
-    };
-  }
-
   private loadGrid(): void {
-    const payload = this.model.get("_grid_scores");
-    const codes = codesOf(payload?.data);
-    const nLayers = this.model.get("n_layers");
-    const nHeads = this.model.get("n_heads");
-    if (payload?.what !== "scores" || codes.length !== nLayers * nHeads) return;
     const metric = this.model.get("grid_metric");
     const options = this.model.get("_grid_metric_options") ?? [];
-    this.controls.setMetrics(options, metric);
+    const nLayers = this.model.get("n_layers");
+    const nHeads = this.model.get("n_heads");
     const label = options.find((o) => o.id === metric)?.label ?? metric;
-    const bytes = (b: unknown) =>
-      b ? new Uint8Array((b as DataView).buffer, (b as DataView).byteOffset, (b as DataView).byteLength) : null;
-    const estimate = payload.exact
-      ? null
-      : {
-          errors: codesOf(payload.error),
-          exact: bytes(payload.exact_heads),
-          lowerBound: bytes(payload.lower_bound),
-          sample: payload.sample ?? 0,
-          rows: payload.rows ?? 0,
-        };
-    const undefinedHeads = bytes(payload.undefined);
-    const values = decodeCodes(codes);
-    if (undefinedHeads) for (let i = 0; i < values.length; i++) if (undefinedHeads[i]) values[i] = Number.NaN;
-    const aggregateCodes = codesOf(payload.aggregates);
-    const aggregates =
-      aggregateCodes.length === nLayers + nHeads + 1
-        ? { codes: aggregateCodes, values: decodeCodes(aggregateCodes), undefined: bytes(payload.aggregates_undefined) }
-        : null;
-    this.grid.setData({ nLayers, nHeads, codes, values, metricLabel: label, estimate, undefinedHeads, aggregates });
-    const done = payload.done ?? nLayers * nHeads;
-    const total = payload.total ?? nLayers * nHeads;
-    this.gridStatus.textContent = payload.exact
-      ? ""
-      : `refining scores: ${done} of ${total} heads exact · the rest estimated from ${payload.sample} of ${payload.rows} query rows (≈ in the tooltip)`;
-    this.gridStatus.dataset.done = String(done);
-    this.gridStatus.dataset.total = String(total);
-    this.root.dataset.gridExact = String(!!payload.exact);
+    const payload = this.model.get("_grid_scores");
+    const data = gridDataOf(payload, nLayers, nHeads, label);
+    if (!payload || !data) return;
+    this.controls.setMetrics(options, metric);
+    const progress = gridProgressOf(payload, nLayers * nHeads);
+    this.grid.setData(data, progress);
+    this.root.dataset.gridExact = String(progress.exact);
     this.schedule("grid");
   }
 
   /** The head the heatmap and strip show now. */
   private headRef(): HeadRef {
-    const quantity = this.model.get("heatmap_quantity") ?? "attention";
+    const quantity = this.quantity();
     return {
       kind: this.model.get("kind") ?? "self",
       layer: this.model.get("layer"),
       head: this.model.get("head"),
-      quantity,
-      version: quantity === "attention_x_gradient" ? (this.model.get("_saliency_version") ?? 0) : 0,
+      quantity: quantity.id,
+      version: quantity.versioned ? (this.model.get("_saliency_version") ?? 0) : 0,
     };
-  }
-
-  /** [a, b] run names of a comparison, or null. */
-  private compareLabels(): [string, string] | null {
-    const labels = this.model.get("compare_labels") ?? [];
-    return labels.length === 2 ? [labels[0], labels[1]] : null;
-  }
-
-  /** Signed quantities: attention x gradient (coloured by size), b - a (diverging). */
-  private signedQuantity(): boolean {
-    const quantity = this.model.get("heatmap_quantity") ?? "attention";
-    return quantity === "attention_x_gradient" || quantity === "difference";
   }
 
   /** Several selected queries: marked on the heatmap; the strip shows Python's mean row when it
@@ -467,19 +340,7 @@ export class AttentionApp {
   private loadQueries(): void {
     const queries = this.model.get("queries") ?? [];
     this.heatmap.setQueries(queries);
-    const payload = this.model.get("_queries_row");
-    const ref = this.headRef();
-    const fresh =
-      !!payload &&
-      payload.what === "strip" &&
-      payload.kind === ref.kind &&
-      payload.layer === ref.layer &&
-      payload.head === ref.head &&
-      payload.quantity === ref.quantity &&
-      JSON.stringify(payload.queries ?? []) === JSON.stringify(queries);
-    const codes = fresh ? codesOf(payload?.data) : new Uint16Array(0);
-    const row = queries.length > 0 && codes.length > 0 ? { queries, codes, values: decodeCodes(codes) } : null;
-    this.strip.setQueriesRow(row);
+    this.strip.setQueriesRow(queriesRowOf(this.model.get("_queries_row"), this.headRef(), queries));
     this.updateSelectionText();
     this.schedule("heatmap", "strip");
   }
@@ -490,28 +351,18 @@ export class AttentionApp {
     const head = this.model.get("head");
     this.grid.setSelection(layer, head);
     const kinds = this.model.get("kinds") ?? [];
-    const kind =
-      kinds.length > 1 ? `${kinds.find((k) => k.id === this.model.get("kind"))?.label ?? this.model.get("kind")}, ` : "";
-    const signed = this.signedQuantity();
-    const quantity = this.model.get("heatmap_quantity") ?? "attention";
-    const labels = this.compareLabels();
-    const what =
-      quantity === "attention_x_gradient"
-        ? "attention × gradient A·∂L/∂A (colour = size, tooltip = sign)"
-        : quantity === "difference" && labels
-          ? `${labels[1]} − ${labels[0]} (red: more attention in ${labels[1]}, blue: less)`
-          : labels
-            ? `attention weights of ${quantity === "b" ? labels[1] : labels[0]}`
-            : "attention weights";
+    const kindId = this.model.get("kind");
+    const kind = kinds.length > 1 ? `${kinds.find((k) => k.id === kindId)?.label ?? kindId}, ` : "";
     const nLayers = this.model.get("n_layers");
     const nHeads = this.model.get("n_heads");
     const aggregate = layer < 0 || head < 0 ? aggregateName(layer, head, nLayers, nHeads) : "";
     const which = aggregate || `layer ${layer} · head ${head}`;
-    this.title.textContent = `${kind}${which}: ${what} (row = query, column = key)`;
+    const quantity = this.quantity();
+    this.heatmap.titleEl.textContent = `${kind}${which}: ${quantity.heading} (row = query, column = key)`;
     this.heatmap.setAggregate(aggregate);
     this.updateSelectionText();
     this.loadQueries();
-    this.heatmap.setHead(this.headRef(), signed);
+    this.heatmap.setHead(this.headRef(), quantity);
     this.schedule("grid", "heatmap", "strip");
   }
 
@@ -527,22 +378,18 @@ export class AttentionApp {
     const key = this.model.get("key");
     this.heatmap.setSelection(query, key);
     this.strip.setSelection(query, key);
-    this.track.setSelection(query, key);
     this.updateSelectionText();
     this.schedule("heatmap", "strip");
   }
 
   private updateSelectionText(): void {
-    const l = this.model.get("layer");
-    const h = this.model.get("head");
-    const parts = [l < 0 ? "mean over layers" : `layer ${l}`, h < 0 ? "mean over heads" : `head ${h}`];
-    const q = this.model.get("query");
-    const k = this.model.get("key");
-    const queries = this.model.get("queries") ?? [];
-    if (queries.length > 0) parts.push(describeQueries(queries));
-    else if (q >= 0) parts.push(`query ${q}`);
-    if (k >= 0) parts.push(`key ${k}`);
-    this.controls.setSelection(`selected: ${parts.join(" · ")}`);
+    this.controls.setSelection({
+      layer: this.model.get("layer"),
+      head: this.model.get("head"),
+      query: this.model.get("query"),
+      key: this.model.get("key"),
+      queries: this.model.get("queries") ?? [],
+    });
   }
 
   private relayout(): void {
@@ -554,89 +401,7 @@ export class AttentionApp {
     const heatWidth = width - gridWidth >= 300 ? width - gridWidth : width;
     this.heatmap.layout(heatWidth);
     this.strip.layout(width);
-    this.track.layout(width);
     this.schedule("grid", "heatmap", "strip");
-  }
-
-  /** What a panel shows now, as a figure: its views where they sit, and its text lines. */
-  figure(panel: Panel): Figure {
-    this.flush(); // draw what is pending, so the figure is what the screen shows
-    const views: ViewPiece[] = [];
-    const texts: TextPiece[] = [];
-    const place = (canvas: HTMLCanvasElement, draw: ViewPiece["draw"]) => {
-      const box = canvas.getBoundingClientRect();
-      views.push({
-        x: box.left,
-        y: box.top,
-        width: parseFloat(canvas.style.width) || box.width,
-        height: parseFloat(canvas.style.height) || box.height,
-        draw,
-      });
-    };
-    const text = (el: HTMLElement) => {
-      const t = textOf(el);
-      if (t) texts.push(t);
-    };
-    if (panel === "all" || panel === "grid") {
-      place(this.grid.canvas, (ctx) => this.grid.draw(ctx));
-      text(this.gridStatus);
-    }
-    if (panel === "all" || panel === "heatmap") {
-      text(this.title);
-      place(this.heatmap.canvas, (ctx, vector) => this.heatmap.draw(ctx, vector));
-    }
-    if (panel === "all" || panel === "strip") {
-      const view = this.long ? this.track : this.strip;
-      text(view.captionEl);
-      place(view.canvas, (ctx) => view.draw(ctx));
-    }
-    const measure = context2d(document.createElement("canvas"));
-    const width = (t: TextPiece) => {
-      measure.font = t.font;
-      return measure.measureText(t.text).width;
-    };
-    const l = this.model.get("layer");
-    const h = this.model.get("head");
-    return placeFigure(views, texts, width, backgroundOf(this.root), `attn_widget: layer ${l}, head ${h} (${panel})`);
-  }
-
-  /** The figure's bytes: PNG at `scale` device pixels per CSS pixel, or SVG. */
-  async exportFigure(panel: Panel, format: Format, scale: number): Promise<Blob> {
-    const fig = this.figure(panel);
-    this.root.dataset.figureSize = `${fig.width}x${fig.height}`; // for tests: the size at scale 1
-    if (format === "svg") return new Blob([renderSvg(fig)], { type: "image/svg+xml" });
-    return renderPng(fig, scale);
-  }
-
-  private async downloadFigure(choice: ExportChoice): Promise<void> {
-    const blob = await this.exportFigure(choice.panel, choice.format, choice.scale);
-    const l = this.model.get("layer");
-    const h = this.model.get("head");
-    const suffix = choice.format === "png" ? `@${choice.scale}x.png` : ".svg";
-    download(blob, `attention-${choice.panel}-L${l}H${h}${suffix}`);
-  }
-
-  /** w.save in Python: render the figure and send its bytes back in chunks far below what
-   * Jupyter's server would drop (10 MiB). Failures go back as an error so Python never waits. */
-  private async answerExport(req: ExportRequest): Promise<void> {
-    const reply = { type: "export-chunk", id: req.id, view: this.viewId };
-    try {
-      if (!PANELS.includes(req.panel) || (req.format !== "png" && req.format !== "svg") || !SCALES.includes(req.scale)) {
-        throw new Error(
-          `cannot export panel=${JSON.stringify(req.panel)} format=${JSON.stringify(req.format)} scale=${JSON.stringify(req.scale)}`,
-        );
-      }
-      const blob = await this.exportFigure(req.panel, req.format, req.scale);
-      const bytes = new Uint8Array(await blob.arrayBuffer());
-      const count = Math.max(1, Math.ceil(bytes.length / EXPORT_CHUNK_BYTES));
-      const [width, height] = (this.root.dataset.figureSize ?? "0x0").split("x").map(Number);
-      for (let i = 0; i < count; i++) {
-        const chunk = bytes.slice(i * EXPORT_CHUNK_BYTES, (i + 1) * EXPORT_CHUNK_BYTES);
-        this.model.send({ ...reply, index: i, count, bytes: bytes.length, width, height }, undefined, [chunk.buffer]);
-      }
-    } catch (err) {
-      this.model.send({ ...reply, error: err instanceof Error ? err.message : String(err) });
-    }
   }
 
   /** Draw the dirty parts once, in the next animation frame. */
@@ -655,25 +420,11 @@ export class AttentionApp {
     if (dirty.has("grid")) this.grid.draw();
     if (dirty.has("heatmap")) {
       this.heatmap.draw();
-      const quantity = this.model.get("heatmap_quantity") ?? "attention";
       const scale = this.heatmap.colorScale;
-      const labels = this.compareLabels();
-      const name =
-        quantity === "attention_x_gradient"
-          ? "A·∂L/∂A"
-          : quantity === "difference"
-            ? labels
-              ? `${labels[1]} − ${labels[0]}`
-              : "b − a"
-            : "weight";
-      this.strip.setHead(scale ? this.headRef() : null, scale, name);
-      this.track.setHead(scale ? this.headRef() : null, scale, name);
+      this.strip.setHead(scale ? this.headRef() : null, scale, this.quantity().valueName);
     }
-    if (dirty.has("heatmap") || dirty.has("strip")) {
-      if (this.long) this.track.draw();
-      else this.strip.draw();
-    }
-    this.store.want([...this.heatmap.wanted, ...(this.long ? this.track.wanted : this.strip.wanted)]);
+    if (dirty.has("heatmap") || dirty.has("strip")) this.strip.draw();
+    this.store.want([...this.heatmap.wanted, ...this.strip.wanted]);
     if (dirty.has("heatmap")) {
       const key = `${this.model.get("layer")},${this.model.get("head")}`;
       this.root.dataset.headShown = this.heatmap.exact ? key : "";

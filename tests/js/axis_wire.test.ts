@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { flagsOf } from "../../js/axis_wire";
+import { flagsOf } from "../../js/wire/axis_wire";
 
 describe("flagsOf: per-token flags as they arrive", () => {
   it("reads one byte per token from a view that does not start at byte 0", () => {

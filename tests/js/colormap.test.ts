@@ -8,7 +8,7 @@ import {
   parseColor,
   viridis,
   zeroBasedScale,
-} from "../../js/colormap";
+} from "../../js/draw/colormap";
 
 describe("colour scale", () => {
   it("is viridis: dark purple at 0, yellow at 1, brighter all the way", () => {

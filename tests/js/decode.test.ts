@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bytesOf, codesOf, decodeCodes, decodeValue, formatCode, HUGE_POS, TINY_POS, valueTable } from "../../js/decode";
+import { bytesOf, codesOf, decodeCodes, decodeValue, formatCode, HUGE_POS, TINY_POS, valueTable } from "../../js/wire/decode";
 
 // Encode like attn_widget/encoding.py, for building test inputs (the real encoder is Python's).
 function code(mantissa: number, exponent: number, negative = false): number {

@@ -12,7 +12,7 @@ import {
   spanLevels,
   wrapText,
   zoomWindow,
-} from "../../js/layout";
+} from "../../js/draw/layout";
 
 const plot = { x: 40, y: 30, w: 300, h: 300 };
 

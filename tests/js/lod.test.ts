@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { blockFor, coarserBlocks, tilesFor } from "../../js/lod";
+import { blockFor, coarserBlocks, tilesFor } from "../../js/tiles/lod";
 
 describe("level of detail", () => {
   it("asks for no more blocks than the plot has device pixels", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ColorScale } from "../../js/colormap";
-import { poolWindow } from "../../js/lod";
-import { rasterizeTile } from "../../js/raster";
+import { ColorScale } from "../../js/draw/colormap";
+import { rasterizeTile } from "../../js/draw/raster";
+import { poolWindow } from "../../js/tiles/lod";
 
 describe("rasterising a tile", () => {
   it("draws one pixel per block in the scale's colours", () => {

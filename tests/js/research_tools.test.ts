@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { divergingScale, luminance, parseColor } from "../../js/colormap";
-import { aggregateName } from "../../js/grid";
-import { describeQueries } from "../../js/strip";
+import { divergingScale, luminance, parseColor } from "../../js/draw/colormap";
+import { describeQueries } from "../../js/draw/tooltip";
+import { aggregateName } from "../../js/views/grid_data";
 
 describe("a comparison's diverging scale", () => {
   it("is centred on zero: white at 0, red above, blue below, symmetric in size", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { HeadRef, TileRequest } from "../../js/protocol";
-import { KERNEL_GONE, MAX_IN_FLIGHT, TileStore } from "../../js/tile_store";
-import type { WidgetModel } from "../../js/types";
+import { headId, KERNEL_GONE, MAX_IN_FLIGHT, TileStore, tileKey } from "../../js/tiles/tile_store";
+import type { HeadRef, TileRequest } from "../../js/wire/protocol";
+import type { WidgetModel } from "../../js/wire/types";
 
 type Listener = (...args: unknown[]) => void;
 
@@ -137,5 +137,59 @@ describe("a kernel that cannot be reached", () => {
     expect(store.error(spec)).toBe(KERNEL_GONE);
     expect(store.silentMs).toBe(0);
     expect(changes).toBeGreaterThan(0);
+  });
+});
+
+describe("a head's id", () => {
+  const base: HeadRef = { kind: "self", layer: 2, head: 3, quantity: "attention_x_gradient", version: 4 };
+
+  it("differs in every part, so tiles of another kind, quantity, saliency version or head never stand in", () => {
+    const others: HeadRef[] = [
+      { ...base, kind: "cross" },
+      { ...base, layer: 3 },
+      { ...base, head: 2 },
+      { ...base, quantity: "attention" },
+      { ...base, version: 5 },
+      { ...base, layer: -1 }, // the mean over layers
+    ];
+    const ids = new Set([base, ...others].map(headId));
+    expect(ids.size).toBe(others.length + 1);
+    expect(headId({ ...base })).toBe(headId(base));
+  });
+
+  it("files a tile under its head, window and block", () => {
+    const spec = {
+      head: base,
+      window: [0, 256, 256, 512] as [number, number, number, number],
+      block: [1, 1] as [number, number],
+    };
+    expect(tileKey(spec).startsWith(`${headId(base)}|`)).toBe(true);
+    expect(tileKey(spec)).not.toBe(tileKey({ ...spec, block: [2, 2] }));
+    expect(tileKey(spec)).not.toBe(tileKey({ ...spec, window: [0, 256, 0, 256] }));
+  });
+
+  it("keeps each head's colour range apart: a new saliency version waits for its own", () => {
+    const { model, sent, broadcast } = fakeModel();
+    const store = new TileStore(model, new AbortController().signal, () => undefined);
+    const spec = { head: base, window: [0, 13, 0, 13] as [number, number, number, number], block: [1, 1] as [number, number] };
+    store.want([spec]);
+    broadcast(...answer(sent[0], 7));
+    expect(store.range(base)).toEqual([0, 0.5]);
+    expect(store.range({ ...base, version: 5 })).toBeUndefined();
+    expect(store.range({ ...base, quantity: "attention" })).toBeUndefined();
+  });
+
+  it("cuts only attention from the heads held in the page; other quantities are asked of the kernel", () => {
+    const { model } = fakeModel();
+    const store = new TileStore(model, new AbortController().signal, () => undefined);
+    const codes = new Uint16Array([1, 3, 5, 7]);
+    store.setEager({ what: "heads", shape: [1, 1, 2, 2], kind: "self", encoding: "dec3", data: new DataView(codes.buffer) });
+    const at = (quantity: string) => ({
+      head: { kind: "self", layer: 0, head: 0, quantity, version: 0 },
+      window: [0, 2, 0, 2] as [number, number, number, number],
+      block: [1, 1] as [number, number],
+    });
+    expect(store.get(at("attention"))).toBeDefined();
+    expect(store.get(at("attention_x_gradient"))).toBeUndefined();
   });
 });

@@ -5,6 +5,8 @@
 // reaches the file is escaped; the output holds no script, no event attribute and no reference
 // outside the file (images are inline data: PNGs).
 
+import type { SvgExtras } from "../draw/svg_hooks";
+
 type Matrix = [number, number, number, number, number, number]; // a b c d e f, as in DOMMatrix
 
 interface State {
@@ -78,7 +80,7 @@ const BASELINE: Record<string, string> = {
 };
 
 /** Records drawing calls as SVG elements; `svg()` gives the document. */
-export class SvgContext {
+export class SvgContext implements SvgExtras {
   private readonly parts: string[] = [];
   private readonly defs: string[] = [];
   private readonly stack: State[] = [];
@@ -378,17 +380,6 @@ export class SvgContext {
       "",
     ].join("\n");
   }
-}
-
-/** What an SvgContext adds to the 2D API; views call these only when present. */
-export interface SvgExtras {
-  beginGroup(name: string): void;
-  endGroup(): void;
-  titleNext(full: string): void;
-}
-
-export function svgExtras(ctx: CanvasRenderingContext2D): Partial<SvgExtras> {
-  return ctx as unknown as Partial<SvgExtras>;
 }
 
 /** Draw with `paint` into an SvgContext (typed as the 2D context the views expect). */

@@ -3,25 +3,20 @@
 // the selected query (sharing the heatmap's scale) or a per-token saliency vector from Python
 // (coloured by magnitude; the tooltip keeps the sign). Named spans are drawn as brackets over the
 // cells. Cells have one size so tests and users can find token j by arithmetic.
-import type { Theme } from "./canvas";
-import { font, setPlotAttributes, sizeCanvas, strokeMark } from "./canvas";
-import { COLORBAR_WIDTH, drawColorbar } from "./colorbar";
-import type { ColorScale } from "./colormap";
-import { formatCode } from "./decode";
-import type { Rect } from "./layout";
-import { fitText, spanLevels } from "./layout";
-import type { HeadRef } from "./protocol";
-import { svgExtras } from "./svg_context";
-import type { TileSpec, TileStore } from "./tile_store";
-import { rankInRow } from "./tile_store";
-import type { Tooltip } from "./tooltip";
-import { describeToken } from "./tooltip";
-import type { Axis, Span } from "./types";
-
-export interface StripEvents {
-  /** A token was clicked: select (shown query, that key); clicking the selected key clears it. */
-  select(query: number, key: number): void;
-}
+import type { Theme } from "../draw/canvas";
+import { font, setPlotAttributes, sizeCanvas, strokeMark } from "../draw/canvas";
+import { COLORBAR_WIDTH, drawColorbar } from "../draw/colorbar";
+import type { ColorScale } from "../draw/colormap";
+import type { Rect } from "../draw/layout";
+import { fitText, rankInRow, spanLevels } from "../draw/layout";
+import { svgExtras } from "../draw/svg_hooks";
+import type { Tooltip } from "../draw/tooltip";
+import { describeQueries, describeToken } from "../draw/tooltip";
+import type { TileSpec, TileStore } from "../tiles/tile_store";
+import { codesOf, decodeCodes, formatCode } from "../wire/decode";
+import type { HeadRef } from "../wire/protocol";
+import type { Axis, Span, WidgetState } from "../wire/types";
+import type { StripEvents, StripVector, TokenStrip } from "./token_strip";
 
 /** The mean row of several selected queries, computed by Python for the head shown. */
 export interface QueriesRow {
@@ -30,23 +25,23 @@ export interface QueriesRow {
   values: Float32Array;
 }
 
-/** "queries 3–7" for a contiguous run, else "5 queries (3, 4, 9, …)". */
-export function describeQueries(queries: number[]): string {
-  const n = queries.length;
-  if (n === 1) return `query ${queries[0]}`;
-  if (queries[n - 1] - queries[0] === n - 1) return `queries ${queries[0]}–${queries[n - 1]}`;
-  const shown = queries.slice(0, 6).join(", ");
-  return `${n} queries (${shown}${n > 6 ? ", …" : ""})`;
-}
-
-/** A per-token vector from Python: codes (exact text), values (colour), what it means. */
-export interface StripVector {
-  codes: Uint16Array;
-  values: Float32Array;
-  label: string; // caption: what the colours mean
-  valueName: string; // tooltip: the name of the number
-  shortName: string; // colour bar title
-  scale: ColorScale;
+/** Python's mean row (the _queries_row trait) when it belongs to the head and the queries shown
+ * now, else null (the strip shows the selected query's row until the right one arrives). */
+export function queriesRowOf(
+  payload: WidgetState["_queries_row"] | undefined,
+  head: HeadRef,
+  queries: number[],
+): QueriesRow | null {
+  const fresh =
+    !!payload &&
+    payload.what === "strip" &&
+    payload.kind === head.kind &&
+    payload.layer === head.layer &&
+    payload.head === head.head &&
+    payload.quantity === head.quantity &&
+    JSON.stringify(payload.queries ?? []) === JSON.stringify(queries);
+  const codes = fresh ? codesOf(payload?.data) : new Uint16Array(0);
+  return queries.length > 0 && codes.length > 0 ? { queries, codes, values: decodeCodes(codes) } : null;
 }
 
 const CELL_W = 68;
@@ -54,7 +49,7 @@ const CELL_H = 24;
 const LEVEL_H = 14; // room above each line of cells per row of span brackets
 const MIN_H = 96; // tall enough for a readable colour bar
 
-export class StripView {
+export class StripView implements TokenStrip {
   readonly canvas: HTMLCanvasElement;
   private readonly caption: HTMLDivElement;
   /** The line above the view saying what it shows (figures copy it). */

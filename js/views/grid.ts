@@ -3,39 +3,17 @@
 // by a gap, a "mean" column (each layer's mean over heads: head = -1), a "mean" row (each head's
 // mean over layers: layer = -1) and their corner (every head): their scores are the means of the
 // cells they cover, and selecting one shows the mean attention matrix Python computes.
-import type { Theme } from "./canvas";
-import { clearCanvas, font, layeredCanvas, setPlotAttributes, sizeCanvas, strokeMark } from "./canvas";
-import { COLORBAR_WIDTH, drawColorbar } from "./colorbar";
-import type { ColorScale } from "./colormap";
-import { extentScale } from "./colormap";
-import { formatCode } from "./decode";
-import type { Cell, Rect } from "./layout";
-import { cellAt, fullWindow, labelIndices, labelStep } from "./layout";
-import type { Tooltip } from "./tooltip";
+import type { Theme } from "../draw/canvas";
+import { clearCanvas, font, layeredCanvas, setPlotAttributes, sizeCanvas, strokeMark } from "../draw/canvas";
+import { COLORBAR_WIDTH, drawColorbar } from "../draw/colorbar";
+import type { ColorScale } from "../draw/colormap";
+import { extentScale } from "../draw/colormap";
+import type { Cell, Rect } from "../draw/layout";
+import { cellAt, fullWindow, labelIndices, labelStep } from "../draw/layout";
+import type { Tooltip } from "../draw/tooltip";
+import type { GridData, GridProgress } from "./grid_data";
+import { describeAggregate, describeScore } from "./grid_data";
 
-/** While the kernel refines the scores: each head's standard error (dec3), which heads are exact,
- * which estimates are lower bounds (a maximum over sampled rows), and the sample size. */
-export interface GridEstimate {
-  errors: Uint16Array;
-  exact: Uint8Array | null;
-  lowerBound: Uint8Array | null;
-  sample: number;
-  rows: number;
-}
-
-export interface GridData {
-  nLayers: number;
-  nHeads: number;
-  codes: Uint16Array; // dec3, row-major (layer, head)
-  values: Float32Array;
-  metricLabel: string;
-  estimate: GridEstimate | null; // null: every score is exact
-  undefinedHeads: Uint8Array | null; // 1 = this head has no value for the metric
-  /** Means: per layer over heads (nLayers), per head over layers (nHeads), then of all (1). */
-  aggregates: { codes: Uint16Array; values: Float32Array; undefined: Uint8Array | null } | null;
-}
-
-/** A grid position: layer and head, either -1 for an aggregate (the mean over that axis). */
 export interface GridCell {
   layer: number;
   head: number;
@@ -52,6 +30,8 @@ const GAP = 7; // sets the aggregates apart from the heads
 
 export class GridView {
   readonly canvas: HTMLCanvasElement;
+  /** The line under the grid while the kernel refines the scores (figures copy it). */
+  readonly statusEl: HTMLDivElement;
   private readonly overlay: HTMLCanvasElement;
   private data: GridData | null = null;
   private scale: ColorScale | null = null;
@@ -70,6 +50,10 @@ export class GridView {
     signal: AbortSignal,
   ) {
     ({ canvas: this.canvas, overlay: this.overlay } = layeredCanvas(container, "attn-grid", "layer x head grid"));
+    this.statusEl = document.createElement("div");
+    this.statusEl.className = "attn-grid-status";
+    this.statusEl.dataset.testid = "attn-grid-status";
+    container.appendChild(this.statusEl);
     const opts = { signal };
     this.canvas.addEventListener("pointermove", (e) => this.onMove(e), opts);
     this.canvas.addEventListener("pointerleave", () => this.onLeave(), opts);
@@ -77,10 +61,13 @@ export class GridView {
     signal.addEventListener("abort", () => clearTimeout(this.previewTimer));
   }
 
-  setData(data: GridData): void {
+  setData(data: GridData, progress: GridProgress): void {
     this.data = data;
     this.scale = extentScale(data.values);
     this.canvas.setAttribute("aria-label", `layer x head grid coloured by ${data.metricLabel}`);
+    this.statusEl.textContent = progress.line;
+    this.statusEl.dataset.done = String(progress.done);
+    this.statusEl.dataset.total = String(progress.total);
   }
 
   setSelection(layer: number, head: number): void {
@@ -286,51 +273,4 @@ export class GridView {
     const cell = this.cellOf(e);
     if (cell) this.events.select(cell.layer, cell.head);
   }
-}
-
-/** How many heads an aggregate covers, in words: "mean of 12 heads". */
-export function aggregateName(layer: number, head: number, nLayers: number, nHeads: number): string {
-  if (layer < 0 && head < 0) return `mean of all ${nLayers * nHeads} heads`;
-  if (head < 0) return `layer ${layer} · mean of ${nHeads} heads`;
-  return `head ${head} · mean over ${nLayers} layers (${nLayers} heads)`;
-}
-
-/** The tooltip lines of an aggregate cell: what it averages, and its score. */
-function describeAggregate(data: GridData, layer: number, head: number, cell: { code: number; none: boolean } | null): string[] {
-  const lines = [aggregateName(layer, head, data.nLayers, data.nHeads)];
-  if (!cell || cell.none) return [...lines, `${data.metricLabel}: no value (no head here has one)`];
-  const est = data.estimate?.exact;
-  let estimated = false;
-  if (est) {
-    for (let l = 0; l < data.nLayers; l++) {
-      for (let h = 0; h < data.nHeads; h++) {
-        if ((layer < 0 || l === layer) && (head < 0 || h === head) && !est[l * data.nHeads + h]) estimated = true;
-      }
-    }
-  }
-  const value = formatCode(cell.code);
-  lines.push(`${data.metricLabel}, mean of the cells: ${estimated ? `≈ ${value} (some are estimates)` : value}`);
-  lines.push("click: the heatmap shows the mean attention matrix");
-  return lines;
-}
-
-/** The tooltip lines for score i: exact, or an estimate with its standard error and sample. */
-export function describeScore(data: GridData, i: number): string[] {
-  const est = data.estimate;
-  if (data.undefinedHeads?.[i]) return [`${data.metricLabel}: no value (defined on no query row of this input)`];
-  const value = formatCode(data.codes[i]);
-  if (!est?.exact || est.exact[i]) return [`${data.metricLabel}: ${value}`];
-  const sample = `${est.sample} of ${est.rows} query rows`;
-  if (est.lowerBound?.[i]) {
-    return [
-      `${data.metricLabel}: ≥ ${value} (estimate)`,
-      `largest over ${sample} sampled: a lower bound`,
-      "exact value on its way",
-    ];
-  }
-  return [
-    `${data.metricLabel}: ≈ ${value} (estimate)`,
-    `standard error ${formatCode(est.errors[i])}, from ${sample}`,
-    "exact value on its way",
-  ];
 }

@@ -1,7 +1,7 @@
 // Level of detail, kept pure so it can be unit-tested: which block size a window needs at a given
 // plot size, which tiles cover it, and how a head held in the page is cut into the same tiles.
-import type { Window } from "./protocol";
-import { TILE_SIDE } from "./protocol";
+import type { Window } from "../wire/protocol";
+import { TILE_SIDE } from "../wire/protocol";
 
 /** The block size (a power of two) at screen resolution: the smallest power of two not below the
  * cells-per-device-pixel of the finer axis, so a view never asks for more blocks than it has

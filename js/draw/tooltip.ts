@@ -1,6 +1,7 @@
 // The one tooltip element of a widget: plain text lines (tokens are untrusted, so textContent
-// only), placed beside the pointer and kept inside the widget so the output area never clips it.
-import type { Axis } from "./types";
+// only), placed beside the pointer and kept inside the widget so the output area never clips it;
+// and the words for tokens and queries that tooltips, captions and the toolbar share.
+import type { Axis } from "../wire/types";
 
 export class Tooltip {
   readonly el: HTMLDivElement;
@@ -41,4 +42,13 @@ export function quoteToken(token: string, special: boolean): string {
 /** Token i of an axis, quoted, with its marks: "(special)", "(generated)". */
 export function describeToken(axis: Axis, i: number): string {
   return `${quoteToken(axis.tokens[i] ?? "", axis.special[i] ?? false)}${axis.generated[i] ? " (generated)" : ""}`;
+}
+
+/** "queries 3–7" for a contiguous run, else "5 queries (3, 4, 9, …)". */
+export function describeQueries(queries: number[]): string {
+  const n = queries.length;
+  if (n === 1) return `query ${queries[0]}`;
+  if (queries[n - 1] - queries[0] === n - 1) return `queries ${queries[0]}–${queries[n - 1]}`;
+  const shown = queries.slice(0, 6).join(", ");
+  return `${n} queries (${shown}${n > 6 ? ", …" : ""})`;
 }

@@ -3,11 +3,9 @@
 // tile requests from the heads saved in the page with the kernel's own reply format
 // (attn_widget/protocol.py), so every view works unchanged. Heads left out of the page, and
 // anything that needs the model (a new saliency target), get an answer that says so.
-import { codesOf, decodeCodes } from "./decode";
-import { poolWindow } from "./lod";
-import type { Payload, Reply, TileRequest } from "./protocol";
-import type { WidgetModel } from "./types";
-import { renderWidget } from "./widget";
+import { poolWindow } from "../tiles/lod";
+import { codesOf, decodeCodes } from "../wire/decode";
+import type { Payload, Reply, TileRequest } from "../wire/protocol";
 
 type B64 = { $b64: string };
 
@@ -204,14 +202,4 @@ export class OfflineModel {
     }
     return { reply: { type: "reply", id: request.id, ok: true, request, payload }, buffers };
   }
-}
-
-/** Show a saved page in `el` (the page's inline loader calls this). */
-export function mountPage(el: HTMLElement, page: PageData): () => void {
-  if (page.format !== "attn_widget/page" || page.version !== 1) {
-    el.textContent = `attn_widget: this page's data is in an unknown format (${String(page.format)} v${String(page.version)})`;
-    return () => undefined;
-  }
-  const model = new OfflineModel(page) as unknown as WidgetModel;
-  return renderWidget({ model, el } as unknown as Parameters<typeof renderWidget>[0]);
 }

@@ -86,12 +86,19 @@ export function answers(reply: Reply, request: TileRequest): boolean {
   );
 }
 
+/** What a figure shows: the whole widget or one panel. */
+export type Panel = "all" | "grid" | "heatmap" | "strip";
+export type Format = "png" | "svg";
+export const PANELS: Panel[] = ["all", "grid", "heatmap", "strip"];
+/** PNG scales offered (device pixels per CSS pixel); w.save accepts the same. */
+export const SCALES = [1, 2, 4];
+
 /** Python's w.save asks the views for a figure (attn_widget/figure_export.py). */
 export interface ExportRequest {
   type: "export";
   id: string;
-  panel: "all" | "grid" | "heatmap" | "strip";
-  format: "png" | "svg";
+  panel: Panel;
+  format: Format;
   scale: number;
 }
 
@@ -105,4 +112,14 @@ export function isExportRequest(msg: unknown): msg is ExportRequest {
     (msg as { type?: unknown }).type === "export" &&
     typeof (msg as { id?: unknown }).id === "string"
   );
+}
+
+/** Talk to the kernel; a host whose kernel is gone throws ("Cannot send"): the page keeps
+ * working with what it holds, and the views that need the kernel say so. */
+export function talkToKernel(talk: () => void): void {
+  try {
+    talk();
+  } catch (err) {
+    console.warn("attn_widget: the kernel cannot be reached", err);
+  }
 }

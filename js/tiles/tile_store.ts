@@ -2,11 +2,13 @@
 // see lod.ts), cut in the page from every head when the widget is small (eager), else asked of
 // the kernel. Requests follow what the views want now (`want`): at most MAX_IN_FLIGHT travel at
 // once, and wanted-no-more ones never leave. Tiles are kept by bytes (least recently used first).
-import { codesOf, decodeCodes } from "./decode";
+import { codesOf, decodeCodes } from "../wire/decode";
+import type { HeadRef, Payload, Reply, TileRequest, Window } from "../wire/protocol";
+import { answers, isReply, nextRequestId } from "../wire/protocol";
+import { DEFAULT_QUANTITY } from "../wire/quantities";
+import type { WidgetModel } from "../wire/types";
+import { ByteLru } from "./byte_lru";
 import { poolWindow } from "./lod";
-import type { HeadRef, Payload, Reply, TileRequest, Window } from "./protocol";
-import { answers, isReply, nextRequestId } from "./protocol";
-import type { WidgetModel } from "./types";
 
 export interface Tile {
   head: HeadRef;
@@ -37,9 +39,14 @@ export const KERNEL_GONE =
   "the kernel cannot be reached: this head's weights come from Python on request, so it needs a running kernel (rerun the cell)";
 const WHERE_BYTES: Record<string, number> = { u8: 1, u16: 2, u32: 4 };
 
+/** One head's key (kind, quantity, version, layer, head): its tiles and its value range are
+ * filed under it. */
+export function headId(h: HeadRef): string {
+  return `${h.kind}|${h.quantity}|${h.version}|${h.layer}|${h.head}`;
+}
+
 export function tileKey(spec: TileSpec): string {
-  const h = spec.head;
-  return `${h.kind}|${h.quantity}|${h.version}|${h.layer}|${h.head}|${spec.window.join(",")}|${spec.block.join(",")}`;
+  return `${headId(spec.head)}|${spec.window.join(",")}|${spec.block.join(",")}`;
 }
 
 function bytesOfTile(t: Tile): number {
@@ -56,8 +63,7 @@ interface Eager {
 }
 
 export class TileStore {
-  private readonly cache = new Map<string, Tile>();
-  private cacheBytes = 0;
+  private readonly cache = new ByteLru<string, Tile>(CACHE_BYTES, bytesOfTile);
   private readonly inflight = new Map<string, { request: TileRequest; timer: ReturnType<typeof setTimeout>; sentAt: number }>();
   private lastAnswer = 0; // performance.now() of the last reply from the kernel
   private silenceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -104,13 +110,7 @@ export class TileStore {
   /** The tile if it is here now (never waits). */
   get(spec: TileSpec): Tile | undefined {
     const key = tileKey(spec);
-    const hit = this.cache.get(key);
-    if (hit) {
-      this.cache.delete(key);
-      this.cache.set(key, hit);
-      return hit;
-    }
-    return this.cutEager(spec, key);
+    return this.cache.get(key) ?? this.cutEager(spec, key);
   }
 
   /** The kernel's error for this tile, if it refused it. */
@@ -120,7 +120,7 @@ export class TileStore {
 
   /** The head's value range once any of its tiles has arrived. */
   range(head: HeadRef): [number, number] | undefined {
-    return this.ranges.get(`${head.kind}|${head.quantity}|${head.version}|${head.layer}|${head.head}`);
+    return this.ranges.get(headId(head));
   }
 
   /** How long requests have waited with no answer from the kernel (0 when none waits). */
@@ -203,7 +203,7 @@ export class TileStore {
       this.failed.set(key, msg.error ?? "the kernel refused this tile");
     } else {
       const tile = this.decode(msg, request, buffers);
-      if (tile) this.put(key, tile);
+      if (tile) this.cache.set(key, tile);
       else this.failed.set(key, "a reply that does not answer the request");
     }
     this.onChange();
@@ -235,7 +235,7 @@ export class TileStore {
       quantity: request.quantity,
       version: request.version,
     };
-    this.ranges.set(`${head.kind}|${head.quantity}|${head.version}|${head.layer}|${head.head}`, p.range);
+    this.ranges.set(headId(head), p.range);
     return {
       head,
       window: request.window,
@@ -249,25 +249,12 @@ export class TileStore {
     };
   }
 
-  private put(key: string, tile: Tile): void {
-    const old = this.cache.get(key);
-    if (old) this.cacheBytes -= bytesOfTile(old);
-    this.cache.delete(key);
-    this.cache.set(key, tile);
-    this.cacheBytes += bytesOfTile(tile);
-    while (this.cacheBytes > CACHE_BYTES && this.cache.size > 1) {
-      const [oldest, t] = this.cache.entries().next().value as [string, Tile];
-      this.cache.delete(oldest);
-      this.cacheBytes -= bytesOfTile(t);
-    }
-  }
-
-  /** A tile cut from the heads held in the page (eager widgets, attention only). */
+  /** A tile cut from the heads held in the page (eager widgets: they hold attention only). */
   private cutEager(spec: TileSpec, key: string): Tile | undefined {
     const e = this.eager;
     const h = spec.head;
     // aggregates (layer or head -1) are means Python computes: asked of the kernel like any tile
-    if (!e || h.quantity !== "attention" || h.kind !== e.kind || h.layer < 0 || h.head < 0) return undefined;
+    if (!e || h.quantity !== DEFAULT_QUANTITY || h.kind !== e.kind || h.layer < 0 || h.head < 0) return undefined;
     const size = e.rows * e.cols;
     const start = (h.layer * e.nHeads + h.head) * size;
     if (start + size > e.codes.length) return undefined;
@@ -276,12 +263,12 @@ export class TileStore {
     const range = this.eagerRange(h, values);
     const cut = poolWindow(values, codes, e.cols, spec.window, spec.block[0], spec.block[1], false);
     const tile: Tile = { head: h, window: spec.window, block: spec.block, ...cut, range };
-    this.put(key, tile);
+    this.cache.set(key, tile);
     return tile;
   }
 
   private eagerRange(h: HeadRef, values: Float32Array): [number, number] {
-    const id = `${h.kind}|${h.quantity}|${h.version}|${h.layer}|${h.head}`;
+    const id = headId(h);
     let r = this.ranges.get(id);
     if (!r) {
       let max = 0;
@@ -291,13 +278,4 @@ export class TileStore {
     }
     return r;
   }
-}
-
-/** 1 + the number of entries in row[] larger than row[j]: the rank of a weight in its row, by the
- * values shown (equal shown values share a rank). */
-export function rankInRow(row: ArrayLike<number>, j: number): number {
-  const v = row[j];
-  let rank = 1;
-  for (let i = 0; i < row.length; i++) if (row[i] > v) rank++;
-  return rank;
 }

@@ -53,7 +53,7 @@ export interface WidgetState {
   strip_method: string;
   _strip_values: (Payload & { method?: string; data?: Binary }) | null;
   strip_label: string;
-  heatmap_quantity: string; // "attention" | "attention_x_gradient"
+  heatmap_quantity: string; // an id of quantities.ts: "attention", "attention_x_gradient", "difference", "a", "b"
   _saliency_version: number;
   target_position: number;
   target_token: string;

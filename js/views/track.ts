@@ -2,20 +2,20 @@
 // shows (its zoom and pan follow the heatmap's key axis). Zoomed out, each pixel is the largest
 // weight of a block of keys (row tiles from the kernel, lod.ts); once a key is wide enough its
 // token is written in it. A saliency vector from Python is pooled the same way in the page.
-import type { Theme } from "./canvas";
-import { font, setPlotAttributes, sizeCanvas, strokeMark } from "./canvas";
-import { COLORBAR_WIDTH, drawColorbar } from "./colorbar";
-import type { ColorScale } from "./colormap";
-import { formatCode } from "./decode";
-import { fitText, labelIndices, labelStep } from "./layout";
-import { blockFor, poolWindow } from "./lod";
-import type { HeadRef, Window } from "./protocol";
-import type { StripVector } from "./strip";
-import { svgExtras } from "./svg_context";
-import type { Tile, TileSpec, TileStore } from "./tile_store";
-import type { Tooltip } from "./tooltip";
-import { describeToken } from "./tooltip";
-import type { Axis, Span } from "./types";
+import type { Theme } from "../draw/canvas";
+import { font, setPlotAttributes, sizeCanvas, strokeMark } from "../draw/canvas";
+import { COLORBAR_WIDTH, drawColorbar } from "../draw/colorbar";
+import type { ColorScale } from "../draw/colormap";
+import { fitText, labelIndices, labelStep } from "../draw/layout";
+import { svgExtras } from "../draw/svg_hooks";
+import type { Tooltip } from "../draw/tooltip";
+import { describeToken } from "../draw/tooltip";
+import { blockFor, poolWindow } from "../tiles/lod";
+import type { Tile, TileSpec, TileStore } from "../tiles/tile_store";
+import { formatCode } from "../wire/decode";
+import type { HeadRef, Window } from "../wire/protocol";
+import type { Axis, Span } from "../wire/types";
+import type { StripEvents, StripVector, TokenStrip } from "./token_strip";
 
 /** Row tiles are this many blocks wide (one row: 8 KiB of codes). */
 export const ROW_TILE_SIDE = 4096;
@@ -34,7 +34,7 @@ interface Shown {
   title: string;
 }
 
-export class TrackView {
+export class TrackView implements TokenStrip {
   readonly canvas: HTMLCanvasElement;
   readonly el: HTMLDivElement;
   private readonly caption: HTMLDivElement;
@@ -64,7 +64,7 @@ export class TrackView {
     container: HTMLElement,
     private readonly theme: () => Theme,
     private readonly tooltip: Tooltip,
-    private readonly events: { select(query: number, key: number): void },
+    private readonly events: StripEvents,
     private readonly store: TileStore,
     signal: AbortSignal,
   ) {

@@ -167,3 +167,12 @@ export function wrapText(text: string, width: number, measure: (s: string) => nu
   if (line) lines.push(line);
   return lines;
 }
+
+/** 1 + the number of entries in row[] larger than row[j]: the rank of a weight in its row, by the
+ * values shown (equal shown values share a rank). */
+export function rankInRow(row: ArrayLike<number>, j: number): number {
+  const v = row[j];
+  let rank = 1;
+  for (let i = 0; i < row.length; i++) if (row[i] > v) rank++;
+  return rank;
+}

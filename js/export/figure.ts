@@ -1,13 +1,8 @@
 // Figure export: what a panel shows on screen, re-drawn at any scale as PNG, or recorded as SVG
 // (svg_context.ts). A figure is a list of pieces placed where they sit on screen: views that draw
 // themselves (grid, heatmap, strip) and text lines (titles, captions) copied from the page.
-import { context2d } from "./canvas";
+import { context2d } from "../draw/canvas";
 import { asContext, SvgContext } from "./svg_context";
-
-export type Panel = "all" | "grid" | "heatmap" | "strip";
-export type Format = "png" | "svg";
-export const PANELS: Panel[] = ["all", "grid", "heatmap", "strip"];
-export const SCALES = [1, 2, 4];
 
 /** A view: its size in CSS pixels and how to draw it into a context (origin at its top left). */
 export interface ViewPiece {

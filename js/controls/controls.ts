@@ -1,11 +1,14 @@
 // The toolbar: which score colours the grid, what a comparison's heatmap shows, and buttons to
 // reset the zoom and clear the selection.
-import type { KindOption, MetricOption } from "./types";
+import { describeQueries } from "../draw/tooltip";
+import type { RunNames } from "../wire/quantities";
+import { quantityOptions } from "../wire/quantities";
+import type { KindOption, MetricOption } from "../wire/types";
 
 export interface ControlEvents {
   kind(id: string): void;
   metric(id: string): void;
-  /** A comparison's heatmap: "difference" (b - a), "a" or "b". */
+  /** A comparison's heatmap: one of the compare toolbar's quantities (wire/quantities.ts). */
   compareQuantity(id: string): void;
   resetZoom(): void;
   clearSelection(): void;
@@ -54,25 +57,23 @@ export class Controls {
   }
 
   /** A comparison's runs [a, b] and what the heatmap shows; null hides the control. */
-  setCompare(labels: [string, string] | null, quantity: string): void {
-    this.compareLabel.hidden = !labels;
-    if (!labels) return;
-    const [a, b] = labels;
-    const options = [
-      { id: "difference", label: `${b} − ${a}` },
-      { id: "a", label: `${a} only` },
-      { id: "b", label: `${b} only` },
-    ];
-    fillSelect(this.compareSelect, options, quantity);
+  setCompare(runs: RunNames | null, quantity: string): void {
+    this.compareLabel.hidden = !runs;
+    if (runs) fillSelect(this.compareSelect, quantityOptions("compare", runs), quantity);
   }
 
   setZoomed(zoomed: boolean): void {
     this.reset.disabled = !zoomed;
   }
 
-  /** A one-line summary of the selection, e.g. "layer 2 · head 5 · query 3 · key 7". */
-  setSelection(text: string): void {
-    this.selection.textContent = text;
+  /** A one-line summary of the selection, e.g. "selected: layer 2 · head 5 · query 3 · key 7";
+   * -1 is a mean over layers or heads, or nothing selected. */
+  setSelection(s: { layer: number; head: number; query: number; key: number; queries: number[] }): void {
+    const parts = [s.layer < 0 ? "mean over layers" : `layer ${s.layer}`, s.head < 0 ? "mean over heads" : `head ${s.head}`];
+    if (s.queries.length > 0) parts.push(describeQueries(s.queries));
+    else if (s.query >= 0) parts.push(`query ${s.query}`);
+    if (s.key >= 0) parts.push(`key ${s.key}`);
+    this.selection.textContent = `selected: ${parts.join(" · ")}`;
   }
 }
 

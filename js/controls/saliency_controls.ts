@@ -1,8 +1,9 @@
 // The saliency toolbar (widgets built with saliency=True): what the heatmap and the strip show,
 // the target word, the span the grid's saliency-flow metric reads from, and a busy line while
 // Python recomputes. Inputs are plain DOM; every listener is tied to the view's AbortSignal.
+import { quantityOptions } from "../wire/quantities";
+import type { KindOption, Span } from "../wire/types";
 import { fillSelect as fill, labelled, select } from "./controls";
-import type { KindOption, Span } from "./types";
 
 export interface SaliencyControlEvents {
   quantity(id: string): void;
@@ -10,11 +11,6 @@ export interface SaliencyControlEvents {
   targetToken(text: string): void;
   flowSpan(name: string): void;
 }
-
-const QUANTITIES: KindOption[] = [
-  { id: "attention", label: "attention" },
-  { id: "attention_x_gradient", label: "attention × gradient" },
-];
 
 export class SaliencyControls {
   readonly el: HTMLDivElement;
@@ -83,7 +79,7 @@ export class SaliencyControls {
   }): void {
     this.el.hidden = !state.available;
     if (!state.available) return;
-    fill(this.quantity, QUANTITIES, state.quantity);
+    fill(this.quantity, quantityOptions("saliency"), state.quantity);
     fill(this.method, state.methods, state.method);
     if (document.activeElement !== this.target) this.target.value = state.targetToken;
     this.targetLabel.textContent = state.targetLabel ? `explaining ${state.targetLabel} · click a query label to move it` : "";

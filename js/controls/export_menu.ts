@@ -1,8 +1,8 @@
 // The toolbar's export control: a button that opens a small menu (which panel, which format)
 // whose "download" button saves the figure in the browser. Plain DOM, listeners on the signal.
+import type { Format, Panel } from "../wire/protocol";
+import { PANELS } from "../wire/protocol";
 import { labelled, select } from "./controls";
-import type { Format, Panel } from "./figure";
-import { PANELS } from "./figure";
 
 export interface ExportChoice {
   panel: Panel;

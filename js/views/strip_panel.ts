@@ -1,0 +1,111 @@
+// The panel under the heatmap: the word strip, or for inputs longer than TRACK_FROM_TOKENS keys
+// the track that follows the heatmap's key axis. Both views hold the same state, so the panel can
+// switch when the shape changes; only the one on screen draws and asks for tiles.
+import type { Theme } from "../draw/canvas";
+import type { ColorScale } from "../draw/colormap";
+import { magnitudeScale } from "../draw/colormap";
+import type { Tooltip } from "../draw/tooltip";
+import type { TileSpec, TileStore } from "../tiles/tile_store";
+import { codesOf, decodeCodes } from "../wire/decode";
+import type { HeadRef } from "../wire/protocol";
+import type { Axis, Span, StripMethodOption, WidgetState } from "../wire/types";
+import type { QueriesRow } from "./strip";
+import { StripView } from "./strip";
+import type { StripEvents, StripVector, TokenStrip } from "./token_strip";
+import { TrackView } from "./track";
+
+/** Above this many keys the strip is a track that follows the heatmap's key axis. */
+export const TRACK_FROM_TOKENS = 512;
+
+/** A saliency method's vector (the _strip_values trait) once Python has sent it for this method
+ * and input, else null (the strip says it is computing). Coloured by magnitude. */
+export function stripVectorOf(
+  payload: WidgetState["_strip_values"] | undefined,
+  method: StripMethodOption,
+  label: string,
+  nTokens: number,
+): StripVector | null {
+  const codes = codesOf(payload?.data);
+  if (payload?.what !== "strip" || payload.method !== method.id || codes.length !== nTokens) return null;
+  const values = decodeCodes(codes);
+  const shortName = method.short ?? method.label;
+  return { codes, values, label, valueName: method.label, shortName, scale: magnitudeScale(values) };
+}
+
+export class StripPanel {
+  private readonly strip: StripView;
+  private readonly track: TrackView;
+  private long = false; // the track replaces the word strip
+
+  constructor(
+    container: HTMLElement,
+    theme: () => Theme,
+    tooltip: Tooltip,
+    events: StripEvents,
+    store: TileStore,
+    signal: AbortSignal,
+  ) {
+    this.strip = new StripView(container, theme, tooltip, events, store, signal);
+    this.track = new TrackView(container, theme, tooltip, events, store, signal);
+  }
+
+  /** The view on screen. */
+  get shown(): TokenStrip {
+    return this.long ? this.track : this.strip;
+  }
+
+  private get both(): TokenStrip[] {
+    return [this.strip, this.track];
+  }
+
+  /** New axes: the key count decides which view is on screen. */
+  setAxes(rows: Axis, cols: Axis): void {
+    for (const view of this.both) view.setAxes(rows, cols);
+    this.long = cols.tokens.length > TRACK_FROM_TOKENS;
+    this.strip.el.hidden = this.long;
+    this.track.el.hidden = !this.long;
+    // data-testid="attn-strip" marks whichever strip is on screen
+    const hidden = this.long ? this.strip : this.track;
+    delete hidden.canvas.dataset.testid;
+    this.shown.canvas.dataset.testid = "attn-strip";
+  }
+
+  setSpans(spans: Span[]): void {
+    for (const view of this.both) view.setSpans(spans);
+  }
+
+  setHead(head: HeadRef | null, scale: ColorScale | null, valueName: string): void {
+    for (const view of this.both) view.setHead(head, scale, valueName);
+  }
+
+  setVector(vector: StripVector | null, wanted: boolean): void {
+    for (const view of this.both) view.setVector(vector, wanted);
+  }
+
+  setSelection(query: number, key: number): void {
+    for (const view of this.both) view.setSelection(query, key);
+  }
+
+  /** Several queries are selected: the word strip shows their mean row (null: the query's row). */
+  setQueriesRow(row: QueriesRow | null): void {
+    this.strip.setQueriesRow(row);
+  }
+
+  /** The heatmap's key range: the track shows the same keys. */
+  setKeys(col0: number, cols: number): void {
+    this.track.setKeys(col0, cols);
+  }
+
+  layout(maxWidth: number): void {
+    for (const view of this.both) view.layout(maxWidth);
+  }
+
+  draw(): void {
+    this.shown.draw();
+  }
+
+  /** The tiles the view on screen needs. */
+  get wanted(): TileSpec[] {
+    return this.shown.wanted;
+  }
+}

@@ -1,0 +1,32 @@
+// How token axes arrive (attn_widget/axis_wire.py): special/generated flags as one byte per token,
+// and query fields that equal the key fields as null (resolved here against the same state).
+import { bytesOf } from "./decode";
+import type { Axis, Flags, WidgetModel } from "./types";
+
+/** Per-token flags as booleans: one byte each from the kernel, or a JSON list (older states). */
+export function flagsOf(flags: Flags | null | undefined): boolean[] {
+  if (!flags) return [];
+  if (Array.isArray(flags)) return flags;
+  return Array.from(bytesOf(flags), (b) => b !== 0);
+}
+
+/** The heatmap's axes from the traits: keys (columns) and queries (rows), the same tokens for
+ * self-attention. */
+export function tokenAxes(model: Pick<WidgetModel, "get">): { rows: Axis; cols: Axis } {
+  const cols: Axis = {
+    tokens: model.get("tokens") ?? [],
+    special: flagsOf(model.get("special")),
+    generated: flagsOf(model.get("generated")),
+  };
+  // null: the same as the keys; older states (a saved notebook) have no query_ traits at all
+  const tokens = model.get("_query_tokens");
+  if (!tokens || tokens.length === 0) return { rows: cols, cols };
+  const special = model.get("_query_special");
+  const generated = model.get("_query_generated");
+  const rows: Axis = {
+    tokens,
+    special: special == null ? cols.special : flagsOf(special),
+    generated: generated == null ? cols.generated : flagsOf(generated),
+  };
+  return { rows, cols };
+}
