@@ -1,4 +1,4 @@
-"""Differentiable gates on every attention call, for attribution (attribution.py).
+"""Differentiable gates on every attention call, for attribution (methods.py).
 
 transformers v5 has no ``head_mask``, so we register our own attention implementation,
 ``attn_widget_gates``, through the same ``AttentionInterface`` capture uses. It computes attention

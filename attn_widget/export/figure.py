@@ -1,6 +1,6 @@
 """``w.save``: a displayed view renders the figure and sends its bytes; Python writes the file.
 
-The browser draws the figure (the same code that draws the screen, see js/figure.ts), so a file
+The browser draws the figure (the same code that draws the screen, see js/export/figure.ts), so a file
 is exactly what a view shows. Its bytes come back in chunks of 1 MiB (Jupyter's server drops
 messages over 10 MiB without a word). A kernel handles those messages only between cells, so
 ``save`` returns a ``SaveJob`` at once and the file appears when the last chunk has arrived; the

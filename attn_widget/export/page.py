@@ -3,7 +3,7 @@
 The page holds the widget bundle, its CSS and the data, all inline. The data is the widget's
 state (the traits the views read) plus, for each included head, its weights in the dec3 code
 (2 bytes a weight) and the colour scale's peak. In the page a small stand-in for the kernel
-(js/standalone.ts) answers the views' tile requests from those heads with the same protocol
+(js/export/standalone.ts) answers the views' tile requests from those heads with the same protocol
 messages as Python, so zoom, pan, hover and head switches behave as in a notebook. A head that
 is not included gets an error reply, which the heatmap shows.
 

@@ -113,7 +113,7 @@ def decode_dec3(codes: np.ndarray) -> np.ndarray:
 
 
 def format_code(code: int) -> str:
-    """The text shown for one dec3 code: Python's ``.3g`` of its value (``js/decode.ts`` mirrors it)."""
+    """The text shown for one dec3 code: Python's ``.3g`` of its value (``js/wire/decode.ts`` mirrors it)."""
     c = int(code)
     if c == 0:
         return "0"

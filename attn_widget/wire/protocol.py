@@ -1,11 +1,11 @@
-"""The messages between the views and the kernel (docs/protocol.md; js/protocol.ts mirrors it).
+"""The messages between the views and the kernel (docs/protocol.md; js/wire/protocol.ts mirrors it).
 
 Every binary payload, whether it travels in a trait or in a custom message, is described by one
 header object: ``what`` it is (``tile``, ``scores``, ``strip``, ``heads``), its ``shape``, the
 ``kind``, ``layer``, ``head``, ``level`` and ``window`` it covers, and how its bytes are encoded.
 A view asks for tiles with ``{"type": "tile", "id", ...}``; the kernel answers each request with
 ``{"type": "reply", "id", "ok", "request", "payload" | "error"}`` so a view can check the answer
-against what it asked, and ids are unique across views (the view makes them, see tile_store.ts).
+against what it asked, and ids are unique across views (the view makes them, see js/tiles/tile_store.ts).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ interface SavedQuantity {
   data: B64;
 }
 
-/** What attn_widget/standalone_page.py writes into the page. */
+/** What attn_widget/export/page.py writes into the page. */
 export interface PageData {
   format: "attn_widget/page";
   version: number;

@@ -1,4 +1,4 @@
-// How token axes arrive (attn_widget/axis_wire.py): special/generated flags as one byte per token,
+// How token axes arrive (attn_widget/wire/axis.py): special/generated flags as one byte per token,
 // and query fields that equal the key fields as null (resolved here against the same state).
 import { bytesOf } from "./decode";
 import type { Axis, Flags, WidgetModel } from "./types";

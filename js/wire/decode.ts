@@ -1,4 +1,4 @@
-// The dec3 wire code (see attn_widget/encoding.py): a uint16 per value, rounded in Python to three
+// The dec3 wire code (see attn_widget/wire/dec3.py): a uint16 per value, rounded in Python to three
 // significant digits. Decoding gives the value for colour; formatting gives the exact text Python's
 // format(v, ".3g") gives, so a tooltip never disagrees with the kernel.
 import type { Binary } from "./types";

@@ -93,7 +93,7 @@ export const PANELS: Panel[] = ["all", "grid", "heatmap", "strip"];
 /** PNG scales offered (device pixels per CSS pixel); w.save accepts the same. */
 export const SCALES = [1, 2, 4];
 
-/** Python's w.save asks the views for a figure (attn_widget/figure_export.py). */
+/** Python's w.save asks the views for a figure (attn_widget/export/figure.py). */
 export interface ExportRequest {
   type: "export";
   id: string;

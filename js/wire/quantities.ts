@@ -1,5 +1,5 @@
-// What the heatmap can show (the heatmap_quantity trait; attn_widget/protocol.py QUANTITIES and
-// COMPARE_QUANTITIES are Python's list): for each quantity, the words the page uses for it, how it
+// What the heatmap can show (the heatmap_quantity trait; attn_widget/engine/sources.py QUANTITIES
+// is Python's twin, which computes them): for each quantity, the words the page uses for it, how it
 // is coloured, and whether its tiles change with the saliency target. The one table of them on
 // the page side: adding a quantity here gives it its toolbar option, title, colour bar, tooltip
 // names, scale and tile requests.

@@ -1,4 +1,4 @@
-// The traits the widget shares with Python (attn_widget/widget.py), as the frontend sees them.
+// The traits the widget shares with Python (attn_widget/widget/state.py), as the frontend sees them.
 import type { AnyModel } from "@anywidget/types";
 import type { Payload } from "./protocol";
 
@@ -22,7 +22,7 @@ export interface KindOption {
 export interface WidgetState {
   kinds: KindOption[];
   kind: string;
-  // Token axes as they travel (axis_wire.py): flags one byte per token; a query field that is
+  // Token axes as they travel (attn_widget/wire/axis.py): flags one byte per token; a query field that is
   // null is the same as the key field of the same state (self-attention); older saved states
   // carry JSON lists and may lack the query fields.
   tokens: string[]; // keys (columns)

@@ -1,5 +1,5 @@
 """Saliency linked across the views in real Chromium, with a real Python widget behind: strip and
-heatmap tooltips carry the numbers attribution.py computed, the target moves from a click on a
+heatmap tooltips carry the numbers attn_widget.attribution computed, the target moves from a click on a
 query label or a typed word and Python recomputes, spans are drawn, busy state is shown."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { bytesOf, codesOf, decodeCodes, decodeValue, formatCode, HUGE_POS, TINY_POS, valueTable } from "../../js/wire/decode";
 
-// Encode like attn_widget/encoding.py, for building test inputs (the real encoder is Python's).
+// Encode like attn_widget/wire/dec3.py, for building test inputs (the real encoder is Python's).
 function code(mantissa: number, exponent: number, negative = false): number {
   return 1 + 2 * ((exponent + 32) * 900 + (mantissa - 100)) + (negative ? 1 : 0);
 }
