@@ -33,6 +33,7 @@ from .._checks import is_int
 from ..capturing.model_config import device_of, layer_count
 from ..capturing.run import capture, check_text
 from ..capturing.tokens import readable_tokens
+from .gates import gated
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -200,8 +201,6 @@ def saliency(
     they would take more than ``max_bytes``."""
     import torch
 
-    from .gates import gated
-
     inputs = model_inputs(model, tokenizer, text, text_pair)
     n = int(inputs["input_ids"].shape[1])
     _check_saliency_size(model.config, n, max_bytes)
@@ -276,8 +275,6 @@ def gate_loss(
     """The loss ``L = -f`` with chosen head gates (layer -> one value per head; 0 ablates a head):
     the finite-difference and ablation checks of head importance."""
     import torch
-
-    from .gates import gated
 
     inputs = model_inputs(model, tokenizer, text, options.pop("text_pair", None))
     f_of = make_objective(

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .._checks import check_int
 from .model_config import position_limit
 from .result import Capture
@@ -18,7 +20,6 @@ if TYPE_CHECKING:
 def probe_ids(tokenizer: PreTrainedTokenizerBase, length: int, seed: int) -> list[int]:
     """[bos] + r + r for ``length`` random ordinary (non-special) token ids ``r``, without repeats
     inside ``r`` so every token of the second copy has exactly one earlier copy."""
-    import numpy as np
 
     check_int("length", length, low=2, meaning="tokens in each copy")
     special = set(getattr(tokenizer, "all_special_ids", []) or [])

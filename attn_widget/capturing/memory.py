@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .model_config import layer_count
+
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
@@ -57,7 +59,6 @@ def kept_bytes(config: Any, n_tokens: int, element_size: int, n_decoder_tokens: 
 
     Per attention layer: queries (heads x Nq x d) and keys (key heads x Nk x d) in the model's dtype.
     """
-    from .model_config import layer_count
 
     if not getattr(config, "is_encoder_decoder", False):
         shape, layers = _attention_shape(config, "self"), layer_count(config, "self")

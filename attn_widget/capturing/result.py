@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 from .._checks import is_int
+from .arrays import normalize_attention
 from .head_source import HeadSource, LogitHead, ValueHead
+from .tokens import check_tokens
 
 KIND_LABELS = {
     "self": "self-attention",
@@ -147,8 +149,6 @@ class Capture:
         cls, attention: Any, tokens: Any, *, special: Sequence[bool] | None = None, example: int | None = None
     ) -> Capture:
         """Wrap a Hugging Face attention tuple, a tensor or an array ``(L, H, N, N)``."""
-        from .arrays import normalize_attention
-        from .tokens import check_tokens
 
         array = normalize_attention(attention, example=example)
         labels = check_tokens(tokens, array.shape[-1])

@@ -93,6 +93,10 @@ class Comparison:
         self.shown = shown_capture(a, b)
         self._scores: dict[tuple[str, str], np.ndarray] = {}
 
+    def run(self, name: str) -> Capture:
+        """Run ``"a"`` or ``"b"``."""
+        return {"a": self.a, "b": self.b}[name]
+
     def parts(self, kind: str, layer: int, head: int, lse: LseOf) -> tuple[Part, Part]:
         """Head (layer, head) of each run as a part for derived heads; ``lse(run, layer, head,
         source)`` gives the log-sum-exp of a recorded head (the widget's tile engine caches them)."""

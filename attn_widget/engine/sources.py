@@ -58,6 +58,18 @@ def _axg(s: Sources, kind: str, layer: int, head: int) -> np.ndarray:
     return s.saliency_cache().current.attention_x_gradient[layer, head]
 
 
+def _run_weights(run: str) -> Quantity:
+    """The attention weights of one run of a comparison."""
+    return Quantity(
+        run,
+        signed=False,
+        versioned=False,
+        modes=(COMPARISON,),
+        head=lambda s, k, l, h: s.runs().run(run).kind(k).source(l, h),
+        matrix=lambda s, k, l, h: s.runs().run(run).attention(l, h, k),
+    )
+
+
 QUANTITIES: dict[str, Quantity] = {
     q.id: q
     for q in (
@@ -85,22 +97,7 @@ QUANTITIES: dict[str, Quantity] = {
             head=lambda s, k, l, h: s.runs().source(k, l, h, s.run_lse(k)),
             matrix=lambda s, k, l, h: s.runs().difference(l, h, k),
         ),
-        Quantity(
-            "a",
-            signed=False,
-            versioned=False,
-            modes=(COMPARISON,),
-            head=lambda s, k, l, h: s.runs().a.kind(k).source(l, h),
-            matrix=lambda s, k, l, h: s.runs().a.attention(l, h, k),
-        ),
-        Quantity(
-            "b",
-            signed=False,
-            versioned=False,
-            modes=(COMPARISON,),
-            head=lambda s, k, l, h: s.runs().b.kind(k).source(l, h),
-            matrix=lambda s, k, l, h: s.runs().b.attention(l, h, k),
-        ),
+        *(_run_weights(run) for run in ("a", "b")),
     )
 }
 
