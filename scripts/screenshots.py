@@ -145,8 +145,8 @@ def main() -> None:
         shots = {
             "demo": (demo, ("attn-heatmap", 8, 3), {}),
             "demo-dark": (demo, ("attn-grid", 2, 9), {"dark": True}),
-            "long-512": (long, ("attn-heatmap", 300, 120), {}),
-            "long-512-zoomed": (long, ("attn-heatmap", 300, 296), {"zoom": 6}),
+            "long-512": (long, ("attn-heatmap", 300, 120), {"live": True}),  # lazy: tiles come from Python
+            "long-512-zoomed": (long, ("attn-heatmap", 300, 296), {"zoom": 6, "live": True}),
             "cross-attention": (cross, ("attn-heatmap", 3, 8), {}),
             "generated": (generated, ("attn-heatmap", generated.n_tokens - 1, 4), {}),
             "grounding": (grounding, ("attn-strip", 0, 6), {}),
