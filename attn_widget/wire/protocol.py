@@ -81,7 +81,7 @@ def parse_tile_request(
     if not isinstance(request_id, str) or not 0 < len(request_id) <= 64:
         raise ProtocolError(f"id must be a non-empty string of at most 64 characters, got {request_id!r}")
     kind = content.get("kind")
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:  # a list or object is no kind (and cannot be hashed)
         raise ProtocolError(f"kind must be one of {sorted(kinds)}, got {kind!r}")
     n_layers, n_heads, n_q, n_k = kinds[kind]
     layer, head = _int(content, "layer"), _int(content, "head")
@@ -91,7 +91,7 @@ def parse_tile_request(
             "(-1 = the mean over that axis)"
         )
     quantity = content.get("quantity", "attention")
-    if quantity not in quantities:
+    if not isinstance(quantity, str) or quantity not in quantities:
         raise ProtocolError(f"quantity must be one of {list(quantities)}, got {quantity!r}")
     asked_version = content.get("version", 0)
     if quantity in versioned and asked_version != version:
