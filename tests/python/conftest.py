@@ -2,7 +2,7 @@
 
 * ``ci``, the default: 150 examples per property, what every run and CI uses (seconds).
 * ``long``: 10,000 examples per property, and 10,000 malformed comm messages in one burst
-  (about 15 minutes on a 2-core machine). Chosen by one environment variable:
+  (about 5 minutes on a 2-core machine). Chosen by one environment variable:
 
       ATTN_FUZZ=long .venv/bin/python -m pytest -q tests/python/test_fuzz_inputs.py
 
