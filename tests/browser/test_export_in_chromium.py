@@ -115,8 +115,7 @@ def test_svg_opened_in_chromium_runs_nothing(page, mount, tmp_path, browser):
     viewer.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     requests: list[str] = []
     viewer.on("request", lambda r: requests.append(r.url))
-    viewer.goto(path.as_uri())
-    viewer.wait_for_timeout(300)
+    viewer.goto(path.as_uri())  # after the load event: every script and handler in it would have run
     assert dialogs == [], dialogs
     assert [r for r in requests if not r.startswith(("file:", "data:"))] == []
     assert viewer.locator("text").count() > N  # it renders as an SVG document, with its labels

@@ -10,7 +10,7 @@ import pytest
 
 from attn_widget import AttentionWidget, capture
 from tests.support.models import tiny_family
-from tests.support.widget_page import cell_center, tooltip_text
+from tests.support.widget_page import cell_center, kernel_synced, tooltip_text
 
 ENCODER_TEXT = "A child painted a picture of a horse."
 DECODER_TEXT = "horse"
@@ -40,9 +40,8 @@ def test_kind_control_switches_to_a_non_square_cross_attention_heatmap(page, mou
         "cross-attention (decoder queries, encoder keys)",
     ]
     kind.select_option("cross")
-    page.wait_for_function("() => window.__views[0].model.saved.length >= 1")
+    kernel_synced(page)  # Python took the kind, and its answer (new tokens, grid, head) is in the page
     assert w.kind == "cross"
-    page.evaluate("window.__views[0].model.pull()")  # Python's answer: new tokens, grid, head
     heatmap = page.locator("[data-testid=attn-heatmap]")
     n_dec, n_enc = len(w.query_tokens), len(w.tokens)
     assert n_dec != n_enc

@@ -14,7 +14,7 @@ import pytest
 import attn_widget.widget.grid_feed as widget_module
 from attn_widget import AttentionWidget
 from attn_widget.engine.grid_scores import ESTIMATE_CELLS, MAX_SAMPLE, MIN_SAMPLE, Refiner, sample_rows
-from tests.support.widget_page import cell_center, kernel_synced
+from tests.support.widget_page import cell_center, kernel_synced, next_frame, tiles_answered
 
 N = 2048
 
@@ -76,8 +76,8 @@ def test_two_views_of_one_lazy_widget_draw_their_own_tiles_whatever_the_reply_or
     page.mouse.click(*cell_center(page, "attn-grid", 1, 1))  # both views now want head (1, 1)
     kernel_synced(page)
     assert (w.layer, w.head) == (1, 1)
-    page.wait_for_function("() => (window.__held ?? []).some((m) => m.layer === 1 && m.head === 1)")
-    page.wait_for_timeout(300)  # each view asks in its next animation frame
+    next_frame(page)  # each view asks in its next animation frame, scheduled by the click
+    assert page.evaluate("() => window.__held.filter((m) => m.layer === 1 && m.head === 1).length") >= 2
     held = page.evaluate("() => window.__held.map((m) => m.id)")
     assert len(held) == len(set(held)) >= 4, held  # ids are unique across the two views
     page.evaluate("() => window.__views[0].model.release('reverse')")  # the last asked is answered first
@@ -120,10 +120,12 @@ def test_zoom_from_overview_to_exact_cells_and_the_window_trait_both_ways(page, 
 
     # the user zooms out in the page: Python's window follows once the gesture settles
     page.mouse.wheel(0, 600)
-    page.wait_for_function("() => document.querySelector('[data-testid=attn-heatmap]').dataset.window !== '1000,1032,2000,2032'")
+    # the view sends the window once the gesture settles, then Python must have taken it
+    page.wait_for_function("() => window.__views[0].model.saved.some((s) => 'window' in s)")
+    kernel_synced(page)
+    sent = page.evaluate("() => window.__views[0].model.saved.filter((s) => 'window' in s).at(-1).window")
     shown = [int(v) for v in attr(page, "data-window").split(",")]
-    page.wait_for_timeout(400)
-    assert w.window == shown and shown[1] - shown[0] > 32
+    assert w.window == sent == shown and shown[1] - shown[0] > 32
 
 
 def test_a_head_switch_shows_a_coarse_picture_after_one_reply_then_the_full_level(page, mount):
@@ -133,7 +135,20 @@ def test_a_head_switch_shows_a_coarse_picture_after_one_reply_then_the_full_leve
     wait_complete(page)
     page.evaluate("() => { window.__hold = true; }")
     page.mouse.click(*cell_center(page, "attn-grid", 1, 0))
-    page.evaluate("() => window.__views[0].model.release('first')")  # the kernel answers one request
+    # The click's requests leave in the view's next animation frame, after the click has returned:
+    # answer only once the overview (the whole matrix in one tile) is held.
+    overview = f"(m) => m.layer === 1 && m.head === 0 && m.window.join() === '0,{N},0,{N}'"
+    page.wait_for_function(f"() => (window.__held ?? []).some({overview})")
+    held = page.evaluate("() => window.__held.map((m) => [m.layer, m.head, m.window.join(), m.block[0]])")
+    first = next(i for i, m in enumerate(held) if m[2] == f"0,{N},0,{N}")
+    # It is the first of the click's requests. Only a prefetch may precede it (the pointer rested on
+    # the grid cell for 120 ms before the click): one tile of the same head at the full level.
+    fine = int(attr(page, "data-block"))
+    assert first <= 1 and all(m[:2] == [1, 0] and m[3] == fine for m in held[:first]), held
+    page.evaluate(
+        f"() => {{ const i = window.__held.findIndex({overview}); window.__held.unshift(...window.__held.splice(i, 1)); }}"
+    )
+    page.evaluate("() => window.__views[0].model.release('first')")  # the kernel answers the overview only
     root = page.locator("[data-testid=attn-widget]")
     root.and_(page.locator("[data-head-preview='1,0']")).wait_for(state="attached")
     assert root.get_attribute("data-head-shown") != "1,0" and attr(page, "data-complete") == "false"
@@ -156,6 +171,7 @@ def test_the_track_follows_the_heatmaps_keys_and_pools_by_maximum(page, mount):
     page.wait_for_function("() => document.querySelector('[data-testid=attn-strip]').dataset.window === '0,2048'")
     b = int(track.get_attribute("data-block") or 0)
     assert b > 1  # 2048 keys in about 1000 pixels: pooled
+    tiles_answered(page, f"(m) => m.type === 'tile' && m.window[0] === 1800 && m.block[1] === {b}")  # the row of query 1800
     page.mouse.move(*cell_center(page, "attn-strip", 0, 1234))
     text = tip(page)
     m = re.search(r"keys (\d+)–(\d+) .*largest weight (\S+) at key (\d+) ", text, re.S)
@@ -167,6 +183,9 @@ def test_the_track_follows_the_heatmaps_keys_and_pools_by_maximum(page, mount):
     w.window = (1790, 1810, 1200, 1240)
     page.evaluate("() => window.__views[0].model.pull()")
     page.wait_for_function("() => document.querySelector('[data-testid=attn-strip]').dataset.window === '1200,1240'")
+    tiles_answered(
+        page, "(m) => m.type === 'tile' && m.window[0] === 1800 && m.block[1] === 1 && m.window[2] <= 1234 && 1234 < m.window[3]"
+    )
     page.mouse.move(*cell_center(page, "attn-strip", 0, 1234))
     text = tip(page)
     assert 'key 1234 "t1234"' in text and f"weight {fmt(row[1234])}" in text, text
@@ -233,6 +252,7 @@ def test_a_silent_kernel_is_named_within_seconds_and_hovers_keep_working(page, m
     page.locator("[data-head-shown='0,0']").wait_for(state="attached")
     page.evaluate("() => { window.__hold = true; }")  # from now on the kernel never answers
     page.mouse.click(*cell_center(page, "attn-grid", 1, 1))
+    next_frame(page)  # the heatmap draws the new head (and says what it waits for) in its next frame
     heat = page.locator("[data-testid=attn-heatmap]")
     assert "loading layer 1, head 1" in heat.get_attribute("data-status")
     page.wait_for_function(

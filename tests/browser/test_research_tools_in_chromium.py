@@ -5,7 +5,7 @@ import numpy as np
 
 from attn_widget import AttentionWidget
 from attn_widget.wire.dec3 import format_value
-from tests.support.widget_page import cell_center, kernel_synced, shift_drag_rows, tooltip_text
+from tests.support.widget_page import cell_center, head_shown, kernel_synced, shift_drag_rows, tooltip_text
 
 TOKENS = "the cat sat on the mat and the cat ran".split()
 
@@ -17,8 +17,8 @@ def _attention(seed: int = 1) -> np.ndarray:
 
 
 def _pull(page) -> None:
-    page.evaluate("() => window.__views[0].model.pull()")  # what Python set, to the page
-    page.wait_for_timeout(100)
+    """What Python set, to the page (the fake model applies it before the call returns)."""
+    page.evaluate("() => window.__views[0].model.pull()")
 
 
 def _aggregate_cell(page, layer: int, head: int) -> tuple[float, float]:
@@ -36,8 +36,7 @@ def test_a_detector_chosen_in_the_control_colours_the_grid_with_python_s_values(
     w = AttentionWidget(_attention(), TOKENS)
     mount(w)
     page.locator("[data-testid=attn-metric]").select_option("induction")
-    kernel_synced(page)
-    _pull(page)
+    kernel_synced(page)  # Python took the metric, and its scores are in the page
     assert w.grid_metric == "induction"
     page.mouse.move(*cell_center(page, "attn-grid", 2, 4))
     text = tooltip_text(page)
@@ -80,10 +79,12 @@ def test_a_comparison_shows_b_minus_a_with_its_sign_and_both_runs_in_the_tooltip
     w = AttentionWidget.compare(a, b, TOKENS, labels=("clean", "corrupted"))
     mount(w)
     page.locator("[data-testid=attn-widget][data-head-shown='0,0']").wait_for()
+    # data-head-shown covers b - a; each run's tiles (for the tooltip) were asked for with it, and
+    # the tooltip is written when the pointer moves: have them all here first
+    kernel_synced(page)
     diff = w._sources.runs().difference(0, 0)
     for q, k in ((3, 3), (1, 8)):
         page.mouse.move(*cell_center(page, "attn-heatmap", q, k))
-        page.wait_for_function("() => !document.querySelector('[data-testid=attn-tooltip]').textContent.includes('loading')")
         text = tooltip_text(page)
         sign = "+" if diff[q, k] > 0 else ""
         assert f"corrupted − clean = {sign}{format_value(diff[q, k])}" in text, text
@@ -97,7 +98,7 @@ def test_a_comparison_shows_b_minus_a_with_its_sign_and_both_runs_in_the_tooltip
     control.select_option("b")
     kernel_synced(page)
     assert w.heatmap_quantity == "b"
-    page.locator("[data-testid=attn-widget][data-head-shown='0,0']").wait_for()
+    head_shown(page, 0, 0)  # the same head, now run b's weights
     page.mouse.move(*cell_center(page, "attn-heatmap", 1, 8))
     assert f"weight {format_value(b[0, 0, 1, 8])}" in tooltip_text(page)
     assert "attention weights of corrupted" in page.locator(".attn-title").text_content()
@@ -108,9 +109,8 @@ def test_query_spans_sync_both_ways_and_the_strip_shows_their_mean_row(page, mou
     w = AttentionWidget(a, TOKENS)
     mount(w)
     shift_drag_rows(page, 2, 5)
-    kernel_synced(page)
+    kernel_synced(page)  # Python took the rows, and its mean row is in the page
     assert w.queries == [2, 3, 4, 5]
-    _pull(page)
     page.mouse.move(*cell_center(page, "attn-strip", 0, 4))
     text = tooltip_text(page)
     assert "queries 2–5: mean of 4 rows" in text

@@ -8,10 +8,11 @@ import re
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from attn_widget import attribution
 from tests.support.models import SALIENCY_TEXT, saliency_widget, tiny_family
-from tests.support.widget_page import cell_center, kernel_synced, tooltip_text
+from tests.support.widget_page import cell_center, head_shown, kernel_synced, tooltip_text
 
 TEXT = SALIENCY_TEXT
 
@@ -48,7 +49,7 @@ def test_strip_methods_show_the_numbers_attribution_computes(page, mount, gpt2):
     ig = attribution.integrated_gradients(model, tokenizer, TEXT, steps=32)
     page.mouse.move(*strip_cell(page, 6))
     assert number_after("integrated gradients", tooltip_text(page)) == format(float(ig[6]), ".3g")
-    assert "completeness gap" in page.locator(".attn-caption").text_content()
+    expect(page.locator(".attn-caption")).to_contain_text("completeness gap")  # written when the strip draws
     assert 'in span "<ENV>"' in tooltip_text(page)
     assert page.locator("[data-testid=attn-strip]").get_attribute("data-spans") == "<ENV>:0-8 <LAN>:8-15"
 
@@ -59,7 +60,7 @@ def test_heatmap_switches_to_attention_x_gradient_with_pythons_numbers(page, mou
     page.locator("[data-testid=attn-quantity]").select_option("attention_x_gradient")
     kernel_synced(page)
     assert w.heatmap_quantity == "attention_x_gradient"
-    page.locator("[data-testid=attn-widget][data-head-shown='1,2']").wait_for(state="attached")
+    head_shown(page, 1, 2)  # the same head as before, now attention x gradient
     s = w.saliency.attention_x_gradient[1, 2]
     t = w.n_tokens - 1
     for k in [0, 3, t]:

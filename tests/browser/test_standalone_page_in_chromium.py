@@ -11,7 +11,7 @@ import pytest
 from attn_widget import AttentionWidget
 from attn_widget.export.page import PageTooLarge
 from tests.support.arrays import softmax_attention
-from tests.support.widget_page import cell_center, tooltip_text
+from tests.support.widget_page import cell_center, head_shown, tooltip_text, wheel
 
 TOKENS = ["<s>", "</script><script>alert(1)</script>", "a", "<!--", "b", "]]>", "c", "&lt;", "d"]
 N = len(TOKENS)
@@ -78,16 +78,17 @@ def test_clicking_the_grid_switches_heads_and_a_missing_head_says_so(offline_pag
     # zoom in and pan: still exact
     x, y = cell_center(page, "attn-heatmap", 4, 4)
     page.mouse.move(x, y)
-    page.mouse.wheel(0, -400)
-    page.wait_for_timeout(100)
+    wheel(page, -400)
+    assert int(page.locator("[data-testid=attn-heatmap]").get_attribute("data-rows")) < N
+    page.locator("[data-testid=attn-heatmap][data-complete=true]").wait_for(state="attached")
     page.mouse.move(*cell_center(page, "attn-heatmap", 4, 4))
     assert weight_of(tooltip_text(page)) == format(float(att[1, 2, 4, 4]), ".3g")
     # a head left out of the page
     page.mouse.click(*cell_center(page, "attn-grid", 0, 1))
-    page.wait_for_timeout(200)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=attn-heatmap]').dataset.status.includes('layer 0, head 1 is not included in this page')"
+    )
     assert page.evaluate("() => document.querySelector('[data-testid=attn-widget]').dataset.headShown") == ""
-    status = page.evaluate("() => document.querySelector('[data-testid=attn-heatmap]').dataset.status")
-    assert "layer 0, head 1 is not included in this page" in status, status
 
 
 def test_too_large_pages_and_bad_heads_are_refused_and_write_nothing(tmp_path):
@@ -130,7 +131,7 @@ def test_saliency_views_work_in_the_page(offline_page, tmp_path):
     page = offline_page(path)
     # the heatmap as attention x gradient, with Python's numbers
     page.locator("[data-testid=attn-quantity]").select_option("attention_x_gradient")
-    page.locator("[data-testid=attn-widget][data-head-shown='1,2']").wait_for(state="attached")
+    head_shown(page, 1, 2)  # the same head as before, now attention x gradient
     t = w.n_tokens - 1
     s = w.saliency.attention_x_gradient[1, 2]
     for k in (0, 3, t):

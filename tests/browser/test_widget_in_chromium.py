@@ -10,7 +10,7 @@ import pytest
 
 from attn_widget import AttentionWidget
 from tests.support.arrays import softmax_attention
-from tests.support.widget_page import cell_center, outline_at, tooltip_text
+from tests.support.widget_page import cell_center, kernel_synced, outline_at, tooltip_text, wheel
 
 TOKENS = ["<CHI>", "painted", "a", "picture", "of", "a", "horse", "<CHI>", "my", "favorite", "animal", "is", "the"]
 N = len(TOKENS)
@@ -90,18 +90,20 @@ def test_clicks_set_the_selection_in_python(page, mount):
     mount(w)
     page.mouse.click(*cell_center(page, "attn-grid", 2, 4))
     wait_shown(page, 2, 4)
+    kernel_synced(page)  # the page shows the head before Python has read the message
     assert (w.layer, w.head) == (2, 4)
     page.mouse.click(*cell_center(page, "attn-heatmap", 11, 6))
-    page.wait_for_function("() => window.__views[0].model.saved.length >= 2")
+    kernel_synced(page)
     assert (w.query, w.key) == (11, 6)
     strip = page.locator("[data-testid=attn-strip]")
     cols = int(strip.get_attribute("data-cols"))
     page.mouse.click(*cell_center(page, "attn-strip", 3 // cols, 3 % cols))
-    page.wait_for_function("() => window.__views[0].model.saved.length >= 3")
+    kernel_synced(page)
     assert (w.query, w.key) == (11, 3)
     page.mouse.click(*cell_center(page, "attn-heatmap", 11, 3))  # same cell again: clears
-    page.wait_for_function("() => window.__views[0].model.saved.length >= 4")
+    kernel_synced(page)
     assert (w.query, w.key) == (-1, -1)
+    assert page.evaluate("() => window.__views[0].model.saved.length") == 4  # one message per click
     assert seen[:4] == [("layer", 2), ("head", 4), ("query", 11), ("key", 6)]
     assert "layer 2 · head 4" in view_state(page)["selection"]
 
@@ -112,8 +114,7 @@ def test_setting_the_head_in_python_moves_the_outline_and_the_heatmap(page, moun
     assert outline_at(page, 0, 0) and not outline_at(page, 3, 2)
     w.layer, w.head = 3, 2
     page.evaluate("window.__views[0].model.pull()")
-    wait_shown(page, 3, 2)
-    page.wait_for_timeout(50)
+    wait_shown(page, 3, 2)  # the grid's outline is drawn in the same frame as the heatmap
     assert outline_at(page, 3, 2) and not outline_at(page, 0, 0)
     page.mouse.move(*cell_center(page, "attn-heatmap", 12, 6))
     assert weight_in(tooltip_text(page)) == format(float(w.attention[3, 2, 12, 6]), ".3g")
@@ -126,9 +127,8 @@ def test_metric_control_changes_the_python_trait_and_the_grid(page, mount):
     w = widget()
     mount(w)
     page.select_option("[data-testid=attn-metric]", "max_attention")
-    page.wait_for_function("() => window.__views[0].model.saved.some(s => s.grid_metric === 'max_attention')")
+    kernel_synced(page)  # Python took the metric, and its new scores reached the grid
     assert w.grid_metric == "max_attention"
-    page.wait_for_timeout(100)
     page.mouse.move(*cell_center(page, "attn-grid", 1, 3))
     text = tooltip_text(page)
     assert f"max attention (excl. first token & diagonal): {format(float(w.scores()[1, 3]), '.3g')}" in text
@@ -142,7 +142,13 @@ def test_untrusted_tokens_show_literally_and_run_nothing(page, mount):
     text = tooltip_text(page)
     assert 'query 0 "<img src=x onerror=\\"window.__pwned=1\\">"' in text
     assert 'key 1 "<script>window.__pwned=2</script>"' in text
-    page.wait_for_timeout(200)
+    # An <img src=x onerror=...> let in anywhere, even detached, asks for x (the page's errors
+    # would show its 404) and runs its handler when that fails. Ask for an image of our own after
+    # the hover: requests are answered in turn, so once ours has failed, theirs has too.
+    page.route("**/after-the-hover", lambda route: route.fulfill(status=200, body=""))  # not an image: onerror, no 404
+    page.evaluate(
+        "() => new Promise((done) => { const img = new Image(); img.onerror = () => done(); img.src = 'after-the-hover'; })"
+    )
     assert page.evaluate("() => window.__pwned === undefined")
     assert (
         page.evaluate("() => document.querySelectorAll('[data-testid=attn-widget] img, [data-testid=attn-widget] script').length")
@@ -160,6 +166,7 @@ def test_removing_a_view_leaves_no_listeners_and_a_second_view_stays_in_sync(pag
     page.locator("[data-testid=attn-grid]").nth(1).scroll_into_view_if_needed()
     page.mouse.click(*cell_center(page, "attn-grid", 3, 1, nth=1))
     wait_shown(page, 3, 1, index=0)  # the first view follows a click in the second
+    kernel_synced(page)
     assert (w.layer, w.head) == (3, 1)
     counts = page.evaluate(
         """() => {
@@ -186,10 +193,11 @@ def test_long_input_zooms_pans_and_still_answers_hover_exactly(page, mount):
     assert heat.get_attribute("data-rows") == str(n)
     x, y = cell_center(page, "attn-heatmap", 1500, 300)
     page.mouse.move(x, y)
-    for _ in range(12):
-        page.mouse.wheel(0, -400)
-    page.wait_for_function("() => +document.querySelector('[data-testid=attn-heatmap]').dataset.rows <= 40")
+    wheel(page, -400, times=12)
+    # every cell shown is exact once the tiles of the zoomed window are here
+    heat.and_(page.locator("[data-complete=true]")).wait_for(state="attached")
     rows = int(heat.get_attribute("data-rows"))
+    assert rows <= 40
     row0, col0 = int(heat.get_attribute("data-row0")), int(heat.get_attribute("data-col0"))
     assert row0 <= 1500 < row0 + rows and col0 <= 300 < col0 + rows  # zoomed about the pointer
     q, k = row0 + rows // 2, col0 + rows // 3
@@ -202,6 +210,7 @@ def test_long_input_zooms_pans_and_still_answers_hover_exactly(page, mount):
     page.mouse.move(x - 120, y - 80, steps=6)
     page.mouse.up()
     assert (int(heat.get_attribute("data-row0")), int(heat.get_attribute("data-col0"))) != (row0, col0)
+    kernel_synced(page)  # what the page sent about the drag has reached Python
     assert w.query == -1  # a drag is not a click
     page.locator("[data-testid=attn-reset-zoom]").click()
     assert heat.get_attribute("data-rows") == str(n)

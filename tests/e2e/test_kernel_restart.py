@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.lab import jupyter_lab, open_and_run_all, write_notebook
+from tests.support.lab import jupyter_lab, open_and_run_all, restart_kernel, write_notebook
 from tests.support.widget_page import cell_center
 
 pytestmark = pytest.mark.e2e
@@ -41,10 +41,7 @@ def test_a_restarted_kernel_is_named_within_seconds_and_hovers_keep_working(lab:
         root = page.locator("[data-testid=attn-widget][data-head-shown='0,0']")
         root.wait_for(state="attached", timeout=120_000)
 
-        page.get_by_role("menuitem", name="Kernel", exact=True).click()
-        page.get_by_role("menuitem", name="Restart Kernel…").click()
-        page.locator(".jp-Dialog button.jp-mod-accept").click()
-        page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=60_000)
+        restart_kernel(page)  # the old kernel's comm is closed: the page can no longer send on it
 
         page.locator("[data-testid=attn-grid]").scroll_into_view_if_needed()
         page.mouse.click(*cell_center(page, "attn-grid", 1, 1))  # a head the page does not hold

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.support.lab import jupyter_lab, open_and_run_all, write_notebook
+from tests.support.lab import jupyter_lab, open_and_run_all, record_kernel_status, wait_for_kernel, write_notebook
 from tests.support.widget_page import cell_center, tooltip_text
 
 pytestmark = pytest.mark.e2e
@@ -93,12 +93,13 @@ def test_saved_notebook_draws_without_its_kernel(saved_lab: dict[str, Any], brow
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    record_kernel_status(page)
     page.goto(f"{url}/lab/workspaces/reopened/tree/saved.ipynb?reset")
     views = page.locator("[data-testid=attn-widget]")
     views.nth(1).wait_for(state="attached", timeout=120_000)  # the lazy one never gets a head to paint
     views.nth(0).and_(page.locator("[data-ready=true]")).wait_for(timeout=60_000)
-    page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=60_000)
-    shut_down_kernels(page)  # the kernel Lab started on reopening knows nothing of these widgets
+    wait_for_kernel(page)  # Lab starts one on reopening: it knows nothing of these widgets
+    assert shut_down_kernels(page) == [204]
 
     eager = views.nth(0)
     eager.scroll_into_view_if_needed()
@@ -147,7 +148,11 @@ def test_nbconvert_html_keeps_the_state_but_needs_a_cdn_to_draw(
     assert STATE_MIME in html and "html-manager" in html and "https://" in html
     context = browser.new_context(offline=True)
     page = context.new_page()
+    failed: list[str] = []
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    # The page adds the widget manager's script when its DOM is loaded, and the load event waits
+    # for that script: once it has fired, the manager has failed to arrive and nothing can draw.
     page.goto(out.as_uri())
-    page.wait_for_timeout(1500)
+    assert any("@jupyter-widgets/html-manager" in url for url in failed), failed
     assert page.locator("[data-testid=attn-widget]").count() == 0
     context.close()

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from tests.support import hosts
+from tests.support.lab import record_kernel_status, run_all_cells
 from tests.support.widget_page import cell_center, outline_at
 
 pytestmark = pytest.mark.e2e
@@ -47,21 +48,9 @@ def host(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 def open_in_host(page: Any, host: dict[str, Any]) -> None:
     """What a user does in each host to get the widgets on screen."""
     if host["name"] == "notebook7":
+        record_kernel_status(page)
         page.goto(f"{host['url']}/notebooks/{hosts.NOTEBOOK}")
-        page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=90_000)
-        # On a loaded machine Notebook 7 can show the menu before the notebook takes commands: a
-        # Run All that started nothing leaves every prompt empty, so ask again.
-        for _ in range(3):
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-            try:
-                page.wait_for_function(
-                    "() => [...document.querySelectorAll('.jp-InputPrompt')].some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))",
-                    timeout=20_000,
-                )
-                return
-            except Exception:
-                continue
+        run_all_cells(page)  # once the kernel is there: before that, Run All runs nothing
     else:
         page.goto(host["url"] + "/", timeout=120_000)  # Voila and marimo run the code themselves
 

@@ -1,18 +1,23 @@
 """Inputs tried by machine (hypothesis): arrays of any shape and dtype with NaN and Inf anywhere and
 tokens of any text give a widget whose numbers equal the input's, or a clear error; the comm
 protocol answers whatever a browser could send with a reply, never an exception, and stays
-correct and bounded after a burst of a thousand requests."""
+correct and bounded after a burst of a thousand requests, and after a burst of malformed ones.
+
+How many examples each property gets is the hypothesis profile's (tests/python/conftest.py): 150
+by default, 10,000 with ``ATTN_FUZZ=long``, which also makes the malformed burst 10,000 messages."""
 
 from __future__ import annotations
 
+import random
 import tracemalloc
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -21,7 +26,8 @@ from attn_widget.wire.dec3 import dec3_bytes
 from tests.support.arrays import softmax_attention
 from tests.support.fake_kernel import frontend_custom, use_recording_comms
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Messages in the malformed burst: as many as the profile gives examples (150, or 10,000 when long).
+BURST = settings.default.max_examples
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -68,7 +74,6 @@ def attention_inputs(draw: Any) -> tuple[Any, np.ndarray, list[str]]:
     return given_, expected, tokens
 
 
-@FUZZ
 @given(attention_inputs())
 def test_any_array_gives_its_own_numbers_or_a_clear_error(case: tuple[Any, np.ndarray, list[str]]) -> None:
     given_, expected, tokens = case
@@ -155,19 +160,23 @@ def lazy_widget() -> AttentionWidget:
     return AttentionWidget(softmax_attention(layers=2, heads=2, n=6, seed=3), [f"t{i}" for i in range(6)], eager_bytes=0)
 
 
-@FUZZ
-@given(browser_messages(), st.lists(st.binary(max_size=64), max_size=2))
-def test_malformed_messages_get_an_error_reply_and_the_kernel_never_raises(
-    lazy_widget: AttentionWidget, message: Any, buffers: list[bytes]
-) -> None:
-    w = lazy_widget
+def send_and_check(w: AttentionWidget, message: Any, buffers: list[bytes]) -> list[tuple[dict[str, Any], list[bytes]]]:
+    """Deliver one message as a browser would and check what the kernel did: it never raises,
+    answers at most once, refuses with a short error that a view can show, and takes a bad
+    request for what it is (a ``RuntimeWarning`` "could not answer" says the fault is ours).
+    Returns the replies with their buffers."""
     w.comm.take()
-    frontend_custom(w, message, buffers)  # must not raise
-    replies = [m["data"]["content"] for m in w.comm.take()]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frontend_custom(w, message, buffers)  # must not raise
+    sent = [(m["data"]["content"], m["buffers"]) for m in w.comm.take()]
+    replies = [content for content, _ in sent]
+    blamed = [str(c.message) for c in caught if issubclass(c.category, RuntimeWarning) and "could not answer" in str(c.message)]
+    assert blamed == [], f"a malformed message was taken for a fault of the widget: {blamed}"
     is_dict = isinstance(message, dict)
     if is_dict and message.get("type") == "export-chunk":
         assert all(not r.get("ok", True) for r in replies)  # chunks for no save are dropped, or refused
-        return
+        return sent
     assert len(replies) <= 1
     if (
         is_dict
@@ -177,12 +186,22 @@ def test_malformed_messages_get_an_error_reply_and_the_kernel_never_raises(
         and len(message["view"]) <= 64
     ):
         assert replies == []  # a view announcing itself needs no answer
-        return
+        return sent
     (reply,) = replies
     assert reply["type"] == "reply"
+    request_id = message.get("id") if is_dict else None
+    assert reply["id"] == (request_id if isinstance(request_id, str) and len(request_id) <= 64 else None)
     if not reply["ok"]:
         assert isinstance(reply["error"], str) and reply["error"]
         assert len(reply["error"]) < 2_000, "an error reply must not echo an enormous field"
+    return sent
+
+
+@given(browser_messages(), st.lists(st.binary(max_size=64), max_size=2))
+def test_malformed_messages_get_an_error_reply_and_the_kernel_never_raises(
+    lazy_widget: AttentionWidget, message: Any, buffers: list[bytes]
+) -> None:
+    send_and_check(lazy_widget, message, buffers)
 
 
 def test_the_widget_stays_correct_and_bounded_after_a_burst_of_a_thousand_requests() -> None:
@@ -237,3 +256,127 @@ def test_the_widget_stays_correct_and_bounded_after_a_burst_of_a_thousand_reques
     )
     (reply,) = w.comm.take()
     assert reply["data"]["content"]["ok"] and reply["buffers"] == [dec3_bytes(a[1, 1])]
+
+
+# Values a browser could put in any field: wrong types, edge numbers, enormous strings and lists.
+JUNK: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1,
+    3,
+    2**31,
+    -(2**70),
+    1.5,
+    float("nan"),
+    float("inf"),
+    "",
+    "self",
+    "cross",
+    "x" * 65,
+    "x" * 300_000,
+    "\x00",
+    "\u202e",
+    [],
+    {},
+    [0, 6, 0, 6],
+    [1, 1],
+    [0, 0, 0, 0],
+    [6, 0, 6, 0],
+    [0, 6, 0, 6, 0],
+    [0.0, 6.0, 0.0, 6.0],
+    [True, 1],
+    [0] * 100_000,
+    [[0, 6], [0, 6]],
+    {"0": 0},
+]
+VALID_REQUEST: dict[str, Any] = {
+    "type": "tile",
+    "kind": "self",
+    "layer": 1,
+    "head": 0,
+    "quantity": "attention",
+    "version": 0,
+    "window": [0, 6, 0, 6],
+    "block": [1, 1],
+}
+
+
+def malformed_message(rng: random.Random, i: int) -> tuple[Any, list[bytes]]:
+    """Message ``i`` of the burst: mostly a tile request with fields dropped or replaced, else a
+    view or export message with junk in it, a message of no known type, or not a dict at all."""
+    pick = rng.random()
+    buffers = [rng.randbytes(rng.randrange(64))] if rng.random() < 0.1 else []
+    if pick < 0.5:
+        message = {**VALID_REQUEST, "id": f"burst-{i}"}
+        for field in rng.sample(sorted(message), rng.randint(1, 3)):
+            if rng.random() < 0.2:
+                del message[field]
+            else:
+                message[field] = rng.choice(JUNK)
+        return message, buffers
+    if pick < 0.6:
+        return {
+            "type": "view",
+            "id": f"burst-{i}",
+            "event": rng.choice(["open", "close", *JUNK]),
+            "view": rng.choice(JUNK),
+        }, buffers
+    if pick < 0.7:
+        fields = ("id", "view", "index", "count", "bytes", "width", "height", "error")
+        return {"type": "export-chunk", **{f: rng.choice(JUNK) for f in rng.sample(fields, rng.randint(0, 4))}}, buffers
+    if pick < 0.85:
+        return {**VALID_REQUEST, "id": f"burst-{i}", "type": rng.choice(["reply", "TILE", "", "export", *JUNK])}, buffers
+    return rng.choice(JUNK), buffers
+
+
+@pytest.mark.parametrize("seed", [0])
+def test_a_burst_of_malformed_messages_leaves_the_widget_exact_and_bounded(seed: int) -> None:
+    """BURST messages in a row to one widget, every tenth a valid request whose numbers must stay
+    exact; the kernel's memory stays bounded and nothing a view did not set changes."""
+    a = softmax_attention(layers=2, heads=2, n=6, seed=5)
+    w = AttentionWidget(a, [f"t{i}" for i in range(6)], eager_bytes=0)
+    before = (w.layer, w.head, w.kind, list(w.window), w.grid_metric)
+    rng = random.Random(seed)
+    tracemalloc.start()
+    try:
+        for i in range(BURST):
+            if i % 10 == 9:
+                q0, k0 = rng.randrange(6), rng.randrange(6)
+                window = [q0, rng.randint(q0 + 1, 6), k0, rng.randint(k0 + 1, 6)]
+                request = {
+                    **VALID_REQUEST,
+                    "id": f"valid-{i}",
+                    "layer": rng.randrange(2),
+                    "head": rng.randrange(2),
+                    "window": window,
+                }
+                ((reply, data),) = send_and_check(w, request, [])
+                assert reply["ok"] and reply["payload"]["window"] == window, reply
+                q0, q1, k0, k1 = window
+                assert data[0] == dec3_bytes(a[request["layer"], request["head"], q0:q1, k0:k1])
+                continue
+            message, buffers = malformed_message(rng, i)
+            send_and_check(w, message, buffers)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024 * 1024, f"{peak / 1e6:.0f} MB held during the burst"
+    assert (w.layer, w.head, w.kind, list(w.window), w.grid_metric) == before
+    tile = w.tile(1, 1, (0, 6, 0, 6), (1, 1))
+    assert dec3_bytes(tile.values) == dec3_bytes(a[1, 1])
+
+
+@pytest.mark.parametrize("kind", [[], {}, ["self"], {"self": 1}], ids=["empty-list", "empty-object", "list", "object"])
+def test_a_kind_that_is_a_list_or_an_object_is_refused_as_a_bad_request(lazy_widget: AttentionWidget, kind: Any) -> None:
+    w = lazy_widget
+    w.comm.take()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frontend_custom(w, {**VALID_REQUEST, "id": "bad-kind", "kind": kind})
+    (reply,) = [m["data"]["content"] for m in w.comm.take()]
+    assert reply["id"] == "bad-kind" and not reply["ok"]
+    assert reply["error"].startswith("kind must be one of ['self'], got "), reply["error"]
+    assert [str(c.message) for c in caught] == []  # the browser sent something wrong: nothing for Python to hear

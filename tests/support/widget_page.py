@@ -36,6 +36,24 @@ def shift_drag_rows(page: Any, first: int, last: int, steps: int = 5) -> None:
     page.keyboard.up("Shift")
 
 
+def wheel(page: Any, delta_y: float, times: int = 1) -> None:
+    """Turn the wheel ``times`` by ``delta_y`` where the pointer is, and wait until the page has
+    handled every turn: Playwright's wheel returns before that, and Chromium may merge turns into
+    one event, so the deltas that arrived are added up rather than the events counted."""
+    page.evaluate(
+        """() => {
+          window.__wheeled = 0;
+          if (!window.__wheelCounted) {  // on the window, capturing: it runs before the views' own
+            window.__wheelCounted = true;
+            addEventListener('wheel', (e) => { window.__wheeled += e.deltaY; }, {capture: true, passive: true});
+          }
+        }"""
+    )
+    for _ in range(times):
+        page.mouse.wheel(0, delta_y)
+    page.wait_for_function("(total) => window.__wheeled === total", arg=delta_y * times)
+
+
 def tooltip_text(page: Any) -> str:
     tip = page.locator("[data-testid=attn-tooltip]").first
     tip.wait_for(state="visible")
@@ -43,8 +61,35 @@ def tooltip_text(page: Any) -> str:
 
 
 def kernel_synced(page: Any) -> None:
-    """Wait until Python has handled every message the page sent (a click returns before that)."""
+    """Wait until Python has handled every message the page sent (a click returns before that),
+    and the page has applied Python's answers (the harness's fake model counts the calls)."""
     page.wait_for_function("() => (window.__inflight ?? 0) === 0")
+
+
+def next_frame(page: Any) -> None:
+    """Wait for the page's next animation frame. The views draw in requestAnimationFrame, and
+    callbacks run in the order they were asked for: whatever a change that already happened
+    scheduled (a redraw, the tile requests it sends, the data-* attributes it sets) is done."""
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => done()))")
+
+
+def head_shown(page: Any, layer: int, head: int, nth: int = 0) -> None:
+    """Wait until view ``nth`` shows every tile of head (layer, head) in the state the page has
+    now. data-head-shown is set when the heatmap draws: after a change that keeps the head (the
+    quantity, the kind), the attribute still names it until the next draw, so wait for that first."""
+    next_frame(page)
+    page.locator("[data-testid=attn-widget]").nth(nth).and_(page.locator(f"[data-head-shown='{layer},{head}']")).wait_for(
+        state="attached"
+    )
+
+
+def tiles_answered(page: Any, request: str) -> None:
+    """Wait until the page has asked for a tile matching ``request`` (a JavaScript predicate on
+    the request message), Python has answered everything asked so far, and the views have drawn
+    the answers. For views with no data-complete of their own (the track)."""
+    page.wait_for_function(f"() => window.__views.some((v) => v.model.sent.some({request}))")
+    kernel_synced(page)
+    next_frame(page)
 
 
 def outline_at(page: Any, layer: int, head: int, nth: int = 0) -> bool:
@@ -69,11 +114,14 @@ def outline_at(page: Any, layer: int, head: int, nth: int = 0) -> bool:
 
 
 def save(page: Any, w: Any, path: pathlib.Path, **kwargs: Any) -> pathlib.Path:
-    """w.save, then let the page receive the request (the fake model pulls what Python sent)."""
+    """w.save, then let the page receive the request (the fake model pulls what Python sent) and
+    wait until the view has sent its last chunk (or its error) and Python has taken it."""
     job = w.save(path, **kwargs)
     page.evaluate("() => window.__views[0].model.pull()")
-    for _ in range(400):  # Playwright delivers the page's calls to Python while it waits here
-        if job.done:
-            break
-        page.wait_for_timeout(50)
+    page.wait_for_function(
+        """(id) => window.__views[0].model.sent.some((m) => m.type === 'export-chunk' && m.id === id
+             && ('error' in m || m.index === m.count - 1))""",
+        arg=job.request["id"],
+    )
+    kernel_synced(page)  # Playwright delivers the page's calls to Python while it waits here
     return job.result(timeout=0)
