@@ -14,16 +14,42 @@ import pytest
 import torch
 
 from attn_widget import Capture, capture
-from tests.support.vision_models import VISION_FAMILIES, sample_image, tiny_vision
+from attn_widget.capturing.images import as_pil
+from tests.support.vision_models import VISION_FAMILIES, prompt, sample_image, tiny_vision
 
 PHOTO = sample_image()  # 427 x 640 x 3: a real photo, so resizing and cropping have work to do
+PICTURES = {
+    "landscape": [PHOTO],
+    "portrait": [np.ascontiguousarray(PHOTO.transpose(1, 0, 2))],  # 640 x 427: the other way round
+    "two": [PHOTO, sample_image("flower.jpg")[:300, 100:]],  # two pictures in one prompt
+}
+# Every family on the landscape photo; the tiled and dynamic ones on a portrait too, and some
+# with two pictures (a batch of images in the tower, chunks in Qwen2-VL's).
+CASES = [(f, "landscape") for f in VISION_FAMILIES] + [
+    ("deit", "portrait"),
+    ("llava_next", "portrait"),
+    ("qwen2_vl", "portrait"),
+    ("idefics3", "portrait"),
+    ("mllama", "portrait"),
+    ("vit", "two"),
+    ("llava_next", "two"),
+    ("qwen2_vl", "two"),
+    ("idefics3", "two"),
+    ("mllama", "two"),
+]
 
 
-def processed(family: str, image: np.ndarray) -> dict[str, Any]:
-    model, processor, text = tiny_vision(family)
-    from attn_widget.capturing.images import as_pil
+def captured(family: str, pictures: list[np.ndarray]) -> Capture:
+    model, processor = tiny_vision(family)
+    return capture(model, processor, prompt(family, len(pictures)), images=pictures)
 
-    kwargs: dict[str, Any] = {"images": as_pil(image), "return_tensors": "pt"}
+
+def processed(family: str, pictures: list[np.ndarray]) -> dict[str, Any]:
+    """What the family's processor makes of the pictures (the model's inputs)."""
+    _, processor = tiny_vision(family)
+    images = [as_pil(p) for p in pictures]
+    kwargs: dict[str, Any] = {"images": images[0] if len(images) == 1 else images, "return_tensors": "pt"}
+    text = prompt(family, len(pictures))
     if text is not None:
         kwargs["text"] = text
     return {k: v for k, v in processor(**kwargs).items() if k != "labels"}
@@ -91,12 +117,12 @@ def reference(calls: list[tuple[str, torch.Tensor]], text_model: bool) -> dict[s
     return {k: np.stack(v) for k, v in kinds.items()}
 
 
-@pytest.mark.parametrize("family", VISION_FAMILIES)
-def test_every_head_of_every_kind_equals_eager_attention(family: str) -> None:
-    model, processor, text = tiny_vision(family)
-    c = capture(model, processor, text, images=PHOTO)
+@pytest.mark.parametrize("family, pictures", CASES)
+def test_every_head_of_every_kind_equals_eager_attention(family: str, pictures: str) -> None:
+    model, _ = tiny_vision(family)
+    c = captured(family, PICTURES[pictures])
     assert model.config._attn_implementation == "sdpa"  # restored
-    inputs = processed(family, PHOTO)
+    inputs = processed(family, PICTURES[pictures])
     calls, outputs = eager_calls(model, inputs)
     expected = reference(calls, text_model="input_ids" in inputs)
     assert set(c.kinds) == set(expected)
@@ -149,10 +175,12 @@ def margin(box: np.ndarray, patch: int, radius: float) -> tuple[float, float]:
 TARGETS = ((0.7, 0.3), (0.25, 0.7))
 
 
-def quiet_points(rows: np.ndarray, labels: list[str], patch: int, radius: float, loose: str | None) -> list[tuple[int, int]]:
-    """Pixels deep inside every patch that contains them (in every view but a loose one), so that
-    a change there reaches no other patch: for each target, the nearest such pixel."""
-    height, width = PHOTO.shape[:2]
+def quiet_points(
+    rows: np.ndarray, labels: list[str], patch: int, radius: float, loose: str | None, size: tuple[int, int]
+) -> list[tuple[int, int]]:
+    """Pixels of a ``size`` picture deep inside every patch that contains them (in every view but
+    a loose one), so that a change there reaches no other patch: for each target, the nearest."""
+    height, width = size
     strict = np.array([r for r in rows if not (loose and loose in labels[r[0]])])
     ys, xs = np.mgrid[2 : height - 2, 2 : width - 2]
     slack = np.full(xs.shape, np.inf)
@@ -184,29 +212,33 @@ def changed_positions(a: Capture, b: Capture, kind: str) -> set[int]:
     return {int(i) for i in torch.nonzero((ka - kb).abs().amax(dim=(0, 2)) > 1e-5).flatten()}
 
 
-@pytest.mark.parametrize("family", VISION_FAMILIES)
-def test_changing_one_patch_of_the_photo_changes_the_tokens_the_map_names(family: str) -> None:
-    model, processor, text = tiny_vision(family)
-    before = capture(model, processor, text, images=PHOTO)
+@pytest.mark.parametrize("family, pictures", CASES)
+def test_changing_one_patch_of_the_photo_changes_the_tokens_the_map_names(family: str, pictures: str) -> None:
+    model, processor = tiny_vision(family)
+    photos = PICTURES[pictures]
+    before = captured(family, photos)
     vision = before.kind("vision")
     hooks = silenced(model, [call.module_name for call in vision.calls])
     try:
-        original = capture(model, processor, text, images=PHOTO)
+        original = captured(family, photos)
         image_processor = getattr(processor, "image_processor", processor)
         patch = int(getattr(model.config, "vision_config", model.config).patch_size)
         radius = FILTER_RADIUS[int(image_processor.resample)]
         loose = SPREADS.get(family)
-        points = quiet_points(original.patches("vision"), vision.keys.tokens, patch, radius, loose)
-        changed = PHOTO.copy()
+        rows = original.patches("vision")
+        shown = rows[rows[:, 1] == len(photos) - 1]  # the last picture: its tokens come after the others'
+        points = quiet_points(shown, vision.keys.tokens, patch, radius, loose, photos[-1].shape[:2])
+        changed = photos[-1].copy()
         for x, y in points:
             changed[y - 1 : y + 2, x - 1 : x + 2] += 128  # uint8: wraps, every value moves by half the range
-        after = capture(model, processor, text, images=changed)
+        after = captured(family, [*photos[:-1], changed])
     finally:
         for hook in hooks:
             hook.remove()
     checked = 0
     for kind in original.kinds:
         rows = original.patches(kind)
+        rows = rows[rows[:, 1] == len(photos) - 1]
         if not len(rows):
             continue
         labels = original.kind(kind).keys.tokens
@@ -227,3 +259,4 @@ def test_changing_one_patch_of_the_photo_changes_the_tokens_the_map_names(family
             assert spilled <= near and all(loose in labels[t] for t in spilled), f"{family} {kind}: {sorted(spilled)}"
         checked += 1
     assert checked == len([k for k in before.kinds if len(before.patches(k))])
+    assert all(len(original.patches(k)) == len(after.patches(k)) for k in original.kinds)

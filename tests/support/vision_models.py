@@ -3,8 +3,8 @@ configs, and each family's REAL processor classes constructed with arguments (th
 which need no torchvision). The text side is a byte-level BPE tokenizer trained here (as in
 models.py) plus the special tokens each processor needs.
 
-``tiny_vision(family)`` returns ``(model, processor, text)``: the prompt has the family's image
-placeholder, or is None for vision-only models."""
+``tiny_vision(family)`` returns ``(model, processor)``; ``prompt(family, n)`` a prompt with the
+family's image placeholder for each of ``n`` pictures (None for vision-only models)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.support.models import CORPUS
 
 PROMPT = "A child painted a picture of a horse."
 
-#: family -> what its processor does with the picture, in words (the test ids use the keys)
+#: the families (and variants) built here
 VISION_FAMILIES = (
     "vit",
     "deit",
@@ -134,7 +134,7 @@ def _llava() -> tuple[Any, Any, str]:
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         image_seq_length=16,
     )
-    return LlavaForConditionalGeneration._from_config(config), processor, f"<image> {PROMPT}"
+    return LlavaForConditionalGeneration._from_config(config), processor, "<image>"
 
 
 def _llava_next() -> tuple[Any, Any, str]:
@@ -163,7 +163,7 @@ def _llava_next() -> tuple[Any, Any, str]:
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         image_grid_pinpoints=pinpoints,
     )
-    return LlavaNextForConditionalGeneration._from_config(config), processor, f"<image> {PROMPT}"
+    return LlavaNextForConditionalGeneration._from_config(config), processor, "<image>"
 
 
 def _qwen2_vl() -> tuple[Any, Any, str]:
@@ -188,8 +188,7 @@ def _qwen2_vl() -> tuple[Any, Any, str]:
         vision_start_token_id=ids("<|vision_start|>"),
         vision_end_token_id=ids("<|vision_end|>"),
     )
-    text = f"<|vision_start|><|image_pad|><|vision_end|>{PROMPT}"
-    return Qwen2VLForConditionalGeneration._from_config(config), processor, text
+    return Qwen2VLForConditionalGeneration._from_config(config), processor, "<|vision_start|><|image_pad|><|vision_end|>"
 
 
 def _gemma3() -> tuple[Any, Any, str]:
@@ -212,7 +211,7 @@ def _gemma3() -> tuple[Any, Any, str]:
     projection = model.model.multi_modal_projector.mm_input_projection_weight
     with torch.no_grad():
         projection.normal_(std=0.2)  # initialised to zeros: every image token would be the same
-    return model, processor, f"<start_of_image> {PROMPT}"
+    return model, processor, "<start_of_image>"
 
 
 def _paligemma() -> tuple[Any, Any, str]:
@@ -228,7 +227,7 @@ def _paligemma() -> tuple[Any, Any, str]:
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         projection_dim=32,
     )
-    return PaliGemmaForConditionalGeneration._from_config(config), processor, f"<image>{PROMPT}"
+    return PaliGemmaForConditionalGeneration._from_config(config), processor, "<image>"
 
 
 def _idefics3() -> tuple[Any, Any, str]:
@@ -246,7 +245,7 @@ def _idefics3() -> tuple[Any, Any, str]:
         scale_factor=2,  # 4 x 4 patches per tile, pixel-shuffled 2 x 2 into 4 tokens
         image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
     )
-    return Idefics3ForConditionalGeneration._from_config(config), processor, f"<image>{PROMPT}"
+    return Idefics3ForConditionalGeneration._from_config(config), processor, "<image>"
 
 
 def _mllama() -> tuple[Any, Any, str]:
@@ -270,7 +269,7 @@ def _mllama() -> tuple[Any, Any, str]:
         ),
         image_token_index=tokenizer.convert_tokens_to_ids("<|image|>"),
     )
-    return MllamaForConditionalGeneration._from_config(config), processor, f"<|image|>{PROMPT}"
+    return MllamaForConditionalGeneration._from_config(config), processor, "<|image|>"
 
 
 BUILDERS: dict[str, Callable[[], tuple[Any, Any, str | None]]] = {
@@ -290,10 +289,21 @@ BUILDERS: dict[str, Callable[[], tuple[Any, Any, str | None]]] = {
 
 
 @functools.cache
-def tiny_vision(family: str, seed: int = 0) -> tuple[Any, Any, str | None]:
-    """``(model, processor, text)`` of ``family``: random weights (seeded), eval mode, SDPA."""
+def _built(family: str) -> tuple[Any, Any, str | None]:
     import torch
 
-    torch.manual_seed(seed)
-    model, processor, text = BUILDERS[family]()
-    return model.eval(), processor, text
+    torch.manual_seed(0)
+    model, processor, placeholder = BUILDERS[family]()
+    return model.eval(), processor, placeholder
+
+
+def tiny_vision(family: str) -> tuple[Any, Any]:
+    """``(model, processor)`` of ``family``: random weights (seeded), eval mode, SDPA; built once."""
+    model, processor, _ = _built(family)
+    return model, processor
+
+
+def prompt(family: str, images: int = 1) -> str | None:
+    """A prompt with the family's image placeholder for each picture, or None (vision-only)."""
+    placeholder = _built(family)[2]
+    return None if placeholder is None else placeholder * images + " " + PROMPT

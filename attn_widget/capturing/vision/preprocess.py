@@ -20,6 +20,7 @@ STANDARD_PROCESSORS = (
     "CLIPImageProcessor",
     "SiglipImageProcessor",
     "LlavaImageProcessor",
+    "Gemma3ImageProcessor",  # without pan and scan (gemma.py refuses its crops)
 )
 
 
