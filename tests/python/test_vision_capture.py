@@ -34,6 +34,7 @@ CASES = [(f, "landscape") for f in VISION_FAMILIES] + [
     ("vit", "two"),
     ("llava_next", "two"),
     ("qwen2_vl", "two"),
+    ("qwen2_5_vl", "two"),
     ("idefics3", "two"),
     ("mllama", "two"),
 ]

@@ -27,6 +27,7 @@ VISION_FAMILIES = (
     "llava",
     "llava_next",
     "qwen2_vl",
+    "qwen2_5_vl",
     "gemma3",
     "paligemma",
     "idefics3",
@@ -191,6 +192,40 @@ def _qwen2_vl() -> tuple[Any, Any, str]:
     return Qwen2VLForConditionalGeneration._from_config(config), processor, "<|vision_start|><|image_pad|><|vision_end|>"
 
 
+def _qwen2_5_vl() -> tuple[Any, Any, str]:
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor, Qwen2VLImageProcessorPil
+    from transformers.processing_utils import ProcessorMixin
+
+    tokenizer = tokenizer_with(["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"])
+    images = Qwen2VLImageProcessorPil(
+        size={"shortest_edge": 4 * 16 * 16, "longest_edge": 48 * 16 * 16}, patch_size=8, merge_size=2
+    )
+    with mock.patch.object(ProcessorMixin, "check_argument_for_proper_class", lambda self, name, arg: type(arg)):
+        processor = Qwen2_5_VLProcessor(image_processor=images, tokenizer=tokenizer, video_processor=None)
+    ids = tokenizer.convert_tokens_to_ids
+    config = Qwen2_5_VLConfig(
+        # windows of 32 pixels (2 x 2 merge units); layer 1 attends over the whole picture
+        vision_config=dict(
+            depth=2,
+            hidden_size=32,
+            intermediate_size=64,
+            out_hidden_size=32,
+            num_heads=4,
+            patch_size=8,
+            spatial_merge_size=2,
+            window_size=32,
+            fullatt_block_indexes=[1],
+        ),
+        text_config=dict(**_text(len(tokenizer)), rope_parameters={"rope_type": "default", "mrope_section": [1, 1, 2]}),
+        image_token_id=ids("<|image_pad|>"),
+        video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|vision_start|>"),
+        vision_end_token_id=ids("<|vision_end|>"),
+    )
+    model = Qwen2_5_VLForConditionalGeneration._from_config(config)
+    return model, processor, "<|vision_start|><|image_pad|><|vision_end|>"
+
+
 def _gemma3() -> tuple[Any, Any, str]:
     import torch
     from transformers import Gemma3Config, Gemma3ForConditionalGeneration, Gemma3ImageProcessorPil, Gemma3Processor
@@ -281,6 +316,7 @@ BUILDERS: dict[str, Callable[[], tuple[Any, Any, str | None]]] = {
     "llava": _llava,
     "llava_next": _llava_next,
     "qwen2_vl": _qwen2_vl,
+    "qwen2_5_vl": _qwen2_5_vl,
     "gemma3": _gemma3,
     "paligemma": _paligemma,
     "idefics3": _idefics3,

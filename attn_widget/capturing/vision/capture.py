@@ -21,7 +21,7 @@ from ..model_config import device_of, layer_count, position_limit
 from ..recorder import RecordedCall, recording
 from ..result import Axis, Capture, Kind, RecordedKind
 from ..tokens import readable_tokens
-from .families import layout_of
+from .families import check_supported, layout_of
 from .layout import ImageToken, VisionInputs, VisionLayout, patch_rows
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ def capture_images(model: PreTrainedModel, processor: Any, text: str | None, ima
 
     pictures = check_images(images)
     config = model.config
+    check_supported(config)
     text = _check_prompt(config, text)
     image_processor, tokenizer, encoded = _encode(processor, text, pictures)
     sizes = [(int(p.shape[0]), int(p.shape[1])) for p in pictures]

@@ -21,6 +21,7 @@ FAMILIES: dict[str, Callable[[VisionInputs], VisionLayout]] = {
     "llava": llava.layout,
     "llava_next": llava.next_layout,
     "qwen2_vl": qwen2_vl.layout,
+    "qwen2_5_vl": qwen2_vl.windowed_layout,
     "gemma3": gemma.gemma3_layout,
     "paligemma": gemma.paligemma_layout,
     "idefics3": idefics3.layout,
@@ -33,16 +34,12 @@ REFUSED: dict[str, str] = {
         "its anyres_max packing shrinks a large tile grid by bilinear interpolation, so an image token can "
         "blend several patches and has no single box (use LLaVA-NeXT's layout, which keeps every patch)"
     ),
-    "qwen2_5_vl": (
-        "its vision tower reorders patches into windows and mixes windowed and full attention layers; "
-        "attn_widget maps Qwen2-VL's order only"
-    ),
 }
 
 
-def layout_of(inputs: VisionInputs) -> VisionLayout:
-    """The layout of ``inputs`` by the model family, or NotImplementedError naming the family."""
-    family = str(getattr(inputs.config, "model_type", type(inputs.config).__name__))
+def check_supported(config: Any) -> None:
+    """NotImplementedError naming the family when its pixels cannot be mapped (before any work)."""
+    family = family_of(config)
     if family in REFUSED:
         raise NotImplementedError(f"capture(images=...) does not support {family}: {REFUSED[family]}")
     if family not in FAMILIES:
@@ -50,7 +47,12 @@ def layout_of(inputs: VisionInputs) -> VisionLayout:
             f"capture(images=...) does not know how {family} turns pixels into tokens; "
             f"supported families: {', '.join(sorted(FAMILIES))}"
         )
-    return FAMILIES[family](inputs)
+
+
+def layout_of(inputs: VisionInputs) -> VisionLayout:
+    """The layout of ``inputs`` by the model family, or NotImplementedError naming the family."""
+    check_supported(inputs.config)
+    return FAMILIES[family_of(inputs.config)](inputs)
 
 
 def family_of(config: Any) -> str:
