@@ -20,12 +20,14 @@ from tests.support.vision_models import VISION_FAMILIES, prompt, sample_image, t
 PHOTO = sample_image()  # 427 x 640 x 3: a real photo, so resizing and cropping have work to do
 PICTURES = {
     "landscape": [PHOTO],
+    "late": [PHOTO],  # the prompt's first words come before the picture
     "portrait": [np.ascontiguousarray(PHOTO.transpose(1, 0, 2))],  # 640 x 427: the other way round
     "two": [PHOTO, sample_image("flower.jpg")[:300, 100:]],  # two pictures in one prompt
 }
 # Every family on the landscape photo; the tiled and dynamic ones on a portrait too, and some
 # with two pictures (a batch of images in the tower, chunks in Qwen2-VL's).
 CASES = [(f, "landscape") for f in VISION_FAMILIES] + [
+    ("llava_padded", "landscape"),
     ("deit", "portrait"),
     ("llava_next", "portrait"),
     ("qwen2_vl", "portrait"),
@@ -37,20 +39,25 @@ CASES = [(f, "landscape") for f in VISION_FAMILIES] + [
     ("qwen2_5_vl", "two"),
     ("idefics3", "two"),
     ("mllama", "two"),
+    ("mllama", "late"),  # the words before the picture may not attend to it: Mllama's masked rows
+    ("paligemma", "late"),
 ]
 
 
-def captured(family: str, pictures: list[np.ndarray]) -> Capture:
+def captured(family: str, case: str, pictures: list[np.ndarray] | None = None) -> Capture:
+    """The capture of ``case``'s pictures (or ``pictures`` in their place)."""
     model, processor = tiny_vision(family)
-    return capture(model, processor, prompt(family, len(pictures)), images=pictures)
+    shown = PICTURES[case] if pictures is None else pictures
+    return capture(model, processor, prompt(family, len(shown), late=case == "late"), images=shown)
 
 
-def processed(family: str, pictures: list[np.ndarray]) -> dict[str, Any]:
-    """What the family's processor makes of the pictures (the model's inputs)."""
+def processed(family: str, case: str) -> dict[str, Any]:
+    """What the family's processor makes of the case's pictures (the model's inputs)."""
     _, processor = tiny_vision(family)
+    pictures = PICTURES[case]
     images = [as_pil(p) for p in pictures]
     kwargs: dict[str, Any] = {"images": images[0] if len(images) == 1 else images, "return_tensors": "pt"}
-    text = prompt(family, len(pictures))
+    text = prompt(family, len(pictures), late=case == "late")
     if text is not None:
         kwargs["text"] = text
     return {k: v for k, v in processor(**kwargs).items() if k != "labels"}
@@ -121,9 +128,9 @@ def reference(calls: list[tuple[str, torch.Tensor]], text_model: bool) -> dict[s
 @pytest.mark.parametrize("family, pictures", CASES)
 def test_every_head_of_every_kind_equals_eager_attention(family: str, pictures: str) -> None:
     model, _ = tiny_vision(family)
-    c = captured(family, PICTURES[pictures])
+    c = captured(family, pictures)
     assert model.config._attn_implementation == "sdpa"  # restored
-    inputs = processed(family, PICTURES[pictures])
+    inputs = processed(family, pictures)
     calls, outputs = eager_calls(model, inputs)
     expected = reference(calls, text_model="input_ids" in inputs)
     assert set(c.kinds) == set(expected)
@@ -217,11 +224,11 @@ def changed_positions(a: Capture, b: Capture, kind: str) -> set[int]:
 def test_changing_one_patch_of_the_photo_changes_the_tokens_the_map_names(family: str, pictures: str) -> None:
     model, processor = tiny_vision(family)
     photos = PICTURES[pictures]
-    before = captured(family, photos)
+    before = captured(family, pictures)
     vision = before.kind("vision")
     hooks = silenced(model, [call.module_name for call in vision.calls])
     try:
-        original = captured(family, photos)
+        original = captured(family, pictures)
         image_processor = getattr(processor, "image_processor", processor)
         patch = int(getattr(model.config, "vision_config", model.config).patch_size)
         radius = FILTER_RADIUS[int(image_processor.resample)]
@@ -232,7 +239,7 @@ def test_changing_one_patch_of_the_photo_changes_the_tokens_the_map_names(family
         changed = photos[-1].copy()
         for x, y in points:
             changed[y - 1 : y + 2, x - 1 : x + 2] += 128  # uint8: wraps, every value moves by half the range
-        after = captured(family, [*photos[:-1], changed])
+        after = captured(family, pictures, [*photos[:-1], changed])
     finally:
         for hook in hooks:
             hook.remove()

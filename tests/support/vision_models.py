@@ -138,6 +138,13 @@ def _llava() -> tuple[Any, Any, str]:
     return LlavaForConditionalGeneration._from_config(config), processor, "<image>"
 
 
+def _llava_padded() -> tuple[Any, Any, str]:
+    """LLaVA whose processor pads the picture to a square (centred) before resizing."""
+    model, processor, placeholder = _llava()
+    processor.image_processor.do_pad = True
+    return model, processor, placeholder
+
+
 def _llava_next() -> tuple[Any, Any, str]:
     from transformers import (
         LlavaNextConfig,
@@ -314,6 +321,7 @@ BUILDERS: dict[str, Callable[[], tuple[Any, Any, str | None]]] = {
     "clip_vision": _clip_vision,
     "siglip_vision": _siglip_vision,
     "llava": _llava,
+    "llava_padded": _llava_padded,
     "llava_next": _llava_next,
     "qwen2_vl": _qwen2_vl,
     "qwen2_5_vl": _qwen2_5_vl,
@@ -339,7 +347,10 @@ def tiny_vision(family: str) -> tuple[Any, Any]:
     return model, processor
 
 
-def prompt(family: str, images: int = 1) -> str | None:
-    """A prompt with the family's image placeholder for each picture, or None (vision-only)."""
+def prompt(family: str, images: int = 1, *, late: bool = False) -> str | None:
+    """A prompt with the family's image placeholder for each picture (first, or after a few words
+    when ``late``), or None (vision-only)."""
     placeholder = _built(family)[2]
-    return None if placeholder is None else placeholder * images + " " + PROMPT
+    if placeholder is None:
+        return None
+    return f"Look: {placeholder * images} {PROMPT}" if late else f"{placeholder * images} {PROMPT}"
