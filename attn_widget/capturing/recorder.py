@@ -4,8 +4,9 @@
 Every model family in transformers v5 computes attention by calling a function looked up by the
 name ``config._attn_implementation`` with the post-rotary queries and keys, the real mask, and the
 scaling. We register one more name, ``attn_widget_record``: it stores one example's queries, keys
-and mask and then runs PyTorch's SDPA exactly as the ``sdpa`` implementation does, so the forward
-pass is the ordinary memory-light one and no N x N weight matrix is ever kept. A head's weights are
+and mask (or every row's, for a vision tower's batch of images or tiles) and then runs PyTorch's
+SDPA exactly as the ``sdpa`` implementation does, so the forward pass is the ordinary memory-light
+one and no N x N weight matrix is ever kept. A head's weights are
 recomputed later, on demand, from what was stored (``RecordedCall.weights``).
 """
 

@@ -139,17 +139,15 @@ def test_every_head_of_every_kind_equals_eager_attention(family: str, pictures: 
         assert got.shape == ref.shape and got.dtype == np.float32, kind
         np.testing.assert_allclose(got, ref, atol=1e-5, rtol=0, err_msg=f"{family} {kind}")
     if "self" in c.kinds:  # the language model's heads are also what the model itself returns
-        returned = [a for a in outputs.attentions if a.shape[-1] == ref_width(c, "self")]
+        n = c.shape("self")[3]
+        returned = [a for a in outputs.attentions if a.shape[-2:] == (n, n)]  # Mllama's cross-attention is not square
         np.testing.assert_allclose(c.attentions("self"), torch.cat(returned).numpy(), atol=1e-5, rtol=0)
 
 
-def ref_width(c: Capture, kind: str) -> int:
-    return c.shape(kind)[3]
-
-
 # ---------------------------------------------------------------------------------------- one patch
-# PIL's resampling filters reach this many processed pixels from a pixel's centre (downscaling
-# stretches the reach by the scale): LANCZOS=1, BILINEAR=2, BICUBIC=3.
+# How many processed pixels PIL's resampling filters reach from a pixel's centre (downscaling
+# stretches the reach by the scale), by PILImageResampling value: NEAREST 0, LANCZOS 1, BILINEAR 2,
+# BICUBIC 3, BOX 4, HAMMING 5.
 FILTER_RADIUS = {0: 0.5, 1: 3.0, 2: 1.0, 3: 2.0, 4: 0.5, 5: 1.0}
 
 # Views that pass through two resizes (Idefics3's global image: the picture resized, then the
