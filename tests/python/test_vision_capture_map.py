@@ -278,3 +278,130 @@ def test_a_picture_that_would_not_fit_is_refused_before_the_model_runs(monkeypat
 def test_tokenizer_helper_adds_named_tokens() -> None:
     tokenizer = tokenizer_with(["<image>"], boi_token="<start_of_image>")
     assert tokenizer.boi_token == "<start_of_image>" and "<image>" in tokenizer.get_vocab()
+
+
+# ------------------------------------------------------------------------------------ real sizes
+def real_size(family: str) -> tuple[Any, Any, str]:
+    """(config, processor, text) with the sizes of released checkpoints (no model is built)."""
+    import transformers as tf
+    from transformers.processing_utils import ProcessorMixin
+
+    clip336 = dict(model_type="clip_vision_model", image_size=336, patch_size=14)
+    if family == "llava":
+        tokenizer = tokenizer_with(["<image>"])
+        images = tf.LlavaImageProcessorPil(size={"shortest_edge": 336}, crop_size={"height": 336, "width": 336})
+        processor = tf.LlavaProcessor(
+            images, tokenizer, patch_size=14, vision_feature_select_strategy="default", num_additional_image_tokens=1
+        )
+        config = tf.LlavaConfig(vision_config=clip336, image_token_index=tokenizer.convert_tokens_to_ids("<image>"))
+        return config, processor, "<image> what is this?"
+    if family == "llava_next":
+        tokenizer = tokenizer_with(["<image>"])
+        images = tf.LlavaNextImageProcessorPil(size={"shortest_edge": 336}, crop_size={"height": 336, "width": 336})
+        processor = tf.LlavaNextProcessor(
+            images, tokenizer, patch_size=14, vision_feature_select_strategy="default", num_additional_image_tokens=1
+        )
+        config = tf.LlavaNextConfig(vision_config=clip336, image_token_index=tokenizer.convert_tokens_to_ids("<image>"))
+        return config, processor, "<image> what is this?"
+    if family == "qwen2_vl":
+        tokenizer = tokenizer_with(["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"])
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ProcessorMixin, "check_argument_for_proper_class", lambda self, name, arg: type(arg))
+            processor = tf.Qwen2VLProcessor(tf.Qwen2VLImageProcessorPil(), tokenizer, video_processor=None)
+        config = tf.Qwen2VLConfig(image_token_id=tokenizer.convert_tokens_to_ids("<|image_pad|>"))
+        return config, processor, "<|vision_start|><|image_pad|><|vision_end|>what is this?"
+    if family == "gemma3":
+        tokenizer = tokenizer_with([], boi_token="<start_of_image>", eoi_token="<end_of_image>", image_token="<image_soft_token>")
+        processor = tf.Gemma3Processor(
+            tf.Gemma3ImageProcessorPil(size={"height": 896, "width": 896}), tokenizer, image_seq_length=256
+        )
+        config = tf.Gemma3Config(
+            vision_config=dict(model_type="siglip_vision_model", image_size=896, patch_size=14),
+            image_token_index=tokenizer.convert_tokens_to_ids("<image_soft_token>"),
+        )
+        return config, processor, "<start_of_image> what is this?"
+    if family == "paligemma":
+        tokenizer = tokenizer_with(["<image>"])
+        images = tf.SiglipImageProcessorPil(size={"height": 224, "width": 224})
+        images.image_seq_length = 256
+        processor = tf.PaliGemmaProcessor(images, tokenizer)
+        config = tf.PaliGemmaConfig(
+            vision_config=dict(model_type="siglip_vision_model", image_size=224, patch_size=14),
+            image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        )
+        return config, processor, "<image>what is this?"
+    if family == "idefics3":
+        rows_cols = [f"<row_{i + 1}_col_{j + 1}>" for i in range(6) for j in range(6)]
+        tokenizer = tokenizer_with(["<fake_token_around_image>", "<image>", "<end_of_utterance>", "<global-img>", *rows_cols])
+        processor = tf.Idefics3Processor(tf.Idefics3ImageProcessorPil(), tokenizer, image_seq_len=169)
+        config = tf.Idefics3Config(
+            vision_config=dict(image_size=364, patch_size=14), image_token_id=tokenizer.convert_tokens_to_ids("<image>")
+        )
+        return config, processor, "<image>what is this?"
+    assert family == "mllama"
+    tokenizer = tokenizer_with(["<|image|>", "<|python_tag|>"])
+    processor = tf.MllamaProcessor(tf.MllamaImageProcessorPil(size={"height": 560, "width": 560}), tokenizer)
+    config = tf.MllamaConfig(vision_config=dict(image_size=560, patch_size=14))
+    return config, processor, "<|image|>what is this?"
+
+
+@pytest.mark.parametrize("family", ["llava", "llava_next", "qwen2_vl", "gemma3", "paligemma", "idefics3", "mllama"])
+@pytest.mark.parametrize("shape", ["landscape", "portrait"])
+def test_at_real_sizes_the_layout_agrees_with_the_processors_own_count(family: str, shape: str) -> None:
+    """The processor expands each placeholder into as many image tokens as it computes; at the
+    sizes of released checkpoints (CLIP 336/14 tiles, 896 px Gemma 3, 364 px Idefics3 tiles, 560 px
+    Mllama tiles, Qwen2-VL's default pixel budget) the layout must name as many, each with a box."""
+    from attn_widget.capturing.images import as_pil
+    from attn_widget.capturing.vision.families import layout_of
+    from attn_widget.capturing.vision.layout import VisionInputs
+
+    picture = PHOTO if shape == "landscape" else np.ascontiguousarray(PHOTO.transpose(1, 0, 2))
+    config, processor, text = real_size(family)
+    encoded = {k: v for k, v in processor(text=text, images=as_pil(picture), return_tensors="pt").items() if k != "labels"}
+    layout = layout_of(VisionInputs(config, processor.image_processor, [picture.shape[:2]], encoded))
+    ids = encoded["input_ids"][0].tolist()
+    if family == "mllama":  # one <|image|> token; the text reaches the tiles by cross-attention
+        assert layout.cross is not None and len(layout.cross) == 4 * 1601  # 4 tiles x (CLS + 40 x 40 patches)
+        assert [len(s) for s in layout.tower] == [4 * 1608]  # padded to a multiple of 8 per tile
+        counts = np.zeros(picture.shape[:2], np.int64)
+        for token in layout.cross:
+            if token.box is not None:
+                x0, y0, x1, y1 = token.box
+                counts[y0:y1, x0:x1] += 1
+        assert (counts == 1).all()  # the tiles' patches cover the picture once; the canvas's padding is no pixel
+        return
+    image_id = config.image_token_id
+    assert ids.count(image_id) == len(layout.features) > 0
+    pixels = encoded["pixel_values"]
+    tower = {  # the vision tower's positions, from what the processor made
+        "llava": lambda: 577,  # CLS + 24 x 24
+        "llava_next": lambda: int(pixels.shape[1]) * 577,  # base image and tiles
+        "qwen2_vl": lambda: int(pixels.shape[0]),  # one row per patch
+        "gemma3": lambda: 4096,  # 64 x 64
+        "paligemma": lambda: 256,  # 16 x 16
+        "idefics3": lambda: int(pixels.shape[1]) * 676,  # tiles and the global image, 26 x 26 each
+    }[family]()
+    assert sum(len(s) for s in layout.tower) == tower
+    covered = np.zeros(picture.shape[:2], bool)
+    for token in layout.features:
+        if token.box is not None:
+            x0, y0, x1, y1 = token.box
+            covered[y0:y1, x0:x1] = True
+    assert covered.all() or family == "llava"  # LLaVA's center crop leaves the long side's ends out
+
+
+@pytest.mark.parametrize("family", ["llava_next", "mllama"])
+def test_a_bfloat16_model_gives_float32_heads_close_to_its_float32_twin(family: str) -> None:
+    """Pixels go in in the model's dtype; Mllama's additive masks are read in bfloat16 too."""
+    import copy
+
+    model, processor = tiny_vision(family)
+    half = copy.deepcopy(model).to(torch.bfloat16)
+    exact = captured(family)
+    rounded = capture(half, processor, prompt(family), images=PHOTO)
+    assert rounded.kinds == exact.kinds
+    for kind in exact.kinds:
+        got = rounded.attentions(kind)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got.sum(-1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(got, exact.attentions(kind), atol=0.03)
