@@ -35,6 +35,8 @@ CASES = [(f, "landscape") for f in VISION_FAMILIES] + [
     ("mllama", "portrait"),
     ("vit", "two"),
     ("llava_next", "two"),
+    ("llava_onevision", "portrait"),
+    ("llava_onevision", "two"),  # several pictures: each one whole, no tiles
     ("qwen2_vl", "two"),
     ("qwen2_5_vl", "two"),
     ("idefics3", "two"),

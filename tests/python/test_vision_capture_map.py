@@ -15,7 +15,7 @@ from attn_widget.capturing import memory as capture_memory
 from attn_widget.capturing.recorder import allowed_mask
 from attn_widget.capturing.vision.geometry import Frame
 from tests.support.models import tiny_family
-from tests.support.vision_models import VISION, prompt, sample_image, tiny_vision, tokenizer_with
+from tests.support.vision_models import prompt, sample_image, tiny_vision, tokenizer_with
 
 PHOTO = sample_image()  # 427 x 640
 HEIGHT, WIDTH = PHOTO.shape[:2]
@@ -194,20 +194,39 @@ def test_frames_follow_resize_crop_and_pad_exactly() -> None:
 
 
 # ---------------------------------------------------------------------------------------- errors
-def test_families_that_cannot_be_mapped_are_refused_by_name() -> None:
-    from transformers import LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration
-
-    _, processor = tiny_vision("llava")
-    config = LlavaOnevisionConfig(
-        vision_config=dict(model_type="siglip_vision_model", image_size=32, **VISION),
-        text_config=dict(model_type="qwen2", hidden_size=32, num_hidden_layers=1, num_attention_heads=4, vocab_size=400),
-    )
-    model = LlavaOnevisionForConditionalGeneration._from_config(config)
-    with pytest.raises(NotImplementedError, match="does not support llava_onevision: its anyres_max packing"):
-        capture(model, processor, prompt("llava"), images=PHOTO)
+def test_what_cannot_be_mapped_is_refused_by_name() -> None:
+    model, processor = tiny_vision("llava_onevision_shrunk")  # allowed one tile's worth: a 2 x 2 grid is interpolated
+    with pytest.raises(NotImplementedError, match=r"LLaVA-OneVision shrinks image 0's grid of 6 x 8 patches by bilinear"):
+        capture(model, processor, prompt("llava_onevision_shrunk"), images=PHOTO)
     gpt2, tokenizer = tiny_family("gpt2")
     with pytest.raises(NotImplementedError, match="does not know how gpt2 turns pixels into tokens"):
         capture(gpt2, tokenizer, "a picture", images=PHOTO)
+    from attn_widget.capturing.vision.gemma import gemma3_layout
+    from attn_widget.capturing.vision.layout import VisionInputs
+
+    gemma, _ = tiny_vision("gemma3")
+    with pytest.raises(NotImplementedError, match="pan-and-scan crops are not mapped"):
+        gemma3_layout(VisionInputs(gemma.config, None, [(427, 640)], {"num_crops": torch.tensor([2])}))
+
+
+def test_llava_onevision_sees_pictures_given_together_whole() -> None:
+    """Given as one group (a nested list), OneVision's pictures are padded to squares, untiled."""
+    from attn_widget.capturing.images import as_pil
+    from attn_widget.capturing.vision.families import layout_of
+    from attn_widget.capturing.vision.layout import VisionInputs
+
+    model, processor = tiny_vision("llava_onevision")
+    flower = sample_image("flower.jpg")
+    encoded = dict(processor(text=prompt("llava_onevision", 2), images=[[as_pil(PHOTO), as_pil(flower)]], return_tensors="pt"))
+    layout = layout_of(VisionInputs(model.config, processor.image_processor, [PHOTO.shape[:2], flower.shape[:2]], encoded))
+    ids = encoded["input_ids"][0].tolist()
+    assert ids.count(model.config.image_token_id) == len(layout.features) == 2 * (16 + 1)  # 4 x 4 patches + newline
+    assert [len(s) for s in layout.tower] == [16, 16]
+    rows = [t.box for t in layout.tower[0]]
+    # 427 x 640 centred on a 640 x 640 square (106 rows of padding above): the first patch's 160
+    # rows are mostly padding, and only the photo's rows 0-53 are in it
+    assert rows[0] == (0, 0, 160, 54)
+    assert bounding(np.array([[0, 0, *b] for b in rows if b is not None])) == (0, 0, WIDTH, HEIGHT)
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ VISION_FAMILIES = (
     "siglip_vision",
     "llava",
     "llava_next",
+    "llava_onevision",
     "qwen2_vl",
     "qwen2_5_vl",
     "gemma3",
@@ -172,6 +173,44 @@ def _llava_next() -> tuple[Any, Any, str]:
         image_grid_pinpoints=pinpoints,
     )
     return LlavaNextForConditionalGeneration._from_config(config), processor, "<image>"
+
+
+def _llava_onevision(aspect: str = "anyres_max_9") -> tuple[Any, Any, str]:
+    from transformers import (
+        LlavaOnevisionConfig,
+        LlavaOnevisionForConditionalGeneration,
+        LlavaOnevisionImageProcessorPil,
+        LlavaOnevisionProcessor,
+    )
+    from transformers.processing_utils import ProcessorMixin
+
+    tokenizer = tokenizer_with(["<image>", "<video>"])
+    pinpoints = [[32, 64], [64, 32], [64, 64], [32, 96], [96, 32]]
+    images = LlavaOnevisionImageProcessorPil(size={"height": 32, "width": 32}, image_grid_pinpoints=pinpoints)
+    # its processor insists on a video processor, which needs torchvision: built without it (see Qwen2-VL)
+    with mock.patch.object(ProcessorMixin, "check_argument_for_proper_class", lambda self, name, arg: type(arg)):
+        processor = LlavaOnevisionProcessor(
+            image_processor=images,
+            tokenizer=tokenizer,
+            video_processor=None,
+            num_image_tokens=16,
+            vision_feature_select_strategy="full",
+            vision_aspect_ratio=aspect,
+        )
+    config = LlavaOnevisionConfig(
+        vision_config=dict(model_type="siglip_vision_model", image_size=32, **VISION),
+        text_config=dict(model_type="qwen2", **_text(len(tokenizer))),
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        video_token_index=tokenizer.convert_tokens_to_ids("<video>"),
+        image_grid_pinpoints=pinpoints,
+        vision_aspect_ratio=aspect,
+    )
+    return LlavaOnevisionForConditionalGeneration._from_config(config), processor, "<image>"
+
+
+def _llava_onevision_shrunk() -> tuple[Any, Any, str]:
+    """LLaVA-OneVision allowed one tile's worth of patches: a 2 x 2 grid is shrunk by interpolation."""
+    return _llava_onevision("anyres_max_1")
 
 
 def _qwen2_vl() -> tuple[Any, Any, str]:
@@ -323,6 +362,8 @@ BUILDERS: dict[str, Callable[[], tuple[Any, Any, str | None]]] = {
     "llava": _llava,
     "llava_padded": _llava_padded,
     "llava_next": _llava_next,
+    "llava_onevision": _llava_onevision,
+    "llava_onevision_shrunk": _llava_onevision_shrunk,
     "qwen2_vl": _qwen2_vl,
     "qwen2_5_vl": _qwen2_5_vl,
     "gemma3": _gemma3,

@@ -20,6 +20,7 @@ FAMILIES: dict[str, Callable[[VisionInputs], VisionLayout]] = {
     "siglip_vision_model": plain.layout,
     "llava": llava.layout,
     "llava_next": llava.next_layout,
+    "llava_onevision": llava.onevision_layout,
     "qwen2_vl": qwen2_vl.layout,
     "qwen2_5_vl": qwen2_vl.windowed_layout,
     "gemma3": gemma.gemma3_layout,
@@ -29,12 +30,7 @@ FAMILIES: dict[str, Callable[[VisionInputs], VisionLayout]] = {
     "mllama": mllama.layout,
 }
 
-REFUSED: dict[str, str] = {
-    "llava_onevision": (
-        "its anyres_max packing shrinks a large tile grid by bilinear interpolation, so an image token can "
-        "blend several patches and has no single box (use LLaVA-NeXT's layout, which keeps every patch)"
-    ),
-}
+REFUSED: dict[str, str] = {}
 
 
 def check_supported(config: Any) -> None:

@@ -1,4 +1,4 @@
-"""LLaVA and LLaVA-NeXT: a CLIP-like vision tower whose patch features (CLS dropped by the
+"""LLaVA, LLaVA-NeXT and LLaVA-OneVision: a CLIP-like vision tower whose patch features (CLS dropped by the
 ``default`` feature-select strategy) fill the text's ``<image>`` placeholders.
 
 LLaVA-NeXT ("anyres") sees each picture twice: the whole picture squeezed into one tile (the base
@@ -14,7 +14,7 @@ from typing import Any
 from .geometry import Frame
 from .layout import ImageToken, VisionInputs, VisionLayout, name
 from .plain import checked_frame, tower_sequence
-from .preprocess import center_crop, resize_target
+from .preprocess import center_crop, resize_target, square_padded
 
 
 def _without_prefix(config: Any, sequence: list[ImageToken]) -> list[ImageToken]:
@@ -53,6 +53,18 @@ def _tile_step(image_processor: Any, frame: Frame) -> Frame:
 
 def next_layout(inputs: VisionInputs) -> VisionLayout:
     """LLaVA-NeXT: per image, the base tile, then the grid of tiles (unpadded, with newlines)."""
+    return _anyres(inputs, onevision=False)
+
+
+def onevision_layout(inputs: VisionInputs) -> VisionLayout:
+    """LLaVA-OneVision: LLaVA-NeXT's layout, except that pictures its processor got as one group
+    (``batch_num_images`` > 1) are seen whole (padded to a square, one tile, one newline), and
+    that a tile grid larger than ``anyres_max_N`` tiles is shrunk by interpolation, which is
+    refused (a token would blend several patches)."""
+    return _anyres(inputs, onevision=True)
+
+
+def _anyres(inputs: VisionInputs, *, onevision: bool) -> VisionLayout:
     from transformers.image_processing_utils import select_best_resolution
 
     config = inputs.config
@@ -63,9 +75,19 @@ def next_layout(inputs: VisionInputs) -> VisionLayout:
     side = tile // patch  # patches per tile side
     size = ip.size
     base_size = (size.height, size.width) if size.height and size.width else (size.shortest_edge, size.shortest_edge)
+    tiled = [True] * len(inputs.sizes)
+    counts = inputs.encoded.get("batch_num_images")
+    if onevision and counts is not None:  # pictures given together (a nested list) are seen whole, untiled
+        tiled = [int(n) == 1 for n in counts.tolist() for _ in range(int(n))]
     tower: list[list[ImageToken]] = []
     features: list[ImageToken] = []
     for i, (height, width) in enumerate(inputs.sizes):
+        if not tiled[i]:
+            frame = _tile_step(ip, square_padded(Frame.of_image(height, width)))
+            sequence = tower_sequence(vision, frame, i)
+            tower.append(sequence)
+            features += [*_without_prefix(config, sequence), name(i, "newline")]
+            continue
         best_h, best_w = select_best_resolution((height, width), config.image_grid_pinpoints)
         tiles_h, tiles_w = best_h // tile, best_w // tile
         base = _tile_step(ip, Frame.of_image(height, width).resized(*base_size))
@@ -84,11 +106,28 @@ def next_layout(inputs: VisionInputs) -> VisionLayout:
                     grid[(tr * side + k // side, tc * side + k % side)] = token
         features += _without_prefix(config, base_sequence)
         rows, cols = _unpadded(tiles_h * side, tiles_w * side, height, width)
+        if onevision:
+            _refuse_interpolation(config, len(rows), len(cols), side, i)
         for r in rows:
             features += [grid[(r, c)] for c in cols]
             features.append(name(i, "newline"))
     _check_tiles(inputs, tower)
     return VisionLayout(tower, features)
+
+
+def _refuse_interpolation(config: Any, rows: int, cols: int, side: int, image: int) -> None:
+    """LLaVA-OneVision shrinks an unpadded grid of more than ``anyres_max_N`` tiles' worth of
+    patches by bilinear interpolation (``pack_image_features``): its tokens have no single box."""
+    import math
+
+    most = int(str(getattr(config, "vision_aspect_ratio", "anyres_max_9")).removeprefix("anyres_max_"))
+    ratio = math.sqrt(rows * cols / (most * side**2))
+    if ratio > 1.1:
+        raise NotImplementedError(
+            f"LLaVA-OneVision shrinks image {image}'s grid of {rows} x {cols} patches by bilinear interpolation "
+            f"(more than {config.vision_aspect_ratio} tiles): its image tokens blend several patches and have no "
+            "single box, so attn_widget does not map them; use a smaller picture"
+        )
 
 
 def _placed(frame: Frame, best_h: int, best_w: int) -> Frame:
