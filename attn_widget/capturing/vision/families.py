@@ -1,5 +1,6 @@
-"""Which layout follows which model family (by ``config.model_type``), and the families refused
-with the reason: a capture whose patch map could be wrong is worse than none."""
+"""Which layout follows which model family (by ``config.model_type``). Any other family is
+refused by name: a capture whose patch map could be wrong is worse than none. (Inputs a known
+family cannot map are refused by its own module, with the reason.)"""
 
 from __future__ import annotations
 
@@ -30,14 +31,9 @@ FAMILIES: dict[str, Callable[[VisionInputs], VisionLayout]] = {
     "mllama": mllama.layout,
 }
 
-REFUSED: dict[str, str] = {}
-
-
 def check_supported(config: Any) -> None:
     """NotImplementedError naming the family when its pixels cannot be mapped (before any work)."""
     family = family_of(config)
-    if family in REFUSED:
-        raise NotImplementedError(f"capture(images=...) does not support {family}: {REFUSED[family]}")
     if family not in FAMILIES:
         raise NotImplementedError(
             f"capture(images=...) does not know how {family} turns pixels into tokens; "
