@@ -156,7 +156,7 @@ FILTER_RADIUS = {0: 0.5, 1: 3.0, 2: 1.0, 3: 2.0, 4: 0.5, 5: 1.0}
 # result squeezed into one tile, both with Lanczos): a pixel change spreads further than one
 # patch there, so its neighbours may change too. Everywhere else the change must stay in the
 # tokens the map names.
-SPREADS = {"idefics3": " global:"}
+SPREADS = {"idefics3": " global:", "smolvlm": " global:"}
 
 
 def silenced(model: Any, vision_modules: list[str]) -> list[Any]:

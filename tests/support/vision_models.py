@@ -32,6 +32,7 @@ VISION_FAMILIES = (
     "gemma3",
     "paligemma",
     "idefics3",
+    "smolvlm",
     "mllama",
 )
 
@@ -329,6 +330,24 @@ def _idefics3() -> tuple[Any, Any, str]:
     return Idefics3ForConditionalGeneration._from_config(config), processor, "<image>"
 
 
+def _smolvlm() -> tuple[Any, Any, str]:
+    """SmolVLM: Idefics3's design. Its own processor needs the num2words package (absent here), so
+    its image processor goes with Idefics3's processor, which writes the same prompt."""
+    from transformers import Idefics3Processor, SmolVLMConfig, SmolVLMForConditionalGeneration, SmolVLMImageProcessorPil
+
+    rows_cols = [f"<row_{i + 1}_col_{j + 1}>" for i in range(6) for j in range(6)]
+    tokenizer = tokenizer_with(["<fake_token_around_image>", "<image>", "<end_of_utterance>", "<global-img>", *rows_cols])
+    images = SmolVLMImageProcessorPil(size={"longest_edge": 96}, max_image_size={"longest_edge": 32})
+    processor = Idefics3Processor(image_processor=images, tokenizer=tokenizer, image_seq_len=4)
+    config = SmolVLMConfig(
+        vision_config=dict(image_size=32, **VISION),
+        text_config=dict(model_type="llama", **_text(len(tokenizer))),
+        scale_factor=2,
+        image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+    )
+    return SmolVLMForConditionalGeneration._from_config(config), processor, "<image>"
+
+
 def _mllama() -> tuple[Any, Any, str]:
     from transformers import MllamaConfig, MllamaForConditionalGeneration, MllamaImageProcessorPil, MllamaProcessor
 
@@ -369,6 +388,7 @@ BUILDERS: dict[str, Callable[[], tuple[Any, Any, str | None]]] = {
     "gemma3": _gemma3,
     "paligemma": _paligemma,
     "idefics3": _idefics3,
+    "smolvlm": _smolvlm,
     "mllama": _mllama,
 }
 

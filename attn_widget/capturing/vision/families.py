@@ -31,6 +31,7 @@ FAMILIES: dict[str, Callable[[VisionInputs], VisionLayout]] = {
     "mllama": mllama.layout,
 }
 
+
 def check_supported(config: Any) -> None:
     """NotImplementedError naming the family when its pixels cannot be mapped (before any work)."""
     family = family_of(config)
