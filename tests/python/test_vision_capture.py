@@ -142,7 +142,8 @@ def test_every_head_of_every_kind_equals_eager_attention(family: str, pictures: 
         np.testing.assert_allclose(got, ref, atol=1e-5, rtol=0, err_msg=f"{family} {kind}")
     if "self" in c.kinds:  # the language model's heads are also what the model itself returns
         n = c.shape("self")[3]
-        returned = [a for a in outputs.attentions if a.shape[-2:] == (n, n)]  # Mllama's cross-attention is not square
+        own = outputs.attentions if hasattr(outputs, "attentions") else outputs.text_model_output.attentions  # CLIP
+        returned = [a for a in own if a.shape[-2:] == (n, n)]  # Mllama's cross-attention is not square
         np.testing.assert_allclose(c.attentions("self"), torch.cat(returned).numpy(), atol=1e-5, rtol=0)
 
 

@@ -23,6 +23,7 @@ VISION_FAMILIES = (
     "deit",
     "dinov2_registers",
     "clip_vision",
+    "clip",
     "siglip_vision",
     "llava",
     "llava_next",
@@ -110,6 +111,24 @@ def _clip_vision() -> tuple[Any, Any, None]:
 
     processor = CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     return CLIPVisionModel._from_config(CLIPVisionConfig(image_size=32, **VISION)), processor, None
+
+
+def _clip() -> tuple[Any, Any, str]:
+    """CLIP with both towers: the text's self-attention and the picture's, side by side."""
+    from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor
+    from transformers.processing_utils import ProcessorMixin
+
+    tokenizer = tokenizer_with([])
+    images = CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    # CLIPProcessor checks for CLIP's own tokenizer class; ours is a byte-level BPE built here
+    with mock.patch.object(ProcessorMixin, "check_argument_for_proper_class", lambda self, name, arg: type(arg)):
+        processor = CLIPProcessor(image_processor=images, tokenizer=tokenizer)
+    text = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, vocab_size=len(tokenizer))
+    config = CLIPConfig(
+        vision_config=dict(image_size=32, **VISION),
+        text_config=dict(text, max_position_embeddings=64, bos_token_id=0, eos_token_id=0, pad_token_id=0),
+    )
+    return CLIPModel._from_config(config), processor, ""
 
 
 def _siglip_vision() -> tuple[Any, Any, None]:
@@ -377,6 +396,7 @@ BUILDERS: dict[str, Callable[[], tuple[Any, Any, str | None]]] = {
     "deit": _deit,
     "dinov2_registers": _dinov2_registers,
     "clip_vision": _clip_vision,
+    "clip": _clip,
     "siglip_vision": _siglip_vision,
     "llava": _llava,
     "llava_padded": _llava_padded,
