@@ -5,15 +5,18 @@ it (or taking the machine down with the kernel) is the worst way to learn the an
 The estimate reads the model's config: the queries and keys the capture keeps (exact for the usual
 config fields, see ``kept_bytes``), plus what the forward pass itself holds for a moment (hidden
 states and the MLP's intermediate activations, a rough upper estimate). Configs that do not name
-their head counts and widths are not checked.
+their head counts and widths are not checked. With images, the vision tower's positions count too
+(``vision_need``): its queries and keys, the block mask that keeps images or tiles apart, and its
+activations; the language model's side is read from its own config.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .model_config import layer_count
+from .model_config import layer_count, text_config, vision_layer_count
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -33,6 +36,10 @@ class CaptureNeed:
     @property
     def total(self) -> int:
         return self.kept + self.transient
+
+    def __add__(self, other: CaptureNeed) -> CaptureNeed:
+        # the towers run one after the other: what is kept adds up, the larger transient counts
+        return CaptureNeed(self.kept + other.kept, max(self.transient, other.transient))
 
 
 def _first(config: Any, *names: str) -> int | None:
@@ -90,6 +97,26 @@ def capture_need(config: Any, n_tokens: int, element_size: int, n_decoder_tokens
     return CaptureNeed(kept, transient)
 
 
+def vision_need(config: Any, sequences: Sequence[int], element_size: int) -> CaptureNeed | None:
+    """What a capture keeps of a vision tower that sees ``sequences`` (positions per image or
+    tile), and what its forward pass holds for a moment; None when the config does not say."""
+    vision = getattr(config, "vision_config", None) or config
+    heads = _first(vision, "num_attention_heads", "num_heads")
+    width = _first(vision, "embed_dim", "hidden_size")  # Qwen2-VL's hidden_size is its merger's output
+    layers = vision_layer_count(vision)
+    if heads is None or width is None or layers is None or not sequences:
+        return None
+    kv = _first(vision, "num_key_value_heads") or heads
+    dim = _first(vision, "head_dim") or width // heads
+    n = sum(sequences)
+    kept = layers * n * (heads + kv) * dim * element_size
+    if len(sequences) > 1:
+        kept += n * n  # the block-diagonal bool mask that keeps the sequences apart, shared by the layers
+    inner = _first(vision, "intermediate_size") or (_first(vision, "mlp_ratio") or 4) * width
+    transient = n * (HIDDEN_COPIES * width + INTERMEDIATE_COPIES * inner) * element_size
+    return CaptureNeed(kept, transient)
+
+
 def available_bytes(device: Any) -> int | None:
     """Memory a capture may still use on ``device`` (None: unknown, then nothing is checked)."""
     kind = getattr(device, "type", str(device))
@@ -113,21 +140,31 @@ def _gib(n: int) -> str:
     return f"{n / 2**30:.1f} GiB"
 
 
-def check_capture_fits(model: PreTrainedModel, n_tokens: int, n_decoder_tokens: int | None = None) -> None:
+def check_capture_fits(
+    model: PreTrainedModel, n_tokens: int, n_decoder_tokens: int | None = None, vision_tokens: Sequence[int] = ()
+) -> None:
     """Raise MemoryError, naming the sizes, when the capture would not fit on the model's device.
 
+    ``vision_tokens``: the vision tower's positions per image or tile, when there are images.
     Models split across devices by accelerate (``hf_device_map``) are not checked: their layers'
     queries and keys land on each layer's own device."""
     device_map = getattr(model, "hf_device_map", None)
     if device_map and len(set(map(str, device_map.values()))) > 1:
         return
     param = next(model.parameters())
-    need = capture_need(getattr(model, "config", None), n_tokens, param.element_size(), n_decoder_tokens)
+    config = getattr(model, "config", None)
+    size = param.element_size()
+    need = capture_need(text_config(config), n_tokens, size, n_decoder_tokens) if n_tokens else None
+    if vision_tokens:
+        seen = vision_need(config, vision_tokens, size)
+        need = seen if need is None else need if seen is None else need + seen
     free = available_bytes(param.device)
     if need is None or free is None or need.total <= free:
         return
+    what = f"{n_tokens} tokens" if not vision_tokens else f"{n_tokens} text tokens and {sum(vision_tokens)} vision positions"
     raise MemoryError(
-        f"capturing {n_tokens} tokens would need about {_gib(need.total)} on {param.device} "
+        f"capturing {what} would need about {_gib(need.total)} on {param.device} "
         f"({_gib(need.kept)} of queries and keys kept, about {_gib(need.transient)} more during the "
-        f"forward pass) but {_gib(free)} is available; use a shorter text, or a device with more memory"
+        f"forward pass) but {_gib(free)} is available; use {'fewer or smaller images, ' if vision_tokens else ''}"
+        "a shorter text, or a device with more memory"
     )

@@ -10,7 +10,8 @@ if TYPE_CHECKING:
 
 
 def position_limit(config: Any) -> int | None:
-    """The most positions the model accepts, when its config says."""
+    """The most positions the model accepts, when its config says (its language model's)."""
+    config = text_config(config)
     limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
     return None if limit is None else int(limit)
 
@@ -20,11 +21,39 @@ def device_of(model: PreTrainedModel) -> Any:
 
 
 def layer_count(config: Any, kind: str = "self") -> int | None:
-    """How many attention layers of ``kind`` the config declares (None if it does not say)."""
+    """How many attention layers of ``kind`` the config declares (None if it does not say).
+
+    ``vision``: the vision tower's (``vision_config``, or the config of a vision-only model);
+    ``self`` and ``cross`` of a vision-language model: its language model's (Mllama's
+    cross-attention layers take the place of self-attention layers)."""
+    if kind == "vision":
+        return vision_layer_count(getattr(config, "vision_config", None) or config)
     if getattr(config, "is_encoder_decoder", False):
         names = ("encoder_layers", "num_layers") if kind == "encoder" else ("decoder_layers", "num_decoder_layers")
-    else:
-        names = ("num_hidden_layers", "n_layer", "num_layers")
+        return _first_int(config, names)
+    text = text_config(config)
+    cross = len(getattr(text, "cross_attention_layers", None) or ())
+    if kind == "cross":
+        return cross or None
+    total = _first_int(text, ("num_hidden_layers", "n_layer", "num_layers"))
+    return None if total is None else total - cross
+
+
+def vision_layer_count(vision: Any) -> int | None:
+    """A vision tower's attention layers (Qwen2-VL calls them ``depth``; Mllama adds a global stack)."""
+    total = _first_int(vision, ("num_hidden_layers", "depth", "num_layers"))
+    if total is None:
+        return None
+    return total + int(getattr(vision, "num_global_layers", 0) or 0)
+
+
+def text_config(config: Any) -> Any:
+    """The language model's config (the config itself for a text model)."""
+    getter = getattr(config, "get_text_config", None)
+    return getter() if callable(getter) else config
+
+
+def _first_int(config: Any, names: tuple[str, ...]) -> int | None:
     for name in names:
         value = getattr(config, name, None)
         if isinstance(value, int):

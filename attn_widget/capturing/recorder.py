@@ -4,8 +4,9 @@
 Every model family in transformers v5 computes attention by calling a function looked up by the
 name ``config._attn_implementation`` with the post-rotary queries and keys, the real mask, and the
 scaling. We register one more name, ``attn_widget_record``: it stores one example's queries, keys
-and mask and then runs PyTorch's SDPA exactly as the ``sdpa`` implementation does, so the forward
-pass is the ordinary memory-light one and no N x N weight matrix is ever kept. A head's weights are
+and mask (or every row's, for a vision tower's batch of images or tiles) and then runs PyTorch's
+SDPA exactly as the ``sdpa`` implementation does, so the forward pass is the ordinary memory-light
+one and no N x N weight matrix is ever kept. A head's weights are
 recomputed later, on demand, from what was stored (``RecordedCall.weights``).
 """
 
@@ -88,10 +89,12 @@ class Recording:
 
     example: int
     module_names: dict[int, str]
+    #: record every row of the batch, one call per row (a vision tower's images or tiles)
+    whole_batch: bool = False
     calls: list[RecordedCall] = field(default_factory=list)
-    # id(mask) -> (mask, our copy): one copy per distinct mask tensor (layers share one); holding the
-    # original keeps its id from being reused by another tensor during the pass.
-    _masks: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    # (id(mask), row) -> (mask, our copy): one copy per distinct mask tensor and row (layers share
+    # one); holding the original keeps its id from being reused by another tensor during the pass.
+    _masks: dict[tuple[int, int], tuple[Any, Any]] = field(default_factory=dict)
 
     def record(self, module: Any, query: Any, key: Any, mask: Any, scaling: float | None, kwargs: dict[str, Any]) -> None:
         refuse_unmodelled(
@@ -101,18 +104,22 @@ class Recording:
             "; load the model with attn_implementation='eager' and pass "
             "output_attentions=True weights to AttentionWidget instead",
         )
-        b = self.example
-        n_q = int(query.shape[2])
         is_causal = kwargs.get("is_causal")
         is_causal = bool(getattr(module, "is_causal", True) if is_causal is None else is_causal)
+        rows = range(int(query.shape[0])) if self.whole_batch else [self.example]
+        for b in rows:
+            self._record_row(module, query, key, mask, b, is_causal, scaling)
+
+    def _record_row(self, module: Any, query: Any, key: Any, mask: Any, b: int, is_causal: bool, scaling: float | None) -> None:
+        n_q = int(query.shape[2])
         stored_mask = None
         if mask is not None:
-            if str(mask.dtype) != "torch.bool":
-                raise NotImplementedError(f"capture: expected a boolean attention mask from sdpa_mask, got {mask.dtype}")
-            if id(mask) not in self._masks:
-                row = mask[b if mask.shape[0] > 1 else 0, 0]
-                self._masks[id(mask)] = (mask, row.expand(n_q, int(key.shape[2])).clone())
-            stored_mask = self._masks[id(mask)][1]
+            # one copy per distinct mask tensor and batch row (layers share one)
+            if (id(mask), b) not in self._masks:
+                i = b if mask.shape[0] > 1 else 0
+                row = allowed_mask(mask[i : i + 1, :1])[0, 0]
+                self._masks[(id(mask), b)] = (mask, row.expand(n_q, int(key.shape[2])).clone())
+            stored_mask = self._masks[(id(mask), b)][1]
         self.calls.append(
             RecordedCall(
                 module_name=self.module_names.get(id(module), type(module).__name__),
@@ -123,6 +130,26 @@ class Recording:
                 scaling=float(query.shape[-1] ** -0.5 if scaling is None else scaling),
             )
         )
+
+
+def allowed_mask(mask: Any) -> Any:
+    """A boolean mask (True = may attend) from the mask an attention function got: sdpa_mask's
+    booleans as they are, or an additive float mask whose entries are all 0 (attend) or at most
+    half the dtype's minimum (masked: exp underflows to exactly 0), as Mllama builds them. Any
+    other float is a bias the recomputation does not model, and is refused."""
+    import torch
+
+    if mask.dtype == torch.bool:
+        return mask
+    if not mask.dtype.is_floating_point:
+        raise NotImplementedError(f"capture: an attention mask of dtype {mask.dtype} is not one attn_widget can read")
+    blocked = mask <= torch.finfo(mask.dtype).min / 2
+    if not bool(((mask == 0) | blocked).all()):
+        raise NotImplementedError(
+            "capture: this model adds a float bias to its attention scores (values other than 0 and -inf), "
+            "which the query/key recomputation does not model"
+        )
+    return ~blocked
 
 
 _active: list[Recording] = []
@@ -146,10 +173,12 @@ def _register() -> None:
 
 
 @contextmanager
-def recording(model: PreTrainedModel, example: int) -> Iterator[Recording]:
-    """Within the body, every attention call of ``model`` is recorded (for batch row ``example``);
-    the model's attention implementation and train/eval mode are restored afterwards."""
+def recording(model: PreTrainedModel, example: int, *, whole_batch: bool = False) -> Iterator[Recording]:
+    """Within the body, every attention call of ``model`` is recorded (for batch row ``example``,
+    or with ``whole_batch`` for every row, one call each); the model's attention implementation
+    and train/eval mode are restored afterwards."""
     _register()
     names = {id(m): name for name, m in model.named_modules()} if hasattr(model, "named_modules") else {}
-    with attention_implementation(model, IMPLEMENTATION, _active, Recording(example=example, module_names=names)) as rec:
+    state = Recording(example=example, module_names=names, whole_batch=whole_batch)
+    with attention_implementation(model, IMPLEMENTATION, _active, state) as rec:
         yield rec

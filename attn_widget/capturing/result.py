@@ -1,15 +1,17 @@
 """``Capture``: the attention of one text, any head on demand, for one or more attention kinds.
 
 A decoder-only or encoder-only model has one kind (``"self"``); an encoder-decoder has three
-(``"encoder"``, ``"decoder"``, ``"cross"``). Each kind has its own layers, heads and the tokens on
-its two axes: rows are queries (the attending tokens), columns keys. Heads are either recomputed
-from recorded queries and keys (``attn_widget.capture``) or read from an array the user gave.
+(``"encoder"``, ``"decoder"``, ``"cross"``). With images, a vision tower's self-attention is
+``"vision"`` (a vision-language model's language model is ``"self"``, and Mllama's text-to-image
+attention ``"cross"``). Each kind has its own layers, heads and the tokens on its two axes: rows
+are queries (the attending tokens), columns keys. Heads are either recomputed from recorded
+queries and keys (``attn_widget.capture``) or read from an array the user gave.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,7 @@ from .tokens import check_tokens
 
 KIND_LABELS = {
     "self": "self-attention",
+    "vision": "vision self-attention (image patches)",
     "encoder": "encoder self-attention",
     "decoder": "decoder self-attention",
     "cross": "cross-attention (decoder queries, encoder keys)",
@@ -35,26 +38,54 @@ DEFAULT_MAX_BYTES = 4 * 1024**3
 #: kind of position (an image patch, say) is one name here, one field below and its two traits.
 AXIS_FLAGS = ("special", "generated")
 
+#: The columns of a patch map (``Axis.patches``, ``Capture.patches``).
+PATCH_COLUMNS = ("token", "image", "x0", "y0", "x1", "y1")
+
+
+def no_patches() -> np.ndarray:
+    return np.zeros((0, len(PATCH_COLUMNS)), dtype=np.int64)
+
 
 @dataclass(frozen=True)
 class Axis:
-    """The positions along one axis: their labels, and which are special tokens or generated."""
+    """The positions along one axis: their labels, and which are special tokens or generated.
+
+    ``patches``: the positions that are image patches, an int64 (P, 6) array of rows
+    ``PATCH_COLUMNS``: the position on this axis, the image's index, and the box of the original
+    image's pixels it covers (x0, y0, x1, y1, end exclusive), in axis order. Empty for text."""
 
     tokens: list[str]
     special: list[bool]
     generated: list[bool]
+    patches: np.ndarray = field(default_factory=no_patches, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.tokens)
 
     @classmethod
-    def of(cls, tokens: Sequence[str], special: Sequence[bool] | None = None, generated: Sequence[bool] | None = None) -> Axis:
+    def of(
+        cls,
+        tokens: Sequence[str],
+        special: Sequence[bool] | None = None,
+        generated: Sequence[bool] | None = None,
+        patches: np.ndarray | None = None,
+    ) -> Axis:
         n = len(tokens)
         return cls(
             list(tokens),
             [False] * n if special is None else [bool(s) for s in special],
             [False] * n if generated is None else [bool(g) for g in generated],
+            no_patches() if patches is None else _checked_patches(patches, n),
         )
+
+
+def _checked_patches(patches: np.ndarray, n: int) -> np.ndarray:
+    rows = np.asarray(patches, dtype=np.int64)
+    if rows.ndim != 2 or rows.shape[1] != len(PATCH_COLUMNS):
+        raise ValueError(f"patches must have shape (P, {len(PATCH_COLUMNS)}), got {rows.shape}")
+    if len(rows) and not (0 <= rows[:, 0].min() and rows[:, 0].max() < n):
+        raise ValueError(f"patches name positions outside the axis of {n}")
+    return rows
 
 
 class Kind:
@@ -198,6 +229,15 @@ class Capture:
     def shape(self, kind: str | None = None) -> tuple[int, int, int, int]:
         """(layers, heads, queries, keys) of ``kind``."""
         return self.kind(kind).shape
+
+    def patches(self, kind: str | None = None) -> np.ndarray:
+        """The patch map of ``kind``'s keys: an int64 (P, 6) array, one row per image token on
+        that axis: ``token, image, x0, y0, x1, y1``, the token's position, the image's index and
+        the box of the original image's pixels it covers (end exclusive). Tokens that are no
+        patch (text, CLS, registers, newline markers, padding) have no row; a text-only capture
+        has none. A second view of a picture (a tiled model's global image) covers the same
+        pixels again, so boxes of different tokens may overlap."""
+        return self.kind(kind).keys.patches.copy()
 
     # ------------------------------------------------------------------ the numbers
     def attention(self, layer: int, head: int, kind: str | None = None) -> np.ndarray:

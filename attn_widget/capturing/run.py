@@ -21,6 +21,7 @@ from .model_config import device_of, layer_count, position_limit
 from .recorder import RecordedCall, recording
 from .result import Axis, Capture, Kind, RecordedKind
 from .tokens import readable_tokens
+from .vision.capture import capture_images
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -42,21 +43,38 @@ def check_text(text: Any, name: str = "text") -> list[str]:
 
 def capture(
     model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    text: str | Sequence[str],
+    processor: Any,
+    text: str | Sequence[str] | None = None,
     *,
+    images: Any = None,
     text_pair: str | Sequence[str] | None = None,
     decoder_text: str | Sequence[str] | None = None,
     example: int | None = None,
 ) -> Capture:
-    """Tokenize ``text``, run ``model`` once, and return a ``Capture`` of one example.
+    """Tokenize ``text`` (and prepare ``images``), run ``model`` once, and return a ``Capture`` of
+    one example.
 
+    - ``processor``: the model's tokenizer, or for pictures its processor (``AutoProcessor``: an
+      image processor with a tokenizer), or its image processor alone for a vision-only model.
     - ``text``: a str, or a list of str (a padded batch; then ``example`` picks the one kept, with
-      its real tokens only).
+      its real tokens only). With ``images``: one prompt, with the processor's image placeholder
+      where each picture goes (``"<image> ..."`` for LLaVA), or None for a vision-only model.
+    - ``images``: a PIL image, an H x W x 3 uint8 array, or a list of them. The vision tower's
+      self-attention becomes the kind ``"vision"`` (its images or tiles side by side), the language
+      model's ``"self"``, text-to-image cross-attention ``"cross"``; image positions are labelled
+      ``<img 0: r3 c7>`` and ``Capture.patches(kind)`` maps them to the pixels they cover.
     - ``text_pair``: second sentences for sentence-pair models (BERT's ``[SEP]`` pairs).
     - ``decoder_text``: for encoder-decoder models, the decoder's input. Default: the input text
       shifted right behind the decoder start token (teacher forcing on the text itself).
     """
+    if images is not None:
+        for name, value in (("text_pair", text_pair), ("decoder_text", decoder_text), ("example", example)):
+            if value is not None:
+                raise ValueError(f"{name} is for text inputs; with images, capture takes one prompt (text) only")
+        return capture_images(model, processor, text, images)
+    if text is None:
+        raise TypeError("capture needs text (or images=): give a str or a list of str to tokenize")
+    tokenizer = processor if getattr(processor, "tokenizer", None) is None else processor.tokenizer  # a processor's text side
 
     texts = check_text(text)
     index = _check_example(example, len(texts))
