@@ -29,6 +29,9 @@ KIND_LABELS = {
     "cross": "cross-attention (decoder queries, encoder keys)",
 }
 
+#: Kinds whose queries and keys are one sequence of positions.
+SELF_ATTENTION_KINDS = ("self", "encoder", "decoder", "vision")
+
 #: attentions() refuses to build a full (L, H, Nq, Nk) array larger than this unless asked.
 DEFAULT_MAX_BYTES = 4 * 1024**3
 
@@ -102,6 +105,11 @@ class Kind:
     @property
     def shape(self) -> tuple[int, int, int, int]:
         return (self.n_layers, self.n_heads, len(self.queries.tokens), len(self.keys.tokens))
+
+    @property
+    def square(self) -> bool:
+        """Self-attention: queries and keys are the same positions (what the detectors need)."""
+        return self.id in SELF_ATTENTION_KINDS and len(self.queries) == len(self.keys)
 
     def heads(self, layer: int, heads: slice) -> np.ndarray:
         """float32 (h, Nq, Nk) for the heads ``heads`` of ``layer``."""

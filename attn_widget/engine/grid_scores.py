@@ -87,7 +87,7 @@ class GridScores:
         self.engine = engine
         self.key = key
         self.layers, self.heads, self.n_q, self.n_k = kind.shape
-        self.square = kind.id in ("self", "encoder", "decoder") and self.n_q == self.n_k
+        self.square = kind.square
         self.ids = TokenIds(kind.keys.tokens) if self.square else None  # for the detectors
         self.exact = np.zeros((self.layers, self.heads), dtype=bool)
         self._exact_values = {m: np.zeros((self.layers, self.heads), dtype=np.float32) for m in GRID_METRICS}

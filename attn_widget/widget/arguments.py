@@ -62,3 +62,16 @@ def refuse_unknown_keywords(
 
 def parameters(function: Callable[..., Any]) -> set[str]:
     return set(inspect.signature(function).parameters)
+
+
+def saliency_cache(
+    model: Any, tokenizer: Any, text: Any, images: Any, saliency: bool, ig_steps: Any, ig_baseline: Any
+) -> SaliencyCache | None:
+    """``from_model(..., saliency=True)``'s store of explanations, checked before the capture runs."""
+    if not saliency:
+        return None
+    if images is not None:
+        raise ValueError("saliency=True explains a text-only prediction; it does not take images yet")
+    if not isinstance(text, str):
+        raise ValueError("saliency=True explains one text: pass text as a str")
+    return SaliencyCache(model, tokenizer, text, ig_steps=ig_steps, ig_baseline=ig_baseline)

@@ -23,7 +23,7 @@ from ..engine.tiles import Tile
 from ..export.figure import SaveJob
 from ..export.page import DEFAULT_MAX_BYTES as DEFAULT_PAGE_BYTES
 from ..export.page import build_page, check_heads, check_page_path, write_page
-from .arguments import as_capture, check_arguments, parameters, refuse_unknown_keywords
+from .arguments import as_capture, check_arguments, parameters, refuse_unknown_keywords, saliency_cache
 from .grid_feed import GridFeed
 from .messages import Messages
 from .saliency_panel import saliency_panel
@@ -126,9 +126,10 @@ class AttentionWidget(WidgetState):
     def from_model(
         cls,
         model: PreTrainedModel,
-        tokenizer: PreTrainedTokenizerBase,
-        text: str | Sequence[str],
+        tokenizer: PreTrainedTokenizerBase | Any,
+        text: str | Sequence[str] | None = None,
         *,
+        images: Any = None,
         example: int | None = None,
         text_pair: str | Sequence[str] | None = None,
         decoder_text: str | Sequence[str] | None = None,
@@ -139,19 +140,18 @@ class AttentionWidget(WidgetState):
     ) -> AttentionWidget:
         """Tokenize ``text``, run ``model`` once (eval mode, no gradients) and show its attention,
         whatever the model's attention implementation. A list of texts is a padded batch;
-        ``example`` chooses the sequence shown.
+        ``example`` chooses the sequence shown. With ``images`` (a PIL image, an H x W x 3 uint8
+        array, or a list), ``tokenizer`` is the model's processor and ``text`` its prompt (None for
+        a vision-only model); ``w.capture.patches(kind)`` maps image tokens to pixels.
 
         ``saliency=True`` (causal language models, one text) also explains the prediction of
         ``target`` (a word or id; default the top prediction) after ``position`` (default the last
         token): head importance and saliency flow in the grid, attention x gradient in the heatmap,
         per-token saliency in the strip. ``spans`` names token ranges, drawn as brackets.
         """
-        captured = capture(model, tokenizer, text, example=example, text_pair=text_pair, decoder_text=decoder_text)
-        if saliency:
-            if not isinstance(text, str):
-                raise ValueError("saliency=True explains one text: pass text as a str")
-            kwargs["linked_saliency"] = SaliencyCache(model, tokenizer, text, ig_steps=ig_steps, ig_baseline=ig_baseline)
-        return cls(captured, **kwargs)
+        explained = saliency_cache(model, tokenizer, text, images, saliency, ig_steps, ig_baseline)
+        captured = capture(model, tokenizer, text, images=images, example=example, text_pair=text_pair, decoder_text=decoder_text)
+        return cls(captured, linked_saliency=explained, **kwargs)
 
     @classmethod
     def from_generate(

@@ -45,7 +45,7 @@ class AttentionMetrics:
         return set(GRID_METRICS)
 
     def options(self, kind: Kind) -> list[Option]:
-        square = kind.id in ("self", "encoder", "decoder") and kind.shape[2] == kind.shape[3]
+        square = kind.square
         return [
             {"id": m.id, "label": m.label, "description": m.description}
             for m in GRID_METRICS.values()
