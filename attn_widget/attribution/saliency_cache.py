@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._threads import threads_for, torch_threads
 from .methods import Saliency, rollout, saliency
 from .token_saliency import check_baseline, check_steps, gradient_x_input, integrated_gradients
 
@@ -81,6 +82,7 @@ class SaliencyCache:
         self._current: Saliency | None = None
         self._key: tuple[Any, Any] | None = None
         self._strips: dict[tuple[str, int, int], StripVector] = {}
+        self._threads = threads_for(model)  # a small model's gradients run on one thread (_threads.py)
 
     @property
     def current(self) -> Saliency:
@@ -92,7 +94,8 @@ class SaliencyCache:
         """Saliency for ``target`` (None: the model's top prediction) after ``position``."""
         key = (target, position)
         if key != self._key:
-            self._current = saliency(self.model, self.tokenizer, self.text, target, position=position)
+            with torch_threads(self._threads):
+                self._current = saliency(self.model, self.tokenizer, self.text, target, position=position)
             self._key = key
             self._strips.clear()
         return self.current
@@ -127,25 +130,22 @@ class SaliencyCache:
         if method in ("gradient_x_input", "integrated_gradients"):
             key = (method, -1, -1)
             if key not in self._strips:
-                if method == "gradient_x_input":
-                    values = gradient_x_input(self.model, self.tokenizer, self.text, **self._fixed_target())
-                    label = f"gradient × input (∂ log p / ∂e · e) for {word!r} {after}"
-                else:
-                    values = integrated_gradients(
-                        self.model,
-                        self.tokenizer,
-                        self.text,
-                        steps=self.ig_steps,
-                        baseline=self.ig_baseline,
-                        **self._fixed_target(),
-                    )
-                    label = (
-                        f"integrated gradients ({values.steps} steps, baseline {values.baseline}) for {word!r} {after}; "
-                        f"{_convergence(values)}"
-                    )
-                self._strips[key] = StripVector(np.asarray(values, dtype=np.float32), label)
+                with torch_threads(self._threads):
+                    self._strips[key] = self._token_strip(method, word, after)
             return self._strips[key]
         raise ValueError(f"strip method must be one of {sorted(STRIP_METHODS)}, got {method!r}")
+
+    def _token_strip(self, method: str, word: str, after: str) -> StripVector:
+        """Gradient x input or integrated gradients for the current target (a backward pass per
+        step: the slow ones)."""
+        if method == "gradient_x_input":
+            values = gradient_x_input(self.model, self.tokenizer, self.text, **self._fixed_target())
+            return StripVector(np.asarray(values, dtype=np.float32), f"gradient × input (∂ log p / ∂e · e) for {word!r} {after}")
+        values = integrated_gradients(
+            self.model, self.tokenizer, self.text, steps=self.ig_steps, baseline=self.ig_baseline, **self._fixed_target()
+        )
+        label = f"integrated gradients ({values.steps} steps, baseline {values.baseline}) for {word!r} {after}; {_convergence(values)}"
+        return StripVector(np.asarray(values, dtype=np.float32), label)
 
     def grid(self, metric: str, span: tuple[int, int] | None) -> np.ndarray:
         s = self.current
