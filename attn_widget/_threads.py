@@ -3,9 +3,10 @@
 torch runs each operation on a team of OpenMP threads that meet at a barrier when it ends. When
 another process keeps a core busy, a thread of the team is descheduled and the others wait for it
 at every barrier: a tiny model's forward passes, thousands of small operations, then run many
-times slower on two threads than on one (integrated gradients on the packaged 1.4M-parameter
-grounding model: 12.3 s on two idle threads, 59.6 s with one core busy, 4.7 s on one thread with
-one core busy). Large operations still gain from every thread, so only small work is held to one.
+times slower on two threads than on one. Integrated gradients (1,024 steps) on the packaged
+1.4M-parameter grounding model, 2 cores (``bench/threads_bench.py``, bench/results/threads.md):
+idle, 2.08 s on one thread and 1.84 s on torch's two; with one core busy, 2.03 s on one thread and
+16.84 s on two. Large operations still gain from every thread, so only small work is held to one.
 """
 
 from __future__ import annotations
