@@ -37,8 +37,7 @@ export class ExportMenu {
       const chosen = panel.value;
       panel.replaceChildren(...panels().map((p) => new Option(p === "all" ? "whole widget" : p, p)));
       if (panels().includes(chosen as Panel)) panel.value = chosen;
-    };
-    fill();
+    }; // filled when the menu opens: what can be exported depends on what the widget holds then
     const format = select("attn-export-format");
     for (const f of FORMATS) format.add(new Option(f.label, f.id));
     format.value = "png2";

@@ -11,7 +11,7 @@ import type { ExportRequest, Format, Panel } from "../wire/protocol";
 import { EXPORT_CHUNK_BYTES, isExportRequest, PANELS, SCALES, talkToKernel } from "../wire/protocol";
 import type { WidgetModel } from "../wire/types";
 import type { Figure, TextPiece, ViewPiece } from "./figure";
-import { backgroundOf, download, placeFigure, renderPng, renderSvg, textOf } from "./figure";
+import { backgroundOf, download, placeFigure, renderPng, renderSvg, textsOf } from "./figure";
 
 /** What a figure is made of: the views where they sit on screen and the text lines above them. */
 export interface FigureParts {
@@ -68,8 +68,7 @@ export class FigureExport {
       });
     };
     const text = (el: HTMLElement) => {
-      const t = textOf(el);
-      if (t) texts.push(t);
+      texts.push(...textsOf(el));
     };
     if (panel === "all" || panel === "grid") {
       place(grid.canvas, (ctx) => grid.draw(ctx));

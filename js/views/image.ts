@@ -34,6 +34,7 @@ export interface ImageEvents {
 }
 
 const MAX_PLOT_H = 420;
+const INSET = 6; // room for the outline of an edge patch and the colour bar's end ticks
 const DEFAULT_OPACITY = 0.6;
 
 /** Widths for the heatmap and the image panel in a widget `width` wide whose grid takes
@@ -252,11 +253,12 @@ export class ImageView {
     const theme = this.theme();
     const index = this.picture;
     const picture = this.pictures[index];
-    const room = this.maxWidth - COLORBAR_WIDTH - 16;
+    const room = this.maxWidth - COLORBAR_WIDTH - 16 - INSET;
     const scale = Math.min(room / picture.width, MAX_PLOT_H / picture.height);
-    this.plot = { x: 0, y: 0, w: Math.max(1, picture.width * scale), h: Math.max(1, picture.height * scale) };
-    const width = this.plot.w + 12 + COLORBAR_WIDTH;
-    const height = Math.max(this.plot.h, 120);
+    const [w, h] = [Math.max(1, picture.width * scale), Math.max(1, picture.height * scale)];
+    this.plot = { x: INSET, y: INSET, w, h };
+    const width = INSET + w + 12 + COLORBAR_WIDTH;
+    const height = Math.max(h, 120) + 2 * INSET;
     const view = this.keys?.views[this.view];
     const range = tokenRange(this.keys?.map, view?.rows ?? []);
     const { numbers, wanted } = rowNumbers(this.strip, this.store, view ? this.previewRow : -1, range);
@@ -281,7 +283,7 @@ export class ImageView {
       const where = { plot: this.plot, picture, map: this.keys.map };
       if (vector) paintRects(ctx, where, view.rows, numbers, this.opacity);
       else paintRaster(ctx, where, view.rows, numbers, this.opacity, this.raster);
-      drawColorbar(ctx, theme, this.plot.w + 12, 0, Math.max(this.plot.h, 120), numbers.scale, numbers.title);
+      drawColorbar(ctx, theme, INSET + w + 12, INSET, Math.max(h, 120), numbers.scale, numbers.title);
     }
     this.drawMarks(ctx, theme);
     this.captionEl.textContent = imageCaption(this.captionWords(numbers));
