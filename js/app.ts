@@ -13,6 +13,7 @@ import { TileStore } from "./tiles/tile_store";
 import { GridView } from "./views/grid";
 import { aggregateName, gridDataOf, gridProgressOf } from "./views/grid_data";
 import { HeatmapView } from "./views/heatmap";
+import { panelWidths } from "./views/image";
 import { queriesRowOf } from "./views/strip";
 import { StripPanel, stripVectorOf } from "./views/strip_panel";
 import { tokenAxes } from "./wire/axis_wire";
@@ -20,9 +21,10 @@ import type { HeadRef } from "./wire/protocol";
 import { talkToKernel } from "./wire/protocol";
 import type { Quantity } from "./wire/quantities";
 import { quantityOf, runNames } from "./wire/quantities";
+import { SALIENCY_TRAITS, SHAPE_TRAITS } from "./wire/trait_groups";
 import type { WidgetModel, WidgetState } from "./wire/types";
 
-type Part = "grid" | "heatmap" | "strip";
+type Part = "grid" | "heatmap" | "strip" | "image";
 
 const WINDOW_SAVE_MS = 150; // a zoom gesture sends the window once it settles
 
@@ -71,7 +73,12 @@ export class AttentionApp {
       },
       signal,
     );
-    this.controls.el.appendChild(new ExportMenu((choice) => void this.figures.download(choice), signal).el);
+    const exportMenu = new ExportMenu(
+      (choice) => void this.figures.download(choice),
+      () => this.figures.panels,
+      signal,
+    );
+    this.controls.el.appendChild(exportMenu.el);
     const body = div("attn-body");
     const gridPanel = div("attn-grid-panel");
     const heatPanel = div("attn-heat-panel");
@@ -109,53 +116,28 @@ export class AttentionApp {
         windowChanged: () => this.windowMoved(),
         target: (query) => this.save({ target_position: query }),
         queries: (rows) => this.save({ queries: rows }),
+        hover: (query, key) => this.strip.image.preview(query, key),
       },
       this.store,
       signal,
     );
     this.strip = new StripPanel(
-      stripPanel,
+      [stripPanel, body],
       themeOf,
       tooltip,
-      { select: (query, key) => this.save({ query, key }) },
+      {
+        select: (query, key) => this.save({ query, key }),
+        selectQuery: (query) => this.save({ query, queries: [] }),
+        changed: () => this.schedule("image"),
+      },
       this.store,
       signal,
     );
     signal.addEventListener("abort", () => clearTimeout(this.windowTimer));
 
-    const shape: (keyof WidgetState)[] = [
-      "kind",
-      "kinds",
-      "tokens",
-      "special",
-      "generated",
-      "_query_tokens",
-      "_query_special",
-      "_query_generated",
-      "n_layers",
-      "n_heads",
-      "n_tokens",
-      "n_queries",
-      "_attention_data",
-      "heatmap_quantity",
-      "_saliency_version",
-      "compare_labels",
-    ];
-    const saliency: (keyof WidgetState)[] = [
-      "saliency_available",
-      "_strip_methods",
-      "strip_method",
-      "target_token",
-      "target_label",
-      "target_position",
-      "busy",
-      "status",
-      "spans",
-      "flow_span",
-    ];
-    this.listen(saliency, () => this.loadSaliency());
+    this.listen(SALIENCY_TRAITS, () => this.loadSaliency());
     this.listen(["_strip_values", "strip_method"], () => this.loadStrip());
-    this.listen(shape, () => this.queueShape());
+    this.listen(SHAPE_TRAITS, () => this.queueShape());
     this.listen(["_grid_scores", "grid_metric", "_grid_metric_options"], () => this.loadGrid());
     this.listen(["layer", "head"], () => this.loadHead());
     this.listen(["query", "key"], () => this.loadSelection());
@@ -170,6 +152,7 @@ export class AttentionApp {
         grid: this.grid,
         heatmap: this.heatmap,
         strip: () => this.strip.shown,
+        image: this.strip.image,
         flush: () => this.flush(),
       },
       signal,
@@ -224,6 +207,7 @@ export class AttentionApp {
     this.store.setEager(this.model.get("_attention_data"));
     this.controls.setCompare(runNames(this.model.get("compare_labels")), this.quantity().id);
     this.heatmap.setAxes(rows, cols);
+    this.strip.image.setPictures(this.model.get("_images"));
     this.strip.setAxes(rows, cols);
     this.loadSaliency();
     this.loadStrip();
@@ -398,8 +382,9 @@ export class AttentionApp {
     this.width = width;
     this.theme = null; // the theme may have changed along with the size
     const gridWidth = this.grid.layout(Math.min(380, width * 0.36)) + 20;
-    const heatWidth = width - gridWidth >= 300 ? width - gridWidth : width;
-    this.heatmap.layout(heatWidth);
+    const widths = panelWidths(width, gridWidth, this.strip.image.shown);
+    this.heatmap.layout(widths.heat);
+    this.strip.image.layout(widths.image);
     this.strip.layout(width);
     this.schedule("grid", "heatmap", "strip");
   }
@@ -424,6 +409,7 @@ export class AttentionApp {
       this.strip.setHead(scale ? this.headRef() : null, scale, this.quantity().valueName);
     }
     if (dirty.has("heatmap") || dirty.has("strip")) this.strip.draw();
+    if (dirty.has("heatmap") || dirty.has("strip") || dirty.has("image")) this.strip.image.draw();
     this.store.want([...this.heatmap.wanted, ...this.strip.wanted]);
     if (dirty.has("heatmap")) {
       const key = `${this.model.get("layer")},${this.model.get("head")}`;

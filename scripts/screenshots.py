@@ -1,5 +1,6 @@
 """Render the README's screenshots in Debian's Chromium: the demo (light and dark themes) and a
-512-token input on the packaged model, each with a tooltip showing. Writes docs/img/*.png.
+512-token input on the packaged model, each with a tooltip showing, and the image panel on
+scikit-learn's sample photograph. Writes docs/img/*.png.
 
     .venv/bin/python scripts/screenshots.py
 """
@@ -18,7 +19,7 @@ from attn_widget import AttentionWidget  # noqa: E402
 from attn_widget.demo import DEMO_TEXT, load_packaged_model  # noqa: E402
 from tests.support.chromium import ORIGIN, launch, serve  # noqa: E402
 from tests.support.fake_kernel import Bridge, initial_state, use_recording_comms  # noqa: E402
-from tests.support.widget_page import cell_center, shift_drag_rows  # noqa: E402
+from tests.support.widget_page import cell_center, patch_center, shift_drag_rows  # noqa: E402
 
 OUT = ROOT / "docs" / "img"
 PARAGRAPH = (
@@ -44,7 +45,7 @@ def shoot(
     browser,
     widget: AttentionWidget,
     path: pathlib.Path,
-    hover: tuple[str, int, int],
+    hover: tuple[str, int, int] | Callable[[Any], tuple[float, float]],
     *,
     dark: bool = False,
     width: int = 1180,
@@ -66,6 +67,13 @@ def shoot(
     page.wait_for_selector("[data-ready=true]", state="attached")
     if before is not None:
         before(page)
+    if callable(hover):  # a point the page decides (a patch of the picture)
+        page.mouse.move(*hover(page))
+        page.wait_for_selector("[data-testid=attn-tooltip]:not([hidden])")
+        page.locator("[data-testid=attn-widget]").screenshot(path=str(path))
+        page.close()
+        print("wrote", path)
+        return
     testid, row, col = hover
     x, y = cell_center(page, testid, row, col)
     if zoom:
@@ -79,6 +87,39 @@ def shoot(
     page.locator("[data-testid=attn-widget]").screenshot(path=str(path))
     page.close()
     print("wrote", path)
+
+
+def image_widget() -> tuple[AttentionWidget, Callable[[Any], tuple[float, float]]]:
+    """The image panel on scikit-learn's sample photograph: a tiny ViT (16 x 16 patches of 8
+    pixels) with random weights, its query and key weights scaled up fivefold so that attention
+    follows what the random features see (similar patches attend to each other) instead of being
+    uniform. It illustrates the panel; it is no trained model. The query is a patch of the temple's
+    roof; the pointer rests on a patch of the trees below."""
+    import torch
+    from transformers import ViTConfig, ViTImageProcessorPil, ViTModel
+
+    from attn_widget import capture
+    from tests.support.vision_models import sample_image
+
+    torch.manual_seed(0)
+    config = ViTConfig(
+        image_size=128, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128
+    )
+    model = ViTModel._from_config(config).eval()
+    with torch.no_grad():
+        for name, weight in model.named_parameters():
+            if name.endswith(("q_proj.weight", "k_proj.weight")):
+                weight.mul_(5.0)
+    captured = capture(model, ViTImageProcessorPil(size={"height": 128, "width": 128}), images=sample_image())
+    patches = captured.patches("vision")
+    roof = captured.kind("vision").keys.tokens.index("<img 0: r4 c4>")
+    widget = AttentionWidget.from_capture(captured, layer=0, head=3, query=roof)
+    sky = next(p for p in patches if p[0] == captured.kind("vision").keys.tokens.index("<img 0: r13 c1>"))
+    return widget, lambda page: patch_center(page, sky)
+
+
+def picture_drawn(page: Any) -> None:
+    page.wait_for_selector("[data-testid=attn-image][data-complete=true]", state="attached")
 
 
 def main() -> None:
@@ -131,6 +172,7 @@ def main() -> None:
         head=9,
     )
     spanned = AttentionWidget.from_model(model, tokenizer, DEMO_TEXT, layer=2, head=9)
+    picture, looking = image_widget()
 
     def shift_drag(page: Any) -> None:  # select queries 1-4 ("the cat sat on")
         shift_drag_rows(page, 1, 4, steps=4)
@@ -153,6 +195,7 @@ def main() -> None:
             "detectors": (detectors, ("attn-heatmap", 5, 4), {"live": True}),
             "compare": (compared, ("attn-heatmap", 5, 2), {"live": True}),
             "query-span": (spanned, ("attn-strip", 0, 8), {"live": True, "before": shift_drag}),
+            "image-panel": (picture, looking, {"live": True, "before": picture_drawn, "width": 1240}),
         }
         for name, (widget, hover, options) in shots.items():
             if not only or name in only:

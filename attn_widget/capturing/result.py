@@ -82,6 +82,16 @@ class Axis:
         )
 
 
+def _kept_picture(picture: np.ndarray) -> np.ndarray:
+    """A read-only copy: the widget shows the picture that was captured, whatever the caller
+    does to its array afterwards."""
+    kept = np.array(picture, dtype=np.uint8, copy=True)
+    if kept.ndim != 3 or kept.shape[2] != 3:
+        raise ValueError(f"a picture must have shape (height, width, 3), got {kept.shape}")
+    kept.flags.writeable = False
+    return kept
+
+
 def _checked_patches(patches: np.ndarray, n: int) -> np.ndarray:
     rows = np.asarray(patches, dtype=np.int64)
     if rows.ndim != 2 or rows.shape[1] != len(PATCH_COLUMNS):
@@ -175,13 +185,16 @@ class Capture:
     """The attention of one text. ``attention(layer, head)`` gives one head, ``attentions()`` all.
 
     ``kind`` arguments default to the first kind (``"self"``, or ``"encoder"`` for an
-    encoder-decoder); ``kinds`` lists those held.
+    encoder-decoder); ``kinds`` lists those held. ``images``: the pictures the input held (a
+    capture with ``images=``), each the original uint8 (H, W, 3), in the order the patch maps'
+    ``image`` column counts them.
     """
 
-    def __init__(self, kinds: Sequence[Kind]) -> None:
+    def __init__(self, kinds: Sequence[Kind], images: Sequence[np.ndarray] = ()) -> None:
         if not kinds:
             raise ValueError("a Capture needs at least one kind of attention")
         self._kinds = {k.id: k for k in kinds}
+        self._images = tuple(_kept_picture(p) for p in images)
 
     @classmethod
     def from_array(
@@ -220,6 +233,12 @@ class Capture:
     def generated(self) -> list[bool]:
         """Per token of the last kind's queries: True where the token was generated."""
         return list(self._kinds[self.kinds[-1]].queries.generated)
+
+    @property
+    def images(self) -> list[np.ndarray]:
+        """The input's pictures, uint8 (H, W, 3) as given (read-only); [] for a text-only capture.
+        Patch boxes (``patches``) are in these pictures' pixels."""
+        return list(self._images)
 
     @property
     def n_layers(self) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 from .._checks import is_int
 from .atomic_file import write_atomically
 
-PANELS = ("all", "grid", "heatmap", "strip")
+PANELS = ("all", "grid", "heatmap", "strip", "image")
 FORMATS = {".png": "png", ".svg": "svg"}
 SCALES = (1, 2, 4)
 #: A view that does not answer within this many seconds is taken to be gone.

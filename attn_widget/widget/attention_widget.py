@@ -308,7 +308,7 @@ class AttentionWidget(WidgetState):
     def save(self, path: str | pathlib.Path, panel: str = "all", scale: int = 2) -> SaveJob:
         """Save what a displayed view shows as ``.png`` (``scale`` = 1, 2 or 4 device pixels per
         CSS pixel) or ``.svg`` (vector; text stays text): the whole widget (``panel="all"``) or
-        one panel (``"grid"``, ``"heatmap"``, ``"strip"``).
+        one panel (``"grid"``, ``"heatmap"``, ``"strip"``, or ``"image"``: the picture).
 
         The view draws the figure and sends the bytes; in a notebook they arrive once the cell
         has finished, so this returns a ``SaveJob`` at once: ``job.done``, and ``job.result()`` in

@@ -151,6 +151,11 @@ class WidgetState(anywidget.AnyWidget):
     _strip_values = traitlets.Dict(read_only=True).tag(sync=True)  # what="strip": a saliency method's vector
     _queries_row = traitlets.Dict(read_only=True).tag(sync=True)  # what="strip", method="queries": their mean row
     _saliency_version = traitlets.Int(0, read_only=True).tag(sync=True)  # +1 per recomputation; older tiles refused
+    # The image panel (a capture with images=): the pictures once, and the patch maps of the kind
+    # shown, its keys' and, where they differ, its queries' (null on the wire when the same).
+    _images = traitlets.Dict(read_only=True).tag(sync=True)  # what="images", {} without pictures
+    _patches = traitlets.Dict(read_only=True).tag(sync=True)  # what="patches": the keys', {} for text
+    _query_patches = traitlets.Dict(read_only=True).tag(sync=True, to_json=same_as_keys("_patches", lambda v, w: v))
 
     #: False until ``__init__`` has set every trait, and while a kind switch reloads them: observers
     #: that send payloads or start work wait for it (docs/architecture.md, "Ordering rules").

@@ -1,5 +1,6 @@
 """What the views draw besides the grid, kept in step with the widget: the kind shown (its token
-axes, sizes and, for small inputs, every head at once) and the mean row of the selected queries."""
+axes, sizes, patch maps and, for small inputs, every head at once), the input's pictures and the
+mean row of the selected queries."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from ..capturing.result import AXIS_FLAGS
 from ..engine.grid_scores import Foreground
 from ..engine.sources import Sources
-from ..wire.payloads import heads_payload, strip_payload
+from ..wire.payloads import heads_payload, images_payload, patches_payload, strip_payload
 from .grid_feed import GridFeed
 from .state import WidgetState
 
@@ -22,6 +23,8 @@ class ViewsFeed:
         self._eager_bytes = eager_bytes
         #: Every head of the kind shown travels with the widget (at most ``eager_bytes`` of dec3).
         self.eager = False
+        #: The pictures travel once (encoded here, at birth); {} without pictures: no image panel.
+        self._images = images_payload(sources.capture.images)
         widget.observe(self._selection_changed, names=["queries", "layer", "head", "kind", "heatmap_quantity"])
 
     def _selection_changed(self, change: dict[str, Any]) -> None:
@@ -45,6 +48,10 @@ class ViewsFeed:
                 w.set_trait(f"{prefix}{name}", getattr(axis, name))
         for name, size in (("n_layers", n_layers), ("n_heads", n_heads), ("n_queries", n_q), ("n_tokens", n_k)):
             w.set_trait(name, size)
+        w.set_trait("_images", self._images)  # the same object on a kind switch: nothing is resent
+        w.set_trait("_query_patches", {})  # resent: on the wire it may say "the same as the keys"
+        w.set_trait("_patches", patches_payload(k.id, k.keys.patches))
+        w.set_trait("_query_patches", patches_payload(k.id, k.queries.patches))
         w.set_trait("_grid_metric_options", self._grid_feed.options(k.id))
         if w.grid_metric not in w._metric_ids():  # a detector, and a kind without positions in common
             w.grid_metric = "entropy"

@@ -4,11 +4,22 @@ are built in ``protocol.py``."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .dec3 import dec3_bytes
+
+#: Pictures travel downscaled to at most this many pixels on their long side (the panel is a few
+#: hundred pixels wide; a 4000-pixel photo would cost megabytes for nothing it can show)...
+IMAGE_WIRE_SIDE = 1024
+#: ...and halved again, down to IMAGE_MIN_SIDE, while all of them together exceed this: they
+#: travel in the widget's first message, which must stay under MAX_MESSAGE_BYTES.
+IMAGE_WIRE_BYTES = 1_000_000
+IMAGE_MIN_SIDE = 256
+JPEG_QUALITY = 90
 
 
 def heads_payload(kind: str, attention: np.ndarray) -> dict[str, Any]:
@@ -86,4 +97,59 @@ def _values_with_aggregates(values: np.ndarray) -> dict[str, Any]:
         "undefined": (~defined).astype(np.uint8).tobytes(),
         "aggregates": dec3_bytes(aggregates),
         "aggregates_undefined": missing.astype(np.uint8).tobytes(),
+    }
+
+
+def images_payload(images: Sequence[np.ndarray]) -> dict[str, Any]:
+    """The input's pictures for the image panel, sent once: ``what="images"``, each picture
+    downscaled to at most ``IMAGE_WIRE_SIDE`` pixels on its long side and encoded as JPEG, all of
+    them one after another in ``data`` (``lengths`` says where each ends). ``sizes`` are the
+    ORIGINAL [width, height] (patch boxes are in those pixels), ``wire_sizes`` what travels.
+    ``{}`` for a capture without pictures (the page shows no panel)."""
+    if not images:
+        return {}
+    side = IMAGE_WIRE_SIDE
+    while True:
+        encoded = [_jpeg(picture, side) for picture in images]
+        if sum(len(data) for data, _ in encoded) <= IMAGE_WIRE_BYTES or side <= IMAGE_MIN_SIDE:
+            break
+        side //= 2
+    return {
+        "what": "images",
+        "shape": [len(images)],
+        "encoding": "jpeg",
+        "sizes": [[int(p.shape[1]), int(p.shape[0])] for p in images],
+        "wire_sizes": [list(size) for _, size in encoded],
+        "lengths": [len(data) for data, _ in encoded],
+        "data": b"".join(data for data, _ in encoded),
+    }
+
+
+def _jpeg(picture: np.ndarray, side: int) -> tuple[bytes, tuple[int, int]]:
+    """JPEG bytes of ``picture`` with its long side at most ``side``, and the [width, height] sent."""
+    from PIL import Image
+
+    image = Image.fromarray(np.ascontiguousarray(picture, dtype=np.uint8), "RGB")
+    scale = min(1.0, side / max(image.size))
+    if scale < 1.0:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=JPEG_QUALITY)
+    return out.getvalue(), (image.width, image.height)
+
+
+def patches_payload(kind: str, patches: np.ndarray) -> dict[str, Any]:
+    """One axis's patch map (``Axis.patches``): ``what="patches"``, ``shape [P, 6]``, little-endian
+    int32 rows ``token, image, x0, y0, x1, y1`` (boxes in the original picture's pixels, end
+    exclusive). ``{}`` for an axis without image patches."""
+    rows = np.asarray(patches, dtype=np.int64)
+    if rows.size == 0:
+        return {}
+    return {
+        "what": "patches",
+        "kind": kind,
+        "shape": [int(rows.shape[0]), int(rows.shape[1])],
+        "encoding": "int32",
+        "data": rows.astype("<i4").tobytes(),
     }

@@ -1,7 +1,6 @@
 // The toolbar's export control: a button that opens a small menu (which panel, which format)
 // whose "download" button saves the figure in the browser. Plain DOM, listeners on the signal.
 import type { Format, Panel } from "../wire/protocol";
-import { PANELS } from "../wire/protocol";
 import { labelled, select } from "./controls";
 
 export interface ExportChoice {
@@ -21,7 +20,8 @@ export class ExportMenu {
   readonly el: HTMLSpanElement;
   private readonly menu: HTMLSpanElement;
 
-  constructor(onDownload: (choice: ExportChoice) => void, signal: AbortSignal) {
+  /** `panels`: what can be exported now (read each time the menu opens). */
+  constructor(onDownload: (choice: ExportChoice) => void, panels: () => Panel[], signal: AbortSignal) {
     this.el = document.createElement("span");
     this.el.className = "attn-export";
     const open = document.createElement("button");
@@ -33,7 +33,11 @@ export class ExportMenu {
     this.menu.className = "attn-export-menu";
     this.menu.hidden = true;
     const panel = select("attn-export-panel");
-    for (const p of PANELS) panel.add(new Option(p === "all" ? "whole widget" : p, p));
+    const fill = () => {
+      const chosen = panel.value;
+      panel.replaceChildren(...panels().map((p) => new Option(p === "all" ? "whole widget" : p, p)));
+      if (panels().includes(chosen as Panel)) panel.value = chosen;
+    }; // filled when the menu opens: what can be exported depends on what the widget holds then
     const format = select("attn-export-format");
     for (const f of FORMATS) format.add(new Option(f.label, f.id));
     format.value = "png2";
@@ -43,7 +47,14 @@ export class ExportMenu {
     go.dataset.testid = "attn-export-download";
     this.menu.append(labelled("panel ", panel), labelled(" format ", format), go);
     this.el.append(open, this.menu);
-    open.addEventListener("click", () => (this.menu.hidden = !this.menu.hidden), { signal });
+    open.addEventListener(
+      "click",
+      () => {
+        fill();
+        this.menu.hidden = !this.menu.hidden;
+      },
+      { signal },
+    );
     go.addEventListener(
       "click",
       () => {

@@ -5,12 +5,13 @@ import type { ExportChoice } from "../controls/export_menu";
 import { context2d } from "../draw/canvas";
 import type { GridView } from "../views/grid";
 import type { HeatmapView } from "../views/heatmap";
+import type { ImageView } from "../views/image";
 import type { TokenStrip } from "../views/token_strip";
 import type { ExportRequest, Format, Panel } from "../wire/protocol";
 import { EXPORT_CHUNK_BYTES, isExportRequest, PANELS, SCALES, talkToKernel } from "../wire/protocol";
 import type { WidgetModel } from "../wire/types";
 import type { Figure, TextPiece, ViewPiece } from "./figure";
-import { backgroundOf, download, placeFigure, renderPng, renderSvg, textOf } from "./figure";
+import { backgroundOf, download, placeFigure, renderPng, renderSvg, textsOf } from "./figure";
 
 /** What a figure is made of: the views where they sit on screen and the text lines above them. */
 export interface FigureParts {
@@ -19,6 +20,8 @@ export interface FigureParts {
   heatmap: HeatmapView;
   /** The strip view on screen (the word strip, or the track for long inputs). */
   strip(): TokenStrip;
+  /** The picture with the strip's numbers on it (shown only for inputs with pictures). */
+  image: ImageView;
   /** Draw what is pending, so the figure is what the screen shows. */
   flush(): void;
 }
@@ -42,9 +45,15 @@ export class FigureExport {
     });
   }
 
+  /** The panels this widget can export: the picture's only when it has one. */
+  get panels(): Panel[] {
+    return PANELS.filter((p) => p !== "image" || this.parts.image.shown);
+  }
+
   /** What a panel shows now, as a figure: its views where they sit, and its text lines. */
   figure(panel: Panel): Figure {
-    const { root, grid, heatmap } = this.parts;
+    const { root, grid, heatmap, image } = this.parts;
+    if (!this.panels.includes(panel)) throw new Error(`this widget shows no picture: there is no ${panel} panel to save`);
     this.parts.flush();
     const views: ViewPiece[] = [];
     const texts: TextPiece[] = [];
@@ -59,8 +68,7 @@ export class FigureExport {
       });
     };
     const text = (el: HTMLElement) => {
-      const t = textOf(el);
-      if (t) texts.push(t);
+      texts.push(...textsOf(el));
     };
     if (panel === "all" || panel === "grid") {
       place(grid.canvas, (ctx) => grid.draw(ctx));
@@ -74,6 +82,10 @@ export class FigureExport {
       const view = this.parts.strip();
       text(view.captionEl);
       place(view.canvas, (ctx) => view.draw(ctx));
+    }
+    if ((panel === "all" || panel === "image") && image.shown) {
+      text(image.captionEl);
+      place(image.canvas, (ctx, vector) => image.draw(ctx, vector));
     }
     const measure = context2d(document.createElement("canvas"));
     const width = (t: TextPiece) => {

@@ -2,6 +2,7 @@
 // (svg_context.ts). A figure is a list of pieces placed where they sit on screen: views that draw
 // themselves (grid, heatmap, strip) and text lines (titles, captions) copied from the page.
 import { context2d } from "../draw/canvas";
+import { wrapText } from "../draw/layout";
 import { asContext, SvgContext } from "./svg_context";
 
 /** A view: its size in CSS pixels and how to draw it into a context (origin at its top left). */
@@ -124,19 +125,31 @@ export function backgroundOf(el: HTMLElement | null): string {
   return "#ffffff";
 }
 
-/** A text piece for an element of the page (its own style, where it sits), or null when empty. */
-export function textOf(el: HTMLElement): TextPiece | null {
+/** The text pieces for an element of the page (its own style, where it sits): one per line it
+ * wraps to on screen, so a long caption keeps the width it has there; none when empty. */
+export function textsOf(el: HTMLElement): TextPiece[] {
   const text = el.textContent ?? "";
-  if (!text.trim() || el.hidden || el.offsetParent === null) return null;
+  if (!text.trim() || el.hidden || el.offsetParent === null) return [];
   const style = getComputedStyle(el);
   const box = el.getBoundingClientRect();
-  return {
-    x: box.left + parseFloat(style.paddingLeft || "0"),
-    y: box.top + parseFloat(style.paddingTop || "0"),
-    text,
-    font: `${style.fontStyle === "italic" ? "italic " : ""}${style.fontWeight} ${style.fontSize} ${style.fontFamily}`,
+  const font = `${style.fontStyle === "italic" ? "italic " : ""}${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const x = box.left + parseFloat(style.paddingLeft || "0");
+  const y = box.top + parseFloat(style.paddingTop || "0");
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  const lines = new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top))).size;
+  if (lines <= 1) return [{ x, y, text, font, color: style.color }];
+  const measure = context2d(document.createElement("canvas"));
+  measure.font = font;
+  const width = el.clientWidth - parseFloat(style.paddingLeft || "0") - parseFloat(style.paddingRight || "0");
+  const step = (range.getBoundingClientRect().height || box.height) / lines;
+  return wrapText(text, width, (t) => measure.measureText(t).width).map((line, i) => ({
+    x,
+    y: y + i * step,
+    text: line,
+    font,
     color: style.color,
-  };
+  }));
 }
 
 /** Offer bytes as a download (the toolbar's export). */

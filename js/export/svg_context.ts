@@ -3,7 +3,7 @@
 // It implements the subset of the 2D API the views use (rects, paths of lines and arcs, text,
 // save/restore, translate/rotate, rectangular clips, drawImage of a canvas). Every string that
 // reaches the file is escaped; the output holds no script, no event attribute and no reference
-// outside the file (images are inline data: PNGs).
+// outside the file (images are inline data: PNGs, and JPEG for a photograph).
 
 import type { SvgExtras } from "../draw/svg_hooks";
 
@@ -342,11 +342,13 @@ export class SvgContext implements SvgExtras {
   }
 
   /** A canvas (rasterized tiles) as an inline PNG at its own resolution, scaled without smoothing. */
+  /** A canvas as an inline image: blocks of values stay sharp (PNG, pixelated, as the views
+   * set imageSmoothingEnabled = false), a photograph is smoothed when scaled (JPEG). */
   drawImage(image: HTMLCanvasElement, x: number, y: number, w: number, h: number): void {
-    const href = image.toDataURL("image/png");
-    this.add(
-      `<image ${this.place(x, y, w, h)} preserveAspectRatio="none" image-rendering="pixelated" style="image-rendering:pixelated" href="${href}" ${this.common()}/>`,
-    );
+    const sharp = !this.imageSmoothingEnabled;
+    const href = sharp ? image.toDataURL("image/png") : image.toDataURL("image/jpeg", 0.92);
+    const rendering = sharp ? ` image-rendering="pixelated" style="image-rendering:pixelated"` : "";
+    this.add(`<image ${this.place(x, y, w, h)} preserveAspectRatio="none"${rendering} href="${href}" ${this.common()}/>`);
   }
 
   /** Start a named group (`data-part`): tests and readers find a view's cells by it. */

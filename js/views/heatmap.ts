@@ -28,6 +28,7 @@ import { HeatmapPointer } from "./heatmap_pointer";
 import type { Shown } from "./heatmap_tooltip";
 import { describeCell, describeTargetLabel } from "./heatmap_tooltip";
 import { cellsAsRects, drawAsOneImage, drawCellRects } from "./heatmap_vector";
+import { drawImageBands } from "./image_band";
 
 const MAX_LABEL_PX = 96;
 const MAX_CELL_PX = 56;
@@ -294,6 +295,7 @@ export class HeatmapView {
     }
     const marks = { query: this.query, key: this.key, targetRow: this.targetRow };
     drawLabels(ctx, theme, this.frame, { rows: this.rows, cols: this.cols }, marks);
+    drawImageBands(ctx, this.frame, { rows: this.rows, cols: this.cols });
     const drawn = this.head ? this.drawTiles(ctx, theme, this.head, vector) : false;
     this.drew = drawn;
     if (!this.head) this.needed = [];
@@ -401,6 +403,7 @@ export class HeatmapView {
     if (this.hover?.row === cell?.row && this.hover?.col === cell?.col) return;
     this.hover = cell;
     this.drawOverlay();
+    this.events.hover?.(cell?.row ?? -1, cell?.col ?? -1);
   }
 
   private drawOverlay(): void {

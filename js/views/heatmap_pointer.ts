@@ -14,6 +14,8 @@ export interface HeatmapEvents {
   target(query: number): void;
   /** Shift-click or shift-drag on the query axis or the cells: these queries are selected. */
   queries(rows: number[]): void;
+  /** The pointer rests on cell (query, key) (-1, -1: on none): the image panel previews it. */
+  hover?(query: number, key: number): void;
 }
 
 /** What the pointer reads from the heatmap and asks of it. */

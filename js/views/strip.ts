@@ -100,6 +100,7 @@ export class StripView implements TokenStrip {
     const opts = { signal };
     this.canvas.addEventListener("pointermove", (e) => this.onMove(e), opts);
     this.canvas.addEventListener("pointerleave", () => this.tooltip.hide(), opts);
+    this.canvas.addEventListener("pointerleave", () => this.events.hover?.(-1), opts);
     this.canvas.addEventListener("click", (e) => this.onClick(e), opts);
   }
 
@@ -297,6 +298,7 @@ export class StripView implements TokenStrip {
   private onMove(e: PointerEvent): void {
     const j = this.tokenAt(e);
     const shown = this.shown();
+    this.events.hover?.(j);
     if (j < 0) {
       this.tooltip.hide();
       return;

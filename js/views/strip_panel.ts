@@ -1,6 +1,7 @@
 // The panel under the heatmap: the word strip, or for inputs longer than TRACK_FROM_TOKENS keys
 // the track that follows the heatmap's key axis. Both views hold the same state, so the panel can
-// switch when the shape changes; only the one on screen draws and asks for tiles.
+// switch when the shape changes; only the one on screen draws and asks for tiles. The image panel
+// (image.ts), which draws the strip's numbers on the picture, follows the same state.
 import type { Theme } from "../draw/canvas";
 import type { ColorScale } from "../draw/colormap";
 import { magnitudeScale } from "../draw/colormap";
@@ -9,6 +10,8 @@ import type { TileSpec, TileStore } from "../tiles/tile_store";
 import { codesOf, decodeCodes } from "../wire/decode";
 import type { HeadRef } from "../wire/protocol";
 import type { Axis, Span, StripMethodOption, WidgetState } from "../wire/types";
+import type { ImageEvents } from "./image";
+import { ImageView } from "./image";
 import type { QueriesRow } from "./strip";
 import { StripView } from "./strip";
 import type { StripEvents, StripVector, TokenStrip } from "./token_strip";
@@ -37,16 +40,22 @@ export class StripPanel {
   private readonly track: TrackView;
   private long = false; // the track replaces the word strip
 
+  /** The picture with the strip's numbers at its patches (beside the heatmap, in `imageContainer`). */
+  readonly image: ImageView;
+
   constructor(
-    container: HTMLElement,
+    [container, imageContainer]: [HTMLElement, HTMLElement],
     theme: () => Theme,
     tooltip: Tooltip,
-    events: StripEvents,
+    events: StripEvents & Omit<ImageEvents, "select">,
     store: TileStore,
     signal: AbortSignal,
   ) {
-    this.strip = new StripView(container, theme, tooltip, events, store, signal);
-    this.track = new TrackView(container, theme, tooltip, events, store, signal);
+    const image = new ImageView(imageContainer, theme, tooltip, events, store, signal);
+    this.image = image;
+    const withHover = { select: events.select, hover: (key: number) => image.previewWord(key) };
+    this.strip = new StripView(container, theme, tooltip, withHover, store, signal);
+    this.track = new TrackView(container, theme, tooltip, withHover, store, signal);
   }
 
   /** The view on screen. */
@@ -61,6 +70,7 @@ export class StripPanel {
   /** New axes: the key count decides which view is on screen. */
   setAxes(rows: Axis, cols: Axis): void {
     for (const view of this.both) view.setAxes(rows, cols);
+    this.image.setAxes(rows, cols);
     this.long = cols.tokens.length > TRACK_FROM_TOKENS;
     this.strip.el.hidden = this.long;
     this.track.el.hidden = !this.long;
@@ -76,19 +86,23 @@ export class StripPanel {
 
   setHead(head: HeadRef | null, scale: ColorScale | null, valueName: string): void {
     for (const view of this.both) view.setHead(head, scale, valueName);
+    this.image.setHead(head, scale, valueName);
   }
 
   setVector(vector: StripVector | null, wanted: boolean): void {
     for (const view of this.both) view.setVector(vector, wanted);
+    this.image.setVector(vector, wanted);
   }
 
   setSelection(query: number, key: number): void {
     for (const view of this.both) view.setSelection(query, key);
+    this.image.setSelection(query, key);
   }
 
   /** Several queries are selected: the word strip shows their mean row (null: the query's row). */
   setQueriesRow(row: QueriesRow | null): void {
     this.strip.setQueriesRow(row);
+    this.image.setQueriesRow(row);
   }
 
   /** The heatmap's key range: the track shows the same keys. */
@@ -104,8 +118,8 @@ export class StripPanel {
     this.shown.draw();
   }
 
-  /** The tiles the view on screen needs. */
+  /** The tiles the view on screen and the image panel need. */
   get wanted(): TileSpec[] {
-    return this.shown.wanted;
+    return [...this.shown.wanted, ...this.image.wanted];
   }
 }

@@ -9,6 +9,8 @@ import type { Axis, Span } from "../wire/types";
 export interface StripEvents {
   /** A token was clicked: select (shown query, that key); clicking the selected key clears it. */
   select(query: number, key: number): void;
+  /** The pointer rests on key `key` (-1: it left): the image panel follows. */
+  hover?(key: number): void;
 }
 
 /** A per-token vector from Python: codes (exact text), values (colour), what it means. */

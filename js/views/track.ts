@@ -15,6 +15,7 @@ import type { Tile, TileSpec, TileStore } from "../tiles/tile_store";
 import { formatCode } from "../wire/decode";
 import type { HeadRef, Window } from "../wire/protocol";
 import type { Axis, Span } from "../wire/types";
+import { drawTrackBand, IMAGE_BAND_PX } from "./image_band";
 import type { StripEvents, StripVector, TokenStrip } from "./token_strip";
 
 /** Row tiles are this many blocks wide (one row: 8 KiB of codes). */
@@ -78,6 +79,7 @@ export class TrackView implements TokenStrip {
     container.appendChild(this.el);
     this.canvas.addEventListener("pointermove", (e) => this.onMove(e), { signal });
     this.canvas.addEventListener("pointerleave", () => this.tooltip.hide(), { signal });
+    this.canvas.addEventListener("pointerleave", () => this.events.hover?.(-1), { signal });
     this.canvas.addEventListener("click", (e) => this.onClick(e), { signal });
   }
 
@@ -170,6 +172,7 @@ export class TrackView implements TokenStrip {
     }
     ctx.strokeStyle = theme.muted;
     ctx.strokeRect(this.plot.x + 0.5, this.plot.y + 0.5, this.plot.w - 1, TRACK_H - 1);
+    drawTrackBand(ctx, this.cols, this.plot.x, this.plot.y - IMAGE_BAND_PX - 1, this.plot.w, this.col0, cols); // where pictures sit
     this.drawKeys(ctx, theme, cellW, shown);
     this.drawSpans(ctx, theme, cellW);
     if (this.key >= this.col0 && this.key < this.col0 + cols) {
@@ -306,6 +309,7 @@ export class TrackView implements TokenStrip {
 
   private onMove(e: PointerEvent): void {
     const k = this.keyAt(e);
+    this.events.hover?.(k);
     if (k < 0) {
       this.tooltip.hide();
       return;

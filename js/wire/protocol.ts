@@ -86,10 +86,10 @@ export function answers(reply: Reply, request: TileRequest): boolean {
   );
 }
 
-/** What a figure shows: the whole widget or one panel. */
-export type Panel = "all" | "grid" | "heatmap" | "strip";
+/** What a figure shows: the whole widget or one panel ("image": the picture, with pictures only). */
+export type Panel = "all" | "grid" | "heatmap" | "strip" | "image";
 export type Format = "png" | "svg";
-export const PANELS: Panel[] = ["all", "grid", "heatmap", "strip"];
+export const PANELS: Panel[] = ["all", "grid", "heatmap", "strip", "image"];
 /** PNG scales offered (device pixels per CSS pixel); w.save accepts the same. */
 export const SCALES = [1, 2, 4];
 

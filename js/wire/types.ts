@@ -62,6 +62,11 @@ export interface WidgetState {
   status: string;
   spans: Span[];
   flow_span: string;
+  // the image panel (attn_widget/wire/payloads.py): {} without pictures; _query_patches null when
+  // the same as _patches (self-attention)
+  _images: ImagesPayload | null;
+  _patches: PatchesPayload | null;
+  _query_patches: PatchesPayload | null;
 }
 
 /** A strip method: its label in the control, and `short` as its colour-bar title. */
@@ -101,4 +106,38 @@ export interface Axis {
   tokens: string[];
   special: boolean[];
   generated: boolean[];
+  /** Which positions are image patches, and where (none for text). */
+  patches?: PatchMap;
+}
+
+// The image panel's payloads (decoded by image_wire.ts).
+export interface ImagesPayload {
+  what?: string;
+  shape?: number[];
+  encoding?: string; // "jpeg" (or "png")
+  sizes?: [number, number][]; // original [width, height]
+  wire_sizes?: [number, number][]; // what travels
+  lengths?: number[]; // bytes of each picture inside `data`, in order
+  data?: Binary;
+}
+
+export interface PatchesPayload {
+  what?: string;
+  kind?: string;
+  shape?: number[];
+  encoding?: string; // "int32"
+  data?: Binary;
+}
+
+/** An axis's image positions: `token[i]` covers box (x0[i], y0[i], x1[i], y1[i]) of picture
+ * `image[i]`, in original pixels, end exclusive; rows in axis order. */
+export interface PatchMap {
+  kind: string;
+  count: number;
+  token: Int32Array;
+  image: Int32Array;
+  x0: Int32Array;
+  y0: Int32Array;
+  x1: Int32Array;
+  y1: Int32Array;
 }

@@ -17,28 +17,6 @@ TOKENS = ["<s>", "</script><script>alert(1)</script>", "a", "<!--", "b", "]]>", 
 N = len(TOKENS)
 
 
-@pytest.fixture
-def offline_page(browser):
-    """Open a file:// URL in a context with the network off; fails the test on any page error,
-    dialog, or request that is not the file itself (or the page's own blob: bundle)."""
-    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 1000}, device_scale_factor=1)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(f"error: {e}"))
-    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
-    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
-    page.on("request", lambda r: r.url.startswith(("file:", "blob:", "data:")) or problems.append(f"request: {r.url}"))
-
-    def open_file(path):
-        page.goto(path.as_uri())
-        page.locator("[data-testid=attn-widget][data-ready=true]").wait_for(state="attached")
-        return page
-
-    yield open_file
-    context.close()
-    assert problems == [], problems
-
-
 def weight_of(text: str) -> str:
     m = re.search(r"weight (\S+)", text)
     assert m, text

@@ -125,3 +125,45 @@ def save(page: Any, w: Any, path: pathlib.Path, **kwargs: Any) -> pathlib.Path:
     )
     kernel_synced(page)  # Playwright delivers the page's calls to Python while it waits here
     return job.result(timeout=0)
+
+
+def patch_center(page: Any, box: Any, nth: int = 0, at: tuple[float, float] = (0.5, 0.5)) -> tuple[float, float]:
+    """Page coordinates of a point of a patch box (x0, y0, x1, y1 in the ORIGINAL picture's
+    pixels, end exclusive) on the image panel, from its data-plot and data-image-size: ``at`` is
+    where inside the box, (0.5, 0.5) its centre."""
+    canvas = page.locator("[data-testid=attn-image]").nth(nth)
+    canvas.scroll_into_view_if_needed()  # a narrow widget puts the panel under the heatmap
+    attrs = canvas.evaluate("c => ({plot: c.dataset.plot, size: c.dataset.imageSize, box: c.getBoundingClientRect().toJSON()})")
+    x, y, w, h = (float(v) for v in attrs["plot"].split(","))
+    width, height = (float(v) for v in attrs["size"].split(","))
+    x0, y0, x1, y1 = (float(v) for v in box[2:6]) if len(box) == 6 else (float(v) for v in box)
+    return (
+        attrs["box"]["x"] + x + (x0 + at[0] * (x1 - x0)) * w / width,
+        attrs["box"]["y"] + y + (y0 + at[1] * (y1 - y0)) * h / height,
+    )
+
+
+def canvas_rgb(page: Any, testid: str, x: float, y: float, nth: int = 0) -> tuple[int, int, int]:
+    """The colour a view's canvas has at page point (x, y) (its own pixels, not what lies over it)."""
+    rgb = (
+        page.locator(f"[data-testid={testid}]")
+        .nth(nth)
+        .evaluate(
+            """(c, [x, y]) => {
+          const b = c.getBoundingClientRect();
+          const dpr = c.width / b.width;
+          const d = c.getContext('2d').getImageData(Math.floor((x - b.x) * dpr), Math.floor((y - b.y) * dpr), 1, 1).data;
+          return [d[0], d[1], d[2]];
+        }""",
+            [x, y],
+        )
+    )
+    return (int(rgb[0]), int(rgb[1]), int(rgb[2]))
+
+
+def image_drawn(page: Any, nth: int = 0, **attrs: Any) -> None:
+    """Wait until the image panel has drawn its picture with numbers on it and its data-* say
+    ``attrs`` (row=5, shows="preview", view=1, ...): a draw happens in the next frame."""
+    next_frame(page)
+    selector = "".join(f"[data-{k.replace('_', '-')}='{v}']" for k, v in {"complete": "true", **attrs}.items())
+    page.locator("[data-testid=attn-image]").nth(nth).and_(page.locator(selector)).wait_for(state="attached")

@@ -83,7 +83,7 @@ def capture_images(model: PreTrainedModel, processor: Any, text: str | None, ima
         kinds.append(_kind(name, groups[name], queries, keys, config))
     if ids is not None and not layout.features and layout.cross is None:
         kinds.sort(key=lambda k: k.id != "vision")  # a two-tower model (CLIP): the pictures first
-    return Capture(kinds)
+    return Capture(kinds, images=pictures)
 
 
 def _check_prompt(config: Any, text: Any) -> str | None:
