@@ -67,21 +67,27 @@ def check_same_positions(a: Capture, b: Capture, labels: tuple[str, str]) -> Non
             )
 
 
-def _merged(a: Axis, b: Axis) -> Axis:
-    """One label per position: the token, or "a/b" where the runs put different tokens there."""
+def _merged(a: Axis, b: Axis, b_images_from: int) -> Axis:
+    """One label per position: the token, or "a/b" where the runs put different tokens there.
+    Image tokens keep both runs' patches: b's pictures come after a's (image ``b_images_from``
+    on), so the image panel shows the same position's value on either run's picture."""
     tokens = [x if x == y else f"{x}/{y}" for x, y in zip(a.tokens, b.tokens, strict=True)]
-    return Axis(tokens, [x or y for x, y in zip(a.special, b.special, strict=True)], list(a.generated))
+    b_patches = b.patches.copy()
+    b_patches[:, 1] += b_images_from
+    patches = np.concatenate([a.patches, b_patches])
+    return Axis.of(tokens, [x or y for x, y in zip(a.special, b.special, strict=True)], list(a.generated), patches)
 
 
 def shown_capture(a: Capture, b: Capture) -> Capture:
-    """Run a's capture with both runs' tokens on its axes (what the widget labels)."""
+    """Run a's capture with both runs' tokens on its axes (what the widget labels), and both
+    runs' pictures (two images, one prompt: a's first)."""
     kinds = []
     for kind in a.kinds:
         shown = copy.copy(a.kind(kind))
-        shown.queries = _merged(a.kind(kind).queries, b.kind(kind).queries)
-        shown.keys = _merged(a.kind(kind).keys, b.kind(kind).keys)
+        shown.queries = _merged(a.kind(kind).queries, b.kind(kind).queries, len(a.images))
+        shown.keys = _merged(a.kind(kind).keys, b.kind(kind).keys, len(a.images))
         kinds.append(shown)
-    return Capture(kinds)
+    return Capture(kinds, [*a.images, *b.images])
 
 
 class Comparison:

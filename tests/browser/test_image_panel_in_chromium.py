@@ -247,3 +247,27 @@ def test_a_widget_without_pictures_shows_no_panel(page, mount):
     assert not page.locator(".attn-image-panel").is_visible()
     page.get_by_test_id("attn-export").click()
     assert "image" not in page.get_by_test_id("attn-export-panel").locator("option").all_text_contents()
+
+
+def test_two_pictures_one_prompt_compared_on_either_picture(page, mount):
+    """compare(two captures of one prompt over two pictures): the heatmap shows b - a, and the panel
+    offers both pictures (a's first), each drawn with the same position's difference."""
+    model, processor = tiny_vision("llava")
+    a = capture(model, processor, prompt("llava"), images=sample_image())
+    b = capture(model, processor, prompt("llava"), images=sample_image("flower.jpg"))
+    w = AttentionWidget.compare(a, b, layer=1, head=2)
+    mount(w, width=WIDE)
+    image_drawn(page, view=0)
+    control = page.get_by_test_id("attn-image-view")
+    assert control.locator("option").all_text_contents() == ["image 0", "image 1"]
+    n = w.n_tokens
+    difference = b.attention(1, 2, "self") - a.attention(1, 2, "self")
+    patch = a.patches("self")[5]
+    first = hover_patch(page, patch).split("\n")[0]
+    control.select_option("1")
+    image_drawn(page, view=1)
+    flower = b.patches("self")[5]
+    assert flower[0] == patch[0]  # the same position, on b's picture
+    second = hover_patch(page, flower).split("\n")
+    assert first == second[0] == patch_line(w.capture, "self", patch, difference[n - 1, patch[0]], "b − a"), second
+    assert "of 640 × 427" in second[2]
