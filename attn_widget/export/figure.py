@@ -102,14 +102,18 @@ class SaveJob:
         self._finished.set()
 
 
-def check_save_arguments(path: str | os.PathLike[str], panel: str, scale: int) -> tuple[pathlib.Path, str]:
-    """The path and format, or a ValueError naming the argument, what was expected and what came."""
+def check_save_arguments(
+    path: str | os.PathLike[str], panel: str, scale: int, pictures: bool = False
+) -> tuple[pathlib.Path, str]:
+    """The path and format, or a ValueError naming the argument, what was expected and what came.
+    ``pictures``: whether the widget has an image panel to save."""
     target = pathlib.Path(path).expanduser()
     fmt = FORMATS.get(target.suffix.lower())
     if fmt is None:
         raise ValueError(f"path must end in .png or .svg (the format follows the suffix), got {str(path)!r}")
-    if panel not in PANELS:
-        raise ValueError(f"panel must be one of {list(PANELS)}, got {panel!r}")
+    panels = [p for p in PANELS if pictures or p != "image"]
+    if panel not in panels:
+        raise ValueError(f"panel must be one of {panels}, got {panel!r}")
     if not is_int(scale) or scale not in SCALES:
         raise ValueError(f"scale must be one of {list(SCALES)} (device pixels per CSS pixel), got {scale!r}")
     if not target.parent.is_dir():

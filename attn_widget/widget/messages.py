@@ -93,7 +93,7 @@ class Messages:
 
     # ----------------------------------------------------------------- figures (w.save)
     def save(self, path: str | pathlib.Path, panel: str, scale: int) -> SaveJob:
-        target, fmt = check_save_arguments(path, panel, scale)
+        target, fmt = check_save_arguments(path, panel, scale, pictures=bool(self._widget._images))
         if not self.views:
             raise RuntimeError(
                 "display the widget first: save() asks a view on screen to draw the figure "

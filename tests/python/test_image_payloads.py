@@ -80,3 +80,18 @@ def test_text_widgets_send_empty_payloads(monkeypatch):
     w = AttentionWidget(att, ["a", "b", "c"])
     assert (w._images, w._patches, w._query_patches) == ({}, {}, {})
     assert images_payload([]) == {} and patches_payload("self", np.zeros((0, 6))) == {}
+
+
+def test_save_offers_the_image_panel_only_where_there_is_a_picture(llava, tmp_path):
+    from tests.support.fake_kernel import frontend_custom
+
+    use_recording_comms()
+    text = AttentionWidget(np.full((1, 1, 2, 2), 0.5, dtype=np.float32), ["a", "b"])
+    with pytest.raises(ValueError, match=r"panel must be one of \['all', 'grid', 'heatmap', 'strip'\], got 'image'"):
+        text.save(tmp_path / "picture.png", panel="image")
+    w = AttentionWidget.from_capture(llava)
+    frontend_custom(w, {"type": "view", "event": "open", "view": "view-a"})
+    w.comm.take()
+    job = w.save(tmp_path / "picture.png", panel="image")
+    sent = [m["data"]["content"] for m in w.comm.take() if m["data"].get("method") == "custom"]
+    assert [m["panel"] for m in sent if m["type"] == "export"] == ["image"] and not job.done
