@@ -31,6 +31,10 @@ export interface TileSpec {
 export const CACHE_BYTES = 48 * 1024 * 1024;
 export const MAX_IN_FLIGHT = 16; // a full screen at 256 blocks a tile: up to 4 x 4 tiles
 const REQUEST_TIMEOUT_MS = 60_000;
+/** Replies that arrive while others of the same burst travel are drawn together, at most this
+ * long after the first of them: one redraw for a head's few tiles, not one per tile (each costs
+ * the page a full redraw while the next replies wait). */
+export const COALESCE_MS = 40;
 /** After this long with requests waiting and no answer, the views say the kernel is silent
  * (a saved notebook reopened without its kernel, or a kernel that died). */
 export const SILENCE_MS = 5_000;
@@ -67,6 +71,7 @@ export class TileStore {
   private readonly inflight = new Map<string, { request: TileRequest; timer: ReturnType<typeof setTimeout>; sentAt: number }>();
   private lastAnswer = 0; // performance.now() of the last reply from the kernel
   private silenceTimer: ReturnType<typeof setTimeout> | undefined;
+  private changeTimer: ReturnType<typeof setTimeout> | undefined; // replies waiting to be drawn
   private readonly failed = new Map<string, string>();
   private queue: TileSpec[] = [];
   private spare: TileSpec[] = []; // asked for only when nothing the views need is waiting
@@ -86,6 +91,7 @@ export class TileStore {
       model.off("msg:custom", onMessage);
       for (const p of this.inflight.values()) clearTimeout(p.timer);
       clearTimeout(this.silenceTimer);
+      clearTimeout(this.changeTimer);
       this.inflight.clear();
       this.queue = [];
     });
@@ -206,8 +212,23 @@ export class TileStore {
       if (tile) this.cache.set(key, tile);
       else this.failed.set(key, "a reply that does not answer the request");
     }
-    this.onChange();
     this.pump();
+    this.replied();
+  }
+
+  /** Tell the views about new replies: at once when none is still travelling, else once the
+   * burst is answered or COALESCE_MS after the first reply not yet told, whichever comes first. */
+  private replied(): void {
+    if (this.inflight.size === 0) {
+      clearTimeout(this.changeTimer);
+      this.changeTimer = undefined;
+      this.onChange();
+    } else if (this.changeTimer === undefined) {
+      this.changeTimer = setTimeout(() => {
+        this.changeTimer = undefined;
+        this.onChange();
+      }, COALESCE_MS);
+    }
   }
 
   private decode(msg: Reply, request: TileRequest, buffers: DataView[]): Tile | null {
