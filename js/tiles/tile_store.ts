@@ -3,7 +3,7 @@
 // the kernel. Requests follow what the views want now (`want`): at most MAX_IN_FLIGHT travel at
 // once, and wanted-no-more ones never leave. Tiles are kept by bytes (least recently used first).
 import { codesOf, decodeCodes } from "../wire/decode";
-import type { HeadRef, Payload, Reply, TileRequest, Window } from "../wire/protocol";
+import type { HeadRef, Payload, Reply, TileBatch, TileRequest, Window } from "../wire/protocol";
 import { answers, isReply, nextRequestId } from "../wire/protocol";
 import { DEFAULT_QUANTITY } from "../wire/quantities";
 import type { WidgetModel } from "../wire/types";
@@ -164,6 +164,7 @@ export class TileStore {
   }
 
   private pump(): void {
+    const batch: { key: string; request: TileRequest }[] = [];
     while (this.inflight.size < MAX_IN_FLIGHT && (this.queue.length > 0 || (this.spare.length > 0 && this.inflight.size === 0))) {
       const spec = (this.queue.length > 0 ? this.queue : this.spare).shift();
       if (!spec) break;
@@ -178,20 +179,31 @@ export class TileStore {
         this.pump();
       }, REQUEST_TIMEOUT_MS);
       this.inflight.set(key, { request, timer, sentAt: performance.now() });
-      try {
-        this.model.send(request as unknown as Record<string, unknown>);
-      } catch (err) {
-        // A restarted or dead kernel: the host refuses to send at all. Say so now, not after a timeout.
-        clearTimeout(timer);
-        this.inflight.delete(key);
-        console.warn("attn_widget: the kernel cannot be reached", err);
-        this.failed.set(key, KERNEL_GONE);
-        this.onChange();
-        continue;
-      }
-      clearTimeout(this.silenceTimer); // redraw when the wait becomes worth mentioning
-      this.silenceTimer = setTimeout(() => this.inflight.size > 0 && this.onChange(), SILENCE_MS + 50);
+      batch.push({ key, request });
     }
+    if (batch.length > 0) this.sendAll(batch);
+  }
+
+  /** The requests one pump lets go, in one message: every message to the kernel costs the host
+   * a round of kernel status (busy, idle) to handle, in the server and in the page. */
+  private sendAll(batch: { key: string; request: TileRequest }[]): void {
+    const requests = batch.map((b) => b.request);
+    const message: TileRequest | TileBatch = requests.length === 1 ? requests[0] : { type: "tiles", requests };
+    try {
+      this.model.send(message as unknown as Record<string, unknown>);
+    } catch (err) {
+      // A restarted or dead kernel: the host refuses to send at all. Say so now, not after a timeout.
+      console.warn("attn_widget: the kernel cannot be reached", err);
+      for (const { key } of batch) {
+        clearTimeout(this.inflight.get(key)?.timer);
+        this.inflight.delete(key);
+        this.failed.set(key, KERNEL_GONE);
+      }
+      this.onChange();
+      return;
+    }
+    clearTimeout(this.silenceTimer); // redraw when the wait becomes worth mentioning
+    this.silenceTimer = setTimeout(() => this.inflight.size > 0 && this.onChange(), SILENCE_MS + 50);
   }
 
   private receive(msg: unknown, buffers: DataView[]): void {
