@@ -31,9 +31,9 @@ export interface TileSpec {
 export const CACHE_BYTES = 48 * 1024 * 1024;
 export const MAX_IN_FLIGHT = 16; // a full screen at 256 blocks a tile: up to 4 x 4 tiles
 const REQUEST_TIMEOUT_MS = 60_000;
-/** Replies that arrive while others of the same burst travel are drawn together, at most this
- * long after the first of them: one redraw for a head's few tiles, not one per tile (each costs
- * the page a full redraw while the next replies wait). */
+/** After the first reply of a burst (drawn at once: a picture as early as possible), replies that
+ * arrive while others of the burst travel are drawn together, at most this long after the first
+ * of them: not one full redraw per tile while the next replies wait. */
 export const COALESCE_MS = 40;
 /** After this long with requests waiting and no answer, the views say the kernel is silent
  * (a saved notebook reopened without its kernel, or a kernel that died). */
@@ -72,6 +72,7 @@ export class TileStore {
   private lastAnswer = 0; // performance.now() of the last reply from the kernel
   private silenceTimer: ReturnType<typeof setTimeout> | undefined;
   private changeTimer: ReturnType<typeof setTimeout> | undefined; // replies waiting to be drawn
+  private burstShown = false; // the first reply since requests last all came back was drawn
   private readonly failed = new Map<string, string>();
   private queue: TileSpec[] = [];
   private spare: TileSpec[] = []; // asked for only when nothing the views need is waiting
@@ -228,10 +229,12 @@ export class TileStore {
     this.replied();
   }
 
-  /** Tell the views about new replies: at once when none is still travelling, else once the
-   * burst is answered or COALESCE_MS after the first reply not yet told, whichever comes first. */
+  /** Tell the views about new replies: at once for the first of a burst and when none is still
+   * travelling; otherwise once the burst is answered or COALESCE_MS after the first reply not yet
+   * told, whichever comes first. */
   private replied(): void {
-    if (this.inflight.size === 0) {
+    if (this.inflight.size === 0 || !this.burstShown) {
+      this.burstShown = this.inflight.size > 0;
       clearTimeout(this.changeTimer);
       this.changeTimer = undefined;
       this.onChange();

@@ -146,7 +146,8 @@ export class FakeModel {
       window.__held = [...(window.__held ?? []), ...each]; // a slow kernel: answered by release()
       return;
     }
-    this.bridge?.("custom", content).then((m) => this.apply(m));
+    // across the bridge each request goes on its own, so replies stream as they do from a kernel
+    for (const one of each) this.bridge?.("custom", one).then((m) => this.apply(m));
   }
 
   /** Answer the held requests, in the order given ("reverse": the kernel answers the last first;

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { headId, KERNEL_GONE, MAX_IN_FLIGHT, TileStore, tileKey } from "../../js/tiles/tile_store";
+import { describe, expect, it, vi } from "vitest";
+import { COALESCE_MS, headId, KERNEL_GONE, MAX_IN_FLIGHT, TileStore, tileKey } from "../../js/tiles/tile_store";
 import type { HeadRef, TileBatch, TileRequest } from "../../js/wire/protocol";
 import type { WidgetModel } from "../../js/wire/types";
 
@@ -129,6 +129,40 @@ describe("tile store", () => {
     expect(messages[1].type).toBe("tile");
     for (const [i, r] of sent.entries()) broadcast(...answer(r, 7 + i));
     expect([0, 1, 2, 3].map((i) => store.get(spec(i))?.codes[0])).toEqual([7, 8, 9, 10]);
+  });
+
+  it("draws a burst's first reply at once and the rest together, not once per reply", () => {
+    vi.useFakeTimers();
+    try {
+      const { model, sent, broadcast } = fakeModel();
+      let redraws = 0;
+      const store = new TileStore(model, new AbortController().signal, () => redraws++);
+      const spec = (i: number) => ({
+        head: head(0, i),
+        window: [0, 13, 0, 13] as [number, number, number, number],
+        block: [1, 1] as [number, number],
+      });
+      store.want([0, 1, 2, 3].map(spec));
+      broadcast(...answer(sent[0], 1));
+      expect(redraws).toBe(1); // the first picture as early as possible
+      broadcast(...answer(sent[1], 1));
+      broadcast(...answer(sent[2], 1));
+      expect(redraws).toBe(1);
+      broadcast(...answer(sent[3], 1)); // the burst is answered: drawn now, together
+      expect(redraws).toBe(2);
+      vi.advanceTimersByTime(COALESCE_MS * 2);
+      expect(redraws).toBe(2);
+      // a slow burst: what has come is drawn COALESCE_MS after the first reply not yet drawn
+      store.want([4, 5, 6].map(spec));
+      broadcast(...answer(sent[4], 1));
+      broadcast(...answer(sent[5], 1));
+      expect(redraws).toBe(3);
+      vi.advanceTimersByTime(COALESCE_MS);
+      expect(redraws).toBe(4);
+      expect(store.get(spec(5))).toBeDefined();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("cuts tiles from every head held in the page (eager widgets)", () => {
