@@ -102,7 +102,10 @@ export class AttentionApp {
       themeOf,
       tooltip,
       {
-        select: (layer, head) => this.save({ layer, head }),
+        select: (layer, head) => {
+          this.askNow(layer, head);
+          this.save({ layer, head });
+        },
         preview: (layer, head) => this.prefetch(layer, head),
       },
       signal,
@@ -348,6 +351,14 @@ export class AttentionApp {
     this.loadQueries();
     this.heatmap.setHead(this.headRef(), quantity);
     this.schedule("grid", "heatmap", "strip");
+  }
+
+  /** A click on the grid: the new head's tiles and the strip's row of it leave now, not after the
+   * next frame's redraw (and the row not a round trip after the heatmap's tiles). */
+  private askNow(layer: number, head: number): void {
+    if (this.store.isEager) return;
+    const next = { ...this.headRef(), layer, head };
+    this.store.want([...this.heatmap.switchSpecs(next), ...this.strip.specsFor(next)]);
   }
 
   /** Lazy widgets: ask for the overview of the head under a pointer that rests on the grid. */

@@ -1,7 +1,8 @@
 """The grid's numbers for one attention kind: estimated at once from a sample of query rows, then
 refined head by head to exact values by a background worker.
 
-Small inputs are computed exactly up front (below EXACT_CELLS every head costs milliseconds). Above
+Small inputs are computed exactly up front (below EXACT_CELLS every head costs milliseconds; heads
+given as an array go a layer at a time through one batched pass, value_heads.py). Above
 that the widget appears with estimates: each metric is a reduction over query rows (metrics.py),
 so a stratified random sample of rows gives a mean with its standard error, or a lower bound for
 a maximum. The worker then runs each head's full pass (tiles.py), which also caches the head's
@@ -25,6 +26,7 @@ import numpy as np
 from .detectors import TokenIds
 from .metrics import GRID_METRICS
 from .row_stats import row_stats
+from .value_heads import value_heads_row_stats
 
 if TYPE_CHECKING:
     from ..capturing.result import Kind
@@ -141,9 +143,29 @@ class GridScores:
             self.exact[layer, head] = True
 
     def refine_all(self) -> None:
+        from ..capturing.result import ArrayKind
+
+        if isinstance(self.kind, ArrayKind):  # heads given as values: a layer at a time
+            for layer in range(self.layers):
+                self._refine_layer_of_values(layer, self.kind.array[layer])
+            return
         for layer in range(self.layers):
             for head in range(self.heads):
                 self.refine(layer, head)
+
+    def _refine_layer_of_values(self, layer: int, heads: np.ndarray) -> None:
+        """Exact values for every head of ``layer`` not yet exact, from its (H, Nq, Nk) values in
+        one batched pass per run of consecutive heads (views, never copies). Unlike ``refine``, it
+        leaves nothing in the tile engine: a head's first tile makes its base level."""
+        todo = np.flatnonzero(~self.exact[layer])
+        for run in np.split(todo, np.flatnonzero(np.diff(todo) != 1) + 1) if todo.size else []:
+            first, end = int(run[0]), int(run[-1]) + 1
+            every = value_heads_row_stats(heads[first:end], square=self.square, ids=self.ids)
+            with self._lock:
+                for head, stats in zip(range(first, end), every, strict=True):
+                    for name, metric in GRID_METRICS.items():
+                        self._exact_values[name][layer, head] = metric.exact(stats)
+                    self.exact[layer, head] = True
 
     def values(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
         """(values, standard errors): exact values have error 0; a sampled maximum has NaN."""

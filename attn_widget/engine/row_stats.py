@@ -76,7 +76,7 @@ def entropy_rows(block: np.ndarray) -> np.ndarray:
 
 
 def max_off_values(block: np.ndarray, r0: int, square: bool) -> np.ndarray:
-    c, n_k = block.shape
+    c, n_k = block.shape[-2:]  # leading axes: several heads at once
     keep = np.ones((c, n_k), dtype=bool)
     keep[:, 0] = False
     if square:

@@ -12,7 +12,8 @@ row's log-sum-exp (N floats, cached for every head), a *base* level of block max
 BASE_SIDE blocks a side, cached for recent heads) from which every coarser tile is pooled without
 touching the model again, and, when asked, each row's entropy and largest off-diagonal weight (the
 grid's metrics, grid_scores.py). Finer tiles are recomputed from queries and keys with the cached
-log-sum-exp, on the device the layer lives on.
+log-sum-exp, on the device the layer lives on. A head given as values whose base level is its own
+cells (block 1, N <= BASE_SIDE) needs no pass: its base level is the values, shared.
 """
 
 from __future__ import annotations
@@ -275,6 +276,8 @@ def _from_base(done: FullPass, window: Window, b: int, signed: bool) -> Tile:
     b0 = done.base_block
     f = b // b0
     rows_out, cols_out = -(-(q1 - q0) // b), -(-(k1 - k0) // b)
+    if f == 1:
+        return _cut_base(done, window, b, signed)
     base_v = torch.from_numpy(done.base_values)
     base_w = done.base_where
     r0, c0 = q0 // b0, k0 // b0
@@ -285,6 +288,25 @@ def _from_base(done: FullPass, window: Window, b: int, signed: bool) -> Tile:
     values, where = pool_blocks(v, w, (b0, b0), f, f, signed)
     values = torch.nan_to_num(values, neginf=0.0)
     return Tile(window, (b, b), values.numpy().astype(np.float32), None if b == 1 else where.numpy().astype(np.uint32))
+
+
+def _cut_base(done: FullPass, window: Window, b: int, signed: bool) -> Tile:
+    """A tile at the base level's own block size: its blocks cut out as they are (what pooling by
+    1 x 1 gives, without the pooling's copies and gathers: a 256 x 256 tile in 0.2 ms, not 3)."""
+    q0, q1, k0, k1 = window
+    rows_out, cols_out = -(-(q1 - q0) // b), -(-(k1 - k0) // b)
+    r0, c0 = q0 // b, k0 // b
+    fill = 0.0 if signed else float("-inf")
+    values = np.full((rows_out, cols_out), fill, dtype=np.float32)
+    part = done.base_values[r0 : r0 + rows_out, c0 : c0 + cols_out]
+    values[: part.shape[0], : part.shape[1]] = part
+    values = np.nan_to_num(values, neginf=0.0)
+    if b == 1:
+        return Tile(window, (1, 1), values, None)
+    where = np.zeros((rows_out, cols_out), dtype=np.uint32)
+    offsets = done.base_where[r0 : r0 + rows_out, c0 : c0 + cols_out]
+    where[: offsets.shape[0], : offsets.shape[1]] = offsets
+    return Tile(window, (b, b), values, where)
 
 
 def _chunk_rows(n_cols: int, multiple: int) -> int:
@@ -338,6 +360,10 @@ def _full_pass(
 ) -> FullPass:
     import torch
 
+    if not metrics and not source.logits and base_block(source.n_q, source.n_k) == 1:
+        shared = _values_as_base(source)
+        if shared is not None:
+            return shared
     with torch.no_grad():
         n_q, n_k = source.n_q, source.n_k
         b0 = base_block(n_q, n_k)
@@ -418,6 +444,23 @@ def _full_pass(
         # uint16 offsets where they fit: 32 heads' base levels at 32k tokens stay in the cache
         where = base_w.numpy().astype(np.uint16 if b0 * b0 <= 1 << 16 else np.uint32)
         return FullPass(lse, b0, values, where, peak, stats)
+
+
+def _values_as_base(source: HeadSource) -> FullPass | None:
+    """A value head small enough that its base level is its cells (block 1): the base level is
+    the values themselves, shared, not a copy (what the pass would compute: the values with
+    NaN and -inf as 0, every offset 0). None for sources without a CPU tensor of values."""
+    import torch
+
+    values = getattr(source, "values", None)
+    if not isinstance(values, torch.Tensor) or values.device.type != "cpu" or values.dtype != torch.float32:
+        return None
+    array = values.numpy()
+    if not np.isfinite(array).all():
+        array = np.nan_to_num(array, neginf=0.0)
+    peak = float(max(array.max(), -array.min())) if array.size else 0.0
+    where = np.broadcast_to(np.zeros((), dtype=np.uint16), array.shape)  # read-only, no memory
+    return FullPass(None, 1, array, where, peak, None)
 
 
 def level_of(block: int) -> int:

@@ -13,7 +13,15 @@ from ..engine.grid_scores import Foreground
 from ..engine.sources import QUANTITIES, Sources
 from ..export.figure import SaveJob, check_save_arguments, export_request
 from ..wire.dec3 import dec3_bytes
-from ..wire.protocol import ProtocolError, TileRequest, parse_tile_request, reply, tile_payload, where_bytes
+from ..wire.protocol import (
+    MAX_BATCH_REQUESTS,
+    ProtocolError,
+    TileRequest,
+    parse_tile_request,
+    reply,
+    tile_payload,
+    where_bytes,
+)
 from .state import WidgetState
 
 #: Encoded tiles kept for re-asking views (a second view, a pan back), by bytes.
@@ -42,6 +50,9 @@ class Messages:
         """Answer a view's message (the widget's ``on_msg`` handler). Every failure is an error reply."""
         request_id = content.get("id") if isinstance(content, dict) else None
         kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "tiles":
+            self._answer_tiles(content)
+            return
         try:
             if kind == "view":
                 self._view_event(content)
@@ -51,7 +62,7 @@ class Messages:
                 with self._foreground:  # the grid worker steps aside while the kernel answers
                     if kind != "tile":
                         got = kind if isinstance(content, dict) else type(content).__name__
-                        raise ProtocolError(f"unknown request type {got!r}: expected 'tile'")
+                        raise ProtocolError(f"unknown request type {got!r}: expected 'tile' or 'tiles'")
                     request = self.parse(content)
                     payload, data = self._tile_reply(request)
                 self._widget.send(reply(request_id, request=dict(request), payload=payload), buffers=data)
@@ -59,6 +70,22 @@ class Messages:
             self._widget.send(reply(request_id, error=str(err)))
         except Exception as err:  # noqa: BLE001 - the kernel must keep answering; the view shows it
             self._unexpected(request_id, err)
+
+    def _answer_tiles(self, content: dict[str, Any]) -> None:
+        """Several tile requests in one message (what the page lets go at once: one message and
+        one round of kernel status for the host to handle instead of one per tile). Each is
+        answered in order with its own reply, exactly as if it had come alone."""
+        requests = content.get("requests")
+        if not isinstance(requests, list) or not 0 < len(requests) <= MAX_BATCH_REQUESTS:
+            error = f"'tiles' must carry a list of 1 to {MAX_BATCH_REQUESTS} tile requests, got {requests!r}"
+            self._widget.send(reply(None, error=error))
+            return
+        for request in requests:
+            if isinstance(request, dict) and request.get("type") == "tile":
+                self.answer(self._widget, request, [])
+            else:  # no batches inside batches, no other messages
+                request_id = request.get("id") if isinstance(request, dict) else None
+                self._widget.send(reply(request_id, error=f"'tiles' carries tile requests only, got {request!r}"))
 
     def _unexpected(self, request_id: Any, err: Exception) -> None:
         """A fault of ours, not a bad request: the view shows it, and Python hears of it too."""

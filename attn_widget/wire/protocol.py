@@ -3,7 +3,8 @@
 Every binary payload, whether it travels in a trait or in a custom message, is described by one
 header object: ``what`` it is (``tile``, ``scores``, ``strip``, ``heads``), its ``shape``, the
 ``kind``, ``layer``, ``head``, ``level`` and ``window`` it covers, and how its bytes are encoded.
-A view asks for tiles with ``{"type": "tile", "id", ...}``; the kernel answers each request with
+A view asks for tiles with ``{"type": "tile", "id", ...}``, or several at once with ``{"type":
+"tiles", "requests": [...]}`` (one message to the kernel instead of one each); the kernel answers each request with
 ``{"type": "reply", "id", "ok", "request", "payload" | "error"}`` so a view can check the answer
 against what it asked, and ids are unique across views (the view makes them, see js/tiles/tile_store.ts).
 """
@@ -18,6 +19,8 @@ import numpy as np
 from .._checks import is_int
 from ..engine.tiles import MAX_BLOCK, MAX_TILE_BLOCKS, Tile, is_power_of_two, level_of
 
+#: Tile requests one ``tiles`` message may carry (a page lets at most 16 travel at once).
+MAX_BATCH_REQUESTS = 64
 #: No message, in either direction, may be larger than this (Jupyter's server silently drops
 #: messages over 10 MiB; a tile is at most 384 KiB).
 MAX_MESSAGE_BYTES = 2 * 1000 * 1000

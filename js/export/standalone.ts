@@ -5,7 +5,7 @@
 // anything that needs the model (a new saliency target), get an answer that says so.
 import { poolWindow } from "../tiles/lod";
 import { codesOf, decodeCodes } from "../wire/decode";
-import type { Payload, Reply, TileRequest } from "../wire/protocol";
+import type { Payload, Reply, TileBatch, TileRequest } from "../wire/protocol";
 
 type B64 = { $b64: string };
 
@@ -147,6 +147,11 @@ export class OfflineModel {
 
   /** Requests from the views: tiles are cut from the saved heads; the rest is ignored. */
   send(content: unknown): void {
+    const batch = content as TileBatch;
+    if (batch?.type === "tiles" && Array.isArray(batch.requests)) {
+      for (const r of batch.requests) this.send(r);
+      return;
+    }
     const request = content as TileRequest;
     if (request?.type !== "tile") return;
     const answer = this.answer(request);

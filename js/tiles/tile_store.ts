@@ -3,7 +3,7 @@
 // the kernel. Requests follow what the views want now (`want`): at most MAX_IN_FLIGHT travel at
 // once, and wanted-no-more ones never leave. Tiles are kept by bytes (least recently used first).
 import { codesOf, decodeCodes } from "../wire/decode";
-import type { HeadRef, Payload, Reply, TileRequest, Window } from "../wire/protocol";
+import type { HeadRef, Payload, Reply, TileBatch, TileRequest, Window } from "../wire/protocol";
 import { answers, isReply, nextRequestId } from "../wire/protocol";
 import { DEFAULT_QUANTITY } from "../wire/quantities";
 import type { WidgetModel } from "../wire/types";
@@ -31,6 +31,10 @@ export interface TileSpec {
 export const CACHE_BYTES = 48 * 1024 * 1024;
 export const MAX_IN_FLIGHT = 16; // a full screen at 256 blocks a tile: up to 4 x 4 tiles
 const REQUEST_TIMEOUT_MS = 60_000;
+/** After the first reply of a burst (drawn at once: a picture as early as possible), replies that
+ * arrive while others of the burst travel are drawn together, at most this long after the first
+ * of them: not one full redraw per tile while the next replies wait. */
+export const COALESCE_MS = 40;
 /** After this long with requests waiting and no answer, the views say the kernel is silent
  * (a saved notebook reopened without its kernel, or a kernel that died). */
 export const SILENCE_MS = 5_000;
@@ -67,6 +71,8 @@ export class TileStore {
   private readonly inflight = new Map<string, { request: TileRequest; timer: ReturnType<typeof setTimeout>; sentAt: number }>();
   private lastAnswer = 0; // performance.now() of the last reply from the kernel
   private silenceTimer: ReturnType<typeof setTimeout> | undefined;
+  private changeTimer: ReturnType<typeof setTimeout> | undefined; // replies waiting to be drawn
+  private burstShown = false; // the first reply since requests last all came back was drawn
   private readonly failed = new Map<string, string>();
   private queue: TileSpec[] = [];
   private spare: TileSpec[] = []; // asked for only when nothing the views need is waiting
@@ -86,6 +92,7 @@ export class TileStore {
       model.off("msg:custom", onMessage);
       for (const p of this.inflight.values()) clearTimeout(p.timer);
       clearTimeout(this.silenceTimer);
+      clearTimeout(this.changeTimer);
       this.inflight.clear();
       this.queue = [];
     });
@@ -158,6 +165,7 @@ export class TileStore {
   }
 
   private pump(): void {
+    const batch: { key: string; request: TileRequest }[] = [];
     while (this.inflight.size < MAX_IN_FLIGHT && (this.queue.length > 0 || (this.spare.length > 0 && this.inflight.size === 0))) {
       const spec = (this.queue.length > 0 ? this.queue : this.spare).shift();
       if (!spec) break;
@@ -172,20 +180,31 @@ export class TileStore {
         this.pump();
       }, REQUEST_TIMEOUT_MS);
       this.inflight.set(key, { request, timer, sentAt: performance.now() });
-      try {
-        this.model.send(request as unknown as Record<string, unknown>);
-      } catch (err) {
-        // A restarted or dead kernel: the host refuses to send at all. Say so now, not after a timeout.
-        clearTimeout(timer);
-        this.inflight.delete(key);
-        console.warn("attn_widget: the kernel cannot be reached", err);
-        this.failed.set(key, KERNEL_GONE);
-        this.onChange();
-        continue;
-      }
-      clearTimeout(this.silenceTimer); // redraw when the wait becomes worth mentioning
-      this.silenceTimer = setTimeout(() => this.inflight.size > 0 && this.onChange(), SILENCE_MS + 50);
+      batch.push({ key, request });
     }
+    if (batch.length > 0) this.sendAll(batch);
+  }
+
+  /** The requests one pump lets go, in one message: every message to the kernel costs the host
+   * a round of kernel status (busy, idle) to handle, in the server and in the page. */
+  private sendAll(batch: { key: string; request: TileRequest }[]): void {
+    const requests = batch.map((b) => b.request);
+    const message: TileRequest | TileBatch = requests.length === 1 ? requests[0] : { type: "tiles", requests };
+    try {
+      this.model.send(message as unknown as Record<string, unknown>);
+    } catch (err) {
+      // A restarted or dead kernel: the host refuses to send at all. Say so now, not after a timeout.
+      console.warn("attn_widget: the kernel cannot be reached", err);
+      for (const { key } of batch) {
+        clearTimeout(this.inflight.get(key)?.timer);
+        this.inflight.delete(key);
+        this.failed.set(key, KERNEL_GONE);
+      }
+      this.onChange();
+      return;
+    }
+    clearTimeout(this.silenceTimer); // redraw when the wait becomes worth mentioning
+    this.silenceTimer = setTimeout(() => this.inflight.size > 0 && this.onChange(), SILENCE_MS + 50);
   }
 
   private receive(msg: unknown, buffers: DataView[]): void {
@@ -206,8 +225,25 @@ export class TileStore {
       if (tile) this.cache.set(key, tile);
       else this.failed.set(key, "a reply that does not answer the request");
     }
-    this.onChange();
     this.pump();
+    this.replied();
+  }
+
+  /** Tell the views about new replies: at once for the first of a burst and when none is still
+   * travelling; otherwise once the burst is answered or COALESCE_MS after the first reply not yet
+   * told, whichever comes first. */
+  private replied(): void {
+    if (this.inflight.size === 0 || !this.burstShown) {
+      this.burstShown = this.inflight.size > 0;
+      clearTimeout(this.changeTimer);
+      this.changeTimer = undefined;
+      this.onChange();
+    } else if (this.changeTimer === undefined) {
+      this.changeTimer = setTimeout(() => {
+        this.changeTimer = undefined;
+        this.onChange();
+      }, COALESCE_MS);
+    }
   }
 
   private decode(msg: Reply, request: TileRequest, buffers: DataView[]): Tile | null {

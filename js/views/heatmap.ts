@@ -174,6 +174,13 @@ export class HeatmapView {
     return this.needed.flatMap((spec) => parts.quantities.map((quantity) => ({ ...spec, head: { ...head, quantity } })));
   }
 
+  /** What a switch to another head asks for first: the stand-in when this level has one, then
+   * the level's tiles (the same requests the next draw would make, sent before it). */
+  switchSpecs(head: HeadRef): TileSpec[] {
+    const needed = this.specsFor(head);
+    return this.standIn ? [{ ...this.standIn, head }, ...needed] : needed;
+  }
+
   /** The tiles another head would need in the window shown (grid hover prefetch). */
   specsFor(head: HeadRef): TileSpec[] {
     const { row0, rows, col0, cols } = this.win;
@@ -350,7 +357,9 @@ export class HeatmapView {
       }));
     this.needed = specs(this.block);
     const top = specs(levels[0]);
-    this.standIn = levels[0] !== this.block && top.length === 1 ? top[0] : null;
+    // A stand-in only for pooled levels: tiles of exact cells (block 1) cost the kernel no more
+    // than the stand-in would, so it would only add a reply and a redraw before them.
+    this.standIn = levels[0] !== this.block && top.length === 1 && this.block > 1 ? top[0] : null;
     const byLevel = levels.map((b) =>
       (b === this.block ? this.needed : specs(b)).map((spec) => this.store.get(spec)).filter((t): t is Tile => !!t),
     );

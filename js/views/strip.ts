@@ -124,6 +124,13 @@ export class StripView implements TokenStrip {
     this.updateCaption();
   }
 
+  /** The row tile the strip will need once `head` is shown: asked with the heatmap's tiles at a
+   * head switch, so its reply comes in the same burst instead of a round trip later. */
+  specsFor(head: HeadRef): TileSpec[] {
+    if (this.vectorWanted || this.queriesRow) return [];
+    return [{ head, window: [this.query, this.query + 1, 0, this.cols.tokens.length], block: [1, 1] }];
+  }
+
   /** The row tile the last draw needed. */
   get wanted(): TileSpec[] {
     return this.needed;

@@ -118,6 +118,12 @@ export class StripPanel {
     this.shown.draw();
   }
 
+  /** The row tile the word strip will need once `head` is shown (none for the track: it asks at
+   * its draw, for the keys the heatmap shows). */
+  specsFor(head: HeadRef): TileSpec[] {
+    return this.long ? [] : this.strip.specsFor(head);
+  }
+
   /** The tiles the view on screen and the image panel need. */
   get wanted(): TileSpec[] {
     return [...this.shown.wanted, ...this.image.wanted];

@@ -22,6 +22,13 @@ export interface TileRequest extends HeadRef {
   block: [number, number]; // rows, cols per block: powers of two
 }
 
+/** Several tile requests in one message (those one pump lets go): the kernel answers each with
+ * its own reply, as if it had come alone. */
+export interface TileBatch {
+  type: "tiles";
+  requests: TileRequest[];
+}
+
 /** The header of every binary payload. */
 export interface Payload {
   what: "tile" | "scores" | "strip" | "heads";

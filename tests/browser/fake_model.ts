@@ -132,17 +132,22 @@ export class FakeModel {
   }
 
   send(content: unknown, _callbacks?: unknown, buffers?: (ArrayBuffer | ArrayBufferView)[]): void {
-    this.sent.push(content);
+    // A "tiles" message is recorded and held as its requests, one by one: a kernel answers them
+    // one at a time, each with its own reply, and the tests look for the requests themselves.
+    const batch = content as { type?: string; requests?: unknown[] };
+    const each = batch?.type === "tiles" && Array.isArray(batch.requests) ? batch.requests : [content];
+    this.sent.push(...each);
     if (buffers?.length) {
       // binary from the view (figure bytes): base64 across the bridge
       this.bridge?.("custom", { $content: content, $buffers: buffers.map(toBase64) }).then((m) => this.apply(m));
       return;
     }
     if (window.__hold) {
-      window.__held = [...(window.__held ?? []), content]; // a slow kernel: answered by release()
+      window.__held = [...(window.__held ?? []), ...each]; // a slow kernel: answered by release()
       return;
     }
-    this.bridge?.("custom", content).then((m) => this.apply(m));
+    // across the bridge each request goes on its own, so replies stream as they do from a kernel
+    for (const one of each) this.bridge?.("custom", one).then((m) => this.apply(m));
   }
 
   /** Answer the held requests, in the order given ("reverse": the kernel answers the last first;

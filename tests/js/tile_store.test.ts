@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
-import { headId, KERNEL_GONE, MAX_IN_FLIGHT, TileStore, tileKey } from "../../js/tiles/tile_store";
-import type { HeadRef, TileRequest } from "../../js/wire/protocol";
+import { describe, expect, it, vi } from "vitest";
+import { COALESCE_MS, headId, KERNEL_GONE, MAX_IN_FLIGHT, TileStore, tileKey } from "../../js/tiles/tile_store";
+import type { HeadRef, TileBatch, TileRequest } from "../../js/wire/protocol";
 import type { WidgetModel } from "../../js/wire/types";
 
 type Listener = (...args: unknown[]) => void;
@@ -9,19 +9,24 @@ type Listener = (...args: unknown[]) => void;
 function fakeModel() {
   const listeners = new Map<string, Set<Listener>>();
   const sent: TileRequest[] = [];
+  const messages: (TileRequest | TileBatch)[] = []; // what went to the kernel, message by message
   const model = {
     get: () => undefined,
     set: () => undefined,
     save_changes: () => undefined,
     on: (ev: string, cb: Listener) => void (listeners.get(ev) ?? listeners.set(ev, new Set()).get(ev)!).add(cb),
     off: (ev: string, cb: Listener) => void listeners.get(ev)?.delete(cb),
-    send: (content: TileRequest) => void sent.push(content),
+    // the requests sent, whether one message carries one or several ("tiles")
+    send: (content: TileRequest | TileBatch) => {
+      messages.push(content);
+      sent.push(...(content.type === "tiles" ? content.requests : [content]));
+    },
     widget_manager: {} as never,
   } as unknown as WidgetModel;
   const broadcast = (content: unknown, buffers: DataView[]) => {
     for (const cb of listeners.get("msg:custom") ?? []) cb(content, buffers);
   };
-  return { model, sent, broadcast, listeners };
+  return { model, sent, messages, broadcast, listeners };
 }
 
 const head = (layer: number, h: number): HeadRef => ({ kind: "self", layer, head: h, quantity: "attention", version: 0 });
@@ -105,6 +110,59 @@ describe("tile store", () => {
     broadcast(...answer(sent[0], 1));
     expect(sent.length).toBe(MAX_IN_FLIGHT + 1);
     expect(sent[MAX_IN_FLIGHT].window).toEqual(spec(MAX_IN_FLIGHT + 3).window);
+  });
+
+  it("lets the requests of one burst go in one message, and a lone request as itself", () => {
+    const { model, sent, messages, broadcast } = fakeModel();
+    const store = new TileStore(model, new AbortController().signal, () => undefined);
+    const spec = (i: number) => ({
+      head: head(0, i),
+      window: [0, 13, 0, 13] as [number, number, number, number],
+      block: [1, 1] as [number, number],
+    });
+    store.want([spec(0), spec(1), spec(2)]);
+    expect(messages.length).toBe(1);
+    expect(messages[0].type).toBe("tiles");
+    expect(sent.map((r) => r.head)).toEqual([0, 1, 2]);
+    store.want([spec(0), spec(1), spec(2), spec(3)]); // one more: it leaves alone
+    expect(messages.length).toBe(2);
+    expect(messages[1].type).toBe("tile");
+    for (const [i, r] of sent.entries()) broadcast(...answer(r, 7 + i));
+    expect([0, 1, 2, 3].map((i) => store.get(spec(i))?.codes[0])).toEqual([7, 8, 9, 10]);
+  });
+
+  it("draws a burst's first reply at once and the rest together, not once per reply", () => {
+    vi.useFakeTimers();
+    try {
+      const { model, sent, broadcast } = fakeModel();
+      let redraws = 0;
+      const store = new TileStore(model, new AbortController().signal, () => redraws++);
+      const spec = (i: number) => ({
+        head: head(0, i),
+        window: [0, 13, 0, 13] as [number, number, number, number],
+        block: [1, 1] as [number, number],
+      });
+      store.want([0, 1, 2, 3].map(spec));
+      broadcast(...answer(sent[0], 1));
+      expect(redraws).toBe(1); // the first picture as early as possible
+      broadcast(...answer(sent[1], 1));
+      broadcast(...answer(sent[2], 1));
+      expect(redraws).toBe(1);
+      broadcast(...answer(sent[3], 1)); // the burst is answered: drawn now, together
+      expect(redraws).toBe(2);
+      vi.advanceTimersByTime(COALESCE_MS * 2);
+      expect(redraws).toBe(2);
+      // a slow burst: what has come is drawn COALESCE_MS after the first reply not yet drawn
+      store.want([4, 5, 6].map(spec));
+      broadcast(...answer(sent[4], 1));
+      broadcast(...answer(sent[5], 1));
+      expect(redraws).toBe(3);
+      vi.advanceTimersByTime(COALESCE_MS);
+      expect(redraws).toBe(4);
+      expect(store.get(spec(5))).toBeDefined();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("cuts tiles from every head held in the page (eager widgets)", () => {

@@ -134,6 +134,22 @@ def test_tile_requests_are_answered_by_id_with_a_self_describing_payload(recordi
     assert reply["buffers"] == [dec3_bytes(a[0, 1])]
 
 
+def test_several_tile_requests_in_one_message_get_one_reply_each_in_order(recording):
+    """What a page lets go at once travels as one "tiles" message (one round of kernel status for
+    the host instead of one per tile); each request is answered as if it had come alone."""
+    a = softmax_attention()
+    w = AttentionWidget(a, TOKENS, eager_bytes=0)
+    w.comm.take()
+    frontend_custom(w, {"type": "tiles", "requests": [_tile_request(id="r1", head=2), _tile_request(id="r2"), {"id": "r3"}]})
+    replies = [m["data"]["content"] for m in w.comm.take()]
+    assert [(r["id"], r["ok"]) for r in replies] == [("r1", True), ("r2", True), ("r3", False)]
+    assert replies[0]["payload"]["head"] == 2 and "tile requests only" in replies[2]["error"]
+    for bad in ({"type": "tiles"}, {"type": "tiles", "requests": []}, {"type": "tiles", "requests": [_tile_request()] * 65}):
+        frontend_custom(w, bad)
+        (reply,) = w.comm.take()
+        assert reply["data"]["content"]["ok"] is False and "1 to 64 tile requests" in reply["data"]["content"]["error"]
+
+
 def test_a_pooled_tile_holds_each_blocks_largest_weight_and_where_it_sits(recording):
     rng = np.random.default_rng(0)
     n = 600

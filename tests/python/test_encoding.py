@@ -38,6 +38,19 @@ def test_text_equals_python_format_for_every_value_in_range():
     assert mismatches == []
 
 
+def test_mostly_zero_values_read_as_python_format_too():
+    """The masked half of a causal head, or a tile above its diagonal, is mostly zeros (encoded
+    by a shortcut over the non-zeros): every value still reads as format(v, ".3g")."""
+    values = _values(2)
+    values = values[(np.abs(values) >= 10.0**E_MIN) & (np.abs(values) < 9.995 * 10.0**E_MAX)]
+    rng = np.random.default_rng(2)
+    values[rng.random(values.size) < 0.8] = 0.0
+    values[::101] = -0.0
+    codes = encode_dec3(values)
+    mismatches = [(float(v), format_code(c)) for v, c in zip(values, codes) if format_code(c) != format(float(v) + 0.0, ".3g")]
+    assert mismatches == []
+
+
 def test_decoded_values_are_within_half_a_unit_in_the_third_digit():
     values = _values(1)
     values = values[(np.abs(values) >= 10.0**E_MIN) & (np.abs(values) < 9.99 * 10.0**E_MAX)]
