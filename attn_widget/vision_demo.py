@@ -187,9 +187,9 @@ class Grounding:
     from the word's row is inside the word's shape. ``mean_hits`` (n,) the same for the mean of
     every head of every layer, ``layer_hits`` (n, L) for each layer's mean over heads. The
     ``*_other`` arrays say the same of the scene's OTHER shape: a head that looks at shapes without
-    telling them apart scores as much there as on the named one. ``chance``
-    (n,): the fraction of the image's patches that are inside the shape (what a patch picked at
-    random scores); ``area`` (n,): the fraction of the picture's pixels the shape covers."""
+    telling them apart scores as much there as on the named one. ``chance`` (n,): the fraction of
+    the image's patches that are inside the shape (what a patch picked at random scores);
+    ``area`` (n,): the fraction of the picture's pixels the shape covers."""
 
     head_hits: np.ndarray
     mean_hits: np.ndarray
