@@ -1,11 +1,10 @@
 """The packaged vision-language demo: synthetic scenes of two coloured shapes with a caption
-("a red circle above a blue square"), the small LLaVA-style model trained on them
-(scripts/train_vision.py, weights in ``vision_model/``), and the grounding measurement that
-training.json records: for each shape noun of the caption, is the image patch a head attends to
-most inside that shape?
+("a red circle above a blue square"), and the small LLaVA-style model trained on them
+(scripts/train_vision.py, weights in ``vision_model/``). The grounding measurement that
+training.json records lives in ``vision_grounding``.
 
-Everything here is deterministic: a scene is a function of its seed stream, and the measurement
-reads the same capture the widget shows (``capture(model, processor, text, images=...)``).
+Everything here is deterministic: a scene is a function of its seed stream, and the untrained
+control is the model as the script initialised it, rebuilt from the same seed.
 """
 
 from __future__ import annotations
@@ -35,6 +34,10 @@ SHAPES = ("circle", "square", "triangle")
 RELATIONS = ("above", "below", "to the left of", "to the right of")
 IMAGE_TOKEN = "<image>"
 SPECIAL = ("<pad>", "<unk>", "<bos>", "<eos>", IMAGE_TOKEN)
+
+#: the caption words whose rows the grounding measurement reads: the colour word (whose next word
+#: is the shape noun) and the shape noun itself
+QUERIES = ("colour", "noun")
 
 # The seed streams: training, validation (chooses the best head), test (the reported number).
 TRAIN_SEED, VALIDATION_SEED, TEST_SEED = 0, 1, 2
@@ -142,6 +145,23 @@ def scene_stream(seed: int) -> Iterator[Scene]:
         yield make_scene(rng)
 
 
+def word_positions(tokens: Sequence[str], scene: Scene, query: str = "noun") -> list[int]:
+    """The positions of the query rows for the scene's two objects, in caption order: the shape
+    nouns (``query="noun"``) or the colour words just before them (``query="colour"``, the rows
+    whose next word is the noun). Found in the caption part only (after the last image token)."""
+    if query not in QUERIES:
+        raise ValueError(f"query must be one of {QUERIES}, got {query!r}")
+    start = max(i for i, t in enumerate(tokens) if t.startswith("<img")) + 1
+    words = list(tokens[start:])
+    nouns: list[int] = []
+    for obj in scene.objects:  # the second noun is looked for after the first (both may be "circle")
+        noun = words.index(obj.shape, nouns[-1] - start + 1 if nouns else 0) + start
+        if tokens[noun - 1] != obj.colour:
+            raise ValueError(f"expected {obj.colour!r} before {obj.shape!r} in {words}")
+        nouns.append(noun)
+    return nouns if query == "noun" else [n - 1 for n in nouns]
+
+
 def load_vision_model() -> tuple[Any, Any]:
     """The shipped model (LLaVA: a CLIP vision tower and a Llama language model, both tiny) and
     its processor, from ``vision_model/``; no network is touched."""
@@ -152,6 +172,36 @@ def load_vision_model() -> tuple[Any, Any]:
     model = LlavaForConditionalGeneration.from_pretrained(MODEL_DIR)
     processor = AutoProcessor.from_pretrained(MODEL_DIR)
     return model.eval(), processor
+
+
+def untrained_vision_model(seed: int = 0) -> Any:
+    """The grounding measurement's control: the shipped model's architecture with the weights
+    scripts/train_vision.py started from (the same config, initialised after the same
+    ``torch.manual_seed``), before any training step. Use it with the shipped processor."""
+    import torch
+    from transformers import LlavaConfig, LlavaForConditionalGeneration
+
+    torch.manual_seed(seed)
+    return LlavaForConditionalGeneration(LlavaConfig.from_pretrained(MODEL_DIR)).eval()
+
+
+def vision_widget(index: int = 0, **kwargs: Any) -> Any:
+    """The widget on the shipped model for held-out scene ``index`` of the test stream, on the
+    head that grounds colour words best (training.json) with the first colour word's row selected:
+    the image panel shows where that word looks. ``kwargs`` go to ``AttentionWidget.from_model``."""
+    import json
+
+    from .widget.attention_widget import AttentionWidget
+
+    model, processor = load_vision_model()
+    scene = scenes(index + 1, TEST_SEED)[index]
+    record = json.loads((MODEL_DIR / "training.json").read_text())
+    layer, head = record["grounding"]["by_query"]["colour"]["best_head"]
+    options = {"kind": "self", "layer": layer, "head": head, **kwargs}
+    widget = AttentionWidget.from_model(model, processor, scene.prompt, images=scene.image, **options)
+    if "query" not in kwargs:
+        widget.query = word_positions(widget.capture.kind("self").queries.tokens, scene, "colour")[0]
+    return widget
 
 
 def random_vit(image_size: int = 224, patch_size: int = 32, seed: int = 0) -> tuple[Any, Any]:
@@ -171,105 +221,3 @@ def random_vit(image_size: int = 224, patch_size: int = 32, seed: int = 0) -> tu
     )
     processor = ViTImageProcessorPil(size={"height": image_size, "width": image_size})
     return ViTModel._from_config(config).eval(), processor
-
-
-# ---------------------------------------------------------------------------------- grounding
-
-#: a patch is "inside" a shape when at least this fraction of its pixels lie in the shape's mask
-INSIDE = 0.5
-
-
-@dataclass(frozen=True)
-class Grounding:
-    """Where the shape words look, over ``n`` shape words (two per scene).
-
-    ``head_hits`` (n, L, H) bool: the patch head (l, h) attends to most (of the image's patches)
-    from the word's row is inside the word's shape. ``mean_hits`` (n,) the same for the mean of
-    every head of every layer, ``layer_hits`` (n, L) for each layer's mean over heads. The
-    ``*_other`` arrays say the same of the scene's OTHER shape: a head that looks at shapes without
-    telling them apart scores as much there as on the named one. ``chance`` (n,): the fraction of
-    the image's patches that are inside the shape (what a patch picked at random scores);
-    ``area`` (n,): the fraction of the picture's pixels the shape covers."""
-
-    head_hits: np.ndarray
-    mean_hits: np.ndarray
-    layer_hits: np.ndarray
-    head_other: np.ndarray
-    mean_other: np.ndarray
-    chance: np.ndarray
-    area: np.ndarray
-
-    def head_rate(self, layer: int, head: int) -> float:
-        return float(self.head_hits[:, layer, head].mean())
-
-    def best_head(self) -> tuple[int, int]:
-        """The head with the highest hit rate here (first in layer, head order on ties)."""
-        rates = self.head_hits.mean(axis=0)
-        layer, head = np.unravel_index(int(rates.argmax()), rates.shape)
-        return int(layer), int(head)
-
-
-def inside_patches(patches: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(P,) bool: which patches of a capture's patch map (rows token, image, x0, y0, x1, y1) have
-    at least INSIDE of their pixels in ``mask``."""
-    inside = np.zeros(len(patches), dtype=bool)
-    for i, (_, _, x0, y0, x1, y1) in enumerate(patches.tolist()):
-        region = mask[y0:y1, x0:x1]
-        inside[i] = region.size > 0 and region.mean() >= INSIDE
-    return inside
-
-
-def word_positions(tokens: Sequence[str], scene: Scene, query: str = "noun") -> list[int]:
-    """The positions of the query rows for the scene's two objects, in caption order: the shape
-    nouns (``query="noun"``) or the colour words just before them (``query="colour"``, the rows
-    whose next word is the noun). Found in the caption part only (after the last image token)."""
-    start = max(i for i, t in enumerate(tokens) if t.startswith("<img")) + 1
-    words = list(tokens[start:])
-    if query not in ("noun", "colour"):
-        raise ValueError(f"query must be 'noun' or 'colour', got {query!r}")
-    nouns: list[int] = []
-    for obj in scene.objects:  # the second noun is looked for after the first (both may be "circle")
-        noun = words.index(obj.shape, nouns[-1] - start + 1 if nouns else 0) + start
-        if tokens[noun - 1] != obj.colour:
-            raise ValueError(f"expected {obj.colour!r} before {obj.shape!r} in {words}")
-        nouns.append(noun)
-    return nouns if query == "noun" else [n - 1 for n in nouns]
-
-
-def measure_grounding(model: Any, processor: Any, shown: Sequence[Scene], query: str = "noun") -> Grounding:
-    """Capture each scene with its caption and score every head of the language model's
-    self-attention (kind ``"self"``), each layer's mean and the mean of all heads: does the row of
-    each shape word (``query``: the shape noun, or the colour word before it) put its largest
-    weight, among the image's patches, on a patch inside that shape? (Text keys, the ``<bos>``
-    sink included, are left out of the argmax.)"""
-    return grounding_by_query(model, processor, shown, (query,))[query]
-
-
-def grounding_by_query(
-    model: Any, processor: Any, shown: Sequence[Scene], queries: Sequence[str] = ("colour", "noun")
-) -> dict[str, Grounding]:
-    """``measure_grounding`` for several query rows from one capture per scene."""
-    from .capturing.run import capture
-
-    found: dict[str, dict[str, list[Any]]] = {q: {f: [] for f in Grounding.__dataclass_fields__} for q in queries}
-    for scene in shown:
-        c = capture(model, processor, scene.prompt, images=scene.image)
-        patches = c.patches("self")
-        tokens = c.kind("self").queries.tokens
-        weights = c.attentions("self")[..., patches[:, 0]]  # (L, H, N, P): every row, the image's columns
-        both = [inside_patches(patches, obj.mask) for obj in scene.objects]
-        for query in queries:
-            out = found[query]
-            for k, row in enumerate(word_positions(tokens, scene, query)):
-                inside, other = both[k], both[1 - k]
-                w = weights[:, :, row]  # (L, H, P)
-                top = w.argmax(axis=-1)  # each head's most attended patch
-                top_mean = int(w.mean(axis=(0, 1)).argmax())
-                out["head_hits"].append(inside[top])
-                out["head_other"].append(other[top])
-                out["layer_hits"].append(inside[w.mean(axis=1).argmax(axis=-1)])
-                out["mean_hits"].append(bool(inside[top_mean]))
-                out["mean_other"].append(bool(other[top_mean]))
-                out["chance"].append(float(inside.mean()))
-                out["area"].append(float(scene.objects[k].mask.mean()))
-    return {q: Grounding(**{f: np.array(v) for f, v in found[q].items()}) for q in queries}

@@ -13,14 +13,16 @@ After training it measures, on scenes it never saw (other seed streams), and pri
 - captioning: greedy captions from ``<image>`` alone, judged by meaning (both objects named
   right; the relation the true one, or its inverse when the model named the objects the other
   way round);
-- grounding (``vision_demo.measure_grounding``, which reads attn_widget's capture, as the widget
-  does): for each shape noun of the caption, is the image patch a head attends to most inside
-  that shape (at least half of the patch's pixels in the shape's mask)? The best single head is
-  chosen on the validation stream, then scored on the test stream, with the mean over every
-  head and the chance level.
+- grounding (``vision_grounding.grounding_by_query``, which reads attn_widget's capture, as the
+  widget does): for each object of the caption, is the image patch that the row of its colour
+  word (and of its shape noun) attends to most inside that shape (at least half of the patch's
+  pixels in the shape's mask), and what share of the row's weight lands on the shape? The best
+  single head is chosen on the validation stream, then scored on the test stream, with the mean
+  over every head, chance, the scene's other shape and the untrained model as controls.
 
-    .venv/bin/python scripts/train_vision.py            # writes attn_widget/vision_model/
+    .venv/bin/python scripts/train_vision.py            # writes attn_widget/vision_model/ (about 11 min)
     .venv/bin/python scripts/train_vision.py --steps 200 --out /tmp/v   # a quick smoke run
+    .venv/bin/python scripts/train_vision.py --remeasure   # measure the shipped weights again (about 75 s)
 
 Deterministic for a given seed, torch version and thread count (it sets 2 threads).
 """
@@ -40,21 +42,20 @@ sys.path.insert(0, str(ROOT))
 from attn_widget.vision_demo import (  # noqa: E402
     COLOURS,
     IMAGE_TOKEN,
-    INSIDE,
     PATCH,
+    QUERIES,
     RELATIONS,
     SHAPES,
     SIZE,
     TEST_SEED,
     TRAIN_SEED,
     VALIDATION_SEED,
-    Grounding,
     Scene,
-    grounding_by_query,
     scene_stream,
     scenes,
     vocabulary,
 )
+from attn_widget.vision_grounding import INSIDE, Grounding, grounding_by_query  # noqa: E402
 
 OUT = ROOT / "attn_widget" / "vision_model"
 THREADS = 2
@@ -195,10 +196,12 @@ def caption_accuracy(model: Any, processor: Any, shown: list[Scene]) -> dict[str
 
 def grounding_record(validation: Grounding, test: Grounding, first: int) -> dict[str, Any]:
     """The numbers training.json keeps for one choice of query row: the head chosen on the
-    validation stream, its rate there and on the test stream, the mean over heads, chance, and
-    the same on the test stream's first ``first`` scenes (what the tests recompute)."""
+    validation stream, its hit rate there and on the test stream, the mean over heads, the
+    attention mass on the named shape's patches (and the other shape's, and the whole picture's),
+    chance, and the same on the test stream's first ``first`` scenes (what the tests recompute)."""
     layer, head = validation.best_head()
     words = 2 * first
+    first_scenes = Grounding(**{f: getattr(test, f)[:words] for f in Grounding.__dataclass_fields__})
     return {
         "best_head": [layer, head],
         "best_head_validation": round(validation.head_rate(layer, head), 4),
@@ -210,11 +213,99 @@ def grounding_record(validation: Grounding, test: Grounding, first: int) -> dict
         "all_heads_test": [[round(float(v), 4) for v in row] for row in test.head_hits.mean(axis=0)],
         "chance_patches_test": round(float(test.chance.mean()), 4),
         "chance_area_test": round(float(test.area.mean()), 4),
+        "best_head_mass_test": round(test.mass(layer, head), 4),
+        "best_head_mass_other_shape_test": round(test.mass(layer, head, other=True), 4),
+        "best_head_picture_mass_test": round(float(test.picture_mass[:, layer, head].mean()), 4),
+        "mean_over_heads_mass_test": round(test.mass(), 4),
+        "mean_over_heads_mass_other_shape_test": round(test.mass(other=True), 4),
+        "mean_over_heads_picture_mass_test": round(float(test.picture_mass.mean()), 4),
         f"first_{first}_test_scenes": {
-            "best_head": round(float(test.head_hits[:words, layer, head].mean()), 4),
-            "mean_over_heads": round(float(test.mean_hits[:words].mean()), 4),
+            "best_head": round(first_scenes.head_rate(layer, head), 4),
+            "mean_over_heads": round(float(first_scenes.mean_hits.mean()), 4),
+            "best_head_mass": round(first_scenes.mass(layer, head), 4),
+            "best_head_mass_other_shape": round(first_scenes.mass(layer, head, other=True), 4),
         },
     }
+
+
+def measure(model: Any, untrained: Any, processor: Any, validation_scenes: int, test_scenes: int) -> dict[str, Any]:
+    """Everything training.json records about the trained model and its untrained control, on
+    scenes neither saw (printed as it goes)."""
+    test = scenes(test_scenes, TEST_SEED)
+    validation = scenes(validation_scenes, VALIDATION_SEED)
+    captions = caption_accuracy(model, processor, test)
+    print(f"captioning on {len(test)} test scenes: {captions}", flush=True)
+    first = min(20, len(test))
+    results: dict[str, dict[str, Any]] = {"trained": {}, "untrained": {}}
+    for name, measured in (("trained", model), ("untrained", untrained)):
+        on_validation = grounding_by_query(measured, processor, validation)
+        on_test = grounding_by_query(measured, processor, test)
+        for query in QUERIES:
+            record = results[name][query] = grounding_record(on_validation[query], on_test[query], first)
+            layer, head = record["best_head"]
+            print(
+                f"grounding of the {name} model, query = the {query} word ({2 * len(test)} words of {len(test)} test "
+                f"scenes): best head L{layer}H{head} (chosen on validation, {record['best_head_validation']:.3f} there) "
+                f"{record['best_head_test']:.3f} (other shape {record['best_head_other_shape_test']:.3f}), weight on the "
+                f"shape {record['best_head_mass_test']:.3f} (other shape {record['best_head_mass_other_shape_test']:.3f}); "
+                f"mean over all heads {record['mean_over_heads_test']:.3f} "
+                f"(other shape {record['mean_over_heads_other_shape_test']:.3f}), weight on the shape "
+                f"{record['mean_over_heads_mass_test']:.3f} (other shape {record['mean_over_heads_mass_other_shape_test']:.3f}); "
+                f"layer means {record['layer_means_test']}; chance {record['chance_patches_test']:.3f} "
+                f"(of patches), {record['chance_area_test']:.3f} (of area)",
+                flush=True,
+            )
+    return {
+        "captioning_test": {"scenes": len(test), **{k: round(v, 4) for k, v in captions.items()}},
+        "grounding": {
+            "rule": (
+                f"a shape word's row (kind 'self') is grounded when its largest weight among the image's "
+                f"patches falls on a patch with at least {INSIDE:.0%} of its pixels in the shape's mask; "
+                f"its mass is the share of the row's weight on those patches"
+            ),
+            "validation_scenes": len(validation),
+            "test_scenes": len(test),
+            "by_query": results["trained"],
+            "untrained_control": {
+                "what": "the same measurement on the model as initialised (same seed), before any training step",
+                "by_query": {q: {k: v for k, v in r.items() if k != "all_heads_test"} for q, r in results["untrained"].items()},
+            },
+        },
+    }
+
+
+def changed(before: Any, after: Any, path: str = "") -> list[str]:
+    """The recorded numbers that a new measurement does not reproduce (keys it adds are not changes)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [line for k in before for line in changed(before[k], after.get(k), f"{path}.{k}")]
+    if isinstance(before, str):
+        return []  # a description, not a measurement
+    return [] if before == after else [f"{path}: {before} -> {after}"]
+
+
+def remeasure(out: pathlib.Path) -> None:
+    """Measure the weights in ``out`` again (and the untrained control, rebuilt from the recorded
+    seed) without training, say which recorded numbers it reproduces, and rewrite training.json's
+    measurement (the training record is kept)."""
+    import torch
+    from transformers import AutoProcessor, LlavaForConditionalGeneration
+
+    recorded = json.loads((out / "training.json").read_text())
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(recorded["seed"])  # as main() does before it builds the model it trains
+    tokenizer = build_tokenizer(vocabulary())
+    build_processor(tokenizer)
+    shape = ("layers", "heads", "width", "vision_layers", "vision_width")
+    untrained = build_model(tokenizer, *(recorded[k] for k in shape)).eval()
+    model = LlavaForConditionalGeneration.from_pretrained(out).eval()
+    processor = AutoProcessor.from_pretrained(out)
+    started = time.time()
+    grounding = recorded["grounding"]
+    measured = measure(model, untrained, processor, grounding["validation_scenes"], grounding["test_scenes"])
+    differences = changed({k: recorded[k] for k in measured}, measured)
+    print("\n".join(["not reproduced:", *differences]) if differences else "every recorded number reproduced")
+    (out / "training.json").write_text(json.dumps({**recorded, **measured}, indent=2) + "\n")
+    print(f"measured in {time.time() - started:.0f} s; rewrote the measurement in {out / 'training.json'}")
 
 
 def main() -> None:
@@ -231,7 +322,13 @@ def main() -> None:
     parser.add_argument("--validation-scenes", type=int, default=200)
     parser.add_argument("--test-scenes", type=int, default=200)
     parser.add_argument("--out", type=pathlib.Path, default=OUT)
+    parser.add_argument(
+        "--remeasure", action="store_true", help="measure the weights in --out again, without training (about 75 s)"
+    )
     args = parser.parse_args()
+    if args.remeasure:
+        remeasure(args.out)
+        return
 
     import copy
 
@@ -271,31 +368,7 @@ def main() -> None:
     model.eval()
 
     measuring = time.time()
-    test = scenes(args.test_scenes, TEST_SEED)
-    validation = scenes(args.validation_scenes, VALIDATION_SEED)
-    captions = caption_accuracy(model, processor, test)
-    print(f"captioning on {len(test)} test scenes: {captions}", flush=True)
-    first = min(20, len(test))
-    results: dict[str, Any] = {}
-    control: dict[str, Any] = {}
-    for name, measured in (("trained", model), ("untrained", untrained)):
-        on_validation = grounding_by_query(measured, processor, validation)
-        on_test = grounding_by_query(measured, processor, test)
-        for query in ("colour", "noun"):
-            record = grounding_record(on_validation[query], on_test[query], first)
-            (results if name == "trained" else control)[query] = record
-            layer, head = record["best_head"]
-            print(
-                f"grounding of the {name} model, query = the {query} word ({2 * len(test)} words of {len(test)} test "
-                f"scenes): best head L{layer}H{head} (chosen on validation, {record['best_head_validation']:.3f} there) "
-                f"{record['best_head_test']:.3f} (other shape {record['best_head_other_shape_test']:.3f}); "
-                f"mean over all heads {record['mean_over_heads_test']:.3f} "
-                f"(other shape {record['mean_over_heads_other_shape_test']:.3f}); "
-                f"layer means {record['layer_means_test']}; chance {record['chance_patches_test']:.3f} "
-                f"(of patches), {record['chance_area_test']:.3f} (of area)",
-                flush=True,
-            )
-
+    measured = measure(model, untrained, processor, args.validation_scenes, args.test_scenes)
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out)
     processor.save_pretrained(args.out)
@@ -323,20 +396,7 @@ def main() -> None:
                 "transformers": transformers.__version__,
                 "numpy": np.__version__,
                 "seeds": {"train": TRAIN_SEED + 1000 * args.seed, "validation": VALIDATION_SEED, "test": TEST_SEED},
-                "captioning_test": {"scenes": len(test), **{k: round(v, 4) for k, v in captions.items()}},
-                "grounding": {
-                    "rule": (
-                        f"a shape word's row (kind 'self') is grounded when its largest weight among the image's "
-                        f"patches falls on a patch with at least {INSIDE:.0%} of its pixels in the shape's mask"
-                    ),
-                    "validation_scenes": len(validation),
-                    "test_scenes": len(test),
-                    "by_query": results,
-                    "untrained_control": {
-                        "what": "the same measurement on the model as initialised (same seed), before any training step",
-                        "by_query": {q: {k: v for k, v in r.items() if k != "all_heads_test"} for q, r in control.items()},
-                    },
-                },
+                **measured,
             },
             indent=2,
         )
