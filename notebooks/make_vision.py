@@ -1,8 +1,8 @@
 """Writes notebooks/vision.ipynb (outputs stripped): pixels as tokens, on the small captioning model
 that scripts/train_vision.py trains and the package ships, and on a random ViT over a real photo.
 
-The head the markdown names is read from attn_widget/vision_model/training.json when the notebook
-is written, so run this again after retraining."""
+The heads the markdown names are read from attn_widget/vision_model/training.json when the notebook
+is written, so run this again after retraining (tests/python/test_vision_demo.py executes it)."""
 
 import json
 import pathlib
@@ -10,7 +10,9 @@ import pathlib
 from make_demo import write_notebook
 
 RECORD = json.loads((pathlib.Path(__file__).resolve().parents[1] / "attn_widget" / "vision_model" / "training.json").read_text())
-COLOUR_HEAD = "L{}H{}".format(*RECORD["grounding"]["by_query"]["colour"]["best_head"])
+COLOUR = RECORD["grounding"]["by_query"]["colour"]
+UNTRAINED_COLOUR = RECORD["grounding"]["untrained_control"]["by_query"]["colour"]
+COLOUR_HEAD = "L{}H{}".format(*COLOUR["best_head"])
 NOUN_HEAD = "L{}H{}".format(*RECORD["grounding"]["by_query"]["noun"]["best_head"])
 
 CELLS = [
@@ -62,17 +64,21 @@ print("model's caption:", processor.tokenizer.decode(out[0, enc["input_ids"].sha
     ),
     (
         "markdown",
-        f"""## The widget
+        f"""## The widget: the picture beside the heatmap
 
 Below: the language model's self-attention over the sequence `<bos>`, 64 image tokens
 (`<img 0: r3 c7>` is the patch in row 3, column 7 of the 8 x 8 grid) and the caption. The widget
 opens on head **{COLOUR_HEAD}** (the head that grounds the colour words best on the validation
 scenes, chosen before the test scenes were scored) with the row of the first **colour word**
-selected: the strip shows where that word looks.
+selected. The **image panel** beside the heatmap draws that row over the picture, on the
+heatmap's colour scale: the patches the word looks at light up.
 
-- **Click** the row of the other colour word, or of a shape noun, in the heatmap: the strip shows
-  its weights over the image tokens (hover them: `<img 0: rR cC>` names the patch).
-- **Click** another head in the grid; {NOUN_HEAD} was the best on validation for the shape nouns.
+- **Hover a patch**: `patch (row 3, col 7) · token 41 · weight 0.0123`, the digits Python computed.
+- **Hover a row** of the heatmap (the other colour word, a shape noun): its row is drawn on the
+  picture while the pointer rests there. **Click** it to keep it.
+- **Click a patch**: it becomes the query, and the panel shows where that image token looks.
+- **Click another head** in the grid; {NOUN_HEAD} was the best on validation for the shape nouns.
+  The *overlay* slider sets how strongly the colours cover the picture.
 - The *attention* control switches to `vision`, the tower's own self-attention among patches.""",
     ),
     (
@@ -80,8 +86,8 @@ selected: the strip shows where that word looks.
         """layer, head = record["grounding"]["by_query"]["colour"]["best_head"]
 w = AttentionWidget.from_model(model, processor, scene.prompt, images=scene.image, kind="self", layer=layer, head=head)
 colour_rows = word_positions(w.capture.kind("self").queries.tokens, scene, "colour")
-w.query = colour_rows[0]
-w""",
+w.query = colour_rows[0]  # the first colour word's row, drawn on the picture
+w  # the same in one line: from attn_widget.vision_demo import vision_widget; vision_widget()""",
     ),
     (
         "markdown",
@@ -91,8 +97,7 @@ half of the patch's pixels in the shape):""",
     ),
     (
         "code",
-        """import numpy as np
-from attn_widget.vision_demo import inside_patches
+        """from attn_widget.vision_grounding import inside_patches
 
 c = w.capture
 patches = c.patches("self")      # token, image, x0, y0, x1, y1 (pixels of the 64 x 64 scene)
@@ -102,62 +107,87 @@ for query in ("colour", "noun"):
     for obj, row in zip(scene.objects, word_positions(tokens, scene, query)):
         weights = a[row, patches[:, 0]]
         top = int(weights.argmax())
-        inside = inside_patches(patches, obj.mask)[top]
+        inside = inside_patches(patches, obj.mask)
         print(f"L{layer}H{head} {tokens[row]!r:10} -> {tokens[patches[top, 0]]} box {patches[top, 2:].tolist()} "
-              f"weight {weights[top]:.3f} ({weights.sum():.2f} on the picture in all); inside the {obj.colour} {obj.shape}: {inside}")""",
+              f"weight {weights[top]:.3f}, inside the {obj.colour} {obj.shape}: {inside[top]}; "
+              f"{weights[inside].sum():.2f} of the row on the shape, {weights.sum():.2f} on the picture in all")""",
     ),
     (
         "markdown",
         """## How often does it ground? Measured on held-out scenes
 
-`training.json` records the measurement (`attn_widget.vision_demo.measure_grounding`, which reads
-the same capture the widget shows): for each shape word of 200 test scenes (400 words), take the
-image patch its row attends to most (text keys, the `<bos>` sink included, left out) and count it a
-hit when at least half of that patch's pixels lie in the named shape. The best single head is
-chosen on 200 *validation* scenes, then scored on the test scenes; the mean over all 16 heads of
-the language model needs no choice. Two rows are scored for each object: the **colour word** (the
-row whose next word is the shape noun, so it has a reason to look) and the **shape noun** itself.
-**Chance** is what a patch picked at random scores (the fraction of patches inside the shape);
-**other shape** counts hits on the scene's *other* object, a head that finds shapes without
-telling them apart scores as much there.""",
+`training.json` records the measurement (`attn_widget.vision_grounding.grounding_by_query`, which
+reads the same capture the widget shows) on 200 test scenes (400 words). For each object of the
+caption, take the row of a word that names it and read it two ways, on the image's patches only
+(text keys, the `<bos>` sink included, are left out):
+
+- a **hit**: the patch with the row's largest weight has at least half of its pixels in the named shape;
+- the **weight on the shape**: the share of the row's weight on the shape's patches.
+
+The best single head is chosen on 200 *validation* scenes, then scored on the test scenes; the
+mean over all 16 heads of the language model needs no choice. Two rows are scored for each
+object: the **colour word** (the row whose next word is the shape noun, so it has a reason to
+look) and the **shape noun** itself. The controls: the scene's **other shape** (a head that finds
+shapes without telling them apart scores as much there), the **untrained** model (the same
+architecture as initialised, before any training step) and **chance** (a patch picked at random).""",
     ),
     (
         "code",
         """g = record["grounding"]
-print(g["rule"])
 for query, r in g["by_query"].items():
-    print(f"\\nthe {query} word's row, {2 * g['test_scenes']} words of {g['test_scenes']} test scenes:")
-    print(f"  best head L{r['best_head'][0]}H{r['best_head'][1]} (chosen on validation, {r['best_head_validation']:.3f} there): "
-          f"{r['best_head_test']:.3f} inside the named shape, {r['best_head_other_shape_test']:.3f} inside the other one")
-    print(f"  mean of all heads: {r['mean_over_heads_test']:.3f} inside the named shape, {r['mean_over_heads_other_shape_test']:.3f} inside the other")
-    print(f"  chance: {r['chance_patches_test']:.3f} (a random patch); the shape covers {r['chance_area_test']:.3f} of the picture")""",
+    u = g["untrained_control"]["by_query"][query]
+    print(f"the {query} word's row, {2 * g['test_scenes']} words of {g['test_scenes']} test scenes:")
+    print(f"  best head L{r['best_head'][0]}H{r['best_head'][1]} (chosen on validation): hits the named shape "
+          f"{r['best_head_test']:.3f}, the other shape {r['best_head_other_shape_test']:.3f}; weight on the named shape "
+          f"{r['best_head_mass_test']:.3f}, on the other {r['best_head_mass_other_shape_test']:.3f}")
+    print(f"  mean of all heads: hits {r['mean_over_heads_test']:.3f} (other shape {r['mean_over_heads_other_shape_test']:.3f}); "
+          f"weight {r['mean_over_heads_mass_test']:.3f} (other shape {r['mean_over_heads_mass_other_shape_test']:.3f})")
+    print(f"  untrained, best head L{u['best_head'][0]}H{u['best_head'][1]}: hits {u['best_head_test']:.3f}, "
+          f"weight {u['best_head_mass_test']:.3f}; chance {r['chance_patches_test']:.3f}")""",
     ),
     (
         "markdown",
-        """The same measurement, recomputed now on the first 20 test scenes (a smaller sample, so it
-differs from the 200-scene number by sampling noise; `training.json` keeps this subset's values
-too, and the tests check that they are reproduced):""",
+        """The same measurement, recomputed now on the first 20 test scenes (40 words; a smaller
+sample, so it differs from the 200-scene numbers by sampling noise), with the untrained control
+rebuilt from the training script's seed (`untrained_vision_model()`). `training.json` keeps this
+subset's values too, and the tests check that they are reproduced:""",
     ),
     (
         "code",
-        """from attn_widget.vision_demo import measure_grounding
+        """from attn_widget.vision_demo import untrained_vision_model
+from attn_widget.vision_grounding import measure_grounding
 
-measured = measure_grounding(model, processor, scenes(20, TEST_SEED), "colour")
-print(f"first 20 test scenes, colour words: best head L{layer}H{head} {measured.head_rate(layer, head):.3f}, "
-      f"mean of all heads {measured.mean_hits.mean():.3f}, chance {measured.chance.mean():.3f}")""",
+first = scenes(20, TEST_SEED)
+trained = measure_grounding(model, processor, first, "colour")
+control = measure_grounding(untrained_vision_model(), processor, first, "colour")
+ul, uh = record["grounding"]["untrained_control"]["by_query"]["colour"]["best_head"]
+print(f"first 20 test scenes, colour words, head L{layer}H{head}: hits {trained.head_rate(layer, head):.3f} "
+      f"(other shape {trained.head_other[:, layer, head].mean():.3f}; untrained L{ul}H{uh} {control.head_rate(ul, uh):.3f}), "
+      f"weight on the shape {trained.mass(layer, head):.3f} (other shape {trained.mass(layer, head, other=True):.3f}; "
+      f"untrained L{ul}H{uh} {control.mass(ul, uh):.3f}), chance {trained.chance.mean():.3f}")""",
     ),
     (
         "markdown",
-        """**What the numbers mean.** A hit says the patch a head weights most lies on the object the
-word names; far above chance and far above the other object, it says the head *finds* that object
-in the picture, from the word alone.
+        """**What the numbers mean.** From the colour word, head {COLOUR_HEAD} looks at the object
+that has that colour: its largest weight lands there for {HITS} of the test words, with {MASS} of
+its weight, against {OTHER} of its weight on the other object and {UNTRAINED} for the untrained
+model's best head. The model learned this from captions alone.
 
-**What they do not mean.** Attention is where a head looks, not why the model says what it says:
-a head can look at the right patch and contribute nothing to the next word, and the vision tower
-has already mixed information between patches, so the patch a head reads may carry more than its
-own pixels. One argmax per row ignores how the rest of the weight is spread (the widget shows it).
-And this is one toy model on one synthetic task: it says nothing about how a real
-vision-language model grounds words.""",
+**What they do not mean.** The **shape nouns are not grounded**: their rows hit the named shape
+no more often than the other one (they look at both objects; the next word is the relation,
+which needs both), and so does the untrained model, because the two shapes are the only patches
+that differ from the background. Without the other-shape control, a noun's hit rate far above
+chance would read as grounding; it is not. Attention is where a head looks, not why the model
+says what it says; the vision tower has already mixed information between patches, so the patch
+a head reads may carry more than its own pixels. Colour is the easiest thing to ground (matching
+*red* to red pixels takes one layer). And this is one toy model on one synthetic task: it says
+nothing about how a real vision-language model grounds words.""".format(
+            COLOUR_HEAD=COLOUR_HEAD,
+            HITS=f"{COLOUR['best_head_test']:.0%}",
+            MASS=f"{COLOUR['best_head_mass_test']:.0%}",
+            OTHER=f"{COLOUR['best_head_mass_other_shape_test']:.0%}",
+            UNTRAINED=f"{UNTRAINED_COLOUR['best_head_mass_test']:.0%}",
+        ),
     ),
     (
         "markdown",
