@@ -12,9 +12,12 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .widget.attention_widget import AttentionWidget
 
 MODEL_DIR = pathlib.Path(__file__).parent / "vision_model"
 
@@ -177,15 +180,17 @@ def load_vision_model() -> tuple[Any, Any]:
 def untrained_vision_model(seed: int = 0) -> Any:
     """The grounding measurement's control: the shipped model's architecture with the weights
     scripts/train_vision.py started from (the same config, initialised after the same
-    ``torch.manual_seed``), before any training step. Use it with the shipped processor."""
+    ``torch.manual_seed``), before any training step. Use it with the shipped processor. The
+    caller's random state is left as it was."""
     import torch
     from transformers import LlavaConfig, LlavaForConditionalGeneration
 
-    torch.manual_seed(seed)
-    return LlavaForConditionalGeneration(LlavaConfig.from_pretrained(MODEL_DIR)).eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return LlavaForConditionalGeneration(LlavaConfig.from_pretrained(MODEL_DIR)).eval()
 
 
-def vision_widget(index: int = 0, **kwargs: Any) -> Any:
+def vision_widget(index: int = 0, **kwargs: Any) -> AttentionWidget:
     """The widget on the shipped model for held-out scene ``index`` of the test stream, on the
     head that grounds colour words best (training.json) with the first colour word's row selected:
     the image panel shows where that word looks. ``kwargs`` go to ``AttentionWidget.from_model``."""
