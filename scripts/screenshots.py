@@ -1,6 +1,6 @@
 """Render the README's screenshots in Debian's Chromium: the demo (light and dark themes) and a
-512-token input on the packaged model, each with a tooltip showing, and the image panel on
-scikit-learn's sample photograph. Writes docs/img/*.png.
+512-token input on the packaged model, each with a tooltip showing, the image panel on
+scikit-learn's sample photograph and on the trained vision demo. Writes docs/img/*.png.
 
     .venv/bin/python scripts/screenshots.py
 """
@@ -118,6 +118,19 @@ def image_widget() -> tuple[AttentionWidget, Callable[[Any], tuple[float, float]
     return widget, lambda page: patch_center(page, sky)
 
 
+def vision_demo_widget() -> tuple[AttentionWidget, Callable[[Any], tuple[float, float]]]:
+    """The trained vision demo (``vision_widget()``: a held-out scene, the head that grounds colour
+    words best, the first colour word's row on the picture); the pointer rests on the patch that
+    row weights most."""
+    from attn_widget.vision_demo import vision_widget
+
+    widget = vision_widget()
+    patches = widget.capture.patches("self")
+    row = widget.capture.attention(widget.layer, widget.head, "self")[widget.query, patches[:, 0]]
+    top = patches[int(row.argmax())]
+    return widget, lambda page: patch_center(page, top)
+
+
 def picture_drawn(page: Any) -> None:
     page.wait_for_selector("[data-testid=attn-image][data-complete=true]", state="attached")
 
@@ -173,6 +186,7 @@ def main() -> None:
     )
     spanned = AttentionWidget.from_model(model, tokenizer, DEMO_TEXT, layer=2, head=9)
     picture, looking = image_widget()
+    vision, grounded = vision_demo_widget()
 
     def shift_drag(page: Any) -> None:  # select queries 1-4 ("the cat sat on")
         shift_drag_rows(page, 1, 4, steps=4)
@@ -196,6 +210,7 @@ def main() -> None:
             "compare": (compared, ("attn-heatmap", 5, 2), {"live": True}),
             "query-span": (spanned, ("attn-strip", 0, 8), {"live": True, "before": shift_drag}),
             "image-panel": (picture, looking, {"live": True, "before": picture_drawn, "width": 1240}),
+            "vision": (vision, grounded, {"live": True, "before": picture_drawn, "width": 1240}),
         }
         for name, (widget, hover, options) in shots.items():
             if not only or name in only:
