@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .detectors import TokenIds
+from .image_roles import ImageRoles
 from .metrics import GRID_METRICS
 from .row_stats import row_stats
 from .value_heads import value_heads_row_stats
@@ -91,6 +92,7 @@ class GridScores:
         self.layers, self.heads, self.n_q, self.n_k = kind.shape
         self.square = kind.square
         self.ids = TokenIds(kind.keys.tokens) if self.square else None  # for the detectors
+        self.images = ImageRoles.of(kind)  # for the image metrics
         self.exact = np.zeros((self.layers, self.heads), dtype=bool)
         self._exact_values = {m: np.zeros((self.layers, self.heads), dtype=np.float32) for m in GRID_METRICS}
         self._estimates = {m: np.zeros((self.layers, self.heads), dtype=np.float32) for m in GRID_METRICS}
@@ -122,7 +124,7 @@ class GridScores:
         self.sample_size = len(rows)
         for layer in range(self.layers):
             for head in range(self.heads):
-                stats = row_stats(self.kind.source(layer, head), rows, square=self.square, ids=self.ids)
+                stats = row_stats(self.kind.source(layer, head), rows, square=self.square, ids=self.ids, images=self.images)
                 for name, metric in GRID_METRICS.items():
                     value, error = metric.estimate(stats, self.n_q)
                     self._estimates[name][layer, head] = value
@@ -133,7 +135,13 @@ class GridScores:
         if self.exact[layer, head]:
             return
         done = self.engine.full_pass(
-            self.key(layer, head), self.kind.source(layer, head), metrics=True, square=self.square, ids=self.ids, pause=pause
+            self.key(layer, head),
+            self.kind.source(layer, head),
+            metrics=True,
+            square=self.square,
+            ids=self.ids,
+            images=self.images,
+            pause=pause,
         )
         stats: RowStats | None = done.stats
         assert stats is not None
@@ -160,7 +168,7 @@ class GridScores:
         todo = np.flatnonzero(~self.exact[layer])
         for run in np.split(todo, np.flatnonzero(np.diff(todo) != 1) + 1) if todo.size else []:
             first, end = int(run[0]), int(run[-1]) + 1
-            every = value_heads_row_stats(heads[first:end], square=self.square, ids=self.ids)
+            every = value_heads_row_stats(heads[first:end], square=self.square, ids=self.ids, images=self.images)
             with self._lock:
                 for head, stats in zip(range(first, end), every, strict=True):
                     for name, metric in GRID_METRICS.items():

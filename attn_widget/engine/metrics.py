@@ -16,9 +16,11 @@ import numpy as np
 
 from ..capturing.head_source import ValueHead
 from .detectors import LOCAL_WINDOW
+from .image_roles import ImageRoles, sink_share
 from .tiles import TileEngine
 
 if TYPE_CHECKING:
+    from ..capturing.result import Kind
     from .row_stats import RowStats
 
 
@@ -27,20 +29,34 @@ class GridMetric:
     """One choice in the grid's metric control: a stable id, the label shown, and how it reduces
     the rows: ``field`` of RowStats, reduced by ``reduce`` over query rows. Rows where the
     quantity is not defined (NaN: a detector's row without an earlier copy) are left out; a head
-    with no such row has no value (NaN). ``square_only``: defined for self-attention only."""
+    with no such row has no value (NaN). ``square_only``: defined for self-attention only.
+    ``images``: defined where the kind's keys hold image patches (``"keys"``), and its queries
+    too (``"queries"``). ``reduce="share"`` reads the head's image columns (image_roles.py)."""
 
     id: str
     label: str
     description: str
-    field: str  # "entropy", "max_off" or a detector (detectors.DETECTORS)
-    reduce: Literal["mean", "max"]
+    field: str  # "entropy", "max_off", a detector (detectors.DETECTORS) or an image field (image_roles.py)
+    reduce: Literal["mean", "max", "share"]
     square_only: bool = False
+    images: Literal["keys", "queries"] | None = None
+
+    def offered(self, kind: Kind) -> bool:
+        """Whether the grid offers this metric for ``kind``."""
+        if self.square_only and not kind.square:
+            return False
+        if self.images is None:
+            return True
+        roles = ImageRoles.of(kind)
+        return roles is not None and (self.images == "keys" or bool(roles.image_queries.any()))
 
     def exact(self, stats: RowStats) -> float:
+        if self.reduce == "share":
+            return sink_share(stats.columns)
         rows = np.asarray(stats.field(self.field), dtype=np.float64)
         rows = rows[~np.isnan(rows)]
         if rows.size == 0:
-            return float("nan") if self.square_only else 0.0
+            return float("nan") if self.square_only or self.images else 0.0
         return float(rows.mean()) if self.reduce == "mean" else float(max(0.0, rows.max()))
 
     def estimate(self, stats: RowStats, n_rows: int) -> tuple[float, float]:
@@ -48,7 +64,7 @@ class GridMetric:
         A maximum over a sample is a lower bound: its standard error is reported as NaN."""
         value = self.exact(stats)
         m = len(stats.rows)
-        if self.reduce != "mean":
+        if self.reduce != "mean":  # a sampled maximum is a lower bound; a share, a ratio of sums
             return value, float("nan") if m < n_rows else 0.0
         rows = np.asarray(stats.field(self.field), dtype=np.float64)
         rows = rows[~np.isnan(rows)]
@@ -115,6 +131,33 @@ GRID_METRICS: dict[str, GridMetric] = {
             "local",
             "mean",
             True,
+        ),
+        GridMetric(
+            "text_to_image",
+            "text → image (mean weight on image tokens)",
+            "Weight each query that is not an image patch (words, special tokens, a ViT's CLS) puts on the "
+            "image's tokens, averaged over those queries: heads that read the picture.",
+            "text_to_image",
+            "mean",
+            images="keys",
+        ),
+        GridMetric(
+            "image_to_text",
+            "image → text (mean weight on other tokens)",
+            "Weight each image patch puts on tokens that are not patches (words, CLS, registers), averaged over patches.",
+            "image_to_text",
+            "mean",
+            images="queries",
+        ),
+        GridMetric(
+            "visual_sink",
+            "visual sink (share of image weight on one patch)",
+            "Of all the weight a head puts on image tokens (summed over every query), the share that lands on its single "
+            "most-attended patch: near 1 = the head parks its attention there (a sink); a head that looks at a different "
+            "patch from each word scores low.",
+            "visual_sink",
+            "share",
+            images="keys",
         ),
     )
 }

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..capturing.head_source import HeadSource
 from .detectors import TokenIds, detector_rows
+from .image_roles import IMAGE_FIELDS, ImageRoles
 from .scratch import scratch
 
 if TYPE_CHECKING:
@@ -21,13 +22,15 @@ if TYPE_CHECKING:
 @dataclass
 class RowStats:
     """Per query row: entropy (nats), largest weight off the first key and the diagonal, and the
-    head detectors (detectors.py; NaN where one is not defined). ``rows`` are the query indices
-    these belong to."""
+    head detectors (detectors.py) and image shares (image_roles.py; NaN where one is not
+    defined). ``rows`` are the query indices these belong to; ``columns`` the weight these rows
+    put on each image key, summed over the rows (None without image tokens)."""
 
     rows: np.ndarray
     entropy: np.ndarray
     max_off: np.ndarray
     detectors: dict[str, np.ndarray]
+    columns: np.ndarray | None = None
 
     def field(self, name: str) -> np.ndarray:
         return self.detectors[name] if name in self.detectors else getattr(self, name)
@@ -86,7 +89,21 @@ def max_off_values(block: np.ndarray, r0: int, square: bool) -> np.ndarray:
     return np.max(block, axis=-1, where=keep, initial=-np.inf).astype(np.float32)
 
 
-def row_stats(source: HeadSource, rows: np.ndarray, *, square: bool, ids: TokenIds | None = None) -> RowStats:
+def role_rows(
+    w: torch.Tensor, z: torch.Tensor | None, rows: torch.Tensor, ids: TokenIds | None, images: ImageRoles | None
+) -> dict[str, np.ndarray]:
+    """The detectors and the image shares of a block of rows (``w`` as in detectors.detector_rows)."""
+    found = detector_rows(w, z, rows, ids)
+    if images is None:
+        found.update({name: np.full(w.shape[:-1], np.nan) for name in IMAGE_FIELDS})
+    else:
+        found.update(images.rows(w, z, rows))
+    return found
+
+
+def row_stats(
+    source: HeadSource, rows: np.ndarray, *, square: bool, ids: TokenIds | None = None, images: ImageRoles | None = None
+) -> RowStats:
     """Every row metric of the query ``rows`` only (a sample)."""
     import torch
 
@@ -105,17 +122,19 @@ def row_stats(source: HeadSource, rows: np.ndarray, *, square: bool, ids: TokenI
         if not source.logits:
             block = buf.cpu().numpy()
             offs = np.concatenate([max_off_values(block[i : i + 1], int(r), square) for i, r in enumerate(rows)])
-            return RowStats(np.asarray(rows), entropy_rows(block), offs, detector_rows(buf, None, idx, id_tensor))
+            columns = None if images is None else images.columns(buf, None)
+            return RowStats(np.asarray(rows), entropy_rows(block), offs, role_rows(buf, None, idx, id_tensor, images), columns)
         off = max_off_logits(buf, idx, square)
         m = buf.amax(-1, keepdim=True)
         m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
         buf.sub_(m).clamp_(min=-120.0)
         e = torch.exp(buf)
         z = e.sum(-1)
-        found = detector_rows(e, z, idx, id_tensor)
+        found = role_rows(e, z, idx, id_tensor, images)
+        columns = None if images is None else images.columns(e, z)
         et = e.mul_(buf).sum(-1)
         ent = torch.where(z > 0, torch.log(z) - et / z, torch.zeros_like(z))
         lse = safe_lse(m[:, 0] + torch.log(z))
         return RowStats(
-            np.asarray(rows), ent.double().cpu().numpy(), torch.exp(off - lse).cpu().numpy().astype(np.float32), found
+            np.asarray(rows), ent.double().cpu().numpy(), torch.exp(off - lse).cpu().numpy().astype(np.float32), found, columns
         )

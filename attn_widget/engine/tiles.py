@@ -28,14 +28,16 @@ import numpy as np
 
 from ..capturing.head_source import HeadSource
 from .byte_lru import ByteLRU
-from .detectors import DETECTORS, detector_rows
-from .row_stats import RowStats, entropy_rows, max_off_logits, max_off_values, safe_lse
+from .detectors import DETECTORS
+from .image_roles import IMAGE_FIELDS
+from .row_stats import RowStats, entropy_rows, max_off_logits, max_off_values, role_rows, safe_lse
 from .scratch import scratch
 
 if TYPE_CHECKING:
     import torch
 
     from .detectors import TokenIds
+    from .image_roles import ImageRoles
 
 #: A tile has at most this many blocks (256 x 256): 128 KiB of dec3 codes + 256 KiB of positions.
 MAX_TILE_BLOCKS = 256 * 256
@@ -227,15 +229,17 @@ class TileEngine:
         metrics: bool = False,
         square: bool = True,
         ids: TokenIds | None = None,
+        images: ImageRoles | None = None,
         pause: Callable[[], None] | None = None,
     ) -> FullPass:
         """One pass over every row of ``source``: log-sum-exp, base level, optional row metrics
-        (the detectors need ``ids``, the token ids of a square kind). Cached; a cached pass
+        (the detectors need ``ids``, the token ids of a square kind; the image shares
+        ``images``, where the kind's image tokens are). Cached; a cached pass
         without metrics is redone when metrics are asked for."""
         hit = self.cached_pass(key)
         if hit is not None and (hit.stats is not None or not metrics):
             return hit
-        result = _full_pass(source, metrics=metrics, square=square, ids=ids, pause=pause)
+        result = _full_pass(source, metrics=metrics, square=square, ids=ids, images=images, pause=pause)
         self._remember(key, result)
         return result
 
@@ -356,7 +360,13 @@ def _compute_tile(source: HeadSource, lse: torch.Tensor | None, window: Window, 
 
 
 def _full_pass(
-    source: HeadSource, *, metrics: bool, square: bool, ids: TokenIds | None, pause: Callable[[], None] | None
+    source: HeadSource,
+    *,
+    metrics: bool,
+    square: bool,
+    ids: TokenIds | None,
+    images: ImageRoles | None,
+    pause: Callable[[], None] | None,
 ) -> FullPass:
     import torch
 
@@ -375,7 +385,8 @@ def _full_pass(
         lse = torch.empty(n_q, dtype=torch.float32, device=source.device) if source.logits else None
         entropy = np.empty(n_q, dtype=np.float64) if metrics else None
         max_off = np.empty(n_q, dtype=np.float32) if metrics else None
-        found = {name: np.empty(n_q, dtype=np.float64) for name in DETECTORS} if metrics else {}
+        found = {name: np.empty(n_q, dtype=np.float64) for name in (*DETECTORS, *IMAGE_FIELDS)} if metrics else {}
+        columns = np.zeros(images.n_patches) if metrics and images is not None else None
         id_tensor = ids if square else None
         pad = 0.0 if source.signed else float("-inf")
         for r0 in range(0, n_q, step):
@@ -406,8 +417,10 @@ def _full_pass(
                     e = scratch.get(source.device, 1, c, max(kk, 1))[:, :kk]
                     torch.exp(logits, out=e)
                     z = e.sum(-1)
-                    for name, v in detector_rows(e, z, torch.arange(r0, r1), id_tensor).items():
+                    for name, v in role_rows(e, z, torch.arange(r0, r1), id_tensor, images).items():
                         found[name][r0:r1] = v
+                    if columns is not None:
+                        columns += images.columns(e, z)  # type: ignore[union-attr]
                     et = e.mul_(logits).sum(-1)
                 else:
                     logits.exp_()
@@ -423,8 +436,10 @@ def _full_pass(
                 full[:c, 0] = safe
                 v1 = torch.exp(v1 - full)
             elif metrics:
-                for name, v in detector_rows(logits, None, torch.arange(r0, r1), id_tensor).items():
+                for name, v in role_rows(logits, None, torch.arange(r0, r1), id_tensor, images).items():
                     found[name][r0:r1] = v
+                if columns is not None:
+                    columns += images.columns(logits, None)  # type: ignore[union-attr]
                 block = logits.cpu().numpy()
                 entropy[r0:r1] = entropy_rows(block)  # type: ignore[index]
                 max_off[r0:r1] = max_off_values(block, r0, square)  # type: ignore[index]
@@ -440,7 +455,7 @@ def _full_pass(
             base_w[g0:g1, cols:] = 0
         values = base_v.numpy()
         peak = float(np.abs(values).max()) if values.size else 0.0
-        stats = RowStats(np.arange(n_q), entropy, max_off, found) if metrics else None  # type: ignore[arg-type]
+        stats = RowStats(np.arange(n_q), entropy, max_off, found, columns) if metrics else None  # type: ignore[arg-type]
         # uint16 offsets where they fit: 32 heads' base levels at 32k tokens stay in the cache
         where = base_w.numpy().astype(np.uint16 if b0 * b0 <= 1 << 16 else np.uint32)
         return FullPass(lse, b0, values, where, peak, stats)

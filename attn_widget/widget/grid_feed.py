@@ -45,12 +45,7 @@ class AttentionMetrics:
         return set(GRID_METRICS)
 
     def options(self, kind: Kind) -> list[Option]:
-        square = kind.square
-        return [
-            {"id": m.id, "label": m.label, "description": m.description}
-            for m in GRID_METRICS.values()
-            if square or not m.square_only
-        ]
+        return [{"id": m.id, "label": m.label, "description": m.description} for m in GRID_METRICS.values() if m.offered(kind)]
 
     def grid(self, kind: str) -> GridScores:
         if kind not in self._grids:
