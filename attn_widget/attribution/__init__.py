@@ -1,6 +1,6 @@
 """Why a model predicts what it does, for one text and one target: saliency, head importance and
 token attributions (``methods.py``, ``token_saliency.py``) of a text or a prompt with pictures
-(``prompts.py``), attention rollout on pictures (``rollout.py``), the head gates they use
+(``prompts.py``), attention rollout on pictures (``layer_rollout.py``), the head gates they use
 (``gates.py``), and the widget's store of results per target (``saliency_cache.py``). ``attn_widget.attribution.saliency(...)`` and the
 other methods are importable from here."""
 
@@ -17,7 +17,7 @@ from .methods import (
     token_id,
 )
 from .prompts import REFUSED as REFUSED_WITH_IMAGES
-from .rollout import LayerRollout, patch_rollout
+from .layer_rollout import LayerRollout, patch_rollout
 from .token_saliency import (
     IG_MAX_STEPS,
     IG_TOLERANCE,

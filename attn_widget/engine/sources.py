@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..attribution.rollout import LayerRollout, rollout_matrix
+from ..attribution.layer_rollout import LayerRollout, rollout_matrix
 from ..capturing.head_source import HeadSource, ValueHead
 from ..capturing.result import Capture
 from .comparison import Comparison
