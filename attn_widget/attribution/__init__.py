@@ -4,6 +4,7 @@ token attributions (``methods.py``, ``token_saliency.py``) of a text or a prompt
 (``gates.py``), and the widget's store of results per target (``saliency_cache.py``). ``attn_widget.attribution.saliency(...)`` and the
 other methods are importable from here."""
 
+from .layer_rollout import LayerRollout, patch_rollout
 from .methods import (
     Objective,
     Saliency,
@@ -17,7 +18,6 @@ from .methods import (
     token_id,
 )
 from .prompts import REFUSED as REFUSED_WITH_IMAGES
-from .layer_rollout import LayerRollout, patch_rollout
 from .token_saliency import (
     IG_MAX_STEPS,
     IG_TOLERANCE,

@@ -89,7 +89,8 @@ const TABLE: Record<string, Entry> = {
     diverging: false,
     versioned: false,
     option: () => "attention rollout",
-    heading: () => "attention rollout through this layer (every head of it: ½ mean-head attention + ½ I, multiplied over layers 0…this)",
+    heading: () =>
+      "attention rollout through this layer (½ mean-head attention + ½ I, multiplied over layers 0…this; the same for every head)",
     colorbarTitle: () => "rollout",
     cellName: "rollout",
     valueName: () => "rollout",
