@@ -110,7 +110,7 @@ export function rowNumbers(
     }
     return null;
   };
-  const title = what === "weight" ? "attention weight" : scale.lo < 0 ? what : `|${what}|`;
+  const title = what === "weight" ? "attention weight" : what; // signed numbers are drawn by sign here
   return {
     numbers: {
       code: (t) => {
