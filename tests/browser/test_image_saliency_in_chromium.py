@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from attn_widget import AttentionWidget, attribution, capture
+from tests.browser.test_image_panel_in_chromium import WIDE, hover_patch, patch_line, set_opacity
 from tests.support.vision_models import prompt, sample_image, tiny_vision
 from tests.support.widget_page import canvas_rgb, image_drawn, patch_center
-from tests.browser.test_image_panel_in_chromium import WIDE, hover_patch, patch_line, set_opacity
 
 PHOTO = sample_image()
 
