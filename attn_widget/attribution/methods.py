@@ -15,6 +15,10 @@ whatever a callable ``target(outputs)`` returns. The loss is ``L = -f``.
   with its completeness gap ``sum IG - (f(x) - f(baseline))`` in ``.completeness_gap``;
 * ``attention_rollout`` (N, N): Abnar & Zuidema (2020) from the captured attention.
 
+Each takes ``images=`` too (a vision-language model's prompt with pictures; ``tokenizer`` is then
+its processor): the heads are its language model's, the embeddings those its language model
+receives (``prompts.py``).
+
 Cautions: attention weights say where a head looks, not why the model predicts anything, and
 gradients are first-order: ``-head_importance`` estimates the change in loss from removing a head
 only to first order. Models run in eval mode and float32; their outputs are unchanged by the gates.

@@ -7,7 +7,10 @@ to the token embeddings (positions excluded). Each returns a ``TokenAttribution`
   with its completeness gap ``sum IG - (f(x) - f(baseline))`` in ``.completeness_gap``, refined
   until the gap is within ``tolerance`` (``steps="auto"``).
 
-``f`` is the objective of ``methods.py`` (a target token's log-probability, or a callable).
+``f`` is the objective of ``methods.py`` (a target token's log-probability, or a callable). With
+``images=`` (``tokenizer`` is then the model's processor), the embeddings are those the language
+model receives, image tokens included (``prompts.py``), and the baseline is put at every position,
+image tokens too.
 """
 
 from __future__ import annotations
