@@ -43,6 +43,7 @@ class Gates:
     head_values: dict[int, Sequence[float]] = field(default_factory=dict)  # layer -> per-head gate
     attention_gates: bool = True
     module_names: dict[int, str] = field(default_factory=dict)
+    only: str = ""  # module-name prefix of the calls gated; the others (a vision tower) run ungated, unrecorded
     calls: list[GatedCall] = field(default_factory=list)
 
     def attend(
@@ -67,6 +68,9 @@ class Gates:
             future = torch.ones(n_q, n_k, dtype=torch.bool, device=scores.device).triu_(n_k - n_q + 1)
             scores = scores.masked_fill(future, torch.finfo(scores.dtype).min)
         weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+        name = self.module_names.get(id(module), type(module).__name__)
+        if not name.startswith(self.only):
+            return torch.matmul(weights, value).transpose(1, 2).contiguous(), None
         layer = len(self.calls)
         gate = torch.ones_like(weights, requires_grad=True) if self.attention_gates else None
         gated = weights * gate if gate is not None else weights
@@ -76,7 +80,7 @@ class Gates:
             [1.0] * int(query.shape[1]) if values is None else list(values), dtype=output.dtype, device=output.device
         ).requires_grad_(True)
         output = output * head_gate[None, :, None, None]
-        self.calls.append(GatedCall(self.module_names.get(id(module), type(module).__name__), weights.detach(), gate, head_gate))
+        self.calls.append(GatedCall(name, weights.detach(), gate, head_gate))
         return output.transpose(1, 2).contiguous(), None
 
 
@@ -101,13 +105,19 @@ def _register() -> None:
 
 @contextmanager
 def gated(
-    model: PreTrainedModel, *, head_values: dict[int, Sequence[float]] | None = None, attention_gates: bool = True
+    model: PreTrainedModel,
+    *,
+    head_values: dict[int, Sequence[float]] | None = None,
+    attention_gates: bool = True,
+    only: str = "",
 ) -> Iterator[Gates]:
     """Within the body, ``model``'s attention runs through the gates (eval mode; dropout off).
     ``head_values`` sets chosen head gates (layer -> one value per head; 0 ablates a head).
+    ``only``: gate the calls of modules whose names start with it (a VLM's language model); the
+    others run the same eager computation without gates.
     The attention implementation and train/eval mode are restored afterwards."""
     _register()
     names = {id(m): n for n, m in model.named_modules()} if hasattr(model, "named_modules") else {}
-    gates = Gates(head_values=dict(head_values or {}), attention_gates=attention_gates, module_names=names)
+    gates = Gates(head_values=dict(head_values or {}), attention_gates=attention_gates, module_names=names, only=only)
     with attention_implementation(model, IMPLEMENTATION, _active, gates) as state:
         yield state

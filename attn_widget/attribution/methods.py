@@ -15,6 +15,10 @@ whatever a callable ``target(outputs)`` returns. The loss is ``L = -f``.
   with its completeness gap ``sum IG - (f(x) - f(baseline))`` in ``.completeness_gap``;
 * ``attention_rollout`` (N, N): Abnar & Zuidema (2020) from the captured attention.
 
+Each takes ``images=`` too (a vision-language model's prompt with pictures; ``tokenizer`` is then
+its processor): the heads are its language model's, the embeddings those its language model
+receives (``prompts.py``).
+
 Cautions: attention weights say where a head looks, not why the model predicts anything, and
 gradients are first-order: ``-head_importance`` estimates the change in loss from removing a head
 only to first order. Models run in eval mode and float32; their outputs are unchanged by the gates.
@@ -30,10 +34,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._checks import is_int
-from ..capturing.model_config import device_of, layer_count
-from ..capturing.run import capture, check_text
+from ..capturing.model_config import device_of, layer_count, text_config
+from ..capturing.run import capture
 from ..capturing.tokens import readable_tokens
 from .gates import gated
+from .prompts import prompt_of
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -64,29 +69,7 @@ class Saliency:
     head_importance: np.ndarray  # (L, H), dL/dxi
 
 
-# ---------------------------------------------------------------------------------- inputs
-def model_inputs(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, text: str, text_pair: str | None = None
-) -> dict[str, Any]:
-    """The checked model's inputs for one text, on the model's device."""
-    _check_model(model)
-    check_text(text)
-    if not isinstance(text, str):
-        raise TypeError(f"text must be one str for attribution (one example), got {type(text).__name__}")
-    device = device_of(model)
-    return {k: v.to(device) for k, v in tokenizer(text, text_pair, return_tensors="pt").items()}
-
-
-def _check_model(model: PreTrainedModel) -> None:
-    import torch
-
-    dtype = getattr(model, "dtype", torch.float32)
-    if dtype != torch.float32:
-        raise TypeError(f"attribution computes gradients in float32: the model is {dtype}; pass model.float()")
-    if getattr(model.config, "is_encoder_decoder", False):
-        raise NotImplementedError("attribution supports decoder-only and encoder-only models, not encoder-decoders yet")
-
-
+# ---------------------------------------------------------------------------------- targets
 def token_id(tokenizer: PreTrainedTokenizerBase, token: str | int, name: str = "target") -> int:
     """The id of a single-token word: "horse", " horse" (byte-level BPE), or an id."""
     if not (is_int(token) or isinstance(token, str)):
@@ -194,19 +177,24 @@ def saliency(
     position: int | None = None,
     foil: Any = None,
     text_pair: str | None = None,
+    images: Any = None,
     max_bytes: int = 8 * 1024**3,
 ) -> Saliency:
     """Attention, attention x gradient and head importance from one forward and one backward pass.
     Every head's N x N weights and their gradients are held at once: refused (MemoryError) when
-    they would take more than ``max_bytes``."""
+    they would take more than ``max_bytes``.
+
+    With ``images`` (``tokenizer`` is then the model's processor, ``text`` its prompt), the model
+    runs on the processor's full inputs and the heads are the language model's self-attention over
+    the prompt with its image tokens (the vision tower is not gated)."""
     import torch
 
-    inputs = model_inputs(model, tokenizer, text, text_pair)
-    n = int(inputs["input_ids"].shape[1])
+    prompt = prompt_of(model, tokenizer, text, text_pair, images)
+    n = prompt.n_tokens
     _check_saliency_size(model.config, n, max_bytes)
-    f_of = make_objective(model, tokenizer, n, target, position, foil)
-    with gated(model) as gates, torch.enable_grad():
-        outputs = model(**inputs, use_cache=False, return_dict=True, **f_of.forward_kwargs)
+    f_of = make_objective(model, prompt.tokenizer, n, target, position, foil)
+    with gated(model, only=prompt.gate_prefix) as gates, torch.enable_grad():
+        outputs = prompt.run(**f_of.forward_kwargs)
         f = f_of(outputs)
         if f.numel() != 1:
             raise ValueError(f"target must give one value for one text, got shape {tuple(f.shape)}")
@@ -220,7 +208,7 @@ def saliency(
     importance = np.stack(
         [np.zeros(attention.shape[1], np.float32) if g is None else g.float().cpu().numpy() for g in head_grads]
     )
-    labels, special = readable_tokens(tokenizer, inputs["input_ids"][0].tolist())
+    labels, special = readable_tokens(prompt.tokenizer, prompt.ids[0].tolist())
     return Saliency(
         labels,
         special,
@@ -234,8 +222,9 @@ def saliency(
 
 def _check_saliency_size(config: Any, n: int, max_bytes: int) -> None:
     layers = layer_count(config)
+    text = text_config(config)
     heads = next(
-        (getattr(config, k) for k in ("num_attention_heads", "n_head", "num_heads") if isinstance(getattr(config, k, None), int)),
+        (getattr(text, k) for k in ("num_attention_heads", "n_head", "num_heads") if isinstance(getattr(text, k, None), int)),
         None,
     )
     if layers is None or heads is None:
@@ -276,14 +265,14 @@ def gate_loss(
     the finite-difference and ablation checks of head importance."""
     import torch
 
-    inputs = model_inputs(model, tokenizer, text, options.pop("text_pair", None))
+    prompt = prompt_of(model, tokenizer, text, options.pop("text_pair", None), options.pop("images", None))
     f_of = make_objective(
-        model, tokenizer, int(inputs["input_ids"].shape[1]), target, options.pop("position", None), options.pop("foil", None)
+        model, prompt.tokenizer, prompt.n_tokens, target, options.pop("position", None), options.pop("foil", None)
     )
     if options:
         raise TypeError(f"unexpected options {sorted(options)}")
-    with gated(model, head_values=head_values, attention_gates=False), torch.no_grad():
-        return float(-f_of(model(**inputs, use_cache=False, return_dict=True, **f_of.forward_kwargs)).sum())
+    with gated(model, head_values=head_values, attention_gates=False, only=prompt.gate_prefix), torch.no_grad():
+        return float(-f_of(prompt.run(**f_of.forward_kwargs)).sum())
 
 
 # ---------------------------------------------------------------------------------- rollout

@@ -1,6 +1,7 @@
-"""What the widget shows when it explains a prediction: the saliency of one text for one target,
-recomputed when the target changes, and the per-token strip vectors and per-head grid scores
-derived from it (methods.py does the computing).
+"""What the widget shows when it explains a prediction: the saliency of one text (or one prompt
+with pictures) for one target, recomputed when the target changes, and the per-token strip vectors
+and per-head grid scores derived from it (methods.py does the computing). They belong to one kind
+of the capture, ``SaliencyCache.kind``: the language model's self-attention.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 
 from .._threads import threads_for, torch_threads
 from .methods import Saliency, rollout, saliency
+from .prompts import check_images_explainable, check_model
 from .token_saliency import check_baseline, check_steps, gradient_x_input, integrated_gradients
 
 if TYPE_CHECKING:
@@ -25,6 +27,12 @@ STRIP_SHORT: dict[str, str] = {
     "gradient_x_input": "|gradient × input|",
     "integrated_gradients": "|integrated gradients|",
     "rollout": "rollout",
+}
+#: Signed methods: id -> the name of their signed values (the image panel colours them by sign).
+STRIP_SIGNED: dict[str, str] = {
+    "attention_x_gradient": "A·∂L/∂A",
+    "gradient_x_input": "gradient × input",
+    "integrated_gradients": "integrated gradients",
 }
 STRIP_METHODS: dict[str, str] = {
     "attention": "heatmap row (selected query)",
@@ -56,8 +64,12 @@ class StripVector:
 
 
 class SaliencyCache:
-    """The widget's store of ``Saliency`` results (``attribution.saliency``) for ``text``: one per
-    target the user asks for, and the strip vectors derived from them."""
+    """The widget's store of ``Saliency`` results (``attribution.saliency``) for ``text`` (and
+    ``images``, with ``tokenizer`` the model's processor): one per target the user asks for, and
+    the strip vectors derived from them."""
+
+    #: The kind of the capture these numbers belong to (its heads, its tokens).
+    kind = "self"
 
     def __init__(
         self,
@@ -65,18 +77,29 @@ class SaliencyCache:
         tokenizer: PreTrainedTokenizerBase,
         text: str,
         *,
+        images: Any = None,
         ig_steps: int | str = "auto",
         ig_baseline: str | int = "zero",
     ) -> None:
+        words = tokenizer
+        if images is not None:
+            check_model(model)
+            check_images_explainable(model.config)
+            words = getattr(tokenizer, "tokenizer", None)
+            if words is None:
+                raise TypeError(
+                    f"saliency with images needs the model's processor (with a tokenizer), got {type(tokenizer).__name__}"
+                )
         # Checked now, not when the strip first asks for integrated gradients.
         try:
             check_steps(ig_steps)
-            check_baseline(tokenizer, ig_baseline)
+            check_baseline(words, ig_baseline)
         except ValueError as err:
             raise ValueError(f"ig_{err}") from None
         self.model = model
         self.tokenizer = tokenizer
         self.text = text
+        self.images = images
         self.ig_steps = ig_steps
         self.ig_baseline = ig_baseline
         self._current: Saliency | None = None
@@ -95,7 +118,7 @@ class SaliencyCache:
         key = (target, position)
         if key != self._key:
             with torch_threads(self._threads):
-                self._current = saliency(self.model, self.tokenizer, self.text, target, position=position)
+                self._current = saliency(self.model, self.tokenizer, self.text, target, position=position, images=self.images)
             self._key = key
             self._strips.clear()
         return self.current
@@ -139,10 +162,16 @@ class SaliencyCache:
         """Gradient x input or integrated gradients for the current target (a backward pass per
         step: the slow ones)."""
         if method == "gradient_x_input":
-            values = gradient_x_input(self.model, self.tokenizer, self.text, **self._fixed_target())
+            values = gradient_x_input(self.model, self.tokenizer, self.text, images=self.images, **self._fixed_target())
             return StripVector(np.asarray(values, dtype=np.float32), f"gradient × input (∂ log p / ∂e · e) for {word!r} {after}")
         values = integrated_gradients(
-            self.model, self.tokenizer, self.text, steps=self.ig_steps, baseline=self.ig_baseline, **self._fixed_target()
+            self.model,
+            self.tokenizer,
+            self.text,
+            steps=self.ig_steps,
+            baseline=self.ig_baseline,
+            images=self.images,
+            **self._fixed_target(),
         )
         label = f"integrated gradients ({values.steps} steps, baseline {values.baseline}) for {word!r} {after}; {_convergence(values)}"
         return StripVector(np.asarray(values, dtype=np.float32), label)

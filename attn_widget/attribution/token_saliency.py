@@ -7,7 +7,10 @@ to the token embeddings (positions excluded). Each returns a ``TokenAttribution`
   with its completeness gap ``sum IG - (f(x) - f(baseline))`` in ``.completeness_gap``, refined
   until the gap is within ``tolerance`` (``steps="auto"``).
 
-``f`` is the objective of ``methods.py`` (a target token's log-probability, or a callable).
+``f`` is the objective of ``methods.py`` (a target token's log-probability, or a callable). With
+``images=`` (``tokenizer`` is then the model's processor), the embeddings are those the language
+model receives, image tokens included (``prompts.py``), and the baseline is put at every position,
+image tokens too.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._checks import is_int
-from .methods import Objective, make_objective, model_inputs, token_id
+from .methods import Objective, make_objective, token_id
+from .prompts import Prompt, prompt_of
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -53,38 +57,34 @@ def _embedding_pass(
     position: int | None,
     foil: Any,
     text_pair: str | None,
-) -> tuple[Any, dict[str, Any], Objective]:
-    """The token embeddings of ``text`` (detached), the model's other inputs, and the objective."""
-    inputs = model_inputs(model, tokenizer, text, text_pair)
-    ids = inputs.pop("input_ids")
-    embed = model.get_input_embeddings()
-    if embed is None:
-        raise ValueError(f"{type(model).__name__} has no input embeddings to take gradients on")
-    f_of = make_objective(model, tokenizer, int(ids.shape[1]), target, position, foil)
-    embeds = embed(ids).detach()
+    images: Any = None,
+) -> tuple[Any, Prompt, Objective]:
+    """The input embeddings of the example (detached), the example, and the objective."""
+    prompt = prompt_of(model, tokenizer, text, text_pair, images)
+    f_of = make_objective(model, prompt.tokenizer, prompt.n_tokens, target, position, foil)
+    embeds = prompt.embeddings()
     if target is None:
         # Fix the default target (the top prediction) on the real input, before any baseline or
         # interpolated input is evaluated.
         import torch
 
         with torch.no_grad():
-            f_of(model(inputs_embeds=embeds, **inputs, use_cache=False, return_dict=True, **f_of.forward_kwargs))
-    return embeds, inputs, f_of
+            f_of(prompt.run_embeds(embeds, **f_of.forward_kwargs))
+    return embeds, prompt, f_of
 
 
-def _f_and_grad(model: PreTrainedModel, embeds: Any, inputs: dict[str, Any], f_of: Objective) -> tuple[Any, Any]:
+def _f_and_grad(prompt: Prompt, embeds: Any, f_of: Objective) -> tuple[Any, Any]:
     """f for each embedding batch row and df/d(embeds); the model's own attention implementation."""
     import torch
 
+    model = prompt.model
     was_training = model.training
     model.eval()
     try:
         with torch.enable_grad():
             x = embeds.clone().requires_grad_(True)
             batch = int(x.shape[0])
-            extra = {k: v.expand(batch, *v.shape[1:]) for k, v in inputs.items()}
-            outputs = model(inputs_embeds=x, **extra, use_cache=False, return_dict=True, **f_of.forward_kwargs)
-            f = f_of(outputs)
+            f = f_of(prompt.run_embeds(x, **f_of.forward_kwargs))
             if f.numel() != batch:
                 raise ValueError(f"target must give one value per example, got shape {tuple(f.shape)} for {batch}")
             (grad,) = torch.autograd.grad(f.sum(), [x])
@@ -102,10 +102,11 @@ def gradient_x_input(
     position: int | None = None,
     foil: Any = None,
     text_pair: str | None = None,
+    images: Any = None,
 ) -> TokenAttribution:
     """``sum_d e_id * df/de_id`` per token (N,), signed; e = token embeddings (positions excluded)."""
-    embeds, inputs, f_of = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair)
-    f, grad = _f_and_grad(model, embeds, inputs, f_of)
+    embeds, prompt, f_of = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair, images)
+    f, grad = _f_and_grad(prompt, embeds, f_of)
     values = (embeds * grad).sum(-1)[0].float().cpu().numpy()
     return TokenAttribution(values, method="gradient x input", target=f_of.describe(None), f=float(f[0]))
 
@@ -119,10 +120,11 @@ def gradient_norm(
     position: int | None = None,
     foil: Any = None,
     text_pair: str | None = None,
+    images: Any = None,
 ) -> TokenAttribution:
     """``||df/de_i||_2`` per token (N,), >= 0 (not normalised: divide by the sum to compare texts)."""
-    embeds, inputs, f_of = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair)
-    f, grad = _f_and_grad(model, embeds, inputs, f_of)
+    embeds, prompt, f_of = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair, images)
+    f, grad = _f_and_grad(prompt, embeds, f_of)
     values = grad.float().norm(dim=-1)[0].cpu().numpy()
     return TokenAttribution(values, method="gradient norm", target=f_of.describe(None), f=float(f[0]))
 
@@ -149,6 +151,7 @@ def integrated_gradients(
     position: int | None = None,
     foil: Any = None,
     text_pair: str | None = None,
+    images: Any = None,
 ) -> TokenAttribution:
     """Integrated gradients per token (N,), signed sum over the embedding dimension, from a baseline
     (``"zero"`` embeddings, ``"pad"``/``"unk"``/``"mask"`` token embeddings, or a token id) to the
@@ -171,18 +174,18 @@ def integrated_gradients(
         raise ValueError(f"tolerance must be a fraction in (0, 1) of |f(x) - f(baseline)|, got {tolerance!r}")
     if not is_int(max_steps, numpy_ok=False) or max_steps < _IG_FIRST_STEPS:
         raise ValueError(f"max_steps must be an int >= {_IG_FIRST_STEPS}, got {max_steps!r}")
-    embeds, inputs, f_of = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair)
-    base, base_name = _baseline(model, tokenizer, embeds, baseline)
+    embeds, prompt, f_of = _embedding_pass(model, tokenizer, text, target, position, foil, text_pair, images)
+    base, base_name = _baseline(model, prompt.tokenizer, embeds, baseline)
     with torch.no_grad():
-        f_input = float(_f_and_grad(model, embeds, inputs, f_of)[0][0])
-        f_base = float(_f_and_grad(model, base, inputs, f_of)[0][0])
+        f_input = float(_f_and_grad(prompt, embeds, f_of)[0][0])
+        f_base = float(_f_and_grad(prompt, base, f_of)[0][0])
     change = f_input - f_base
 
     def gradient_sum(alphas: Any) -> Any:
         total = torch.zeros_like(embeds[0])
         for start in range(0, len(alphas), batch_size):
             a = alphas[start : start + batch_size].to(embeds.device)[:, None, None]
-            total += _f_and_grad(model, base + a * (embeds - base), inputs, f_of)[1].sum(0)
+            total += _f_and_grad(prompt, base + a * (embeds - base), f_of)[1].sum(0)
         return total
 
     # Refinement reuses the points already taken: the midpoints of n intervals are among those of

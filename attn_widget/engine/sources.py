@@ -1,12 +1,14 @@
 """What a heatmap can show, and where each head's numbers come from.
 
 A *quantity* is one matrix per head: the attention weights, attention x gradient for an explained
-prediction, or for a comparison of two runs ``b - a`` and each run. ``QUANTITIES`` is the one
+prediction, attention rollout through the head's layer (one matrix per layer: every head of it
+shows the same), or for a comparison of two runs ``b - a`` and each run. ``QUANTITIES`` is the one
 table of them (its twin for the page is ``js/wire/quantities.ts``): adding a quantity is one entry
 here. Which quantities a widget offers follows from its *mode*, fixed when it is made:
 
-- ``"plain"``: attention;
-- ``"saliency"`` (``from_model(..., saliency=True)``): attention and attention x gradient;
+- ``"plain"``: attention, and rollout for self-attention kinds;
+- ``"saliency"`` (``from_model(..., saliency=True)``): those, and attention x gradient of the
+  kind the saliency explains (a vision-language model's ``self``);
 - ``"comparison"`` (``AttentionWidget.compare``): ``difference``, ``a`` and ``b``.
 
 ``Sources`` answers "(quantity, kind, layer, head) -> tile source" for every part of the widget
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..attribution.layer_rollout import LayerRollout, rollout_matrix
 from ..capturing.head_source import HeadSource, ValueHead
 from ..capturing.result import Capture
 from .comparison import Comparison
@@ -52,10 +55,18 @@ class Quantity:
     modes: tuple[str, ...]  # the widgets that offer it
     head: Callable[[Sources, str, int, int], Any]  # (sources, kind, layer, head) -> a tile source
     matrix: Callable[[Sources, str, int, int], np.ndarray]  # the same head, float32 (Nq, Nk), for pages
+    on_request: bool = False  # an offline page carries it only when it is the quantity shown
 
 
 def _axg(s: Sources, kind: str, layer: int, head: int) -> np.ndarray:
-    return s.saliency_cache().current.attention_x_gradient[layer, head]
+    cache = s.saliency_cache()
+    if kind != cache.kind:
+        raise ValueError(f"attention x gradient explains the prediction through kind {cache.kind!r}, not {kind!r}")
+    return cache.current.attention_x_gradient[layer, head]
+
+
+def _rollout(s: Sources, kind: str, layer: int, head: int) -> np.ndarray:
+    return rollout_matrix(s.rollouts, s.capture, kind, layer)
 
 
 def _run_weights(run: str) -> Quantity:
@@ -88,6 +99,15 @@ QUANTITIES: dict[str, Quantity] = {
             modes=(SALIENCY,),
             head=lambda s, k, l, h: ValueHead(_axg(s, k, l, h), signed=True),
             matrix=_axg,
+        ),
+        Quantity(
+            "rollout",
+            signed=False,
+            versioned=False,
+            modes=(PLAIN, SALIENCY),
+            head=lambda s, k, l, h: ValueHead(_rollout(s, k, l, h)),
+            matrix=_rollout,
+            on_request=True,
         ),
         Quantity(
             "difference",
@@ -126,6 +146,7 @@ class Sources:
         self.quantities = tuple(q for q, spec in QUANTITIES.items() if self.mode in spec.modes)
         self.labels: tuple[str, ...] = comparison.labels if comparison is not None else ()
         self.version = 0
+        self.rollouts: dict[str, LayerRollout] = {}  # per kind, the rollout product computed last
 
     # The mode's own inputs: only quantities of that mode reach them.
     def saliency_cache(self) -> SaliencyCache:
@@ -147,6 +168,16 @@ class Sources:
     def shapes(self) -> dict[str, tuple[int, int, int, int]]:
         """(layers, heads, queries, keys) of each kind."""
         return {k: self.capture.kind(k).shape for k in self.capture.kinds}
+
+    def offered(self, kind: str) -> tuple[str, ...]:
+        """The quantities that apply to ``kind``: rollout to self-attention, attention x gradient
+        to the kind the saliency explains."""
+        k = self.capture.kind(kind)
+        return tuple(
+            q
+            for q in self.quantities
+            if not (q == "rollout" and not k.square) and not (q == "attention_x_gradient" and kind != self.saliency_cache().kind)
+        )
 
     def version_of(self, quantity: str) -> int:
         return self.version if QUANTITIES[quantity].versioned else 0
@@ -191,11 +222,13 @@ class Sources:
     def matrix(self, quantity: str, kind: str, layer: int, head: int) -> np.ndarray:
         return QUANTITIES[quantity].matrix(self, kind, layer, head)
 
-    def page_quantities(self, kind: str) -> dict[str, QuantityMatrices]:
-        """Every quantity offered, as matrices of ``kind``'s heads (``w.to_html``)."""
+    def page_quantities(self, kind: str, shown: str = "attention") -> dict[str, QuantityMatrices]:
+        """Every quantity offered (those made on request only when ``shown``), as matrices of
+        ``kind``'s heads (``w.to_html``)."""
         return {
             q: QuantityMatrices(lambda l, h, q=q: self.matrix(q, kind, l, h), QUANTITIES[q].signed, self.version_of(q))
-            for q in self.quantities
+            for q in self.offered(kind)
+            if q == shown or not QUANTITIES[q].on_request
         }
 
     def new_version(self) -> None:

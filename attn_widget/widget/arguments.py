@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._checks import check_int
+from ..attribution.prompts import check_images_explainable
 from ..attribution.saliency_cache import SaliencyCache
 from ..capturing.result import Capture
 from ..engine.comparison import Comparison
@@ -71,7 +72,8 @@ def saliency_cache(
     if not saliency:
         return None
     if images is not None:
-        raise ValueError("saliency=True explains a text-only prediction; it does not take images yet")
+        check_images_explainable(model.config)  # a family that cannot be explained says why, first
     if not isinstance(text, str):
-        raise ValueError("saliency=True explains one text: pass text as a str")
-    return SaliencyCache(model, tokenizer, text, ig_steps=ig_steps, ig_baseline=ig_baseline)
+        with_images = " (the prompt that goes with the pictures)" if images is not None else ""
+        raise ValueError(f"saliency=True explains one text: pass text as a str{with_images}")
+    return SaliencyCache(model, tokenizer, text, images=images, ig_steps=ig_steps, ig_baseline=ig_baseline)

@@ -301,7 +301,7 @@ class AttentionWidget(WidgetState):
         chosen = check_heads(heads, self.n_layers, self.n_heads)
         grids = self._grid_feed.page_grids(self.kind, [s["name"] for s in self.spans], self.span_range)
         strips = self._saliency.page_strips(chosen)
-        quantities = self._sources.page_quantities(self.kind)
+        quantities = self._sources.page_quantities(self.kind, self.heatmap_quantity)
         write_page(target, build_page(self.get_state(), self._kind(), chosen, quantities, grids, strips, max_bytes))
         return target
 

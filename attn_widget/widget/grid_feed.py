@@ -125,6 +125,9 @@ class SaliencyMetrics(_ExactMetrics):
     def __init__(self, sources: Sources) -> None:
         self._sources = sources
 
+    def options(self, kind: Kind) -> list[Option]:
+        return super().options(kind) if kind.id == self._sources.saliency_cache().kind else []
+
     def values(self, metric: str, kind: Kind, span: Span, *, exact: bool) -> np.ndarray:
         return self._sources.saliency_cache().grid(metric, span)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..attribution.methods import Saliency
-from ..attribution.saliency_cache import SALIENCY_METRICS, STRIP_METHODS, STRIP_SHORT
+from ..attribution.saliency_cache import SALIENCY_METRICS, STRIP_METHODS, STRIP_SHORT, STRIP_SIGNED
 from ..engine.sources import SALIENCY, Sources
 from ..wire.payloads import strip_payload
 from .grid_feed import GridFeed
@@ -41,7 +41,7 @@ class SaliencyPanel(NoSaliency):
         self._status = status
         self._callable_target = target if callable(target) else None  # e.g. a class logit, without an LM head
         widget.set_trait("saliency_available", True)
-        widget.set_trait("_strip_methods", [{"id": k, "label": v, "short": STRIP_SHORT[k]} for k, v in STRIP_METHODS.items()])
+        widget.set_trait("_strip_methods", self._methods(widget.kind))
         if target is not None and not callable(target):
             widget.target_token = str(target)
         if position is not None:
@@ -51,6 +51,23 @@ class SaliencyPanel(NoSaliency):
         widget.observe(self._target_changed, names=["target_position", "target_token"])
         widget.observe(self._strip_method_changed, names=["strip_method"])
         widget.observe(self._head_changed, names=["layer", "head"])
+        widget.observe(self._kind_changed, names=["kind"])
+
+    def _methods(self, kind: str) -> list[dict[str, str]]:
+        """The strip's methods on ``kind``: the saliency methods only on the kind they explain
+        (a vision tower's positions are not the prompt's tokens)."""
+        ids = STRIP_METHODS if kind == self._cache.kind else ["attention"]
+        return [
+            {"id": k, "label": STRIP_METHODS[k], "short": STRIP_SHORT[k]}
+            | ({"signed_short": STRIP_SIGNED[k]} if k in STRIP_SIGNED else {})
+            for k in ids
+        ]
+
+    def _kind_changed(self, change: dict[str, Any]) -> None:
+        w = self._widget
+        if w.strip_method not in [m["id"] for m in self._methods(w.kind)]:
+            w.strip_method = "attention"
+        w.set_trait("_strip_methods", self._methods(w.kind))
 
     @property
     def current(self) -> Saliency:

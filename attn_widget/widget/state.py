@@ -101,7 +101,7 @@ class WidgetState(anywidget.AnyWidget):
     heatmap_quantity = OneOf(
         "attention",
         choices="_quantity_ids",
-        help="str: what the heatmap shows: 'attention', 'attention_x_gradient' (saliency), or 'difference' (b - a), 'a', 'b' (compare); default 'attention' (a comparison: 'difference')",
+        help="str: what the heatmap shows: 'attention', 'attention_x_gradient' (saliency), 'rollout' (self-attention kinds), or 'difference' (b - a), 'a', 'b' (compare); default 'attention' (a comparison: 'difference')",
     ).tag(sync=True)
 
     # ------------------------------------------------------------ saliency (from_model(..., saliency=True))

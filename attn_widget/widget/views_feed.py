@@ -52,6 +52,9 @@ class ViewsFeed:
         w.set_trait("_query_patches", {})  # resent: on the wire it may say "the same as the keys"
         w.set_trait("_patches", patches_payload(k.id, k.keys.patches))
         w.set_trait("_query_patches", patches_payload(k.id, k.queries.patches))
+        w._quantities = self._sources.offered(k.id)  # what heatmap_quantity accepts for this kind
+        if w.heatmap_quantity not in w._quantities:
+            w.heatmap_quantity = w._quantities[0]
         w.set_trait("_grid_metric_options", self._grid_feed.options(k.id))
         if w.grid_metric not in w._metric_ids():  # a detector, and a kind without positions in common
             w.grid_metric = "entropy"

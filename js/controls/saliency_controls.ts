@@ -79,7 +79,10 @@ export class SaliencyControls {
   }): void {
     this.el.hidden = !state.available;
     if (!state.available) return;
-    fill(this.quantity, quantityOptions("saliency"), state.quantity);
+    // attention x gradient belongs to the kind the saliency explains, where the strip offers it too
+    const explained = state.methods.some((m) => m.id === "attention_x_gradient");
+    const options = quantityOptions("saliency").filter((o) => explained || o.id !== "attention_x_gradient");
+    fill(this.quantity, options, state.quantity);
     fill(this.method, state.methods, state.method);
     if (document.activeElement !== this.target) this.target.value = state.targetToken;
     this.targetLabel.textContent = state.targetLabel ? `explaining ${state.targetLabel} · click a query label to move it` : "";

@@ -3,8 +3,12 @@
 // none is selected), the mean row of several selected queries, or a saliency method's vector;
 // while the pointer rests on a heatmap row or a word, that row instead (a preview). Rows come
 // from the tile store at cell level, in the same row tiles the strip and the track ask for, and
-// only over the keys that are patches: nothing N x N, whatever the input's length.
+// only over the keys that are patches: nothing N x N, whatever the input's length. Signed numbers
+// (attention x gradient, gradient x input, integrated gradients) are coloured by sign here, where
+// the strip and the heatmap colour them by size: on a picture, which patches push the prediction
+// up and which push it down is the point.
 import type { ColorScale } from "../draw/colormap";
+import { divergingScale } from "../draw/colormap";
 import type { TileSpec, TileStore } from "../tiles/tile_store";
 import type { HeadRef } from "../wire/protocol";
 import type { QueriesRow } from "./strip";
@@ -35,6 +39,12 @@ export interface StripState {
   nKeys: number;
 }
 
+/** The scale the picture uses: a scale that colours signed values by size becomes a diverging
+ * one around 0 (blue below, red above) over the same largest |value|. */
+export function pictureScale(scale: ColorScale): ColorScale {
+  return scale.magnitude ? divergingScale(scale.hi) : scale;
+}
+
 /** The row tiles (cell level) that hold keys [k0, k1) of row `query`: aligned as the track's and,
  * for short inputs, the strip's own, so the store already has them. */
 export function rowTiles(head: HeadRef, query: number, nKeys: number, k0: number, k1: number): TileSpec[] {
@@ -61,16 +71,17 @@ export function rowNumbers(
       numbers: {
         code: (t) => (at(t) >= 0 ? v.codes[t] : undefined),
         value: (t) => (at(t) >= 0 ? v.values[t] : undefined),
-        scale: v.scale,
+        scale: v.signedName ? pictureScale(v.scale) : v.scale,
         name: v.valueName,
-        title: v.shortName,
+        title: v.signedName ?? v.shortName,
         row: -1,
         drawn: "vector",
       },
       wanted: [],
     };
   }
-  const { head, scale } = strip;
+  const { head } = strip;
+  const scale = strip.scale && pictureScale(strip.scale);
   const what = strip.valueName;
   if (preview < 0 && strip.queriesRow && scale && strip.queriesRow.values.length === strip.nKeys) {
     const mean = strip.queriesRow;
@@ -99,7 +110,7 @@ export function rowNumbers(
     }
     return null;
   };
-  const title = what === "weight" ? "attention weight" : scale.lo < 0 ? what : `|${what}|`;
+  const title = what === "weight" ? "attention weight" : what; // signed numbers are drawn by sign here
   return {
     numbers: {
       code: (t) => {

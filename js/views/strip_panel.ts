@@ -32,7 +32,8 @@ export function stripVectorOf(
   if (payload?.what !== "strip" || payload.method !== method.id || codes.length !== nTokens) return null;
   const values = decodeCodes(codes);
   const shortName = method.short ?? method.label;
-  return { codes, values, label, valueName: method.label, shortName, scale: magnitudeScale(values) };
+  const signedName = method.signed_short ?? null;
+  return { codes, values, label, valueName: method.label, shortName, scale: magnitudeScale(values), signedName };
 }
 
 export class StripPanel {

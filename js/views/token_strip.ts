@@ -21,6 +21,8 @@ export interface StripVector {
   valueName: string; // tooltip: the name of the number
   shortName: string; // colour bar title
   scale: ColorScale;
+  /** The signed name of a signed method's values (the image panel colours them by sign), else null. */
+  signedName: string | null;
 }
 
 export interface TokenStrip {

@@ -83,6 +83,18 @@ const TABLE: Record<string, Entry> = {
     cellName: "A·∂L/∂A",
     valueName: () => "A·∂L/∂A",
   },
+  rollout: {
+    toolbar: "saliency", // plain widgets have no quantity control: w.heatmap_quantity = "rollout"
+    signed: false,
+    diverging: false,
+    versioned: false,
+    option: () => "attention rollout",
+    heading: () =>
+      "attention rollout through this layer (½ mean-head attention + ½ I, multiplied over layers 0…this; the same for every head)",
+    colorbarTitle: () => "rollout",
+    cellName: "rollout",
+    valueName: () => "rollout",
+  },
   difference: {
     toolbar: "compare",
     signed: true,

@@ -53,7 +53,7 @@ export interface WidgetState {
   strip_method: string;
   _strip_values: (Payload & { method?: string; data?: Binary }) | null;
   strip_label: string;
-  heatmap_quantity: string; // an id of quantities.ts: "attention", "attention_x_gradient", "difference", "a", "b"
+  heatmap_quantity: string; // an id of quantities.ts: "attention", "attention_x_gradient", "rollout", "difference", "a", "b"
   _saliency_version: number;
   target_position: number;
   target_token: string;
@@ -72,6 +72,8 @@ export interface WidgetState {
 /** A strip method: its label in the control, and `short` as its colour-bar title. */
 export interface StripMethodOption extends KindOption {
   short: string;
+  /** For a signed method: the name of its signed values (the picture colours them by sign). */
+  signed_short?: string;
 }
 
 /** A named token range [start, end) drawn as a bracket. */

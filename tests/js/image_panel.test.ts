@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { magnitudeScale, zeroBasedScale } from "../../js/draw/colormap";
+import type { TileStore } from "../../js/tiles/tile_store";
 import { imageRuns } from "../../js/views/image_band";
-import { rowTiles } from "../../js/views/image_row";
+import type { StripState } from "../../js/views/image_row";
+import { pictureScale, rowNumbers, rowTiles } from "../../js/views/image_row";
 import { PatchIndex, viewLabels } from "../../js/views/patches";
 import { tokenAxes } from "../../js/wire/axis_wire";
 import { patchMapOf, picturesOf } from "../../js/wire/image_wire";
@@ -191,5 +194,49 @@ describe("bands and row tiles", () => {
       [9000, 9001, 8192, 12288],
     ]);
     expect(long.every((s) => s.block[0] === 1 && s.block[1] === 1)).toBe(true);
+  });
+});
+
+describe("signed numbers on the picture", () => {
+  const values = new Float32Array([0.5, -2, 1]);
+  const vector = {
+    codes: new Uint16Array(3),
+    values,
+    label: "integrated gradients for 'horse'",
+    valueName: "integrated gradients",
+    shortName: "|integrated gradients|",
+    scale: magnitudeScale(values),
+    signedName: "integrated gradients",
+  };
+  const strip: StripState = {
+    head: null,
+    scale: null,
+    valueName: "weight",
+    query: 0,
+    queriesRow: null,
+    vector,
+    vectorWanted: true,
+    nKeys: 3,
+  };
+  const store = {} as TileStore; // a vector needs no tiles
+
+  it("colours a signed vector by sign, around 0, over its largest |value|, under its signed name", () => {
+    const { numbers } = rowNumbers(strip, store, -1, [0, 3]);
+    expect(numbers?.scale.lo).toBe(-2);
+    expect(numbers?.scale.hi).toBe(2);
+    expect(numbers?.scale.magnitude).toBe(false);
+    expect(numbers?.title).toBe("integrated gradients");
+    expect(numbers?.scale.css(-2)).not.toBe(numbers?.scale.css(2)); // the strip's magnitude scale makes these equal
+    expect(vector.scale.css(-2)).toBe(vector.scale.css(2));
+  });
+
+  it("keeps an unsigned vector (rollout) and attention weights on their own scales", () => {
+    const rollout = { ...vector, signedName: null, shortName: "rollout", scale: zeroBasedScale(values) };
+    const { numbers } = rowNumbers({ ...strip, vector: rollout }, store, -1, [0, 3]);
+    expect(numbers?.scale).toBe(rollout.scale);
+    expect(numbers?.title).toBe("rollout");
+    const weights = zeroBasedScale([0.2, 0.7]);
+    expect(pictureScale(weights)).toBe(weights);
+    expect(pictureScale(magnitudeScale([0.2, -0.7])).lo).toBeCloseTo(-0.7);
   });
 });

@@ -42,7 +42,7 @@ describe("the heatmap's quantities", () => {
   });
 
   it("only attention x gradient changes with the saliency target (its tiles carry the version)", () => {
-    const ids = ["attention", "attention_x_gradient", "difference", "a", "b"];
+    const ids = ["attention", "attention_x_gradient", "rollout", "difference", "a", "b"];
     expect(ids.filter((id) => quantityOf(id, RUNS).versioned)).toEqual(["attention_x_gradient"]);
   });
 
@@ -50,6 +50,7 @@ describe("the heatmap's quantities", () => {
     expect(quantityOptions("saliency")).toEqual([
       { id: "attention", label: "attention" },
       { id: "attention_x_gradient", label: "attention × gradient" },
+      { id: "rollout", label: "attention rollout" },
     ]);
     expect(quantityOptions("compare", ["cat", "dog"])).toEqual([
       { id: "difference", label: "dog − cat" },

@@ -180,7 +180,7 @@ BAD_REQUESTS = [
     ({"window": [0, N]}, "window must be [q0, q1, k0, k1]"),
     ({"block": [3, 3]}, "powers of two"),
     ({"block": [2, 2], "window": [1, N, 0, N]}, "must start on a block boundary"),
-    ({"quantity": "attention_x_gradient"}, "quantity must be one of ['attention']"),
+    ({"quantity": "attention_x_gradient"}, "quantity must be one of ['attention', 'rollout']"),
     ({"id": 7}, "id must be a non-empty string"),
     ({"id": "x" * 10_000}, "id must be a non-empty string"),
     ({"type": "head"}, "unknown request type 'head'"),

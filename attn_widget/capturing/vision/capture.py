@@ -86,6 +86,17 @@ def capture_images(model: PreTrainedModel, processor: Any, text: str | None, ima
     return Capture(kinds, images=pictures)
 
 
+def processor_inputs(model: PreTrainedModel, processor: Any, text: str | None, images: Any) -> tuple[Any, dict[str, Any]]:
+    """(tokenizer or None, the processor's tensors on the model's device and dtype) for ``images``
+    and the prompt ``text``, checked as a capture checks them: what attribution runs the model on."""
+    pictures = check_images(images)
+    check_supported(model.config)
+    _, tokenizer, encoded = _encode(processor, _check_prompt(model.config, text), pictures)
+    device = device_of(model)
+    dtype = next(model.parameters()).dtype
+    return tokenizer, {k: _to(v, device, dtype) for k, v in encoded.items() if hasattr(v, "to") and k != "labels"}
+
+
 def _check_prompt(config: Any, text: Any) -> str | None:
     reads_text = getattr(config, "vision_config", None) is not None
     if text is None:
