@@ -96,7 +96,7 @@ export class ImageView {
     this.el.className = "attn-image-panel";
     this.el.hidden = true;
     const title = document.createElement("div");
-    title.className = "attn-title";
+    title.className = "attn-image-title";
     title.textContent = "picture";
     const controls = document.createElement("div");
     controls.className = "attn-image-controls";
@@ -114,7 +114,7 @@ export class ImageView {
     opacity.append("overlay ", this.opacityInput);
     controls.append(this.viewSelect, opacity);
     this.captionEl = document.createElement("div");
-    this.captionEl.className = "attn-caption";
+    this.captionEl.className = "attn-image-caption";
     this.el.append(title, controls, this.captionEl);
     container.appendChild(this.el);
     ({ canvas: this.canvas, overlay: this.overlay } = layeredCanvas(this.el, "attn-image", "the input's picture"));

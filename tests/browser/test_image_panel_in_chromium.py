@@ -108,7 +108,7 @@ def test_pythons_query_redraws_the_panel_in_the_heatmaps_colours(page, mount, vi
     w.query = 7
     pull(page)
     image_drawn(page, row=7, shows="row")
-    assert "from query 7" in page.locator(".attn-image-panel .attn-caption").text_content()
+    assert "from query 7" in page.locator(".attn-image-panel .attn-image-caption").text_content()
     patch = vit.patches("vision")[12]  # not the patch that looks (query 7 is outlined)
     inside = patch_center(page, patch, at=(0.5, 0.5))
     photo_and_overlay = canvas_rgb(page, "attn-image", *inside)
@@ -135,7 +135,7 @@ def test_hovering_the_heatmap_or_a_word_draws_that_row_on_the_picture(page, moun
     image_drawn(page, row=3, shows="row")
     page.mouse.move(*cell_center(page, "attn-heatmap", 11, 4))
     image_drawn(page, row=11, shows="preview")
-    assert "from query 11" in page.locator(".attn-image-panel .attn-caption").text_content()
+    assert "from query 11" in page.locator(".attn-image-panel .attn-image-caption").text_content()
     page.mouse.move(5, 5)  # off every view: back to the selected query's row
     image_drawn(page, row=3, shows="row")
     # the strip's words: a word that is a patch is outlined where it sits (the row stays)
@@ -207,7 +207,7 @@ def test_cross_attention_patches_are_keys_and_a_kind_without_patches_says_so(pag
     w.kind = "self"
     pull(page)
     page.wait_for_function(
-        "() => document.querySelector('.attn-image-panel .attn-caption').textContent.includes('not patches of the picture')"
+        "() => document.querySelector('.attn-image-panel .attn-image-caption').textContent.includes('not patches of the picture')"
     )
 
 

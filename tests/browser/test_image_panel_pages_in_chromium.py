@@ -49,8 +49,10 @@ def test_a_widget_without_pictures_refuses_the_image_panel(page, mount, tmp_path
     att = np.full((1, 1, 3, 3), 1 / 3, dtype=np.float32)
     w = AttentionWidget(att, ["a", "b", "c"])
     mount(w)
-    with pytest.raises(RuntimeError, match="no picture"):
+    # refused in Python, before a request reaches the view: the panels it can save are named
+    with pytest.raises(ValueError, match=r"panel must be one of \['all', 'grid', 'heatmap', 'strip'\], got 'image'"):
         save(page, w, tmp_path / "image.png", panel="image")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_offline_page_answers_a_patch_hover_with_pythons_number(offline_page, vit, tmp_path):

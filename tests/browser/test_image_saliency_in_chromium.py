@@ -36,7 +36,7 @@ def test_integrated_gradients_of_image_tokens_are_drawn_on_the_picture_with_pyth
     )
     mount(w, width=WIDE)
     image_drawn(page, shows="vector")
-    caption = page.locator(".attn-image-panel .attn-caption").text_content()
+    caption = page.locator(".attn-image-panel .attn-image-caption").text_content()
     assert "integrated gradients (32 steps, baseline zero embeddings)" in caption, caption
     patches = c.patches("self")
     for patch in patches[[0, 5, 10, 15]]:
@@ -71,5 +71,5 @@ def test_rollout_of_the_cls_token_is_drawn_on_the_picture_with_pythons_numbers(p
     for i in (0, 6, 9, 15):
         text_shown = hover_patch(page, patches[i])
         assert text_shown.split("\n")[0] == patch_line(c, "vision", patches[i], expected[i], "rollout"), text_shown
-    assert "rollout from query 0" in page.locator(".attn-image-panel .attn-caption").text_content()
+    assert "rollout from query 0" in page.locator(".attn-image-panel .attn-image-caption").text_content()
     page.locator(".attn-image-panel").screenshot(path=str(tmp_path / "image-rollout.png"))

@@ -49,7 +49,7 @@ def test_strip_methods_show_the_numbers_attribution_computes(page, mount, gpt2):
     ig = attribution.integrated_gradients(model, tokenizer, TEXT, steps=32)
     page.mouse.move(*strip_cell(page, 6))
     assert number_after("integrated gradients", tooltip_text(page)) == format(float(ig[6]), ".3g")
-    expect(page.locator(".attn-word-strip .attn-caption")).to_contain_text("completeness gap")  # written when the strip draws
+    expect(page.locator(".attn-caption")).to_contain_text("completeness gap")  # written when the strip draws
     assert 'in span "<ENV>"' in tooltip_text(page)
     assert page.locator("[data-testid=attn-strip]").get_attribute("data-spans") == "<ENV>:0-8 <LAN>:8-15"
 
@@ -68,7 +68,7 @@ def test_heatmap_switches_to_attention_x_gradient_with_pythons_numbers(page, mou
         text = tooltip_text(page)
         assert number_after("A·∂L/∂A", text) == format(float(s[t, k]), ".3g"), text
         assert "▶ the saliency target position" in text
-    assert "attention × gradient" in page.locator(".attn-title:not(.attn-image-panel .attn-title)").text_content()
+    assert "attention × gradient" in page.locator(".attn-title").text_content()
     # the grid's saliency metrics: head importance, with Python's numbers
     page.locator("[data-testid=attn-metric]").select_option("head_importance")
     kernel_synced(page)
