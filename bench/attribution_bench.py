@@ -5,7 +5,7 @@ bench/models.py), one text of N tokens, against a plain forward pass, on this ma
     .venv/bin/python bench/attribution_bench.py --sizes 32 --quick --out /tmp/a   # what CI runs
 
 saliency = attention x gradient for every head and head importance together: one forward and one
-backward pass (attn_widget.gates). Integrated gradients: 32 steps in batches of 8 (4 forward and
+backward pass (attn_widget.attribution.gates). Integrated gradients: 32 steps in batches of 8 (4 forward and
 backward passes of 8 sequences) plus 2 forwards for the completeness gap. Rollout: a capture
 (one SDPA forward) plus the product of head-averaged layers. Each figure is the median of the
 repeats after one warm-up run; peak memory is the extra resident memory of that call.

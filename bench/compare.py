@@ -574,6 +574,9 @@ def capture_switch(args: argparse.Namespace) -> None:
         json.dumps({"command": " ".join(["bench/compare.py", *sys.argv[1:]]), "results": rows}, indent=2) + "\n"
     )
     print(f"wrote {args.capture_switch}")
+    failed = [row for row in rows if "switch_error" in row]
+    if failed:  # CI runs this small to prove it works: a measurement that could not run is a failure
+        sys.exit(f"capture switch failed at N = {[row['n_tokens'] for row in failed]}: {failed[0]['switch_error']}")
 
 
 def lab_only(args: argparse.Namespace) -> None:

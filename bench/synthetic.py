@@ -30,7 +30,7 @@ def capture_widget_code(n: int) -> str:
     model (bench/models.py) over n random tokens: the scalable path (heads recomputed on request)."""
     return (
         "from bench.models import IdTokenizer, build, random_ids\n"
-        "from attn_widget import AttentionWidget\nfrom attn_widget.capture import capture_ids\n"
+        "from attn_widget import AttentionWidget\nfrom attn_widget.capturing.run import capture_ids\n"
         f"_m = build('gpt2-small', max({n}, 1024))\n"
         f"w = AttentionWidget.from_capture(capture_ids(_m, IdTokenizer(), random_ids({n}, 50257)))\n"
     )
