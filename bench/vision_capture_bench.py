@@ -216,6 +216,9 @@ def main() -> None:
     (args.out / "vision-capture.json").write_text(json.dumps({"info": info, "rows": rows}, indent=1))
     (args.out / "vision-capture.md").write_text(report(rows, info))
     print(report(rows, info))
+    failed = [row for row in rows if "error" in row and not row["error"].startswith("not run:")]
+    if failed:  # CI runs this small to prove it works: a mode that could not run is a failure
+        sys.exit(f"{len(failed)} measurement(s) failed, first: {failed[0]['error']}")
 
 
 if __name__ == "__main__":
