@@ -552,6 +552,9 @@ def main() -> None:
         browser.close()
 
     write_reports(rows, info, args.limit, args.out)
+    broken = [r["n_tokens"] for r in rows if r["tool"] == "ours" and "switch_error" in r]
+    if broken:  # a peer may fail to render (that is a result); our own switch failing is a bug
+        sys.exit(f"our head switch could not be measured at N = {broken}")
 
 
 def capture_switch(args: argparse.Namespace) -> None:
