@@ -93,7 +93,9 @@ def main() -> None:
                 f"N={n:5d}  {name:50s} {row['seconds_median']:7.2f} s  peak +{row['peak_extra_bytes'] / 2**30:.2f} GiB",
                 flush=True,
             )
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    from bench.machine import cpu_name
+
+    cpu = cpu_name("?")
     info = {
         "machine": f"{cpu}, {os.cpu_count()} cores",
         "torch": torch.__version__,

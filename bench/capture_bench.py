@@ -222,15 +222,11 @@ def main() -> None:
         if args.device == "cuda"
         else f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
     )
-    try:
-        device_name = (
-            next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-            + f", {os.cpu_count()} cores"
-            if args.device == "cpu"
-            else device_name
-        )
-    except (OSError, StopIteration):
-        pass
+    if args.device == "cpu":
+        from bench.machine import cpu_name
+
+        name = cpu_name("")
+        device_name = f"{name}, {os.cpu_count()} cores" if name else device_name
     info = {
         "shape": args.shape,
         "layers": args.layers,

@@ -42,30 +42,6 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 N = 512
 
-# Per click: time to the first picture of the new head and to the exact head on screen (two frames
-# after data-head-shown names it). The same probe as bench/compare.py's SWITCH_PROBE.
-SWITCH_PROBE = """() => {
-  window.__switch = { picture: [], exact: [] };
-  const root = document.querySelector('[data-testid=attn-widget]');
-  const grid = root.querySelector('[data-testid=attn-grid]');
-  let start = 0, want = '', pictured = false;
-  grid.addEventListener('pointerdown', () => { start = performance.now(); pictured = false; }, { capture: true });
-  window.__expect = (key) => { want = key; };
-  const painted = (list, t0) => requestAnimationFrame(() => requestAnimationFrame(() => list.push(performance.now() - t0)));
-  new MutationObserver(() => {
-    if (!start) return;
-    const t0 = start;
-    if (!pictured && (root.dataset.headShown === want || root.dataset.headPreview === want)) {
-      pictured = true;
-      painted(window.__switch.picture, t0);
-    }
-    if (root.dataset.headShown === want) {
-      start = 0;
-      painted(window.__switch.exact, t0);
-    }
-  }).observe(root, { attributes: true, attributeFilter: ['data-head-shown', 'data-head-preview'] });
-}"""
-
 BUILD_CODE = """
 import json, statistics, sys, time
 import attn_widget
@@ -162,6 +138,7 @@ def process_cpu_ms() -> dict[str, int]:
 def measure_switches(
     browser: Any, url: str, workdir: pathlib.Path, checkout: pathlib.Path, name: str, switches: int
 ) -> dict[str, Any]:
+    from bench.compare import SWITCH_PROBE  # timed as compare.py times it
     from tests.support.lab import open_and_run_all, write_notebook
     from tests.support.widget_page import cell_center
 
@@ -248,7 +225,7 @@ def main() -> None:
     for c in checkouts:
         if not (c / "attn_widget" / "static" / "widget.js").exists():
             raise SystemExit(f"{c}: no attn_widget/static/widget.js; run `npm run build` there first")
-    sys.path.insert(0, str(ROOT))  # tests.support: JupyterLab, Chromium, cell centres
+    sys.path.insert(0, str(ROOT))  # bench and tests.support: the switch probe, JupyterLab, Chromium
 
     results: dict[str, dict[str, Any]] = {
         n: {"checkout": str(c), "build": [], "switch": []} for n, c in zip(names, checkouts, strict=True)

@@ -183,12 +183,10 @@ def main() -> None:
     import torch
     import transformers
 
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        cpu = "CPU"
+    from bench.machine import cpu_name
+
     info = {
-        "device_name": f"{cpu}, {os.cpu_count()} cores",
+        "device_name": f"{cpu_name('CPU')}, {os.cpu_count()} cores",
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "command": " ".join(["bench/vision_capture_bench.py", *sys.argv[1:]]),

@@ -202,11 +202,9 @@ def vit_capture(patches: int) -> Any:
 
 
 def machine(browser_version: str) -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    from bench.machine import cpu_name
+
+    cpu = cpu_name("unknown")
     import anywidget
 
     return {

@@ -61,8 +61,10 @@ class ImageRoles:
         *lead, c, kk = w.shape
         keys = torch.from_numpy(self.image_keys[:kk]).to(w.device)
         on_image = (w * keys).sum(-1, dtype=torch.float64)
-        total = w.sum(-1, dtype=torch.float64)
-        norm = torch.ones(c, dtype=torch.float64, device=w.device) if z is None else z.double()
+        if z is None:  # weights: each row's own sum (about 1)
+            total, norm = w.sum(-1, dtype=torch.float64), torch.ones(c, dtype=torch.float64, device=w.device)
+        else:  # exponentials: z is already their row sum
+            total = norm = z.double()
         is_patch = torch.from_numpy(self.image_queries[rows.cpu().numpy()]).to(w.device)
         nan = torch.full((*lead, c), float("nan"), dtype=torch.float64, device=w.device)
         out = {

@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import pathlib
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support.lab import jupyter_lab, open_and_run_all, write_notebook
+from tests.support.lab import jupyter_lab, open_and_run_all, wait_for, write_notebook
 from tests.support.widget_page import patch_center
 
 pytestmark = pytest.mark.e2e
@@ -49,14 +48,6 @@ def _read(path: pathlib.Path) -> Any:
         return None
 
 
-def _wait_for(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.time() + timeout
-    while not predicate():
-        if time.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 def test_patch_hover_shows_pythons_weight_and_a_click_sets_w_query(lab: dict[str, Any], browser: Any) -> None:
     RESULTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport={"width": 1500, "height": 1100})
@@ -82,7 +73,7 @@ def test_patch_hover_shows_pythons_weight_and_a_click_sets_w_query(lab: dict[str
         page.screenshot(path=str(RESULTS / "jupyterlab-image-panel.png"))
         patch = expected["patches"][9]
         page.mouse.click(*patch_center(page, patch))
-        _wait_for(lambda: _read(lab["root"] / "query.json") == patch[0], 30, f"w.query == {patch[0]} in the kernel")
+        wait_for(lambda: _read(lab["root"] / "query.json") == patch[0], 30, f"w.query == {patch[0]} in the kernel")
         page.locator(f"[data-testid=attn-image][data-row='{patch[0]}'][data-complete=true]").wait_for(state="attached")
         assert errors == [], errors
     finally:

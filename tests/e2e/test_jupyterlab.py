@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.lab import jupyter_lab, open_and_run_all, write_notebook
+from tests.support.lab import jupyter_lab, open_and_run_all, wait_for, write_notebook
 from tests.support.widget_page import cell_center, outline_at, shift_drag_rows
 
 pytestmark = pytest.mark.e2e
@@ -47,14 +46,6 @@ def _selection(root: pathlib.Path) -> list[int] | None:
         return None
 
 
-def _wait_for(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.time() + timeout
-    while not predicate():
-        if time.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 @contextmanager
 def lab_notebook(browser: Any, url: str, notebook: str, height: int) -> Iterator[tuple[Any, list[str]]]:
     """A fresh page with ``notebook`` run to the end and its widget drawn; the page's errors."""
@@ -75,15 +66,15 @@ def test_click_reaches_the_kernel_and_python_moves_the_outline(lab: dict[str, An
     with lab_notebook(browser, lab["url"], "e2e.ipynb", 1000) as (page, errors):
         # The second cell set layer 4, head 7 from Python: the heatmap shows that head.
         page.locator("[data-head-shown='4,7']").wait_for(state="attached", timeout=60_000)
-        _wait_for(lambda: _selection(lab["root"]) == [4, 7, -1, -1], 30, "the kernel's own change to be logged")
+        wait_for(lambda: _selection(lab["root"]) == [4, 7, -1, -1], 30, "the kernel's own change to be logged")
 
         page.locator("[data-testid=attn-grid]").scroll_into_view_if_needed()
         page.mouse.click(*cell_center(page, "attn-grid", 2, 5))
-        _wait_for(lambda: (_selection(lab["root"]) or [])[:2] == [2, 5], 30, "w.layer, w.head == 2, 5 in the kernel")
+        wait_for(lambda: (_selection(lab["root"]) or [])[:2] == [2, 5], 30, "w.layer, w.head == 2, 5 in the kernel")
         page.locator("[data-head-shown='2,5']").wait_for(state="attached", timeout=30_000)
 
         page.mouse.click(*cell_center(page, "attn-heatmap", 3, 1))
-        _wait_for(lambda: _selection(lab["root"]) == [2, 5, 3, 1], 30, "w.query, w.key == 3, 1 in the kernel")
+        wait_for(lambda: _selection(lab["root"]) == [2, 5, 3, 1], 30, "w.query, w.key == 3, 1 in the kernel")
         page.mouse.move(*cell_center(page, "attn-heatmap", 3, 1))
         page.locator("[data-testid=attn-tooltip]").wait_for(state="visible")
         page.screenshot(path=str(RESULTS / "jupyterlab-demo.png"))
@@ -92,7 +83,7 @@ def test_click_reaches_the_kernel_and_python_moves_the_outline(lab: dict[str, An
         page.locator(".jp-Cell").nth(1).locator(".jp-InputArea-editor").click()
         page.keyboard.press("Shift+Enter")
         page.locator("[data-head-shown='4,7']").wait_for(state="attached", timeout=30_000)
-        _wait_for(lambda: (_selection(lab["root"]) or [])[:2] == [4, 7], 30, "the kernel's second change")
+        wait_for(lambda: (_selection(lab["root"]) or [])[:2] == [4, 7], 30, "the kernel's second change")
         assert outline_at(page, 4, 7) and not outline_at(page, 2, 5)
         assert errors == [], errors
 
@@ -104,7 +95,7 @@ def test_query_spans_sync_both_ways_in_a_real_kernel(lab: dict[str, Any], browse
         page.wait_for_function("h => h.dataset.queries === '1,4'", arg=heatmap.element_handle(), timeout=30_000)
         heatmap.scroll_into_view_if_needed()
         shift_drag_rows(page, 2, 6, steps=6)
-        _wait_for(lambda: _read(lab["root"] / "queries.json") == [2, 3, 4, 5, 6], 30, "w.queries == [2..6] in the kernel")
+        wait_for(lambda: _read(lab["root"] / "queries.json") == [2, 3, 4, 5, 6], 30, "w.queries == [2..6] in the kernel")
         page.wait_for_function(
             "() => document.querySelector('.attn-caption').textContent.startsWith('mean attention from queries 2–6')",
             timeout=30_000,

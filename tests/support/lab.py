@@ -4,6 +4,7 @@ and the head-switch benchmark, plus the clicks that open a notebook and run it."
 from __future__ import annotations
 
 import pathlib
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -101,3 +102,12 @@ def restart_kernel(page: Any, timeout_ms: int = 60_000) -> None:
     page.wait_for_function(
         "() => { const s = window.__kernelStatuses; return s.includes('restarting') && s.at(-1) === 'idle'; }", timeout=timeout_ms
     )
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> None:
+    """Poll ``predicate`` (say, a file the kernel writes) until it holds, or fail naming ``what``."""
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
