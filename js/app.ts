@@ -3,6 +3,7 @@
 
 import { Controls } from "./controls/controls";
 import { ExportMenu } from "./controls/export_menu";
+import { LivePanel } from "./controls/live_panel";
 import { SaliencyControls } from "./controls/saliency_controls";
 import type { Theme } from "./draw/canvas";
 import { readTheme } from "./draw/canvas";
@@ -84,7 +85,11 @@ export class AttentionApp {
     const heatPanel = div("attn-heat-panel");
     const stripPanel = div("attn-strip-panel");
     body.append(gridPanel, heatPanel);
-    this.root.prepend(this.controls.el, this.saliencyControls.el, body, stripPanel);
+    // a fork's comparison is one more app, on the forked widget's own model
+    const showFork = (id: string, host: HTMLElement) =>
+      void this.model.widget_manager?.get_model(id).then((m) => new AttentionApp(m as unknown as WidgetModel, host, signal));
+    const live = new LivePanel(model, { showFork }, signal);
+    this.root.prepend(this.controls.el, this.saliencyControls.el, live.el, body, stripPanel);
     el.appendChild(this.root);
     followHostScheme(
       this.root,
@@ -119,7 +124,10 @@ export class AttentionApp {
         windowChanged: () => this.windowMoved(),
         target: (query) => this.save({ target_position: query }),
         queries: (rows) => this.save({ queries: rows }),
-        hover: (query, key) => this.strip.image.preview(query, key),
+        hover: (query, key) => {
+          this.strip.image.preview(query, key);
+          live.preview(query);
+        },
       },
       this.store,
       signal,

@@ -190,6 +190,9 @@ class Capture:
     ``image`` column counts them.
     """
 
+    #: True for a live generation's capture (AttentionWidget.generate): it grows by rows at its end.
+    growing = False
+
     def __init__(self, kinds: Sequence[Kind], images: Sequence[np.ndarray] = ()) -> None:
         if not kinds:
             raise ValueError("a Capture needs at least one kind of attention")

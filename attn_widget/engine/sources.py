@@ -17,6 +17,7 @@ here. Which quantities a widget offers follows from its *mode*, fixed when it is
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,13 +39,15 @@ PLAIN, SALIENCY, COMPARISON = "plain", "saliency", "comparison"
 
 @dataclass(frozen=True)
 class HeadKey:
-    """One head of one quantity at one saliency version: the key of every cache of its numbers."""
+    """One head of one quantity at one saliency version (and, for a capture that grows while a
+    model writes, at one length): the key of every cache of its numbers."""
 
     quantity: str
     kind: str
     layer: int
     head: int
     version: int = 0
+    length: int = 0
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,11 @@ class Sources:
         self.labels: tuple[str, ...] = comparison.labels if comparison is not None else ()
         self.version = 0
         self.rollouts: dict[str, LayerRollout] = {}  # per kind, the rollout product computed last
+        #: Positions of a capture that grows (``grow``); 0 for one that never does.
+        self.length = 0
+        #: Held while a head's numbers are made and while the capture grows: a tile is cut from one
+        #: capture, and its passes are cached under that capture's length.
+        self.lock = threading.RLock()
 
     # The mode's own inputs: only quantities of that mode reach them.
     def saliency_cache(self) -> SaliencyCache:
@@ -183,7 +191,16 @@ class Sources:
         return self.version if QUANTITIES[quantity].versioned else 0
 
     def key(self, quantity: str, kind: str, layer: int, head: int) -> HeadKey:
-        return HeadKey(quantity, kind, layer, head, self.version_of(quantity))
+        return HeadKey(quantity, kind, layer, head, self.version_of(quantity), self.length)
+
+    def grow(self, capture: Capture) -> None:
+        """A live generation's capture has more positions: show it, and forget the passes of the
+        shorter one (a pass holds one log-sum-exp per row and a base level of the whole head)."""
+        with self.lock:
+            self.capture = capture
+            self.length = capture.kind().shape[2]
+            self.rollouts.clear()
+            self.engine.forget(lambda key: isinstance(key, HeadKey) and key.length != self.length)
 
     def source(self, quantity: str, kind: str, layer: int, head: int) -> HeadSource | Any:
         """The tile source of a head, or of an aggregate (layer or head -1: the mean of the heads it
@@ -207,17 +224,19 @@ class Sources:
         self, quantity: str, kind: str, layer: int, head: int, window: Sequence[int], block: Sequence[int]
     ) -> tuple[Tile, float, bool]:
         """(tile, the head's peak for the colour scale, signed) of a window pooled into blocks."""
-        source = self.source(quantity, kind, layer, head)
-        key = self.key(quantity, kind, layer, head)
-        tile = self.engine.tile(key, source, tuple(window), tuple(block))  # type: ignore[arg-type]
-        peak = self.engine.peak(key)
+        with self.lock:
+            source = self.source(quantity, kind, layer, head)
+            key = self.key(quantity, kind, layer, head)
+            tile = self.engine.tile(key, source, tuple(window), tuple(block))  # type: ignore[arg-type]
+            peak = self.engine.peak(key)
         if peak is None:
             peak = float(np.abs(tile.values).max())
         return tile, peak, bool(source.signed)
 
     def mean_row(self, quantity: str, kind: str, layer: int, head: int, rows: list[int]) -> np.ndarray:
         """The mean of the query ``rows`` of a head (or aggregate), float32 (Nk,), exact."""
-        return mean_rows(*self.part(quantity, kind, layer, head), rows)
+        with self.lock:
+            return mean_rows(*self.part(quantity, kind, layer, head), rows)
 
     def matrix(self, quantity: str, kind: str, layer: int, head: int) -> np.ndarray:
         return QUANTITIES[quantity].matrix(self, kind, layer, head)

@@ -14,7 +14,7 @@ import traitlets
 from ..attribution.saliency_cache import SaliencyCache
 from ..capturing.induction_probe import induction_capture
 from ..capturing.result import Capture, Kind
-from ..capturing.run import capture, capture_generation
+from ..capturing.run import capture
 from ..capturing.transformer_lens import capture_from_cache
 from ..engine.comparison import Comparison, runs_to_compare
 from ..engine.grid_scores import Foreground
@@ -25,22 +25,18 @@ from ..export.page import DEFAULT_MAX_BYTES as DEFAULT_PAGE_BYTES
 from ..export.page import build_page, check_heads, check_page_path, write_page
 from .arguments import as_capture, check_arguments, parameters, refuse_unknown_keywords, saliency_cache
 from .grid_feed import GridFeed
+from .live_generation import LiveGeneration
 from .messages import Messages
 from .saliency_panel import saliency_panel
 from .state import WidgetState
 from .status import Status
-from .views_feed import ViewsFeed
+from .views_feed import DEFAULT_EAGER_BYTES, ViewsFeed
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-#: Below this many bytes (dec3, 2 per weight) every head travels with the widget: instant head
-#: switches, and it works without a kernel. Above it the views ask for tiles of what they show.
-#: Kept under wire.protocol.MAX_MESSAGE_BYTES: the widget's first message carries these bytes.
-DEFAULT_EAGER_BYTES = 1024 * 1024
 
-
-class AttentionWidget(WidgetState):
+class AttentionWidget(LiveGeneration, WidgetState):
     """A layer x head grid linked to the token x token heatmap of the selected head.
 
     ``attention`` is a ``Capture`` (``attn_widget.capture``), what Hugging Face returns with
@@ -152,22 +148,6 @@ class AttentionWidget(WidgetState):
         explained = saliency_cache(model, tokenizer, text, images, saliency, ig_steps, ig_baseline)
         captured = capture(model, tokenizer, text, images=images, example=example, text_pair=text_pair, decoder_text=decoder_text)
         return cls(captured, linked_saliency=explained, **kwargs)
-
-    @classmethod
-    def from_generate(
-        cls,
-        model: PreTrainedModel,
-        tokenizer: PreTrainedTokenizerBase,
-        prompt: str,
-        *,
-        max_new_tokens: int = 20,
-        generate_kwargs: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> AttentionWidget:
-        """Generate after ``prompt`` (greedy by default) and show attention over the prompt and
-        the generated tokens; generated tokens are marked (``w.generated``)."""
-        captured = capture_generation(model, tokenizer, prompt, max_new_tokens=max_new_tokens, **(generate_kwargs or {}))
-        return cls(captured, **kwargs)
 
     @classmethod
     def compare(

@@ -21,6 +21,7 @@ from ..attribution.saliency_cache import SALIENCY_METRICS
 from ..capturing.result import Kind
 from ..engine.comparison import COMPARE_METRICS
 from ..engine.grid_scores import EXACT_CELLS, Foreground, GridScores, Refiner
+from ..engine.growing_grid import GrowingGrid
 from ..engine.metrics import GRID_METRICS
 from ..engine.sources import COMPARISON, PLAIN, SALIENCY, HeadKey, Sources
 from ..wire.payloads import scores_payload
@@ -38,7 +39,7 @@ class AttentionMetrics:
     def __init__(self, sources: Sources, foreground: Foreground) -> None:
         self._sources = sources
         self._foreground = foreground
-        self._grids: dict[str, GridScores] = {}
+        self._grids: dict[str, GridScores | GrowingGrid] = {}
         self._refiner: Refiner | None = None
 
     def ids(self) -> set[str]:
@@ -47,7 +48,9 @@ class AttentionMetrics:
     def options(self, kind: Kind) -> list[Option]:
         return [{"id": m.id, "label": m.label, "description": m.description} for m in GRID_METRICS.values() if m.offered(kind)]
 
-    def grid(self, kind: str) -> GridScores:
+    def grid(self, kind: str) -> GridScores | GrowingGrid:
+        if kind not in self._grids and self._sources.capture.growing:  # rows computed as they come
+            self._grids[kind] = GrowingGrid(self._sources.capture.kind(kind))
         if kind not in self._grids:
             grid = GridScores(
                 self._sources.capture.kind(kind), self._sources.engine, lambda l, h: HeadKey("attention", kind, l, h)
@@ -76,7 +79,7 @@ class AttentionMetrics:
 
     def start(self, kind: str, first: Callable[[], tuple[int, int]], publish: Callable[[], None]) -> None:
         grid = self.grid(kind)
-        if not grid.complete:
+        if not grid.complete and isinstance(grid, GridScores):
             self._refiner = Refiner(grid, self._foreground, first, publish).start()
 
     def stop(self) -> None:

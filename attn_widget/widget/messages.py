@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pathlib
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from ..engine.byte_lru import ByteLRU
@@ -36,6 +37,8 @@ class Messages:
         self._foreground = foreground
         self.views: set[str] = set()  # views on screen now (they say so when they open and close)
         self._saves: dict[str, SaveJob] = {}
+        #: Other message types a collaborator answers (live generation's "fork"), by type.
+        self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
         self._tiles: ByteLRU[Encoded] = ByteLRU(TILE_CACHE_BYTES, lambda hit: sum(len(d) for d in hit[1]))
 
     def parse(self, content: Any, quantities: tuple[str, ...] | None = None) -> TileRequest:
@@ -58,6 +61,8 @@ class Messages:
                 self._view_event(content)
             elif kind == "export-chunk":
                 self._export_chunk(content, buffers)
+            elif isinstance(kind, str) and kind in self.handlers:
+                self.handlers[kind](content)
             else:
                 with self._foreground:  # the grid worker steps aside while the kernel answers
                     if kind != "tile":
@@ -94,7 +99,8 @@ class Messages:
 
     def _tile_reply(self, request: TileRequest) -> Encoded:
         fields = ("quantity", "kind", "layer", "head", "version")
-        cache_key = (*(request[f] for f in fields), tuple(request["window"]), tuple(request["block"]))  # type: ignore[literal-required]
+        window, block = tuple(request["window"]), tuple(request["block"])
+        cache_key = (*(request[f] for f in fields), self._sources.length, window, block)  # type: ignore[literal-required]
         hit = self._tiles.get(cache_key)
         if hit is not None:
             return dict(hit[0]), hit[1]

@@ -143,6 +143,15 @@ class WidgetState(anywidget.AnyWidget):
         read_only=True, help="str, read-only: the status line (what is computing, or what failed); default ''"
     ).tag(sync=True)
 
+    # ------------------------------------------------------------ live generation (AttentionWidget.generate)
+    generating = traitlets.Bool(
+        False, help="bool: True while the model is still writing (generate); set it to False to stop; default False"
+    ).tag(sync=True)
+    step = traitlets.Int(0, read_only=True, help="int, read-only: tokens generated so far (generate); default 0").tag(sync=True)
+    _generation = traitlets.Dict(read_only=True).tag(sync=True)  # the progress line: {line, step, max, rate, done, error}
+    _candidates = traitlets.Dict(read_only=True).tag(sync=True)  # what="candidates": each generated token's top k
+    _forks = traitlets.List(traitlets.Unicode(), read_only=True).tag(sync=True)  # model ids of forked comparisons
+
     # ------------------------------------------------------------ payloads and options (kernel -> page)
     _grid_metric_options = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
     _strip_methods = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)

@@ -13,6 +13,11 @@ from ..wire.payloads import heads_payload, images_payload, patches_payload, stri
 from .grid_feed import GridFeed
 from .state import WidgetState
 
+#: Below this many bytes (dec3, 2 per weight) every head travels with the widget: instant head
+#: switches, and it works without a kernel. Above it the views ask for tiles of what they show.
+#: Kept under wire.protocol.MAX_MESSAGE_BYTES: the widget's first message carries these bytes.
+DEFAULT_EAGER_BYTES = 1024 * 1024
+
 
 class ViewsFeed:
     def __init__(self, widget: WidgetState, sources: Sources, grid: GridFeed, foreground: Foreground, eager_bytes: int) -> None:
@@ -40,14 +45,7 @@ class ViewsFeed:
         # The heads sent at once are the attention weights: a widget that offers none (a comparison's
         # b - a and runs) asks for tiles.
         self.eager = "attention" in self._sources.quantities and 2 * n_layers * n_heads * n_q * n_k <= self._eager_bytes
-        for prefix, axis in (("", k.keys), ("_query_", k.queries)):
-            if prefix:  # always resent: on the wire they may say "the same as the keys" (wire/axis.py)
-                for name in ("tokens", *AXIS_FLAGS):
-                    w.set_trait(f"{prefix}{name}", [])
-            for name in ("tokens", *AXIS_FLAGS):
-                w.set_trait(f"{prefix}{name}", getattr(axis, name))
-        for name, size in (("n_layers", n_layers), ("n_heads", n_heads), ("n_queries", n_q), ("n_tokens", n_k)):
-            w.set_trait(name, size)
+        self.send_axes()
         w.set_trait("_images", self._images)  # the same object on a kind switch: nothing is resent
         w.set_trait("_query_patches", {})  # resent: on the wire it may say "the same as the keys"
         w.set_trait("_patches", patches_payload(k.id, k.keys.patches))
@@ -64,6 +62,27 @@ class ViewsFeed:
         w.window = [0, n_q, 0, n_k]
         w.layer, w.head = min(w.layer, n_layers - 1), min(w.head, n_heads - 1)
         w.query, w.key = min(w.query, n_q - 1), min(w.key, n_k - 1)
+
+    def send_heads(self, eager_bytes: int) -> None:
+        """Decide again whether every head travels at once (a live generation that has ended)."""
+        w = self._widget
+        self._eager_bytes = eager_bytes
+        n_layers, n_heads, n_q, n_k = self._sources.capture.kind(w.kind).shape
+        self.eager = "attention" in self._sources.quantities and 2 * n_layers * n_heads * n_q * n_k <= eager_bytes
+        w.set_trait("_attention_data", heads_payload(w.kind, self._sources.capture.attentions(w.kind)) if self.eager else {})
+
+    def send_axes(self) -> None:
+        """The kind shown's token axes and sizes (also when a live generation has grown them)."""
+        w = self._widget
+        k = self._sources.capture.kind(w.kind)
+        for prefix, axis in (("", k.keys), ("_query_", k.queries)):
+            if prefix:  # always resent: on the wire they may say "the same as the keys" (wire/axis.py)
+                for name in ("tokens", *AXIS_FLAGS):
+                    w.set_trait(f"{prefix}{name}", [])
+            for name in ("tokens", *AXIS_FLAGS):
+                w.set_trait(f"{prefix}{name}", getattr(axis, name))
+        for name, size in zip(("n_layers", "n_heads", "n_queries", "n_tokens"), k.shape, strict=True):
+            w.set_trait(name, size)
 
     def send_queries_row(self) -> None:
         """The strip's row for several selected queries: their mean, exact, for the head shown."""

@@ -19,6 +19,27 @@ export interface KindOption {
   label: string;
 }
 
+/** The progress line of a live generation. */
+export interface GenerationState {
+  line?: string;
+  step?: number;
+  max?: number;
+  done?: boolean;
+  error?: string;
+}
+
+/** Each generated position's candidates (what="candidates"), probabilities as Python prints them. */
+export interface Candidates {
+  positions: number[];
+  chosen: string[];
+  chosen_ids: number[];
+  chosen_probability: string[];
+  tokens: string[][];
+  ids: number[][];
+  probabilities: string[][];
+  entropy: string[];
+}
+
 export interface WidgetState {
   kinds: KindOption[];
   kind: string;
@@ -67,6 +88,12 @@ export interface WidgetState {
   _images: ImagesPayload | null;
   _patches: PatchesPayload | null;
   _query_patches: PatchesPayload | null;
+  // live generation (attn_widget/widget/live_feed.py): {} for widgets that never generated
+  generating: boolean;
+  step: number;
+  _generation: GenerationState;
+  _candidates: Candidates;
+  _forks: string[];
 }
 
 /** A strip method: its label in the control, and `short` as its colour-bar title. */

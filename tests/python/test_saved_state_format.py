@@ -27,6 +27,11 @@ ADDED = {
     "_images": {},  # the image panel's pictures (issue 19)
     "_patches": {},  # the patch map of the kind shown
     "_query_patches": None,  # the query axis's, where it differs from the keys'
+    "generating": False,  # live generation (issue 20): still writing
+    "step": 0,  # tokens generated so far
+    "_generation": {},  # the progress line
+    "_candidates": {},  # each generated token's top k
+    "_forks": [],  # forked comparisons shown below the widget
 }
 
 

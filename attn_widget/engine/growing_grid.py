@@ -1,0 +1,147 @@
+"""The grid's numbers for a kind that grows by rows at its end (a live generation).
+
+Causal attention never changes a row once it exists: a new token adds a query row and a key
+column that earlier rows cannot see. So each head keeps its rows' statistics (row_stats.py), new
+rows are computed once and appended, and a metric is the same reduction over the rows as for any
+capture (metrics.py): exact over every row computed so far, no earlier row computed again. Until
+the rows have caught up with the positions, the values are over the rows done (an estimate with
+no standard error) and no head is marked exact.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .detectors import TokenIds
+from .image_roles import ImageRoles
+from .metrics import GRID_METRICS
+from .row_stats import RowStats, row_stats
+
+if TYPE_CHECKING:
+    from ..capturing.result import Kind
+
+#: Rows of every head computed per step of ``catch_up`` (a long prompt goes in pieces).
+CHUNK_ROWS = 128
+
+
+def _joined(a: RowStats | None, b: RowStats) -> RowStats:
+    if a is None:
+        return b
+    columns = None
+    if a.columns is not None and b.columns is not None:
+        width = max(len(a.columns), len(b.columns))
+        columns = np.zeros(width, dtype=np.float64)
+        columns[: len(a.columns)] += a.columns
+        columns[: len(b.columns)] += b.columns
+    return RowStats(
+        np.concatenate([a.rows, b.rows]),
+        np.concatenate([a.entropy, b.entropy]),
+        np.concatenate([a.max_off, b.max_off]),
+        {name: np.concatenate([a.detectors[name], b.detectors[name]]) for name in a.detectors},
+        columns,
+    )
+
+
+class GrowingGrid:
+    """Per-head metric values of a growing kind, exact over the rows computed (``rows_done``)."""
+
+    def __init__(self, kind: Kind) -> None:
+        self.layers, self.heads = kind.shape[:2]
+        self._kind = kind
+        self.rows_done = 0
+        self._stats: list[list[RowStats | None]] = [[None] * self.heads for _ in range(self.layers)]
+        self._values = {m: np.zeros((self.layers, self.heads), dtype=np.float32) for m in GRID_METRICS}
+        self._lock = threading.RLock()
+
+    # ----------------------------------------------------------------- the shape it has now
+    @property
+    def kind(self) -> Kind:
+        return self._kind
+
+    @property
+    def n_q(self) -> int:
+        return self._kind.shape[2]
+
+    @property
+    def n_k(self) -> int:
+        return self._kind.shape[3]
+
+    def grow(self, kind: Kind) -> None:
+        """The kind has more positions (the same layers and heads, earlier rows unchanged)."""
+        if kind.shape[:2] != (self.layers, self.heads) or kind.shape[2] < self.rows_done:
+            raise ValueError(f"a growing grid of {self._kind.shape} cannot become {kind.shape}")
+        with self._lock:
+            self._kind = kind
+
+    # ----------------------------------------------------------------- computing rows
+    def catch_up(self, max_rows: int | None = None) -> int:
+        """Compute the rows not yet done (at most ``max_rows``, in chunks); returns how many."""
+        with self._lock:
+            kind = self._kind
+            todo = kind.shape[2] - self.rows_done
+            if max_rows is not None:
+                todo = min(todo, max_rows)
+            done = 0
+            while done < todo:
+                start = self.rows_done
+                rows = np.arange(start, start + min(CHUNK_ROWS, todo - done))
+                self._add_rows(kind, rows)
+                self.rows_done = int(rows[-1]) + 1
+                done += len(rows)
+            return done
+
+    def _add_rows(self, kind: Kind, rows: np.ndarray) -> None:
+        square = kind.square
+        ids = TokenIds(kind.keys.tokens) if square else None
+        images = ImageRoles.of(kind)
+        for layer in range(self.layers):
+            for head in range(self.heads):
+                stats = row_stats(kind.source(layer, head), rows, square=square, ids=ids, images=images)
+                merged = _joined(self._stats[layer][head], stats)
+                self._stats[layer][head] = merged
+                for name, metric in GRID_METRICS.items():
+                    self._values[name][layer, head] = metric.exact(merged)
+
+    # ----------------------------------------------------------------- what GridScores answers
+    @property
+    def complete(self) -> bool:
+        return self.rows_done >= self.n_q
+
+    @property
+    def exact(self) -> np.ndarray:
+        return np.full((self.layers, self.heads), self.complete and self.rows_done > 0)
+
+    @property
+    def sample_size(self) -> int:
+        return self.rows_done
+
+    @property
+    def done(self) -> int:
+        return int(self.exact.sum())
+
+    @property
+    def total(self) -> int:
+        return self.layers * self.heads
+
+    @property
+    def cells(self) -> int:
+        return self.layers * self.heads * self.n_q * self.n_k
+
+    def values(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        with self._lock:
+            values = self._values[metric].copy()
+            errors = np.zeros_like(values) if self.complete else np.full_like(values, np.nan)
+        return values, errors
+
+    def exact_values(self, metric: str) -> np.ndarray:
+        self.catch_up()
+        return self.values(metric)[0]
+
+    def refine_all(self) -> None:
+        self.catch_up()
+
+    def refine(self, layer: int, head: int, pause: Any = None) -> None:
+        self.catch_up()
