@@ -25,6 +25,7 @@ from .memory import check_capture_fits
 from .model_config import device_of, layer_count, position_limit
 from .result import Axis, Capture, RecordedKind
 from .tokens import readable_tokens
+from .vision.capture import VisionRun, built_capture
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -66,7 +67,10 @@ class LiveDecoding:
         top_k: int = 5,
         seed: int | None = None,
         generate_kwargs: dict[str, Any] | None = None,
+        vision: VisionRun | None = None,
     ) -> None:
+        """``vision``: the prepared pictures and prompt of a vision-language model (``prompt_ids``
+        are then its prompt's ids, image tokens included)."""
         check_int("max_new_tokens", max_new_tokens, low=1)
         check_int("top_k", top_k, low=1)
         if seed is not None and not is_int(seed, numpy_ok=False):
@@ -84,14 +88,24 @@ class LiveDecoding:
                 f"the prompt ({len(prompt_ids)} tokens) plus max_new_tokens={max_new_tokens} is {total} positions, "
                 f"but the model accepts at most {limit}: lower max_new_tokens"
             )
-        check_capture_fits(model, total)
+        if vision is None:
+            check_capture_fits(model, total)
+        self.vision = vision
         self.model, self.tokenizer = model, tokenizer
         self.max_new_tokens, self.top_k, self.seed = max_new_tokens, top_k, seed
         self.generate_kwargs = kwargs
         self.n_prompt = len(prompt_ids)
         self.ids: list[int] = [int(i) for i in prompt_ids]
-        self._labels, self._special = readable_tokens(tokenizer, self.ids)
+        if vision is not None and vision.text_axis is not None:  # image positions named by what they show
+            shown = len(vision.text_axis)  # a fork's prompt goes on past the processor's
+            more, more_special = readable_tokens(tokenizer, self.ids[shown:])
+            self._labels = [*vision.text_axis.tokens, *more]
+            self._special = [*vision.text_axis.special, *more_special]
+        else:
+            self._labels, self._special = readable_tokens(tokenizer, self.ids)
         self.candidates: list[Candidates] = []
+        #: (positions complete, wall-clock time.time()) after each forward pass: for latency benchmarks.
+        self.completed_at: list[tuple[int, float]] = []
         names = {id(m): name for name, m in model.named_modules()}
         self.recording = LiveRecording(names)
         self.error: BaseException | None = None
@@ -101,6 +115,9 @@ class LiveDecoding:
         self.done = threading.Event()
         self.changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="attn-widget-generate", daemon=True)
+        import torch
+
+        self._threads = torch.get_num_threads()  # the caller's: decoding runs as plain generate would
 
     # ----------------------------------------------------------------- running
     def start(self) -> LiveDecoding:
@@ -137,16 +154,19 @@ class LiveDecoding:
         import torch
         from transformers import StoppingCriteriaList
 
+        torch.set_num_threads(self._threads)  # a new thread's own setting starts at the default
         hook = self.model.register_forward_hook(self._after_forward)
         try:
             if self.seed is not None:
                 torch.manual_seed(self.seed)
             device = device_of(self.model)
             ids = torch.tensor([self.ids], device=device)
+            inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+            if self.vision is not None:  # the pictures' tensors, and the prompt as the processor made it
+                inputs = {**_token_aligned(self.vision.inputs, len(self.ids)), **inputs}
             with live_recording(self.model, self.recording), torch.no_grad():
                 out = self.model.generate(
-                    input_ids=ids,
-                    attention_mask=torch.ones_like(ids),
+                    **inputs,
                     max_new_tokens=self.max_new_tokens,
                     streamer=_Streamer(self),
                     stopping_criteria=StoppingCriteriaList([_StopFlag(self._stop), *self._criteria()]),
@@ -155,12 +175,7 @@ class LiveDecoding:
                 )
                 sequence = out.sequences[:, : len(self.ids)]
                 if self.recording.complete < len(self.ids):  # the last token's row: one step through the cache
-                    self.model(
-                        input_ids=sequence[:, -1:],
-                        attention_mask=torch.ones_like(sequence),
-                        use_cache=True,
-                        **{_cache_argument(self.model): out.past_key_values},
-                    )
+                    self.model(**_last_step(self.model, sequence, out.past_key_values))
             expected = layer_count(getattr(self.model, "config", None))
             if expected is not None and self.recording.n_layers != expected:
                 raise RuntimeError(
@@ -192,6 +207,7 @@ class LiveDecoding:
                 top = torch.topk(p, min(self.top_k, int(p.shape[0])))
                 self._pending = (top.indices.tolist(), top.values.tolist(), entropy, p)
         self.recording.step_done()
+        self.completed_at.append((self.recording.complete, time.time()))
         self._notify()
 
     def _chosen(self, token_id: int) -> None:
@@ -214,14 +230,18 @@ class LiveDecoding:
 
     # ----------------------------------------------------------------- what it holds
     def axis(self, n: int) -> Axis:
-        return Axis.of(self._labels[:n], self._special[:n], [i >= self.n_prompt for i in range(n)])
+        patches = None if self.vision is None or self.vision.text_axis is None else self.vision.text_axis.patches
+        return Axis.of(self._labels[:n], self._special[:n], [i >= self.n_prompt for i in range(n)], patches)
 
     def snapshot(self, n: int | None = None) -> Capture:
         """The capture of the first ``n`` positions (default: every position whose row is complete)."""
         calls = self.recording.calls(n)
         count = int(calls[0].q.shape[1])
         axis = self.axis(count)
-        capture = Capture([RecordedKind("self", calls, axis, axis)])
+        if self.vision is not None:  # the tower's kind as the prompt's pass recorded it, and the growing "self"
+            capture = built_capture(self.vision, [*self.recording.tower.calls, *calls], text_axis=axis)
+        else:
+            capture = Capture([RecordedKind("self", calls, axis, axis)])
         capture.growing = True
         return capture
 
@@ -255,11 +275,32 @@ class _StopFlag:
         return torch.full((int(input_ids.shape[0]),), self._flag.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
-def _cache_argument(model: Any) -> str:
-    """The forward argument that takes the key/value cache (renamed ``cache`` during v5)."""
+def _token_aligned(inputs: dict[str, Any], n: int) -> dict[str, Any]:
+    """A processor's per-token tensors (token types) padded with zeros (text) to ``n`` tokens: a
+    fork's prompt is the processor's prompt and the tokens written after it."""
+    import torch
+
+    length = int(inputs["input_ids"].shape[1])
+    out = dict(inputs)
+    for name, value in inputs.items():
+        if name not in ("input_ids", "attention_mask") and getattr(value, "ndim", 0) == 2 and value.shape[1] == length < n:
+            out[name] = torch.cat([value, value.new_zeros((value.shape[0], n - length))], dim=1)
+    return out
+
+
+def _last_step(model: Any, sequence: Any, cache: Any) -> dict[str, Any]:
+    """The inputs of one more decoding step over ``sequence``'s last token, made the way generate
+    makes them (rotary positions of a vision-language model included)."""
     import inspect
 
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    import torch
+
+    name = "cache" if "cache" in inspect.signature(model.prepare_inputs_for_generation).parameters else "past_key_values"
+    kwargs = {name: cache, "attention_mask": torch.ones_like(sequence), "use_cache": True}
+    try:
+        return dict(model.prepare_inputs_for_generation(sequence, next_sequence_length=1, **kwargs))
+    except TypeError:  # an older signature without next_sequence_length
+        return dict(model.prepare_inputs_for_generation(sequence, **kwargs))
 
 
 def follows_live(model: Any, kwargs: dict[str, Any]) -> bool:
@@ -271,10 +312,26 @@ def follows_live(model: Any, kwargs: dict[str, Any]) -> bool:
     return True
 
 
+#: Vision-language families the live recording does not follow, and why (their capture works).
+NOT_FOLLOWED = {
+    "gemma3": "its image tokens attend to each other both ways, so the prompt's mask is not causal",
+    "paligemma": "its prompt (image and prefix) attends both ways, so the prompt's mask is not causal",
+    "qwen2_vl": "its rotary positions over the picture (M-RoPE) live inside generate, so the last token's row cannot be made",
+    "qwen2_5_vl": "its rotary positions over the picture (M-RoPE) live inside generate, so the last token's row cannot be made",
+    "mllama": "its text reads the picture through cross-attention layers, which the recording does not grow",
+}
+
+
 def check_generate_kwargs(model: Any, kwargs: dict[str, Any]) -> None:
     """Refuse what the live recording cannot follow, naming the argument."""
     if not callable(getattr(model, "generate", None)):
         raise TypeError(f"model must be a transformers model that can generate, got {type(model).__name__}")
+    family = getattr(getattr(model, "config", None), "model_type", None)
+    if family in NOT_FOLLOWED:
+        raise ValueError(
+            f"live generation does not follow {type(model).__name__}: {NOT_FOLLOWED[family]}; "
+            "capture the finished text instead (attn_widget.capture(model, processor, text, images=...))"
+        )
     if getattr(getattr(model, "config", None), "is_encoder_decoder", False):
         raise ValueError(
             "live generation follows decoder-only models; for an encoder-decoder use "

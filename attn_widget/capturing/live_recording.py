@@ -18,13 +18,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .recorder import RecordedCall, _future, allowed_mask
+from .recorder import RecordedCall, Recording, _future, allowed_mask
 from .swap_attention import attention_implementation, refuse_unmodelled
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
 IMPLEMENTATION = "attn_widget_live"
+# Module-name parts of a vision tower (recorded once, whole, at the prompt's pass) and of
+# cross-attention layers (not followed), as capturing/vision/capture.py names them.
+_TOWER = frozenset({"vision_tower", "vision_model", "visual", "vision_encoder"})
+_CROSS = frozenset({"cross_attn", "crossattention", "encoder_attn"})
 _MIN_CAPACITY = 64
 
 
@@ -69,6 +73,8 @@ class LiveRecording:
         self._layers: dict[int, GrowingLayer] = {}
         self._lock = threading.Lock()
         self._checked_masks: dict[tuple[int, int, int], bool] = {}
+        #: A vision tower's calls: made once, at the prompt's pass, kept whole (every image or tile).
+        self.tower = Recording(example=0, module_names=module_names, whole_batch=True)
         self.complete = 0
 
     @property
@@ -80,6 +86,15 @@ class LiveRecording:
         layer = self._layers.get(id(module))
         if layer is None:
             name = self._names.get(id(module), type(module).__name__)
+            parts = set(name.split("."))
+            if parts & _TOWER:
+                self.tower.record(module, query, key, mask, scaling, kwargs)
+                return
+            if parts & _CROSS:
+                raise NotImplementedError(
+                    f"{self._who}: {name} is a cross-attention layer (text to image, as Mllama has), "
+                    "which the live recording does not follow"
+                )
             layer = GrowingLayer(name, float(query.shape[-1] ** -0.5 if scaling is None else scaling))
             self._layers[id(module)] = layer
         m, n_k = int(query.shape[2]), int(key.shape[2])

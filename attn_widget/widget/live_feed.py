@@ -16,13 +16,10 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..capturing.live_decoding import Candidates, LiveDecoding
 from .views_feed import DEFAULT_EAGER_BYTES
-
-if TYPE_CHECKING:
-    from .attention_widget import AttentionWidget
 
 #: Seconds between two updates of the page at most (a step that comes sooner waits for the next).
 INTERVAL = 0.1
@@ -60,7 +57,7 @@ def progress_line(decoding: LiveDecoding) -> str:
 
 class LiveFeed:
     def __init__(
-        self, widget: AttentionWidget, decoding: LiveDecoding, *, eager_bytes: int | None = None, interval: float = INTERVAL
+        self, widget: Any, decoding: LiveDecoding, *, eager_bytes: int | None = None, interval: float = INTERVAL
     ) -> None:
         self._widget = widget
         self._eager_bytes = DEFAULT_EAGER_BYTES if eager_bytes is None else eager_bytes  # heads sent whole at the end

@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any
 from .._checks import is_int
 from ..capturing.live_decoding import Candidates, LiveDecoding, follows_live
 from ..capturing.run import capture_generation, check_text
+from ..capturing.vision.capture import prepare_images
 from .live_feed import LiveFeed
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
-
-    from .attention_widget import AttentionWidget
 
 
 class LiveGeneration:
@@ -37,12 +36,13 @@ class LiveGeneration:
         tokenizer: PreTrainedTokenizerBase,
         prompt: str,
         *,
+        images: Any = None,
         max_new_tokens: int = 64,
         top_k: int = 5,
         seed: int | None = None,
         widget_options: dict[str, Any] | None = None,
         **generate_kwargs: Any,
-    ) -> AttentionWidget:
+    ) -> Any:
         """Start generating after ``prompt`` and return the widget at once (after the prompt's own
         forward pass): each step adds its token's row and column, the grid's rows and the
         token's ``top_k`` candidates; ``w.generating`` and ``w.step`` say how far it is.
@@ -50,14 +50,32 @@ class LiveGeneration:
         Greedy unless ``generate_kwargs`` say otherwise (``do_sample=True``, ``temperature``, any
         argument ``model.generate`` takes); ``seed`` seeds torch first, so the same seed writes the
         same text as plain ``generate``. ``widget_options``: the widget's own keyword arguments.
+        With ``images`` (a vision-language model; ``tokenizer`` is then its processor and the
+        prompt holds its image placeholder) the vision tower's attention is the kind ``"vision"``,
+        recorded once, and the language model's ``"self"`` grows.
         ``w.stop()`` stops after the current step, ``w.wait()`` waits for the end."""
         check_text(prompt, "prompt")
         if not isinstance(prompt, str):
             raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
-        ids = [int(i) for i in tokenizer(prompt, return_tensors="pt")["input_ids"][0]]
+        vision = None
+        if images is not None:  # a vision-language model: ``tokenizer`` is its processor
+            vision = prepare_images(model, tokenizer, prompt, images)
+            if vision.ids is None:
+                raise ValueError(f"{type(model).__name__} reads pictures only: it writes no text to follow")
+            tokenizer = vision.tokenizer
+            ids = [int(i) for i in vision.ids[0]]
+        else:
+            ids = [int(i) for i in tokenizer(prompt, return_tensors="pt")["input_ids"][0]]
         options = dict(widget_options or {})
         decoding = LiveDecoding(
-            model, tokenizer, ids, max_new_tokens=max_new_tokens, top_k=top_k, seed=seed, generate_kwargs=generate_kwargs
+            model,
+            tokenizer,
+            ids,
+            max_new_tokens=max_new_tokens,
+            top_k=top_k,
+            seed=seed,
+            generate_kwargs=generate_kwargs,
+            vision=vision,
         ).start()
         return cls._follow(decoding, options)
 
@@ -71,7 +89,7 @@ class LiveGeneration:
         max_new_tokens: int = 20,
         generate_kwargs: dict[str, Any] | None = None,
         **kwargs: Any,
-    ) -> AttentionWidget:
+    ) -> Any:
         """``generate(...)`` then ``wait()``: the whole text first (greedy by default), generated
         tokens marked. Beam search and encoder-decoders, which no live recording follows, are
         captured in one pass after generating."""
@@ -85,13 +103,13 @@ class LiveGeneration:
         return cls(captured, **kwargs)
 
     @classmethod
-    def _follow(cls, decoding: LiveDecoding, options: dict[str, Any]) -> AttentionWidget:
+    def _follow(cls, decoding: LiveDecoding, options: dict[str, Any]) -> Any:
         with decoding.changed:  # the prompt's pass makes the first capture
             decoding.changed.wait_for(lambda: decoding.done.is_set() or decoding.recording.complete > 0)
         if decoding.recording.complete == 0:
             decoding.wait()  # raises what went wrong
         eager_bytes = options.pop("eager_bytes", None)
-        widget: AttentionWidget = cls(decoding.snapshot(), eager_bytes=0, **options)  # type: ignore[call-arg]
+        widget: Any = cls(decoding.snapshot(), eager_bytes=0, **options)  # type: ignore[call-arg]
         widget._decoding = decoding
         widget._live = LiveFeed(widget, decoding, eager_bytes=eager_bytes)
         widget.set_trait("generating", True)
@@ -141,7 +159,7 @@ class LiveGeneration:
         return self._decoding
 
     # ----------------------------------------------------------------- fork here
-    def fork(self, position: int, token: str | int) -> AttentionWidget:
+    def fork(self, position: int, token: str | int) -> Any:
         """Write ``token`` at generated ``position`` instead, let the model go on from there (the
         same arguments and seed, as many tokens as the original run has), and return
         ``AttentionWidget.compare`` of the two continuations: the same positions, the prefix
@@ -161,6 +179,9 @@ class LiveGeneration:
         prompt = [*decoding.ids[:position], token_id]
         if remaining < 1:  # the last token forked: nothing follows, one more step shows its row
             remaining = 1
+        kwargs = dict(decoding.generate_kwargs)
+        if "min_new_tokens" in kwargs:  # as many as fit after the fork
+            kwargs["min_new_tokens"] = min(int(kwargs["min_new_tokens"]), remaining)
         fork = LiveDecoding(
             decoding.model,
             decoding.tokenizer,
@@ -168,12 +189,13 @@ class LiveGeneration:
             max_new_tokens=remaining,
             top_k=decoding.top_k,
             seed=decoding.seed,
-            generate_kwargs=decoding.generate_kwargs,
+            generate_kwargs=kwargs,
+            vision=decoding.vision,  # the same pictures; the prompt's ids are the fork's own
         )
         label = next((t for t, i in zip(chosen.tokens, chosen.ids) if i == token_id), str(token))
         return decoding, fork, ("as written", f"fork at {position}: {label}")
 
-    def _comparison(self, a: LiveDecoding, b: LiveDecoding, labels: tuple[str, str]) -> AttentionWidget:
+    def _comparison(self, a: LiveDecoding, b: LiveDecoding, labels: tuple[str, str]) -> Any:
         n = min(a.recording.complete, b.recording.complete)
         return type(self).compare(a.snapshot(n), b.snapshot(n), labels=labels)  # type: ignore[attr-defined]
 
@@ -205,7 +227,7 @@ class LiveGeneration:
         threading.Thread(target=lambda: (b.done.wait(), live.hand(show)), daemon=True).start()
 
     @property
-    def forks(self) -> list[AttentionWidget]:
+    def forks(self) -> list[Any]:
         """The comparisons forked from the page, in order (each shown below the widget)."""
         return list(getattr(self, "_kept_forks", []))
 

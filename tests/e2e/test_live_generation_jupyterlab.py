@@ -105,6 +105,7 @@ def test_live_widget_stop_candidates_and_fork(lab: dict[str, Any], browser: Any)
         assert shown == state["candidates"], (shown, state["candidates"])
         assert f"at {HOVERED} it wrote “{state['chosen']}”" in (candidates.text_content() or "")
         page.screenshot(path=str(RESULTS / "jupyterlab-live-candidates.png"))
+        widget.screenshot(path=str(RESULTS / "live-generation-widget.png"))  # docs/img/live-generation.png
 
         # Fork at the hovered position with its first candidate that is not the token written.
         choice = candidates.locator("[data-testid=attn-candidate]:not([disabled])").first

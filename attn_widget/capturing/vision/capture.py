@@ -12,6 +12,7 @@ from its name (``_kind_of``).
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..block_diagonal import joined
@@ -34,10 +35,21 @@ CROSS_PARTS = frozenset({"cross_attn", "crossattention", "encoder_attn"})
 CROSS_LABEL = "cross-attention (text queries, image keys)"
 
 
-def capture_images(model: PreTrainedModel, processor: Any, text: str | None, images: Any) -> Capture:
-    """The capture of ``images`` (and the prompt ``text`` for a model that reads text too)."""
-    import torch
+@dataclass
+class VisionRun:
+    """What a capture with pictures runs the model on, and how its positions are laid out."""
 
+    pictures: list[Any]
+    config: Any
+    tokenizer: Any
+    layout: VisionLayout
+    inputs: dict[str, Any]  # the processor's tensors on the model's device and dtype
+    ids: Any  # the prompt's token ids (1, N), or None for a vision-only model
+    text_axis: Axis | None
+
+
+def prepare_images(model: PreTrainedModel, processor: Any, text: str | None, images: Any) -> VisionRun:
+    """Check and encode ``images`` (and the prompt), lay out their tokens, and check the sizes."""
     pictures = check_images(images)
     config = model.config
     check_supported(config)
@@ -51,39 +63,52 @@ def capture_images(model: PreTrainedModel, processor: Any, text: str | None, ima
     if limit is not None and n_text > limit:
         raise ValueError(f"the prompt with its image tokens is {n_text} tokens long but the model accepts at most {limit}")
     check_capture_fits(model, n_text, vision_tokens=[len(s) for s in layout.tower])
-
     device = device_of(model)
     dtype = next(model.parameters()).dtype
     inputs = {k: _to(v, device, dtype) for k, v in encoded.items() if hasattr(v, "to") and k != "labels"}
+    text_axis = None if ids is None else _text_axis(config, tokenizer, ids[0], layout)
+    return VisionRun(pictures, config, tokenizer, layout, inputs, ids, text_axis)
+
+
+def capture_images(model: PreTrainedModel, processor: Any, text: str | None, images: Any) -> Capture:
+    """The capture of ``images`` (and the prompt ``text`` for a model that reads text too)."""
+    import torch
+
+    run = prepare_images(model, processor, text, images)
     extra: dict[str, Any] = {"use_cache": False, "return_dict": True}
     if "logits_to_keep" in inspect.signature(model.forward).parameters:
         extra["logits_to_keep"] = 1
     with recording(model, 0, whole_batch=True) as rec, torch.no_grad():
-        model(**inputs, **extra)
+        model(**run.inputs, **extra)
     if not rec.calls:
         raise RuntimeError(
             f"{type(model).__name__} made no attention calls through transformers' AttentionInterface; "
             "this architecture computes attention its own way and cannot be captured"
         )
-    groups = _grouped(rec.calls, text_model=ids is not None)
+    return built_capture(run, rec.calls)
+
+
+def built_capture(run: VisionRun, calls: list[RecordedCall], text_axis: Axis | None = None) -> Capture:
+    """The kinds of a capture with pictures from its recorded ``calls``; ``text_axis`` replaces the
+    prompt's (a live generation's, with the tokens written after it)."""
+    groups = _grouped(calls, text_model=run.ids is not None)
+    text_axis = run.text_axis if text_axis is None else text_axis
     kinds: list[Kind] = []
-    text_axis = None if ids is None else _text_axis(config, tokenizer, ids[0], layout)
     for name in ("self", "cross", "vision"):
         if not groups.get(name):
             continue
         if name == "vision":
-            tokens = layout.tower_tokens
-            queries = keys = _image_axis(tokens)
+            queries = keys = _image_axis(run.layout.tower_tokens)
         elif name == "cross":
             assert text_axis is not None
-            queries, keys = text_axis, _image_axis(layout.cross or [])
+            queries, keys = text_axis, _image_axis(run.layout.cross or [])
         else:
             assert text_axis is not None
             queries = keys = text_axis
-        kinds.append(_kind(name, groups[name], queries, keys, config))
-    if ids is not None and not layout.features and layout.cross is None:
+        kinds.append(_kind(name, groups[name], queries, keys, run.config))
+    if run.ids is not None and not run.layout.features and run.layout.cross is None:
         kinds.sort(key=lambda k: k.id != "vision")  # a two-tower model (CLIP): the pictures first
-    return Capture(kinds, images=pictures)
+    return Capture(kinds, images=run.pictures)
 
 
 def processor_inputs(model: PreTrainedModel, processor: Any, text: str | None, images: Any) -> tuple[Any, dict[str, Any]]:
