@@ -18,13 +18,17 @@ import numpy as np
 from .detectors import TokenIds
 from .image_roles import ImageRoles
 from .metrics import GRID_METRICS
-from .row_stats import RowStats, row_stats
+from .row_stats import RowStats, heads_row_stats
 
 if TYPE_CHECKING:
     from ..capturing.result import Kind
 
-#: Rows of every head computed per step of ``catch_up`` (a long prompt goes in pieces).
+#: Rows of every head computed per step of ``catch_up`` (a long prompt goes in pieces), and at
+#: most this many cells of one layer's heads at once (a 16 MB float32 block).
 CHUNK_ROWS = 128
+CHUNK_CELLS = 1 << 22
+#: At most this many cells (heads x rows x keys) are computed on a reader's thread (grid_scores.EXACT_CELLS).
+SYNC_CELLS = 1 << 26
 
 
 def _joined(a: RowStats | None, b: RowStats) -> RowStats:
@@ -54,6 +58,7 @@ class GrowingGrid:
         self.rows_done = 0
         self._stats: list[list[RowStats | None]] = [[None] * self.heads for _ in range(self.layers)]
         self._values = {m: np.zeros((self.layers, self.heads), dtype=np.float32) for m in GRID_METRICS}
+        self._stale: set[str] = set()  # metrics whose values predate the last rows (made when asked)
         self._lock = threading.RLock()
 
     # ----------------------------------------------------------------- the shape it has now
@@ -85,9 +90,10 @@ class GrowingGrid:
             if max_rows is not None:
                 todo = min(todo, max_rows)
             done = 0
+            chunk = max(1, min(CHUNK_ROWS, CHUNK_CELLS // max(1, self.heads * kind.shape[3])))
             while done < todo:
                 start = self.rows_done
-                rows = np.arange(start, start + min(CHUNK_ROWS, todo - done))
+                rows = np.arange(start, start + min(chunk, todo - done))
                 self._add_rows(kind, rows)
                 self.rows_done = int(rows[-1]) + 1
                 done += len(rows)
@@ -97,13 +103,24 @@ class GrowingGrid:
         square = kind.square
         ids = TokenIds(kind.keys.tokens) if square else None
         images = ImageRoles.of(kind)
-        for layer in range(self.layers):
-            for head in range(self.heads):
-                stats = row_stats(kind.source(layer, head), rows, square=square, ids=ids, images=images)
-                merged = _joined(self._stats[layer][head], stats)
-                self._stats[layer][head] = merged
-                for name, metric in GRID_METRICS.items():
-                    self._values[name][layer, head] = metric.exact(merged)
+        for layer in range(self.layers):  # a layer's heads at once: one pass of the detectors, not one a head
+            sources = [kind.source(layer, head) for head in range(self.heads)]
+            every = heads_row_stats(sources, rows, square=square, ids=ids, images=images)
+            for head, stats in enumerate(every):
+                self._stats[layer][head] = _joined(self._stats[layer][head], stats)
+        self._stale = set(GRID_METRICS)
+
+    def _reduced(self, metric: str) -> np.ndarray:
+        """The metric's values over the rows done (under the lock): reduced only when asked, so a
+        step costs one metric (the one shown), not every metric of the control."""
+        if metric in self._stale:
+            reduce = GRID_METRICS[metric].exact
+            for layer, heads in enumerate(self._stats):
+                for head, stats in enumerate(heads):
+                    if stats is not None:
+                        self._values[metric][layer, head] = reduce(stats)
+            self._stale.discard(metric)
+        return self._values[metric]
 
     # ----------------------------------------------------------------- what GridScores answers
     @property
@@ -131,8 +148,12 @@ class GrowingGrid:
         return self.layers * self.heads * self.n_q * self.n_k
 
     def values(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        # rows the live feed has not reached yet (or a kind it never grows): made here when they
+        # are few; a long prompt's are left to the feed, and the values say they are partial
+        if not self.complete and self.layers * self.heads * (self.n_q - self.rows_done) * self.n_k <= SYNC_CELLS:
+            self.catch_up()
         with self._lock:
-            values = self._values[metric].copy()
+            values = self._reduced(metric).copy()
             errors = np.zeros_like(values) if self.complete else np.full_like(values, np.nan)
         return values, errors
 

@@ -5,6 +5,7 @@ rows."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -45,26 +46,27 @@ def safe_lse(lse: torch.Tensor) -> torch.Tensor:
 
 def max_off_logits(logits: torch.Tensor, rows: int | torch.Tensor, square: bool) -> torch.Tensor:
     """Per row, the largest score off the first key and (square kinds) the diagonal. ``rows``:
-    the query index of the first row (contiguous rows) or of every row."""
+    the query index of the first row (contiguous rows) or of every row. ``logits`` (..., c, kk):
+    leading axes (several heads) share the rows."""
     import torch
 
-    c, kk = logits.shape
+    *lead, c, kk = logits.shape
     if kk <= 1:
-        return torch.full((c,), float("-inf"), device=logits.device)
-    saved_first = logits[:, 0].clone()
-    logits[:, 0] = float("-inf")
+        return torch.full((*lead, c), float("-inf"), device=logits.device)
+    saved_first = logits[..., 0].clone()
+    logits[..., 0] = float("-inf")
     diag_rows = torch.arange(c, device=logits.device)
     diag_cols = diag_rows + rows if isinstance(rows, int) else rows.to(logits.device)
     inside = diag_cols < kk
     saved_diag = None
     if square and bool(inside.any()):
-        saved_diag = logits[diag_rows[inside], diag_cols[inside]].clone()
-        logits[diag_rows[inside], diag_cols[inside]] = float("-inf")
+        saved_diag = logits[..., diag_rows[inside], diag_cols[inside]].clone()
+        logits[..., diag_rows[inside], diag_cols[inside]] = float("-inf")
     out = logits.amax(-1)
     # restore in reverse order: row 0's diagonal cell is also the first key, saved as -inf above
     if saved_diag is not None:
-        logits[diag_rows[inside], diag_cols[inside]] = saved_diag
-    logits[:, 0] = saved_first
+        logits[..., diag_rows[inside], diag_cols[inside]] = saved_diag
+    logits[..., 0] = saved_first
     return out
 
 
@@ -105,25 +107,41 @@ def row_stats(
     source: HeadSource, rows: np.ndarray, *, square: bool, ids: TokenIds | None = None, images: ImageRoles | None = None
 ) -> RowStats:
     """Every row metric of the query ``rows`` only (a sample)."""
+    return heads_row_stats([source], rows, square=square, ids=ids, images=images)[0]
+
+
+def heads_row_stats(
+    sources: Sequence[HeadSource],
+    rows: np.ndarray,
+    *,
+    square: bool,
+    ids: TokenIds | None = None,
+    images: ImageRoles | None = None,
+) -> list[RowStats]:
+    """``row_stats`` of several heads of one layer (same keys, same device) at once: one pass of
+    the detectors over a (heads, rows, keys) block instead of one per head, which is what a
+    growing grid pays at every step."""
     import torch
 
     id_tensor = ids if square else None
-
+    first = sources[0]
+    h = len(sources)
     with torch.no_grad():
-        idx = torch.as_tensor(rows, dtype=torch.long, device=source.device)
+        idx = torch.as_tensor(rows, dtype=torch.long, device=first.device)
         kk = (
-            source.n_k
-            if not (getattr(source, "causal", False) and source.mask is None)
-            else source.key_limit(int(rows.min()), int(rows.max()) + 1)
+            first.n_k
+            if not (getattr(first, "causal", False) and first.mask is None)
+            else first.key_limit(int(rows.min()), int(rows.max()) + 1)
         )
         kk = max(kk, 1)
-        buf = scratch.get(source.device, 2, len(rows), kk)
-        source.fill(buf, idx, 0, kk)
-        if not source.logits:
+        buf = scratch.get(first.device, 2, h * len(rows), kk).view(h, len(rows), kk)
+        for i, source in enumerate(sources):
+            source.fill(buf[i], idx, 0, kk)
+        if not first.logits:
             block = buf.cpu().numpy()
-            offs = np.concatenate([max_off_values(block[i : i + 1], int(r), square) for i, r in enumerate(rows)])
+            offs = np.concatenate([max_off_values(block[:, i : i + 1], int(r), square) for i, r in enumerate(rows)], axis=-1)
             columns = None if images is None else images.columns(buf, None)
-            return RowStats(np.asarray(rows), entropy_rows(block), offs, role_rows(buf, None, idx, id_tensor, images), columns)
+            return _per_head(rows, entropy_rows(block), offs, role_rows(buf, None, idx, id_tensor, images), columns)
         off = max_off_logits(buf, idx, square)
         m = buf.amax(-1, keepdim=True)
         m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
@@ -134,7 +152,22 @@ def row_stats(
         columns = None if images is None else images.columns(e, z)
         et = e.mul_(buf).sum(-1)
         ent = torch.where(z > 0, torch.log(z) - et / z, torch.zeros_like(z))
-        lse = safe_lse(m[:, 0] + torch.log(z))
-        return RowStats(
-            np.asarray(rows), ent.double().cpu().numpy(), torch.exp(off - lse).cpu().numpy().astype(np.float32), found, columns
+        lse = safe_lse(m[..., 0] + torch.log(z))
+        offs = torch.exp(off - lse).cpu().numpy().astype(np.float32)
+        return _per_head(rows, ent.double().cpu().numpy(), offs, found, columns)
+
+
+def _per_head(
+    rows: np.ndarray, entropy: np.ndarray, max_off: np.ndarray, found: dict[str, np.ndarray], columns: np.ndarray | None
+) -> list[RowStats]:
+    """(heads, rows) arrays as one RowStats a head."""
+    return [
+        RowStats(
+            np.asarray(rows),
+            entropy[i],
+            max_off[i],
+            {name: v[i] for name, v in found.items()},
+            None if columns is None else columns[i],
         )
+        for i in range(entropy.shape[0])
+    ]

@@ -130,10 +130,10 @@ class LiveFeed:
         w, d = self._widget, self._decoding
         with self._lock, w.hold_sync():
             n, old = self._grown, self._shown
-            if n > old:
+            if n > old and w.kind == "self":  # the language model's axes grow; a picture's tower stays
                 w._views_feed.send_axes()
                 w.window = _followed(list(w.window), old, n)
-                self._shown = n
+            self._shown = n
             w._grid_feed.send()
             w.set_trait("step", d.steps)
             w.set_trait("_candidates", candidates_payload(list(d.candidates)))
