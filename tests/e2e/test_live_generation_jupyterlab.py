@@ -55,10 +55,31 @@ w.observe(report, names=["_forks"])
 w"""
 
 
+# The packaged grounding model writes the toy the child played with: the picture in the docs.
+GROUNDING = f"""import sys, json, pathlib
+sys.path.insert(0, {str(ROOT)!r})
+from attn_widget import AttentionWidget
+from attn_widget.grounding import load_grounding_model
+from attn_widget.widget.live_feed import probability_text
+model, tokenizer = load_grounding_model()
+w = AttentionWidget.generate(model, tokenizer, "<CHI> painted a picture of a horse and a ball <CHI> my favorite toy is the",
+                             max_new_tokens=8, widget_options=dict(layer=0, head=0))
+
+def ended(change):
+    if change["new"].get("done") and not change["old"].get("done"):
+        c = w.candidates(16)
+        state = {{"tokens": w.tokens, "candidates": [f"{{t}} {{probability_text(p)}}" for t, p in zip(c.tokens, c.probabilities)]}}
+        pathlib.Path("grounding.json").write_text(json.dumps(state))
+
+w.observe(ended, names=["_generation"])
+w"""
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("lab-live")
     write_notebook(root / "live.ipynb", [SETUP])
+    write_notebook(root / "grounding.ipynb", [GROUNDING])
     with jupyter_lab(root) as url:
         yield {"url": url, "root": root}
 
@@ -105,7 +126,6 @@ def test_live_widget_stop_candidates_and_fork(lab: dict[str, Any], browser: Any)
         assert shown == state["candidates"], (shown, state["candidates"])
         assert f"at {HOVERED} it wrote “{state['chosen']}”" in (candidates.text_content() or "")
         page.screenshot(path=str(RESULTS / "jupyterlab-live-candidates.png"))
-        widget.screenshot(path=str(RESULTS / "live-generation-widget.png"))  # docs/img/live-generation.png
 
         # Fork at the hovered position with its first candidate that is not the token written.
         choice = candidates.locator("[data-testid=attn-candidate]:not([disabled])").first
@@ -119,6 +139,35 @@ def test_live_widget_stop_candidates_and_fork(lab: dict[str, Any], browser: Any)
         page.locator("[data-testid=attn-fork] [data-testid=attn-widget][data-ready=true]").wait_for(timeout=60_000)
         page.locator("[data-testid=attn-fork]").scroll_into_view_if_needed()
         page.screenshot(path=str(RESULTS / "jupyterlab-live-fork.png"))
+        assert errors == [], errors
+    finally:
+        context.close()
+
+
+def test_grounding_model_candidates_in_the_page(lab: dict[str, Any], browser: Any) -> None:
+    """The trained model: hovering the generated "ball" row shows what Python kept for it."""
+    RESULTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1200, "height": 1100})
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        open_and_run_all(page, lab["url"], "grounding.ipynb")
+        widget = page.locator("[data-testid=attn-widget][data-ready=true]").first
+        widget.wait_for(timeout=120_000)
+        wait_for(lambda: (lab["root"] / "grounding.json").exists(), 60, "the end of decoding in the kernel")
+        state = json.loads((lab["root"] / "grounding.json").read_text())
+        assert state["tokens"][16] == "ball", state["tokens"]  # the toy the child played with
+        progress = page.locator("[data-testid=attn-progress]").first
+        page.wait_for_function("el => /^wrote 8 of 8/.test(el.textContent)", arg=progress.element_handle(), timeout=30_000)
+        heatmap = page.locator("[data-testid=attn-heatmap]").first
+        page.wait_for_function("h => +h.dataset.rows === 24", arg=heatmap.element_handle(), timeout=30_000)
+        page.mouse.move(*cell_center(page, "attn-heatmap", 16, 10))
+        candidates = page.locator("[data-testid=attn-candidates]").first
+        candidates.wait_for(state="visible", timeout=10_000)
+        shown = [b.text_content() for b in candidates.locator("[data-testid=attn-candidate]").all()]
+        assert shown == state["candidates"], (shown, state["candidates"])
+        widget.screenshot(path=str(RESULTS / "live-generation-widget.png"))  # docs/img/live-generation.png
         assert errors == [], errors
     finally:
         context.close()
