@@ -163,7 +163,7 @@ def test_what_the_live_recording_cannot_follow_is_refused_by_name() -> None:
     assert sum(beams.generated) == 4  # from_generate still takes beam search: captured after generating
 
 
-@pytest.mark.parametrize("family", ["llava", "smolvlm"])
+@pytest.mark.parametrize("family", ["llava", "llava_next", "llava_onevision", "idefics3", "smolvlm"])
 def test_a_vision_language_model_writes_live_with_its_picture(family: str) -> None:
     """The tower's attention is recorded once at the prompt's pass ("vision"), the language
     model's grows ("self"), the image positions keep their patches; both equal one pass."""
@@ -189,9 +189,19 @@ def test_a_vision_language_model_writes_live_with_its_picture(family: str) -> No
     assert w._images and w.generated[-6:] == [True] * 6 and not any(w.generated[:-6])
 
 
-def test_vision_language_families_it_cannot_follow_are_refused_with_the_reason() -> None:
+@pytest.mark.parametrize(
+    ("family", "reason"),
+    [
+        ("gemma3", "Gemma3ForConditionalGeneration: its image tokens attend to each other both ways"),
+        ("paligemma", "PaliGemmaForConditionalGeneration: its prompt .image and prefix. attends both ways"),
+        ("qwen2_vl", "Qwen2VLForConditionalGeneration: its rotary positions over the picture .M-RoPE."),
+        ("qwen2_5_vl", "Qwen2_5_VLForConditionalGeneration: its rotary positions over the picture .M-RoPE."),
+        ("mllama", "MllamaForConditionalGeneration: its text reads the picture through cross-attention"),
+    ],
+)
+def test_vision_language_families_it_cannot_follow_are_refused_with_the_reason(family: str, reason: str) -> None:
     from tests.support.vision_models import prompt, sample_image, tiny_vision
 
-    model, processor = tiny_vision("gemma3")
-    with pytest.raises(ValueError, match="does not follow Gemma3ForConditionalGeneration: its image tokens attend"):
-        AttentionWidget.generate(model, processor, prompt("gemma3"), images=sample_image())
+    model, processor = tiny_vision(family)
+    with pytest.raises(ValueError, match=f"does not follow {reason}"):
+        AttentionWidget.generate(model, processor, prompt(family), images=sample_image())
