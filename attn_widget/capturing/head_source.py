@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from .recorder import RecordedCall
 
 
+#: ``fill`` of at most this many rows from a source not yet used converts only those rows to float32
+#: (a growing grid's step asks one or two rows of every head; the whole N x d costs more).
+FEW_ROWS = 32
+
+
 class LogitHead:
     """Attention logits of one recorded head; weights are ``exp(score - lse[row])``."""
 
@@ -65,9 +70,12 @@ class LogitHead:
         """Attention logits of ``rows`` (a slice or an index tensor) x keys [k0, k1) into ``out`` (float32,
         on ``self.device``), ``-inf`` where attention is not allowed."""
         torch = self._torch
-        qs, kt = self._operands()
-        q = qs[rows]
-        torch.matmul(q, kt[:, k0:k1], out=out)
+        if self._qs is None and int(out.shape[0]) <= FEW_ROWS:  # a few rows: convert only what they need
+            q = self.q[rows].float() * self.scaling
+            torch.matmul(q, self.k[k0:k1].float().t(), out=out)
+        else:
+            qs, kt = self._operands()
+            torch.matmul(qs[rows], kt[:, k0:k1], out=out)
         if self.mask is not None:
             allowed = self.mask[rows, k0:k1].to(out.device)
             out.masked_fill_(~allowed, float("-inf"))

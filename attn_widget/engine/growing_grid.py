@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ..capturing.result import Kind
 
 #: Rows of every head computed per step of ``catch_up`` (a long prompt goes in pieces), and at
-#: most this many cells of one layer's heads at once (a 16 MB float32 block).
+#: most this many cells of every head at once (a 16 MB float32 block).
 CHUNK_ROWS = 128
 CHUNK_CELLS = 1 << 22
 #: At most this many cells (heads x rows x keys) are computed on a reader's thread (grid_scores.EXACT_CELLS).
@@ -90,7 +90,7 @@ class GrowingGrid:
             if max_rows is not None:
                 todo = min(todo, max_rows)
             done = 0
-            chunk = max(1, min(CHUNK_ROWS, CHUNK_CELLS // max(1, self.heads * kind.shape[3])))
+            chunk = max(1, min(CHUNK_ROWS, CHUNK_CELLS // max(1, self.layers * self.heads * kind.shape[3])))
             while done < todo:
                 start = self.rows_done
                 rows = np.arange(start, start + min(chunk, todo - done))
@@ -103,10 +103,16 @@ class GrowingGrid:
         square = kind.square
         ids = TokenIds(kind.keys.tokens) if square else None
         images = ImageRoles.of(kind)
-        for layer in range(self.layers):  # a layer's heads at once: one pass of the detectors, not one a head
-            sources = [kind.source(layer, head) for head in range(self.heads)]
-            every = heads_row_stats(sources, rows, square=square, ids=ids, images=images)
-            for head, stats in enumerate(every):
+        # every head at once (per device: a model split by device_map keeps each layer where it
+        # ran): one pass of the detectors a step, not one a head
+        by_device: dict[str, list[tuple[int, int, Any]]] = {}
+        for layer in range(self.layers):
+            for head in range(self.heads):
+                source = kind.source(layer, head)
+                by_device.setdefault(str(source.device), []).append((layer, head, source))
+        for heads in by_device.values():
+            every = heads_row_stats([source for _, _, source in heads], rows, square=square, ids=ids, images=images)
+            for (layer, head, _), stats in zip(heads, every, strict=True):
                 self._stats[layer][head] = _joined(self._stats[layer][head], stats)
         self._stale = set(GRID_METRICS)
 
