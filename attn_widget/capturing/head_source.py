@@ -37,6 +37,7 @@ class LogitHead:
         import torch
 
         self.call = call
+        self.head = head
         group = call.n_heads // int(call.k.shape[0])  # grouped-query: one key head serves `group`
         self.q = call.q[head]  # (Nq, d), model dtype, on the layer's device
         self.k = call.k[head // group]
@@ -80,15 +81,46 @@ class LogitHead:
             allowed = self.mask[rows, k0:k1].to(out.device)
             out.masked_fill_(~allowed, float("-inf"))
         elif self.causal:
-            row_ids = _row_ids(rows, torch, out.device)
-            first, last = int(row_ids.min()), int(row_ids.max())
-            lo = max(k0, first + self.offset + 1)  # the first key any of these rows may not see
-            if lo < k1:
-                hi = min(k1, last + self.offset + 1)  # keys past hi are masked for every row
-                if hi > lo:
-                    band = torch.arange(lo, hi, device=out.device)
-                    out[:, lo - k0 : hi - k0].masked_fill_(band[None, :] > (row_ids[:, None] + self.offset), float("-inf"))
-                out[:, max(lo, hi) - k0 :].fill_(float("-inf"))
+            _mask_future(out, _row_ids(rows, torch, out.device), self.offset, k0, k1)
+
+
+def fill_heads(sources: list[Any], out: torch.Tensor, rows: torch.Tensor, k0: int, k1: int) -> None:
+    """``out[i]`` = ``sources[i].fill(...)`` for several heads. Heads of one recorded call with a
+    plain causal mask (a generating model's layer) share one batched matmul; others fill one by one."""
+    import torch
+
+    i = 0
+    while i < len(sources):
+        call = getattr(sources[i], "call", None)
+        j = i + 1
+        while j < len(sources) and call is not None and getattr(sources[j], "call", None) is call:
+            j += 1
+        plain = call is not None and call.mask is None and call.causal and not getattr(sources[i], "changed", False)
+        if j - i > 1 and plain:
+            heads = [source.head for source in sources[i:j]]
+            group = call.n_heads // int(call.k.shape[0])
+            q = call.q[:, rows][heads].float() * call.scaling  # the rows first: a step asks one or two
+            k = call.k[:, k0:k1][[h // group for h in heads]].float()
+            torch.matmul(q, k.transpose(1, 2), out=out[i:j])
+            _mask_future(out[i:j], rows.to(out.device), sources[i].offset, k0, k1)
+        else:
+            for m in range(i, j):
+                sources[m].fill(out[m], rows, k0, k1)
+        i = j
+
+
+def _mask_future(out: torch.Tensor, row_ids: torch.Tensor, offset: int, k0: int, k1: int) -> None:
+    """Causal: ``-inf`` where key j > query i + offset, in ``out`` (..., rows, keys k0..k1)."""
+    import torch
+
+    first, last = int(row_ids.min()), int(row_ids.max())
+    lo = max(k0, first + offset + 1)  # the first key any of these rows may not see
+    if lo < k1:
+        hi = min(k1, last + offset + 1)  # keys past hi are masked for every row
+        if hi > lo:
+            band = torch.arange(lo, hi, device=out.device)
+            out[..., lo - k0 : hi - k0].masked_fill_(band[None, :] > (row_ids[:, None] + offset), float("-inf"))
+        out[..., max(lo, hi) - k0 :].fill_(float("-inf"))
 
 
 class ValueHead:

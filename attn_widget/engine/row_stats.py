@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..capturing.head_source import HeadSource
+from ..capturing.head_source import HeadSource, fill_heads
 from .detectors import TokenIds, detector_rows
 from .image_roles import IMAGE_FIELDS, ImageRoles
 from .scratch import scratch
@@ -135,8 +135,7 @@ def heads_row_stats(
         )
         kk = max(kk, 1)
         buf = scratch.get(first.device, 2, h * len(rows), kk).view(h, len(rows), kk)
-        for i, source in enumerate(sources):
-            source.fill(buf[i], idx, 0, kk)
+        fill_heads(list(sources), buf, idx, 0, kk)
         if not first.logits:
             block = buf.cpu().numpy()
             offs = np.concatenate([max_off_values(block[:, i : i + 1], int(r), square) for i, r in enumerate(rows)], axis=-1)

@@ -23,6 +23,9 @@ from .views_feed import DEFAULT_EAGER_BYTES
 
 #: Seconds between two updates of the page at most (a step that comes sooner waits for the next).
 INTERVAL = 0.1
+#: Seconds between two updates of the grid's metrics: every head's new rows cost more than a new
+#: row of the heatmap, and a mean over rows moves slowly (the last update is exact over every row).
+GRID_INTERVAL = 0.5
 
 
 def candidates_payload(candidates: list[Candidates]) -> dict[str, Any]:
@@ -63,6 +66,8 @@ class LiveFeed:
         self._eager_bytes = DEFAULT_EAGER_BYTES if eager_bytes is None else eager_bytes  # heads sent whole at the end
         self._decoding = decoding
         self._interval = interval
+        self._grid_interval = max(interval, GRID_INTERVAL)
+        self._grid_due = True  # the grid has rows the traits do not show yet
         self._grown = widget._sources.capture.kind().shape[2]  # positions handed to Sources
         self._shown = self._grown  # positions whose axes the traits carry
         self._lock = threading.Lock()
@@ -88,7 +93,7 @@ class LiveFeed:
 
         torch.set_num_threads(1)  # decoding keeps the other cores
         d = self._decoding
-        last = 0.0
+        last = last_grid = 0.0
         try:
             while True:
                 with d.changed:
@@ -98,7 +103,10 @@ class LiveFeed:
                     time.sleep(rest)
                 last = time.monotonic()
                 finished = d.done.is_set()
-                self._advance()
+                grid = finished or last >= last_grid + self._grid_interval
+                if grid:
+                    last_grid = last
+                self._advance(grid)
                 if finished:
                     break
                 self.hand(self.apply)
@@ -107,8 +115,8 @@ class LiveFeed:
         self.finished = True
         self.hand(self.apply)
 
-    def _advance(self) -> None:
-        """The capture of every complete position to Sources, and the grid's rows for it."""
+    def _advance(self, grid: bool) -> None:
+        """The capture of every complete position to Sources, and (``grid``) the grid's rows for it."""
         d, w = self._decoding, self._widget
         n = d.recording.complete
         if n > self._grown:
@@ -116,7 +124,9 @@ class LiveFeed:
             w._sources.grow(grown)
             w._grid_feed.attention.grid("self").grow(grown.kind())  # type: ignore[union-attr]
             self._grown = n
-        w._grid_feed.attention.grid("self").catch_up()
+        if grid:
+            w._grid_feed.attention.grid("self").catch_up()
+            self._grid_due = True
 
     def hand(self, work: Callable[[], None]) -> None:
         if self._loop is not None and self._loop.is_running():
@@ -134,7 +144,9 @@ class LiveFeed:
                 w._views_feed.send_axes()
                 w.window = _followed(list(w.window), old, n)
             self._shown = n
-            w._grid_feed.send()
+            if self._grid_due:
+                self._grid_due = False
+                w._grid_feed.send()
             w.set_trait("step", d.steps)
             w.set_trait("_candidates", candidates_payload(list(d.candidates)))
             done = self.finished
