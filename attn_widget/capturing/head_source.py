@@ -2,9 +2,10 @@
 
 Two sources feed the tile engine (tiles.py):
 
-- ``LogitHead``: a recorded head. ``fill`` writes the scaled logits ``q k^T * s`` of a window
-  with ``-inf`` where the mask forbids attention; the engine turns them into softmax weights with
-  each row's cached log-sum-exp. Work happens on the device where the layer's queries and keys
+- ``LogitHead``: a recorded head. ``fill`` writes the scaled logits ``q k^T * s`` of a window,
+  soft-capped and biased as the model did (score_changes.py), with ``-inf`` where the mask forbids
+  attention; the engine turns them into softmax weights with each row's cached log-sum-exp
+  (which counts the head's ``sink`` logit, when it has one). Work happens on the device where the layer's queries and keys
   live (a model split by ``device_map`` keeps each layer where it ran).
 - ``ValueHead``: a head given as an array (the user's weights, or attention x gradient). ``fill``
   copies the window; values are final (``signed`` when they may be negative).
@@ -15,6 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .score_changes import apply
 
 if TYPE_CHECKING:
     import torch
@@ -32,6 +35,10 @@ class LogitHead:
         import torch
 
         self.call = call
+        self.head = head
+        self.changed = call.softcap is not None or call.bias is not None
+        #: the sink's logit (a float), or None: it joins every row's softmax denominator
+        self.sink = None if call.sink is None else float(call.sink[head])
         group = call.n_heads // int(call.k.shape[0])  # grouped-query: one key head serves `group`
         self.q = call.q[head]  # (Nq, d), model dtype, on the layer's device
         self.k = call.k[head // group]
@@ -68,6 +75,8 @@ class LogitHead:
         qs, kt = self._operands()
         q = qs[rows]
         torch.matmul(q, kt[:, k0:k1], out=out)
+        if self.changed:
+            apply(out, self.call, self.head, rows, k0, k1)
         if self.mask is not None:
             allowed = self.mask[rows, k0:k1].to(out.device)
             out.masked_fill_(~allowed, float("-inf"))

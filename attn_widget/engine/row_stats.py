@@ -6,7 +6,7 @@ rows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +34,30 @@ class RowStats:
 
     def field(self, name: str) -> np.ndarray:
         return self.detectors[name] if name in self.detectors else getattr(self, name)
+
+
+def row_max(logits: torch.Tensor, source: Any) -> torch.Tensor:
+    """Each row's largest logit (N, 1), 0 for a row with none, never below the head's sink logit
+    (so the sink's shifted exp is at most 1)."""
+    import torch
+
+    m = logits.amax(-1, keepdim=True)
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    sink = getattr(source, "sink", None)
+    return m if sink is None else m.clamp(min=sink)
+
+
+def sink_terms(source: Any, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """For a head with a sink (gpt-oss): per row, exp(sink - m) and sink - m, the sink's part of
+    the softmax denominator and of the entropy sum; None for a head without one. Entropies then
+    count the sink as one more outcome of the row's distribution."""
+    import torch
+
+    sink = getattr(source, "sink", None)
+    if sink is None:
+        return None
+    shifted = sink - m[:, 0]
+    return torch.exp(shifted), shifted
 
 
 def safe_lse(lse: torch.Tensor) -> torch.Tensor:
@@ -125,14 +149,14 @@ def row_stats(
             columns = None if images is None else images.columns(buf, None)
             return RowStats(np.asarray(rows), entropy_rows(block), offs, role_rows(buf, None, idx, id_tensor, images), columns)
         off = max_off_logits(buf, idx, square)
-        m = buf.amax(-1, keepdim=True)
-        m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+        m = row_max(buf, source)
         buf.sub_(m).clamp_(min=-120.0)
+        sink = sink_terms(source, m)
         e = torch.exp(buf)
-        z = e.sum(-1)
+        z = e.sum(-1) if sink is None else e.sum(-1) + sink[0]
         found = role_rows(e, z, idx, id_tensor, images)
         columns = None if images is None else images.columns(e, z)
-        et = e.mul_(buf).sum(-1)
+        et = e.mul_(buf).sum(-1) if sink is None else e.mul_(buf).sum(-1) + sink[0] * sink[1]
         ent = torch.where(z > 0, torch.log(z) - et / z, torch.zeros_like(z))
         lse = safe_lse(m[:, 0] + torch.log(z))
         return RowStats(

@@ -48,6 +48,8 @@ class ViewsFeed:
                 w.set_trait(f"{prefix}{name}", getattr(axis, name))
         for name, size in (("n_layers", n_layers), ("n_heads", n_heads), ("n_queries", n_q), ("n_tokens", n_k)):
             w.set_trait(name, size)
+        if self._sources.capture.note:  # a family without the long-input path says so
+            w.set_trait("status", self._sources.capture.note)
         w.set_trait("_images", self._images)  # the same object on a kind switch: nothing is resent
         w.set_trait("_query_patches", {})  # resent: on the wire it may say "the same as the keys"
         w.set_trait("_patches", patches_payload(k.id, k.keys.patches))
