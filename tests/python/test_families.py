@@ -122,3 +122,55 @@ def test_a_bias_that_is_no_function_of_positions_is_refused_by_name(monkeypatch)
     monkeypatch.setattr(modeling_t5.T5Attention, "compute_bias", arbitrary_bias)
     with pytest.raises(NotImplementedError, match=r"T5Attention's position bias is a float bias that is neither a function"):
         capture(model, tokenizer, BATCH[0])
+
+
+@pytest.mark.parametrize("family", ["gemma2", "gpt_oss", "falcon_alibi", "t5"])
+def test_saliency_gates_see_the_same_weights_and_leave_outputs_unchanged(family):
+    from attn_widget.attribution.gates import gated
+
+    model, tokenizer = tiny_family_model(family)
+    encoded = dict(tokenizer(BATCH[0], return_tensors="pt"))
+    if model.config.is_encoder_decoder:
+        encoded["decoder_input_ids"] = _shift_right(encoded["input_ids"], None, model.config, model)[0]
+    with torch.no_grad():
+        plain = model(**encoded, use_cache=False).logits
+        with gated(model) as gates:
+            hooked = model(**encoded, use_cache=False).logits
+    np.testing.assert_allclose(hooked.numpy(), plain.numpy(), atol=1e-5, rtol=0)
+    c = capture(model, tokenizer, BATCH[0])
+    first = c.kinds[0]
+    gate_weights = np.stack([g.weights[0].numpy() for g in gates.calls[: c.shape(first)[0]]])
+    np.testing.assert_allclose(gate_weights, c.attentions(first), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("family", ["gemma2", "gpt_oss"])
+def test_attention_x_gradient_runs_on_soft_capped_and_sink_models(family):
+    from attn_widget import attribution as attr
+
+    model, tokenizer = tiny_family_model(family)
+    s = attr.saliency(model, tokenizer, BATCH[0])
+    summed = s.attention_x_gradient.sum(axis=(-1, -2))
+    np.testing.assert_allclose(s.head_importance, summed, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["gemma2", "t5", "falcon_alibi", "gpt_oss"])
+def test_grid_metrics_detectors_and_aggregates_equal_those_of_the_same_weights_as_arrays(family):
+    """The grid scores recomputed heads in torch and arrays in numpy: for soft-capped, biased
+    and sink heads too, every metric must not depend on which (a sink's entropy counts the sink
+    as one more outcome of its row)."""
+    from attn_widget import AttentionWidget, Capture
+
+    model, tokenizer = tiny_family_model(family)
+    c = capture(model, tokenizer, BATCH[0])
+    recorded = AttentionWidget.from_capture(c)
+    weights = c.attentions()
+    arrays = AttentionWidget(Capture.from_array(weights, c.tokens))
+    for metric in recorded._metric_ids():
+        got, expected = recorded.scores(metric), arrays.scores(metric)
+        if metric == "entropy" and family == "gpt_oss":
+            sink = np.clip(1.0 - weights.sum(-1, dtype=np.float64), 1e-30, 1.0)
+            expected = expected - (sink * np.log(sink)).mean(-1)
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5, err_msg=metric)
+    n = weights.shape[-1]
+    mean_head = recorded.tile(1, -1, (0, n, 0, n), 1).values  # the layer's aggregate
+    np.testing.assert_allclose(mean_head, weights[1].mean(0), atol=1e-5)
