@@ -134,6 +134,11 @@ class Kind:
         """Bytes this kind holds (an array, or recorded queries, keys and masks)."""
         raise NotImplementedError
 
+    @property
+    def has_sink(self) -> bool:
+        """Its heads have a sink (gpt-oss): rows of weights sum to less than 1."""
+        return False
+
 
 class ArrayKind(Kind):
     """Heads read from a float32 (L, H, Nq, Nk) array (what the user passed)."""
@@ -168,6 +173,10 @@ class RecordedKind(Kind):
 
     def source(self, layer: int, head: int) -> HeadSource:
         return LogitHead(self.calls[layer], head)
+
+    @property
+    def has_sink(self) -> bool:
+        return any(call.sink is not None for call in self.calls)
 
     @property
     def nbytes(self) -> int:

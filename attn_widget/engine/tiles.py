@@ -56,12 +56,15 @@ Window = tuple[int, int, int, int]  # q0, q1, k0, k1 (end exclusive)
 @dataclass(frozen=True)
 class Tile:
     """``values`` (rows, cols) float32 block maxima (exact weights when the block is 1 x 1) and
-    ``where`` (rows, cols) uint32 offsets of each maximum inside its block, or None for 1 x 1."""
+    ``where`` (rows, cols) uint32 offsets of each maximum inside its block, or None for 1 x 1.
+    ``sink``: for a head with a sink (gpt-oss), at cell level, each row's share the sink takes
+    (what the row's weights lack of 1), float32 (rows,); else None."""
 
     window: Window
     block: tuple[int, int]
     values: np.ndarray
     where: np.ndarray | None
+    sink: np.ndarray | None = None
 
 
 @dataclass
