@@ -49,6 +49,7 @@ class LogitHead:
         self.causal = call.causal
         self.offset = self.n_k - self.n_q  # causal: query i may see keys j <= i + offset
         self.mask = call.mask
+        self.band = call.band
         self._qs: torch.Tensor | None = None
         self._kt: torch.Tensor | None = None
         self._torch = torch
@@ -66,6 +67,8 @@ class LogitHead:
         """Keys at or after this index are masked for every row in [r0, r1) (causal); else Nk."""
         if self.causal and self.mask is None:
             return max(0, min(self.n_k, r1 + self.offset))
+        if self.band is not None:
+            return max(0, min(self.n_k, r1 + self.band.after))
         return self.n_k
 
     def fill(self, out: torch.Tensor, rows: slice | torch.Tensor, k0: int, k1: int) -> None:
@@ -80,6 +83,8 @@ class LogitHead:
         if self.mask is not None:
             allowed = self.mask[rows, k0:k1].to(out.device)
             out.masked_fill_(~allowed, float("-inf"))
+        elif self.band is not None:
+            out.masked_fill_(self.band.outside(rows, k0, k1, out.device), float("-inf"))
         elif self.causal:
             row_ids = _row_ids(rows, torch, out.device)
             first, last = int(row_ids.min()), int(row_ids.max())

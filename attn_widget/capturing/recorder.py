@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .chunked_attention import changed_attention_forward
-from .score_changes import Bias, apply, read_bias, sink_logits
+from .score_changes import Band, Bias, apply, read_bias, sink_logits
 from .swap_attention import attention_implementation, refuse_unmodelled
 
 if TYPE_CHECKING:
@@ -32,9 +32,11 @@ IMPLEMENTATION = "attn_widget_record"
 class RecordedCall:
     """One attention call for one example: ``q`` (H, Nq, d), ``k`` (H_kv, Nk, d) in the model's
     dtype and device; ``mask`` a bool (Nq, Nk) (True = may attend) or None, then ``causal`` says
-    whether the implicit mask is causal; ``scaling`` the factor applied to QK^T. What the model
-    changes before its softmax (score_changes.py): ``softcap``, an additive ``bias`` kept compact,
-    and ``sink``, per-head logits that join each row's denominator (float32 (H,))."""
+    whether the implicit mask is causal; ``scaling`` the factor applied to QK^T. ``band``: a
+    sliding window (or a causal mask) kept as two numbers instead of ``mask``: query i may see keys
+    i - before .. i + after (score_changes.Band). What the model changes before its softmax
+    (score_changes.py): ``softcap``, an additive ``bias`` kept compact, and ``sink``, per-head
+    logits that join each row's denominator (float32 (H,))."""
 
     module_name: str
     q: Any
@@ -45,6 +47,7 @@ class RecordedCall:
     softcap: float | None = None
     bias: Bias | None = None
     sink: Any = None
+    band: Band | None = None
 
     @property
     def n_heads(self) -> int:
@@ -70,6 +73,8 @@ class RecordedCall:
                 apply(scores[i], self, h, slice(0, n_q), 0, n_k)
         if self.mask is not None:
             scores.masked_fill_(~self.mask.to(scores.device), float("-inf"))
+        elif self.band is not None:
+            scores.masked_fill_(self.band.outside(slice(0, n_q), 0, n_k, scores.device), float("-inf"))
         elif self.causal:
             scores.masked_fill_(_future(n_q, n_k, str(scores.device)), float("-inf"))
         if self.sink is not None:
@@ -83,6 +88,8 @@ class RecordedCall:
         n_q, n_k = int(self.q.shape[1]), int(self.k.shape[1])
         if self.mask is not None:
             return self.mask.to(device)
+        if self.band is not None:
+            return ~self.band.outside(slice(0, n_q), 0, n_k, device)
         if self.causal:
             return ~_future(n_q, n_k, str(device))
         return None
@@ -107,7 +114,7 @@ class Recording:
     calls: list[RecordedCall] = field(default_factory=list)
     # (id(mask), row) -> (mask, our bool copy, its bias): one per distinct mask or bias tensor and row (layers share
     # one); holding the original keeps its id from being reused by another tensor during the pass.
-    _masks: dict[tuple[int, int], tuple[Any, Any, Any]] = field(default_factory=dict)
+    _masks: dict[tuple[int, int], tuple[Any, Any, Any]] = field(default_factory=dict)  # (tensor, Band | bool mask | None, bias)
 
     def record(self, module: Any, query: Any, key: Any, mask: Any, scaling: float | None, kwargs: dict[str, Any]) -> None:
         refuse_unmodelled(
@@ -143,8 +150,10 @@ class Recording:
                     found = read_bias(
                         mask[i], allowed, n_heads, f"{type(module).__name__}'s attention mask"
                     )  # ALiBi in the mask (Falcon)
-                self._masks[(id(mask), b)] = (mask, allowed, found)
+                self._masks[(id(mask), b)] = (mask, Band.of(allowed) or allowed, found)
             _, stored_mask, bias = self._masks[(id(mask), b)]
+        band = stored_mask if isinstance(stored_mask, Band) else None
+        stored_mask = None if band is not None else stored_mask
         if position_bias is not None:
             if bias is not None:
                 raise NotImplementedError("capture: this model adds both a position bias and a biased mask; not modelled")
@@ -159,7 +168,8 @@ class Recording:
                 q=query[b].detach().clone(),
                 k=key[b].detach().clone(),
                 mask=stored_mask,
-                causal=stored_mask is None and n_q > 1 and is_causal,
+                causal=stored_mask is None and band is None and n_q > 1 and is_causal,
+                band=band,
                 scaling=float(query.shape[-1] ** -0.5 if scaling is None else scaling),
                 bias=bias,
             )

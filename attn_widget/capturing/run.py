@@ -201,7 +201,9 @@ def _restrict(call: RecordedCall, q_keep: Any, k_keep: Any) -> RecordedCall:
         return call
     qi = q_keep.to(call.q.device)
     ki = k_keep.to(call.k.device)
-    mask = call.allowed(call.q.device)
+    # a window over one run of kept positions (padding on one side) is the same window
+    band = call.band if call.band is not None and _same_run(q_keep, k_keep) else None
+    mask = None if band is not None else call.allowed(call.q.device)
     if mask is not None:
         mask = mask.index_select(0, qi).index_select(1, ki)
     return RecordedCall(
@@ -214,7 +216,14 @@ def _restrict(call: RecordedCall, q_keep: Any, k_keep: Any) -> RecordedCall:
         softcap=call.softcap,
         bias=None if call.bias is None else call.bias.restricted(q_keep, k_keep),
         sink=call.sink,
+        band=band,
     )
+
+
+def _same_run(q_keep: Any, k_keep: Any) -> bool:
+    """Queries and keys kept are the same consecutive positions."""
+    n = len(q_keep)
+    return n == len(k_keep) and bool((q_keep == k_keep).all()) and (n < 2 or int(q_keep[-1]) - int(q_keep[0]) == n - 1)
 
 
 def _kept(mask: Any, example: int, n: int) -> Any:

@@ -79,6 +79,43 @@ class KeyBias:
 Bias = OffsetBias | KeyBias
 
 
+@dataclass(frozen=True)
+class Band:
+    """A mask that is a band around the diagonal, kept as two numbers: query i may see keys
+    i - before .. i + after (a causal sliding window: before = window - 1, after = 0; ModernBERT's
+    local attention: both half the window; a plain causal mask: before = N). Read from the boolean
+    mask a square attention call got (``of``)."""
+
+    before: int
+    after: int
+
+    @staticmethod
+    def of(allowed: Any) -> Band | None:
+        """The band that ``allowed`` (bool (N, N)) is exactly, or None (padding, blocks, ...)."""
+        import torch
+
+        n = int(allowed.shape[0])
+        if n != int(allowed.shape[1]) or n < 2 or not bool(allowed.diagonal().all()):
+            return None
+        ids = torch.arange(n, device=allowed.device)
+        first = allowed.to(torch.uint8).argmax(1)
+        last = n - 1 - allowed.flip(1).to(torch.uint8).argmax(1)
+        band = Band(int((ids - first).max()), int((last - ids).max()))
+        for r0 in range(0, n, _CHECK_ROWS):  # the band rebuilt must be the mask, cell for cell
+            r1 = min(n, r0 + _CHECK_ROWS)
+            if not bool((band.outside(slice(r0, r1), 0, n, allowed.device) == ~allowed[r0:r1]).all()):
+                return None
+        return band
+
+    def outside(self, rows: slice | Any, k0: int, k1: int, device: Any) -> Any:
+        """Bool (rows, k1 - k0): True where the key is outside the query's window."""
+        import torch
+
+        row_ids = torch.arange(rows.start, rows.stop, device=device) if isinstance(rows, slice) else rows.to(device)
+        keys = torch.arange(k0, k1, device=device)[None, :]
+        return (keys < row_ids[:, None] - self.before) | (keys > row_ids[:, None] + self.after)
+
+
 def _is_range(ids: Any) -> bool:
     n = int(ids.shape[0])
     return n < 2 or (int(ids[-1]) - int(ids[0]) == n - 1 and bool((ids[1:] - ids[:-1] == 1).all()))

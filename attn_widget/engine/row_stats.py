@@ -135,11 +135,7 @@ def row_stats(
 
     with torch.no_grad():
         idx = torch.as_tensor(rows, dtype=torch.long, device=source.device)
-        kk = (
-            source.n_k
-            if not (getattr(source, "causal", False) and source.mask is None)
-            else source.key_limit(int(rows.min()), int(rows.max()) + 1)
-        )
+        kk = source.key_limit(int(rows.min()), int(rows.max()) + 1)  # keys no row may see are skipped
         kk = max(kk, 1)
         buf = scratch.get(source.device, 2, len(rows), kk)
         source.fill(buf, idx, 0, kk)

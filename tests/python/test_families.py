@@ -174,3 +174,16 @@ def test_grid_metrics_detectors_and_aggregates_equal_those_of_the_same_weights_a
     n = weights.shape[-1]
     mean_head = recorded.tile(1, -1, (0, n, 0, n), 1).values  # the layer's aggregate
     np.testing.assert_allclose(mean_head, weights[1].mean(0), atol=1e-5)
+
+
+@pytest.mark.parametrize(("family", "band"), [("gemma2", (3, 0)), ("gpt_oss", (3, 0)), ("modernbert", (2, 2))])
+def test_sliding_windows_and_position_biases_are_kept_as_a_few_numbers(family, band):
+    """Nothing N x N is stored: a sliding window is two numbers, T5's bias its buckets per offset."""
+    model, tokenizer = tiny_family_model(family)
+    c = capture(model, tokenizer, BATCH[0])
+    windowed = [call for call in c.kind().calls if call.band is not None]
+    assert windowed and all(call.mask is None and (call.band.before, call.band.after) == band for call in windowed)
+    t5, tokenizer = tiny_family_model("t5")
+    n = len(tokenizer(BATCH[0])["input_ids"])
+    for call in capture(t5, tokenizer, BATCH[0]).kind("encoder").calls:
+        assert call.bias.table.shape == (4, 2 * n - 1)  # per head, one value per offset j - i
