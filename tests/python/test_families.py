@@ -187,3 +187,25 @@ def test_sliding_windows_and_position_biases_are_kept_as_a_few_numbers(family, b
     n = len(tokenizer(BATCH[0])["input_ids"])
     for call in capture(t5, tokenizer, BATCH[0]).kind("encoder").calls:
         assert call.bias.table.shape == (4, 2 * n - 1)  # per head, one value per offset j - i
+
+
+@pytest.mark.parametrize("family", ["gemma2", "t5", "gpt_oss", "falcon_alibi"])
+def test_long_inputs_take_the_tile_path_and_stay_exact(family):
+    """Past the eager size the widget asks for tiles: pooled blocks are the block maxima of the
+    exact weights, cells are the weights, sampled grid estimates come from the same rows."""
+    from attn_widget import AttentionWidget
+    from attn_widget.capturing.run import capture_ids
+
+    model, tokenizer = tiny_family_model(family)
+    n = 600
+    ids = torch.randint(1, len(tokenizer), (1, n), generator=torch.Generator().manual_seed(0))
+    encoded = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    decoder = _shift_right(ids, None, model.config, model) if model.config.is_encoder_decoder else None
+    c = capture_ids(model, tokenizer, encoded, decoder=decoder)
+    w = AttentionWidget.from_capture(c, eager_bytes=0)
+    weights = c.attention(1, 3)
+    pooled = w.tile(1, 3, (0, 512, 0, 512), 4).values
+    np.testing.assert_allclose(pooled, weights[:512, :512].reshape(128, 4, 128, 4).max(axis=(1, 3)), atol=1e-6)
+    np.testing.assert_allclose(w.tile(1, 3, (256, 512, 256, 512), 1).values, weights[256:512, 256:512], atol=1e-6)
+    estimate = w.scores("entropy", exact=False)
+    assert np.isfinite(estimate).all()
