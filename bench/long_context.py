@@ -455,7 +455,7 @@ def main() -> None:
             for n in args.sizes:
                 row = measure(browser, url, workdir, n, args.switches, args.zooms, args.hovers, args.screenshots, shape)
                 rows.append(row)
-            print(json.dumps({k: v for k, v in row.items() if not isinstance(v, list)}), flush=True)
+                print(json.dumps({k: v for k, v in row.items() if not isinstance(v, list)}), flush=True)
         browser.close()
     info = {
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, {platform.platform()}",

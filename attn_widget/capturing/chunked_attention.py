@@ -33,23 +33,32 @@ def changed_attention_forward(
     n_k = int(key.shape[2])
     step = max(1, _CHUNK_CELLS // max(1, b * h * n_k))
     out = torch.empty((b, h, n_q, value.shape[-1]), dtype=query.dtype, device=query.device)
+    # One scores buffer for every chunk, changed in place: a fresh 64 MiB tensor per operation
+    # costs more in page faults than the arithmetic it holds.
+    flat = torch.empty(b * h * min(step, n_q) * n_k, dtype=query.dtype, device=query.device)
+    flat_weights = torch.empty_like(flat) if query.dtype == torch.float32 and sinks is None else None
+    key_t = key.transpose(2, 3)
     for r0 in range(0, n_q, step):
         r1 = min(n_q, r0 + step)
-        scores = torch.matmul(query[:, :, r0:r1], key.transpose(2, 3)) * scale
+        scores = flat[: b * h * (r1 - r0) * n_k].view(b, h, r1 - r0, n_k)
+        torch.matmul(query[:, :, r0:r1], key_t, out=scores)
+        scores.mul_(scale)
         if softcap is not None:
-            scores = torch.tanh(scores / softcap) * softcap
+            scores.div_(softcap).tanh_().mul_(softcap)
         if bias is not None:
-            scores = scores + bias[..., r0:r1, :] if bias.shape[-2] > 1 else scores + bias
+            scores = _add(scores, bias[..., r0:r1, :] if bias.shape[-2] > 1 else bias)
         if mask is not None:
             part = mask[..., r0:r1, :] if mask.shape[-2] > 1 else mask
             if part.dtype == torch.bool:
-                scores = scores.masked_fill(~part, torch.finfo(scores.dtype).min)
+                scores.masked_fill_(~part, torch.finfo(scores.dtype).min)
             else:
-                scores = scores + part
+                scores = _add(scores, part)
         elif causal and n_q > 1:
             future = torch.ones(r1 - r0, n_k, dtype=torch.bool, device=scores.device).triu_(n_k - n_q + 1 + r0)
-            scores = scores.masked_fill(future, torch.finfo(scores.dtype).min)
-        if sinks is None:
+            scores.masked_fill_(future, torch.finfo(scores.dtype).min)
+        if flat_weights is not None and scores.dtype == torch.float32:
+            weights = torch.softmax(scores, dim=-1, out=flat_weights[: scores.numel()].view(scores.shape))
+        elif sinks is None:
             weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
         else:
             sink = sinks.to(scores.device, scores.dtype).reshape(1, -1, 1, 1).expand(b, -1, r1 - r0, 1)
@@ -58,3 +67,14 @@ def changed_attention_forward(
             weights = torch.softmax(both, dim=-1, dtype=both.dtype)[..., :-1].to(query.dtype)
         out[:, :, r0:r1] = torch.matmul(weights, value)
     return out.transpose(1, 2).contiguous(), None
+
+
+def _add(scores: Any, other: Any) -> Any:
+    """``scores + other`` with eager's dtype promotion: in place when the sum keeps the scores'
+    dtype and shape, else a new tensor (a float32 bias on half-precision scores)."""
+    import torch
+
+    same_shape = torch.broadcast_shapes(scores.shape, other.shape) == scores.shape
+    if same_shape and torch.result_type(scores, other) == scores.dtype:
+        return scores.add_(other)
+    return scores + other

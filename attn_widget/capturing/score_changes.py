@@ -183,11 +183,13 @@ def _matches(bias: Any, compact: Bias, allowed: Any) -> bool:
     import torch
 
     n_q, n_k = int(bias.shape[-2]), int(bias.shape[-1])
+    # one buffer, zeroed per block: a fresh N-wide block per head costs more in page faults than the check
+    flat = torch.empty(min(_CHECK_ROWS, n_q) * n_k, dtype=torch.float32, device=bias.device)
     for r0 in range(0, n_q, _CHECK_ROWS):
         r1 = min(n_q, r0 + _CHECK_ROWS)
         part = bias[:, r0:r1].float()
         for h in range(int(part.shape[0])):
-            rebuilt = torch.zeros((r1 - r0, n_k), dtype=torch.float32, device=bias.device)
+            rebuilt = flat[: (r1 - r0) * n_k].view(r1 - r0, n_k).zero_()
             compact.add_to(rebuilt, h, slice(r0, r1), 0, n_k)
             same = rebuilt == part[h]
             if allowed is not None:
