@@ -42,8 +42,15 @@ class OffsetBias:
         q = self.q_pos[rows].to(out.device)
         k = self.k_pos[k0:k1].to(out.device)
         contiguous = isinstance(rows, slice) and _is_range(q) and _is_range(k)
+        if contiguous and len(q) and len(k) and _row_by_row(out.device):
+            # row i reads table[k[0] - q[i] + zero :][: len(k)]; one add per row reads the small
+            # table from cache, where a flipped copy of the windows costs a rows x keys write
+            start = int(k[0]) - int(q[0]) + self.zero
+            for i in range(len(q)):
+                out[i].add_(table[start - i : start - i + len(k)])
+            return
         if contiguous and len(q) and len(k):
-            # row i reads table[k[0] - q[i] + zero :][: len(k)]: a sliding window, read backwards
+            # the same windows read backwards at once (one launch on an accelerator)
             start_last = int(k[0]) - int(q[-1]) + self.zero
             windows = table[start_last : start_last + len(q) + len(k) - 1].unfold(0, len(k), 1)
             out.add_(torch.flip(windows, dims=(0,)))
@@ -114,6 +121,12 @@ class Band:
         row_ids = torch.arange(rows.start, rows.stop, device=device) if isinstance(rows, slice) else rows.to(device)
         keys = torch.arange(k0, k1, device=device)[None, :]
         return (keys < row_ids[:, None] - self.before) | (keys > row_ids[:, None] + self.after)
+
+
+def _row_by_row(device: Any) -> bool:
+    """Whether a sliding-window bias is added one row at a time (on the CPU: no copy) or at once
+    (an accelerator, where a launch per row costs more than the copy)."""
+    return device.type == "cpu"
 
 
 def _is_range(ids: Any) -> bool:
