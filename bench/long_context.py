@@ -15,6 +15,12 @@ widget driven in headless Chromium. One row per N with the long-context budgets:
     .venv/bin/python bench/long_context.py --sizes 8192 32768 --out bench/results/long-context
     .venv/bin/python bench/long_context.py --sizes 1024 --quick   # CI: proves it runs
 
+``--shapes gemma2-long t5-long`` runs the same on the families whose scores are not a plain
+softmax of q k^T (bench/models.py: soft-capping and sliding windows; T5's relative position
+buckets, whose encoder kind is the one shown), one row per shape and N:
+
+    .venv/bin/python bench/long_context.py --shapes gemma2-long t5-long --sizes 8192 --out bench/results/long-context-families
+
 Budgets are read from the output, not asserted. Screenshots of the view zoomed out and in go
 next to the results (``--screenshots``).
 """
@@ -42,7 +48,7 @@ KERNEL_SETUP = """
 import json, os, sys, threading, time
 sys.path.insert(0, {root!r})
 import torch
-from bench.models import IdTokenizer, build, random_ids
+from bench.models import IdTokenizer, build, decoder_inputs, random_ids
 from attn_widget import AttentionWidget  # noqa: E402
 from attn_widget.capturing.run import capture_ids
 
@@ -51,13 +57,16 @@ def _rss():
         return next(int(l.split()[1]) * 1024 for l in f if l.startswith('VmRSS'))
 
 N = {n}
-_m = build('llama-long', N)
+_m = build({shape!r}, N)
 _ids = random_ids(N, 32000)
+_dec = decoder_inputs(_m, _ids)  # an encoder-decoder's decoder input, as capture makes it
+_plain = dict(_ids, **({{}} if _dec is None else {{"decoder_input_ids": _dec[0]}}))
 with torch.no_grad():
-    _m(**_ids)  # warm-up (allocator, kernels), then time one plain SDPA forward
-    _t = time.perf_counter(); _m(**_ids); _sdpa = time.perf_counter() - _t
+    _m(**_plain)  # warm-up (allocator, kernels), then time one plain forward (SDPA, or the family's eager)
+    _t = time.perf_counter(); _m(**_plain); _sdpa = time.perf_counter() - _t
+del _plain
 _t = time.perf_counter()
-c = capture_ids(_m, IdTokenizer(32000), _ids)
+c = capture_ids(_m, IdTokenizer(32000), _ids, decoder=_dec)
 _capture = time.perf_counter() - _t
 _rss_base = _rss()
 _capture_end = time.time()
@@ -140,18 +149,27 @@ def _median(xs: list[float]) -> float | None:
 
 
 def measure(
-    browser: Any, url: str, workdir: pathlib.Path, n: int, switches: int, zooms: int, hovers: int, shots: pathlib.Path | None
+    browser: Any,
+    url: str,
+    workdir: pathlib.Path,
+    n: int,
+    switches: int,
+    zooms: int,
+    hovers: int,
+    shots: pathlib.Path | None,
+    shape: str = "llama-long",
 ) -> dict[str, Any]:
-    name = f"long_{n}.ipynb"
-    go, report = workdir / f"report_{n}.go", workdir / f"report_{n}.json"
-    ask, answer = workdir / f"cells_{n}.json", workdir / f"cells_{n}.answer.json"
+    tag = f"{n}" if shape == "llama-long" else f"{shape}-{n}"
+    name = f"long_{tag}.ipynb"
+    go, report = workdir / f"report_{tag}.go", workdir / f"report_{tag}.json"
+    ask, answer = workdir / f"cells_{tag}.json", workdir / f"cells_{tag}.answer.json"
     write_notebook(
         workdir / name,
-        [KERNEL_SETUP.format(root=str(ROOT), n=n, go=str(go), report=str(report), ask=str(ask), answer=str(answer))],
+        [KERNEL_SETUP.format(root=str(ROOT), n=n, shape=shape, go=str(go), report=str(report), ask=str(ask), answer=str(answer))],
     )
     context = browser.new_context(viewport={"width": 1500, "height": 1300})
     page = context.new_page()
-    row: dict[str, Any] = {"n_tokens": n}
+    row: dict[str, Any] = {"n_tokens": n, "shape": shape}
     try:
         open_and_run_all(page, url, name, timeout_ms=900_000)
         page.locator("[data-testid=attn-grid][data-plot]").wait_for(timeout=900_000)
@@ -162,7 +180,7 @@ def measure(
         row["grid_on_screen_wall_s"] = grid_seen  # converted below against the kernel's clock
         row["first_overview_wall_s"] = overview_seen
         if shots:
-            page.locator("[data-testid=attn-widget]").screenshot(path=str(shots / f"long-{n}-first.png"))
+            page.locator("[data-testid=attn-widget]").screenshot(path=str(shots / f"long-{tag}-first.png"))
         heat = page.locator("[data-testid=attn-heatmap]")
 
         # head switches: click grid cells. Cold: the grid worker has not refined the head yet (one
@@ -251,7 +269,7 @@ def measure(
         row["grid_on_screen_after_capture_s"] = row.pop("grid_on_screen_wall_s") - kernel["capture_end"]
         row["first_overview_after_capture_s"] = row.pop("first_overview_wall_s") - kernel["capture_end"]
         if shots:
-            hovered = pictures(page, heat, n, shots)
+            hovered = pictures(page, heat, tag, shots)
             # the tooltips at cell level against the same rows recomputed in the kernel
             ask.write_text(json.dumps([[1, 7, q, k] for q, k, _ in hovered]))
             deadline = time.time() + 120
@@ -262,7 +280,7 @@ def measure(
             row["cells_equal"] = sum(shown == want for (_, _, shown), want in zip(hovered, python))
     except Exception as err:  # a row that failed says how, with a picture of the page
         row["error"] = f"{type(err).__name__}: {str(err).splitlines()[0][:300]}"
-        shot = workdir / f"error-{n}.png"
+        shot = workdir / f"error-{tag}.png"
         try:
             page.screenshot(path=str(shot), full_page=True)
             row["error_screenshot"] = str(shot)
@@ -288,7 +306,7 @@ def measure(
     return row
 
 
-def pictures(page: Any, heat: Any, n: int, shots: pathlib.Path) -> list[tuple[int, int, str]]:
+def pictures(page: Any, heat: Any, n: int | str, shots: pathlib.Path) -> list[tuple[int, int, str]]:
     """The sharpest head (layer 1, head 7 of the sharpened model) whole, with the tooltip of a bright
     block far below the diagonal, then zoomed down to single cells around that block's largest
     weight."""
@@ -371,8 +389,11 @@ def fmt(v: Any, unit: str = "") -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
+    def column(r: dict[str, Any]) -> str:
+        return f"N = {r['n_tokens']}" if r.get("shape", "llama-long") == "llama-long" else f"{r['shape']}, N = {r['n_tokens']}"
+
     lines = [
-        "| figure | budget | " + " | ".join(f"N = {r['n_tokens']}" for r in rows) + " |",
+        "| figure | budget | " + " | ".join(column(r) for r in rows) + " |",
         "|---|---|" + "---|" * len(rows),
     ]
     spec = [
@@ -404,13 +425,14 @@ def table(rows: list[dict[str, Any]]) -> str:
         else:
             cells = [fmt(r.get(key), unit or "") for r in rows]
         lines.append(f"| {label} | {budget} | " + " | ".join(cells) + " |")
-    errors = [f"N = {r['n_tokens']}: {r['error']}" for r in rows if "error" in r]
+    errors = [f"{column(r)}: {r['error']}" for r in rows if "error" in r]
     return "\n".join(lines + ([""] + errors if errors else []))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[8192, 32768])
+    parser.add_argument("--shapes", nargs="+", default=["llama-long"], help="bench/models.py shapes (4 layers x 8 heads)")
     parser.add_argument("--switches", type=int, default=10)
     parser.add_argument("--zooms", type=int, default=12)
     parser.add_argument("--hovers", type=int, default=60)
@@ -429,10 +451,11 @@ def main() -> None:
     with sync_playwright() as p, jupyter_lab(workdir) as url:
         browser = launch(p)
         version = browser.version
-        for n in args.sizes:
-            row = measure(browser, url, workdir, n, args.switches, args.zooms, args.hovers, args.screenshots)
-            rows.append(row)
-            print(json.dumps({k: v for k, v in row.items() if not isinstance(v, list)}), flush=True)
+        for shape in args.shapes:
+            for n in args.sizes:
+                row = measure(browser, url, workdir, n, args.switches, args.zooms, args.hovers, args.screenshots, shape)
+                rows.append(row)
+                print(json.dumps({k: v for k, v in row.items() if not isinstance(v, list)}), flush=True)
         browser.close()
     info = {
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, {platform.platform()}",

@@ -23,6 +23,37 @@ SHAPES = {
         intermediate_size=688,
         vocab_size=32000,
     ),
+    # The long-input benchmark's other families, the same size as "llama-long" (4 layers x 8 heads,
+    # width 256, head dim 32): Gemma-2-shaped (logits soft-capped at 50, every other layer a
+    # 4096-token sliding window, queries scaled by query_pre_attn_scalar, grouped-query heads) and
+    # T5-shaped (encoder-decoder, relative position buckets as t5-small: 32 buckets, distance 128,
+    # no scaling of q k^T; the decoder start token in generation_config, as v5 saves it).
+    "gemma2-long": dict(
+        family="gemma2",
+        num_hidden_layers=4,
+        num_attention_heads=8,
+        num_key_value_heads=4,
+        hidden_size=256,
+        head_dim=32,
+        intermediate_size=688,
+        vocab_size=32000,
+        attn_logit_softcapping=50.0,
+        final_logit_softcapping=30.0,
+        query_pre_attn_scalar=32,
+        sliding_window=4096,
+    ),
+    "t5-long": dict(
+        family="t5",
+        num_layers=4,
+        num_decoder_layers=4,
+        num_heads=8,
+        d_model=256,
+        d_kv=32,
+        d_ff=688,
+        vocab_size=32000,
+        relative_attention_num_buckets=32,
+        relative_attention_max_distance=128,
+    ),
     "llama-7b-gqa": dict(
         family="llama",
         num_hidden_layers=32,
@@ -47,6 +78,8 @@ def build(
     family = spec.pop("family")
     torch.manual_seed(0)
     torch_dtype = getattr(torch, dtype)
+    if family in ("gemma2", "t5"):
+        return _build_other(family, spec, n_positions, device, torch_dtype)
     if family == "gpt2":
         if layers:
             spec["n_layer"] = layers
@@ -64,21 +97,57 @@ def build(
     return model.eval()
 
 
+def _build_other(family: str, spec: dict[str, Any], n_positions: int, device: str, dtype: Any) -> Any:
+    """Gemma-2- and T5-shaped models (their own attention: eager for Gemma 2, which SDPA cannot
+    soft-cap; SDPA with the position bias as a float mask for T5), sharpened like llama-long."""
+    import torch
+    from transformers import Gemma2Config, Gemma2Model, GenerationConfig, T5Config, T5Model
+
+    if family == "gemma2":
+        config = Gemma2Config(max_position_embeddings=max(n_positions, 8192), **spec)
+        cls, implementation = Gemma2Model, "eager"
+    else:
+        config = T5Config(pad_token_id=0, eos_token_id=1, **spec)
+        cls, implementation = T5Model, "sdpa"
+    with torch.device(device):
+        model = cls._from_config(config, attn_implementation=implementation, dtype=dtype)
+    if family == "t5":
+        model.generation_config = GenerationConfig(decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    _sharpen(model)
+    return model.eval()
+
+
+def decoder_inputs(model: Any, ids: dict[str, Any]) -> tuple[Any, Any] | None:
+    """(decoder_input_ids, None) for an encoder-decoder: the input shifted right behind the
+    decoder start token, as ``attn_widget.capture`` makes it; None for other models."""
+    from attn_widget.capturing.run import _shift_right
+
+    if not getattr(model.config, "is_encoder_decoder", False):
+        return None
+    return _shift_right(ids["input_ids"], None, model.config, model)
+
+
+def _attention_modules(model: Any) -> list[tuple[Any, Any, Any]]:
+    """(module, query projection, key projection) of every self-attention (T5: the encoder's)."""
+    if hasattr(model, "encoder") and hasattr(model.encoder, "block"):
+        return [(b.layer[0].SelfAttention, b.layer[0].SelfAttention.q, b.layer[0].SelfAttention.k) for b in model.encoder.block]
+    base = model.model if hasattr(model, "model") else model
+    return [(layer.self_attn, layer.self_attn.q_proj, layer.self_attn.k_proj) for layer in base.layers]
+
+
 def _sharpen(model: Any) -> None:
     """Random weights give every head near-uniform attention (entropy log N everywhere): nothing to
     see in a screenshot. Scale keys by 3 and each head's queries by its own factor from 3 to 40
     (log-spaced), so heads range from broad to one sharp peak per row. Costs do not change."""
     import torch
 
-    base = model.model if hasattr(model, "model") else model
-    cfg = base.config
-    dim = cfg.hidden_size // cfg.num_attention_heads
-    factors = torch.logspace(torch.log10(torch.tensor(3.0)), torch.log10(torch.tensor(40.0)), cfg.num_attention_heads)
+    cfg = model.config
+    heads = getattr(cfg, "num_attention_heads", None) or cfg.num_heads
+    factors = torch.logspace(torch.log10(torch.tensor(3.0)), torch.log10(torch.tensor(40.0)), heads)
     with torch.no_grad():
-        for layer in base.layers:
-            attn = layer.self_attn
-            attn.k_proj.weight.mul_(3.0)
-            attn.q_proj.weight.view(cfg.num_attention_heads, dim, -1).mul_(factors[:, None, None])
+        for _, q_proj, k_proj in _attention_modules(model):
+            k_proj.weight.mul_(3.0)
+            q_proj.weight.view(heads, -1, q_proj.weight.shape[-1]).mul_(factors[:, None, None])
 
 
 class IdTokenizer:

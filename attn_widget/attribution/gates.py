@@ -2,7 +2,8 @@
 
 transformers v5 has no ``head_mask``, so we register our own attention implementation,
 ``attn_widget_gates``, through the same ``AttentionInterface`` capture uses. It computes attention
-the way the eager implementation does (same operations, same order, same float mask) and inserts
+the way the eager implementation does (same operations, same order, same float mask; soft-capping,
+a position bias and sinks as the family's eager code applies them) and inserts
 two gates that are all ones, so the model's outputs are unchanged:
 
 * an attention gate G (B, H, Nq, Nk) multiplying the post-softmax weights: dLoss/dG = A * dLoss/dA,
@@ -59,6 +60,11 @@ class Gates:
         scale = query.shape[-1] ** -0.5 if scaling is None else scaling
         scores = torch.matmul(query, key.transpose(2, 3)) * scale
         n_q, n_k = int(scores.shape[-2]), int(scores.shape[-1])
+        softcap = kwargs.get("softcap")
+        if softcap is not None:  # Gemma 2: before the mask
+            scores = torch.tanh(scores / softcap) * softcap
+        if kwargs.get("position_bias") is not None:  # T5's relative position buckets
+            scores = scores + kwargs["position_bias"]
         if mask is not None:
             if mask.dtype == torch.bool:
                 scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
@@ -67,7 +73,14 @@ class Gates:
         elif n_q > 1 and getattr(module, "is_causal", False) and kwargs.get("is_causal", True) is not False:
             future = torch.ones(n_q, n_k, dtype=torch.bool, device=scores.device).triu_(n_k - n_q + 1)
             scores = scores.masked_fill(future, torch.finfo(scores.dtype).min)
-        weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+        sinks = kwargs.get("s_aux", kwargs.get("sinks"))
+        if sinks is None:
+            weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+        else:  # gpt-oss: the sink joins each row's denominator and takes no column
+            sink = sinks.reshape(1, -1, 1, 1).to(scores.dtype).expand(scores.shape[0], -1, n_q, 1)
+            both = torch.cat([scores, sink], dim=-1)
+            both = both - both.max(dim=-1, keepdim=True).values
+            weights = torch.softmax(both, dim=-1, dtype=torch.float32)[..., :-1].to(query.dtype)
         name = self.module_names.get(id(module), type(module).__name__)
         if not name.startswith(self.only):
             return torch.matmul(weights, value).transpose(1, 2).contiguous(), None

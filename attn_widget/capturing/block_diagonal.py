@@ -20,9 +20,11 @@ def joined(calls: list[RecordedCall], masks: dict[tuple[Any, ...], Any]) -> Reco
     if len(calls) == 1:
         return calls[0]
     first = calls[0]
+    if any(c.softcap is not None or c.bias is not None or c.sink is not None for c in calls):
+        raise NotImplementedError(f"{first.module_name}: joining calls that soft-cap, bias or sink their scores is not modelled")
     if any(c.scaling != first.scaling or c.n_heads != first.n_heads for c in calls):
         raise RuntimeError(f"{first.module_name}: its attention calls differ in heads or scaling; cannot join them")
-    key = tuple((id(c.mask), c.causal, int(c.q.shape[1]), int(c.k.shape[1])) for c in calls)
+    key = tuple((id(c.mask), c.causal, c.band, int(c.q.shape[1]), int(c.k.shape[1])) for c in calls)
     if key not in masks:
         masks[key] = (calls, _block_mask(calls, first.q.device))  # holding the calls keeps their mask ids alive
     return RecordedCall(

@@ -2,9 +2,10 @@
 
 Two sources feed the tile engine (tiles.py):
 
-- ``LogitHead``: a recorded head. ``fill`` writes the scaled logits ``q k^T * s`` of a window
-  with ``-inf`` where the mask forbids attention; the engine turns them into softmax weights with
-  each row's cached log-sum-exp. Work happens on the device where the layer's queries and keys
+- ``LogitHead``: a recorded head. ``fill`` writes the scaled logits ``q k^T * s`` of a window,
+  soft-capped and biased as the model did (score_changes.py), with ``-inf`` where the mask forbids
+  attention; the engine turns them into softmax weights with each row's cached log-sum-exp
+  (which counts the head's ``sink`` logit, when it has one). Work happens on the device where the layer's queries and keys
   live (a model split by ``device_map`` keeps each layer where it ran).
 - ``ValueHead``: a head given as an array (the user's weights, or attention x gradient). ``fill``
   copies the window; values are final (``signed`` when they may be negative).
@@ -15,6 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .score_changes import apply
 
 if TYPE_CHECKING:
     import torch
@@ -38,6 +41,9 @@ class LogitHead:
 
         self.call = call
         self.head = head
+        self.changed = call.softcap is not None or call.bias is not None
+        #: the sink's logit (a float), or None: it joins every row's softmax denominator
+        self.sink = None if call.sink is None else float(call.sink[head])
         group = call.n_heads // int(call.k.shape[0])  # grouped-query: one key head serves `group`
         self.q = call.q[head]  # (Nq, d), model dtype, on the layer's device
         self.k = call.k[head // group]
@@ -48,6 +54,7 @@ class LogitHead:
         self.causal = call.causal
         self.offset = self.n_k - self.n_q  # causal: query i may see keys j <= i + offset
         self.mask = call.mask
+        self.band = call.band
         self._qs: torch.Tensor | None = None
         self._kt: torch.Tensor | None = None
         self._torch = torch
@@ -65,6 +72,8 @@ class LogitHead:
         """Keys at or after this index are masked for every row in [r0, r1) (causal); else Nk."""
         if self.causal and self.mask is None:
             return max(0, min(self.n_k, r1 + self.offset))
+        if self.band is not None:
+            return max(0, min(self.n_k, r1 + self.band.after))
         return self.n_k
 
     def fill(self, out: torch.Tensor, rows: slice | torch.Tensor, k0: int, k1: int) -> None:
@@ -77,9 +86,13 @@ class LogitHead:
         else:
             qs, kt = self._operands()
             torch.matmul(qs[rows], kt[:, k0:k1], out=out)
+        if self.changed:
+            apply(out, self.call, self.head, rows, k0, k1)
         if self.mask is not None:
             allowed = self.mask[rows, k0:k1].to(out.device)
             out.masked_fill_(~allowed, float("-inf"))
+        elif self.band is not None:
+            out.masked_fill_(self.band.outside(rows, k0, k1, out.device), float("-inf"))
         elif self.causal:
             _mask_future(out, _row_ids(rows, torch, out.device), self.offset, k0, k1)
 
@@ -95,7 +108,13 @@ def fill_heads(sources: list[Any], out: torch.Tensor, rows: torch.Tensor, k0: in
         j = i + 1
         while j < len(sources) and call is not None and getattr(sources[j], "call", None) is call:
             j += 1
-        plain = call is not None and call.mask is None and call.causal and not getattr(sources[i], "changed", False)
+        plain = (
+            call is not None
+            and call.mask is None
+            and call.causal
+            and not getattr(sources[i], "changed", False)
+            and getattr(sources[i], "band", None) is None
+        )
         if j - i > 1 and plain:
             heads = [source.head for source in sources[i:j]]
             group = call.n_heads // int(call.k.shape[0])

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .recorder import RecordedCall, Recording, _future, allowed_mask
+from .recorder import RecordedCall, Recording, _future, _only_blocks, allowed_mask
 from .swap_attention import attention_implementation, refuse_unmodelled
 
 if TYPE_CHECKING:
@@ -30,6 +30,8 @@ IMPLEMENTATION = "attn_widget_live"
 _TOWER = frozenset({"vision_tower", "vision_model", "visual", "vision_encoder"})
 _CROSS = frozenset({"cross_attn", "crossattention", "encoder_attn"})
 _MIN_CAPACITY = 64
+#: Changes to the scores the growing layers do not keep (capture models them; see score_changes.py).
+_CHANGED_SCORES = ("softcap", "position_bias", "s_aux", "sinks")
 
 
 class GrowingLayer:
@@ -97,6 +99,12 @@ class LiveRecording:
                 )
             layer = GrowingLayer(name, float(query.shape[-1] ** -0.5 if scaling is None else scaling))
             self._layers[id(module)] = layer
+        for name in _CHANGED_SCORES:
+            if kwargs.get(name) is not None:
+                raise NotImplementedError(
+                    f"{self._who}: this model's attention uses {name!r}, which the live recording does not "
+                    "follow: use AttentionWidget.from_generate (its capture models it)"
+                )
         m, n_k = int(query.shape[2]), int(key.shape[2])
         if n_k != layer.n + m:
             raise NotImplementedError(
@@ -117,13 +125,15 @@ class LiveRecording:
 
         key = (id(mask), m, n_k)
         if key not in self._checked_masks:
-            allowed = allowed_mask(mask[:1, :1])[0, 0].expand(m, n_k)
-            expected = ~_future(m, n_k, str(allowed.device))
-            self._checked_masks = {key: bool(torch.equal(allowed, expected))}  # only this step's masks
+            plain = _only_blocks(mask[:1, :1])  # no bias (ALiBi) in it
+            if plain:
+                allowed = allowed_mask(mask[:1, :1])[0, 0].expand(m, n_k)
+                plain = bool(torch.equal(allowed, ~_future(m, n_k, str(allowed.device))))
+            self._checked_masks = {key: plain}  # only this step's masks
         if not self._checked_masks[key]:
             raise NotImplementedError(
                 f"{self._who}: this model's attention mask is not plain causal over every earlier position "
-                "(a sliding window or padding), which the live recording does not follow: use AttentionWidget.from_generate"
+                "(a sliding window, padding or a bias such as ALiBi), which the live recording does not follow: use AttentionWidget.from_generate"
             )
 
     def step_done(self) -> None:

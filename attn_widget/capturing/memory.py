@@ -168,3 +168,30 @@ def check_capture_fits(
         f"forward pass) but {_gib(free)} is available; use {'fewer or smaller images, ' if vision_tokens else ''}"
         "a shorter text, or a device with more memory"
     )
+
+
+def check_arrays_fit(model: PreTrainedModel, n_tokens: int, n_decoder_tokens: int | None = None, batch: int = 1) -> None:
+    """Raise MemoryError, with the sizes, when keeping every head's weights whole would not fit: a
+    family that computes attention its own way (eager_fallback.py) returns layers x heads x N x N
+    weights in the model's dtype for the batch, of which the capture keeps one example in float32."""
+    config = text_config(getattr(model, "config", None))
+    param = next(model.parameters())
+    free = available_bytes(param.device)
+    shape = _attention_shape(config, "encoder" if getattr(config, "is_encoder_decoder", False) else "self")
+    if shape is None or free is None:
+        return
+    heads = shape[0]
+    if getattr(config, "is_encoder_decoder", False):
+        nd = n_decoder_tokens or n_tokens
+        n_enc, n_dec = layer_count(config, "encoder") or 0, layer_count(config, "decoder") or 0
+        cells = n_enc * n_tokens**2 + n_dec * (nd**2 + nd * n_tokens)
+    else:
+        cells = (layer_count(config, "self") or 0) * n_tokens**2
+    need = heads * cells * (batch * param.element_size() + 4)
+    if need <= free:
+        return
+    raise MemoryError(
+        f"{type(model).__name__} computes attention its own way, so its capture keeps every head's weights whole "
+        f"(this family has no long-input path): {n_tokens} tokens would need about {_gib(need)} on {param.device} "
+        f"but {_gib(free)} is available; use a shorter text"
+    )

@@ -16,6 +16,19 @@ def position_limit(config: Any) -> int | None:
     return None if limit is None else int(limit)
 
 
+def decoder_start_token(config: Any, model: Any = None) -> int | None:
+    """The token an encoder-decoder's decoder starts from. transformers v5 keeps generation
+    settings in ``model.generation_config`` (a checkpoint saved by v5 has it in
+    generation_config.json only); older checkpoints still carry it in config.json."""
+    for where in (config, getattr(model, "generation_config", None), getattr(config, "decoder", None)):
+        start = getattr(where, "decoder_start_token_id", None)
+        if isinstance(start, (list, tuple)):
+            start = start[0] if start else None
+        if start is not None:
+            return int(start)
+    return None
+
+
 def device_of(model: PreTrainedModel) -> Any:
     return next(model.parameters()).device
 

@@ -134,6 +134,11 @@ class Kind:
         """Bytes this kind holds (an array, or recorded queries, keys and masks)."""
         raise NotImplementedError
 
+    @property
+    def has_sink(self) -> bool:
+        """Its heads have a sink (gpt-oss): rows of weights sum to less than 1."""
+        return False
+
 
 class ArrayKind(Kind):
     """Heads read from a float32 (L, H, Nq, Nk) array (what the user passed)."""
@@ -170,11 +175,15 @@ class RecordedKind(Kind):
         return LogitHead(self.calls[layer], head)
 
     @property
+    def has_sink(self) -> bool:
+        return any(call.sink is not None for call in self.calls)
+
+    @property
     def nbytes(self) -> int:
         seen: set[int] = set()
         total = 0
         for call in self.calls:
-            for t in (call.q, call.k, call.mask):
+            for t in (call.q, call.k, call.mask, *(() if call.bias is None else call.bias.tensors())):
                 if t is not None and id(t) not in seen:  # a mask shared by layers counts once
                     seen.add(id(t))
                     total += t.numel() * t.element_size()
@@ -193,11 +202,25 @@ class Capture:
     #: True for a live generation's capture (AttentionWidget.generate): it grows by rows at its end.
     growing = False
 
-    def __init__(self, kinds: Sequence[Kind], images: Sequence[np.ndarray] = ()) -> None:
+    def __init__(self, kinds: Sequence[Kind], images: Sequence[np.ndarray] = (), note: str = "") -> None:
         if not kinds:
             raise ValueError("a Capture needs at least one kind of attention")
         self._kinds = {k.id: k for k in kinds}
         self._images = tuple(_kept_picture(p) for p in images)
+        self._note = note
+
+    @property
+    def note(self) -> str:
+        """What the widget's status line says about how this capture was made: for a family that
+        computes attention its own way (DeBERTa-v2, MPNet, Bloom), that its weights were kept whole
+        from one eager pass and it has no long-input path; '' otherwise."""
+        return self._note
+
+    @property
+    def long_inputs(self) -> bool:
+        """True when every head is recomputed on demand from queries and keys (nothing N x N held,
+        the long-input path); False when weights are held as arrays (``note`` says why)."""
+        return all(isinstance(k, RecordedKind) for k in self._kinds.values())
 
     @classmethod
     def from_array(
@@ -293,4 +316,4 @@ class Capture:
 
     def __repr__(self) -> str:
         kinds = ", ".join(f"{k.id}: {k.shape}" for k in self._kinds.values())
-        return f"Capture({kinds})"
+        return f"Capture({kinds}{'; ' + self._note if self._note else ''})"

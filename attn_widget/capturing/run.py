@@ -15,11 +15,14 @@ import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .._checks import check_int, is_int
+from .eager_fallback import eager_weights, no_long_input_note
 from .memory import check_capture_fits
-from .model_config import device_of, layer_count, position_limit
+from .model_config import decoder_start_token, device_of, layer_count, position_limit
 from .recorder import RecordedCall, recording
-from .result import Axis, Capture, Kind, RecordedKind
+from .result import ArrayKind, Axis, Capture, Kind, RecordedKind
 from .tokens import readable_tokens
 from .vision.capture import capture_images
 
@@ -95,7 +98,7 @@ def capture(
             dec = tokenizer(text_target=targets, return_tensors="pt", padding=padding)
             decoder = (dec["input_ids"], dec.get("attention_mask"))
         else:
-            decoder = _shift_right(encoded["input_ids"], encoded.get("attention_mask"), config)
+            decoder = _shift_right(encoded["input_ids"], encoded.get("attention_mask"), config, model)
     elif decoder_text is not None:
         raise ValueError("decoder_text is only for encoder-decoder models; this model has no decoder input")
     return capture_ids(model, tokenizer, encoded, decoder=decoder, example=index)
@@ -132,35 +135,47 @@ def capture_ids(
         extra["logits_to_keep"] = 1  # the capture needs no logits: skip the (N, vocab) matrix
     with recording(model, example) as rec, torch.no_grad():
         model(**inputs, **extra)
-    if not rec.calls:
-        raise RuntimeError(
-            f"{type(model).__name__} made no attention calls through transformers' AttentionInterface; "
-            "this architecture computes attention its own way and cannot be captured"
-        )
+    # A family that never calls the attention interface: its own weights, kept whole (exact).
+    arrays = None if rec.calls else eager_weights(model, inputs, {"return_dict": True, "use_cache": False}, example)
 
     enc_keep = _kept(encoded.get("attention_mask"), example, int(ids.shape[1]))
     # Generated tokens are on the only sequence of a decoder-only model, on the decoder side otherwise.
     enc_axis = _axis(tokenizer, ids[example], enc_keep, generated_from if decoder is None else None)
     if decoder is None:
+        if arrays is not None:
+            return _array_capture(model, {"self": (arrays["self"], enc_keep, enc_keep, enc_axis, enc_axis)})
         calls = [_restrict(c, enc_keep, enc_keep) for c in rec.calls]
         return Capture([_kind("self", calls, enc_axis, enc_axis, config)])
 
     dec_ids = decoder[0]
     dec_keep = _kept(decoder[1], example, int(dec_ids.shape[1]))
     dec_axis = _axis(tokenizer, dec_ids[example], dec_keep, generated_from)
+    sides = {
+        "encoder": (enc_keep, enc_keep, enc_axis, enc_axis),
+        "decoder": (dec_keep, dec_keep, dec_axis, dec_axis),
+        "cross": (dec_keep, enc_keep, dec_axis, enc_axis),
+    }
+    if arrays is not None:
+        return _array_capture(model, {name: (arrays[name], *side) for name, side in sides.items()})
     groups: dict[str, list[RecordedCall]] = {"encoder": [], "decoder": [], "cross": []}
     for call in rec.calls:
         groups[_kind_of(call.module_name)].append(call)
     kinds: list[Kind] = []
-    for name, q_keep, k_keep, q_axis, k_axis in (
-        ("encoder", enc_keep, enc_keep, enc_axis, enc_axis),
-        ("decoder", dec_keep, dec_keep, dec_axis, dec_axis),
-        ("cross", dec_keep, enc_keep, dec_axis, enc_axis),
-    ):
+    for name, (q_keep, k_keep, q_axis, k_axis) in sides.items():
         if groups[name]:
             calls = [_restrict(c, q_keep, k_keep) for c in groups[name]]
             kinds.append(_kind(name, calls, q_axis, k_axis, config))
     return Capture(kinds)
+
+
+def _array_capture(model: PreTrainedModel, parts: dict[str, tuple[Any, Any, Any, Axis, Axis]]) -> Capture:
+    """The capture of a family without the attention interface: {kind: (weights (L, H, Nq, Nk) of
+    the padded sequence, kept rows, kept columns, query axis, key axis)} as arrays (eager_fallback.py)."""
+    kinds: list[Kind] = []
+    for name, (weights, q_keep, k_keep, q_axis, k_axis) in parts.items():
+        kept = np.ascontiguousarray(weights[:, :, q_keep.numpy()][:, :, :, k_keep.numpy()], dtype=np.float32)
+        kinds.append(ArrayKind(name, kept, q_axis, k_axis))
+    return Capture(kinds, note=no_long_input_note(model))
 
 
 def _kind(name: str, calls: list[RecordedCall], queries: Axis, keys: Axis, config: Any) -> Kind:
@@ -186,7 +201,9 @@ def _restrict(call: RecordedCall, q_keep: Any, k_keep: Any) -> RecordedCall:
         return call
     qi = q_keep.to(call.q.device)
     ki = k_keep.to(call.k.device)
-    mask = call.allowed(call.q.device)
+    # a window over one run of kept positions (padding on one side) is the same window
+    band = call.band if call.band is not None and _same_run(q_keep, k_keep) else None
+    mask = None if band is not None else call.allowed(call.q.device)
     if mask is not None:
         mask = mask.index_select(0, qi).index_select(1, ki)
     return RecordedCall(
@@ -196,7 +213,17 @@ def _restrict(call: RecordedCall, q_keep: Any, k_keep: Any) -> RecordedCall:
         mask=mask,
         causal=False,
         scaling=call.scaling,
+        softcap=call.softcap,
+        bias=None if call.bias is None else call.bias.restricted(q_keep, k_keep),
+        sink=call.sink,
+        band=band,
     )
+
+
+def _same_run(q_keep: Any, k_keep: Any) -> bool:
+    """Queries and keys kept are the same consecutive positions."""
+    n = len(q_keep)
+    return n == len(k_keep) and bool((q_keep == k_keep).all()) and (n < 2 or int(q_keep[-1]) - int(q_keep[0]) == n - 1)
 
 
 def _kept(mask: Any, example: int, n: int) -> Any:
@@ -214,12 +241,12 @@ def _axis(tokenizer: PreTrainedTokenizerBase, ids: Any, keep: Any, generated_fro
     return Axis.of(labels, special, generated)
 
 
-def _shift_right(ids: Any, mask: Any, config: Any) -> tuple[Any, Any]:
+def _shift_right(ids: Any, mask: Any, config: Any, model: Any = None) -> tuple[Any, Any]:
     import torch
 
-    start = getattr(config, "decoder_start_token_id", None)
+    start = decoder_start_token(config, model)
     if start is None:
-        raise ValueError("the model's config has no decoder_start_token_id: pass decoder_text=")
+        raise ValueError("the model has no decoder_start_token_id (in its config or generation_config): pass decoder_text=")
     shifted = torch.cat([torch.full_like(ids[:, :1], int(start)), ids[:, :-1]], dim=1)
     if mask is None:
         return shifted, None

@@ -31,9 +31,9 @@ def attention_implementation(model: PreTrainedModel, name: str, active: list[Any
             model.train()
 
 
-# Keyword arguments some attention functions use to change the weights beyond softmax(QK^T s + M).
-# Our implementations do not model them, so a model that passes one is refused by name.
-UNMODELLED = ("softcap", "position_bias", "s_aux", "sinks", "sliding_window_bias")
+# Keyword arguments some attention functions use to change the weights beyond what
+# score_changes.py models (soft-capping, compact biases, sinks): a model that passes one is refused by name.
+UNMODELLED = ("sliding_window_bias",)
 
 
 def refuse_unmodelled(kwargs: dict[str, Any], who: str, what: str, advice: str = "") -> None:

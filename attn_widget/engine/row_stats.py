@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +35,30 @@ class RowStats:
 
     def field(self, name: str) -> np.ndarray:
         return self.detectors[name] if name in self.detectors else getattr(self, name)
+
+
+def row_max(logits: torch.Tensor, source: Any) -> torch.Tensor:
+    """Each row's largest logit (N, 1), 0 for a row with none, never below the head's sink logit
+    (so the sink's shifted exp is at most 1)."""
+    import torch
+
+    m = logits.amax(-1, keepdim=True)
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    sink = getattr(source, "sink", None)
+    return m if sink is None else m.clamp(min=sink)
+
+
+def sink_terms(source: Any, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """For a head with a sink (gpt-oss): per row, exp(sink - m) and sink - m, the sink's part of
+    the softmax denominator and of the entropy sum; None for a head without one. Entropies then
+    count the sink as one more outcome of the row's distribution."""
+    import torch
+
+    sink = getattr(source, "sink", None)
+    if sink is None:
+        return None
+    shifted = sink - m[..., 0]
+    return torch.exp(shifted), shifted
 
 
 def safe_lse(lse: torch.Tensor) -> torch.Tensor:
@@ -123,16 +147,16 @@ def heads_row_stats(
     growing grid pays at every step."""
     import torch
 
+    if len(sources) > 1 and any(getattr(source, "sink", None) is not None for source in sources):
+        # heads with sinks (each its own logit) one by one
+        return [heads_row_stats([source], rows, square=square, ids=ids, images=images)[0] for source in sources]
     id_tensor = ids if square else None
     first = sources[0]
     h = len(sources)
     with torch.no_grad():
         idx = torch.as_tensor(rows, dtype=torch.long, device=first.device)
-        kk = (
-            first.n_k
-            if not (getattr(first, "causal", False) and first.mask is None)
-            else first.key_limit(int(rows.min()), int(rows.max()) + 1)
-        )
+        r0, r1 = int(rows.min()), int(rows.max()) + 1  # keys no row of any head may see are skipped
+        kk = max(source.key_limit(r0, r1) for source in sources)
         kk = max(kk, 1)
         buf = scratch.get(first.device, 2, h * len(rows), kk).view(h, len(rows), kk)
         fill_heads(list(sources), buf, idx, 0, kk)
@@ -142,14 +166,14 @@ def heads_row_stats(
             columns = None if images is None else images.columns(buf, None)
             return _per_head(rows, entropy_rows(block), offs, role_rows(buf, None, idx, id_tensor, images), columns)
         off = max_off_logits(buf, idx, square)
-        m = buf.amax(-1, keepdim=True)
-        m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+        m = row_max(buf, first)
         buf.sub_(m).clamp_(min=-120.0)
+        sink = sink_terms(first, m)
         e = torch.exp(buf)
-        z = e.sum(-1)
+        z = e.sum(-1) if sink is None else e.sum(-1) + sink[0]
         found = role_rows(e, z, idx, id_tensor, images)
         columns = None if images is None else images.columns(e, z)
-        et = e.mul_(buf).sum(-1)
+        et = e.mul_(buf).sum(-1) if sink is None else e.mul_(buf).sum(-1) + sink[0] * sink[1]
         ent = torch.where(z > 0, torch.log(z) - et / z, torch.zeros_like(z))
         lse = safe_lse(m[..., 0] + torch.log(z))
         offs = torch.exp(off - lse).cpu().numpy().astype(np.float32)

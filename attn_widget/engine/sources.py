@@ -17,6 +17,7 @@ here. Which quantities a widget offers follows from its *mode*, fixed when it is
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from ..capturing.head_source import HeadSource, ValueHead
 from ..capturing.result import Capture
 from .comparison import Comparison
 from .derived_heads import MeanHead, Part, mean_rows
+from .row_stats import safe_lse
 from .tiles import Tile, TileEngine
 
 if TYPE_CHECKING:
@@ -228,6 +230,11 @@ class Sources:
             source = self.source(quantity, kind, layer, head)
             key = self.key(quantity, kind, layer, head)
             tile = self.engine.tile(key, source, tuple(window), tuple(block))  # type: ignore[arg-type]
+            sink = getattr(source, "sink", None)
+            if sink is not None and tuple(block) == (1, 1):  # the sink's share of each row, for the tooltip
+                lse = self.engine.lse(key, source)
+                shares = torch_exp(sink - safe_lse(lse[window[0] : window[1]]))
+                tile = dataclasses.replace(tile, sink=shares)
             peak = self.engine.peak(key)
         if peak is None:
             peak = float(np.abs(tile.values).max())
@@ -254,3 +261,8 @@ class Sources:
         """The saliency target changed: versioned quantities start afresh."""
         self.version += 1
         self.engine.forget(lambda key: isinstance(key, HeadKey) and QUANTITIES[key.quantity].versioned)
+
+
+def torch_exp(values: Any) -> np.ndarray:
+    """exp of a torch tensor, as float32 numpy on the CPU."""
+    return values.exp().float().cpu().numpy()

@@ -30,7 +30,7 @@ from ..capturing.head_source import HeadSource
 from .byte_lru import ByteLRU
 from .detectors import DETECTORS
 from .image_roles import IMAGE_FIELDS
-from .row_stats import RowStats, entropy_rows, max_off_logits, max_off_values, role_rows, safe_lse
+from .row_stats import RowStats, entropy_rows, max_off_logits, max_off_values, role_rows, row_max, safe_lse, sink_terms
 from .scratch import scratch
 
 if TYPE_CHECKING:
@@ -56,12 +56,15 @@ Window = tuple[int, int, int, int]  # q0, q1, k0, k1 (end exclusive)
 @dataclass(frozen=True)
 class Tile:
     """``values`` (rows, cols) float32 block maxima (exact weights when the block is 1 x 1) and
-    ``where`` (rows, cols) uint32 offsets of each maximum inside its block, or None for 1 x 1."""
+    ``where`` (rows, cols) uint32 offsets of each maximum inside its block, or None for 1 x 1.
+    ``sink``: for a head with a sink (gpt-oss), at cell level, each row's share the sink takes
+    (what the row's weights lack of 1), float32 (rows,); else None."""
 
     window: Window
     block: tuple[int, int]
     values: np.ndarray
     where: np.ndarray | None
+    sink: np.ndarray | None = None
 
 
 @dataclass
@@ -407,24 +410,24 @@ def _full_pass(
             # every row costs as much as the matmul), rows pooled once weights are known
             v1 = _pool_last_values(buf, b0, source.signed)  # (height, kpad / b0)
             if source.logits:
-                m = v1[:c].amax(-1, keepdim=True)
-                m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+                m = row_max(v1[:c], source)
                 if metrics:
                     off = max_off_logits(logits, r0, square)
                 logits.sub_(m)
+                sink = sink_terms(source, m)  # the sink's exp and logit, shifted like the row
                 if metrics:
                     logits.clamp_(min=-120.0)  # exp gives exact 0 there, and 0 * t stays finite
                     e = scratch.get(source.device, 1, c, max(kk, 1))[:, :kk]
                     torch.exp(logits, out=e)
-                    z = e.sum(-1)
+                    z = e.sum(-1) if sink is None else e.sum(-1) + sink[0]
                     for name, v in role_rows(e, z, torch.arange(r0, r1), id_tensor, images).items():
                         found[name][r0:r1] = v
                     if columns is not None:
                         columns += images.columns(e, z)  # type: ignore[union-attr]
-                    et = e.mul_(logits).sum(-1)
+                    et = e.mul_(logits).sum(-1) if sink is None else e.mul_(logits).sum(-1) + sink[0] * sink[1]
                 else:
                     logits.exp_()
-                    z = logits.sum(-1)
+                    z = logits.sum(-1) if sink is None else logits.sum(-1) + sink[0]
                 row_lse = m[:, 0] + torch.log(z)
                 lse[r0:r1] = row_lse  # type: ignore[index]
                 safe = safe_lse(row_lse)

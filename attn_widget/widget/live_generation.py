@@ -91,14 +91,19 @@ class LiveGeneration:
         **kwargs: Any,
     ) -> Any:
         """``generate(...)`` then ``wait()``: the whole text first (greedy by default), generated
-        tokens marked. Beam search and encoder-decoders, which no live recording follows, are
-        captured in one pass after generating."""
+        tokens marked. Beam search, encoder-decoders and models whose attention the live recording
+        does not follow (a sliding-window cache, soft-capping, sinks, ALiBi) are captured in one
+        pass after generating."""
         if follows_live(model, generate_kwargs or {}):
-            widget = cls.generate(
-                model, tokenizer, prompt, max_new_tokens=max_new_tokens, widget_options=kwargs, **(generate_kwargs or {})
-            )
-            widget.wait()
-            return widget
+            try:
+                widget = cls.generate(
+                    model, tokenizer, prompt, max_new_tokens=max_new_tokens, widget_options=kwargs, **(generate_kwargs or {})
+                )
+                widget.wait()
+                return widget
+            except RuntimeError as err:
+                if not isinstance(err.__cause__, NotImplementedError):  # refused by the live recording: capture after
+                    raise
         captured = capture_generation(model, tokenizer, prompt, max_new_tokens=max_new_tokens, **(generate_kwargs or {}))
         return cls(captured, **kwargs)
 

@@ -110,6 +110,9 @@ class Messages:
         data = [dec3_bytes(tile.values)]
         if tile.where is not None:
             data.append(where_bytes(tile.where, tile.block))
+        if tile.sink is not None:  # each row's sink share, after the values (and offsets)
+            payload["sink"] = "dec3"
+            data.append(dec3_bytes(tile.sink))
         self._tiles.put(cache_key, (dict(payload), data))
         return dict(payload), data
 

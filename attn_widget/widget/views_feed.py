@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..capturing.result import AXIS_FLAGS
+import numpy as np
+
+from ..capturing.result import AXIS_FLAGS, Kind
 from ..engine.grid_scores import Foreground
 from ..engine.sources import Sources
 from ..wire.payloads import heads_payload, images_payload, patches_payload, strip_payload
@@ -36,6 +38,13 @@ class ViewsFeed:
         if self._widget._ready:
             self.send_queries_row()
 
+    def _eager_payload(self, k: Kind) -> dict[str, Any]:
+        """Every head of the kind shown, and for heads with a sink each row's share of it (what the
+        row's weights lack of 1)."""
+        weights = self._sources.capture.attentions(k.id)
+        sinks = 1.0 - weights.sum(-1, dtype=np.float64) if k.has_sink else None
+        return heads_payload(k.id, weights, None if sinks is None else np.clip(sinks, 0.0, 1.0).astype(np.float32))
+
     def show_kind(self) -> None:
         """Every trait that depends on the kind shown, its axes and sizes first; the selection kept
         where it fits. Run again whenever what the kind holds changes."""
@@ -46,6 +55,8 @@ class ViewsFeed:
         # b - a and runs) asks for tiles.
         self.eager = "attention" in self._sources.quantities and 2 * n_layers * n_heads * n_q * n_k <= self._eager_bytes
         self.send_axes()
+        if self._sources.capture.note:  # a family without the long-input path says so
+            w.set_trait("status", self._sources.capture.note)
         w.set_trait("_images", self._images)  # the same object on a kind switch: nothing is resent
         w.set_trait("_query_patches", {})  # resent: on the wire it may say "the same as the keys"
         w.set_trait("_patches", patches_payload(k.id, k.keys.patches))
@@ -57,7 +68,7 @@ class ViewsFeed:
         if w.grid_metric not in w._metric_ids():  # a detector, and a kind without positions in common
             w.grid_metric = "entropy"
         w.queries = [q for q in w.queries if q < n_q]
-        w.set_trait("_attention_data", heads_payload(k.id, self._sources.capture.attentions(k.id)) if self.eager else {})
+        w.set_trait("_attention_data", self._eager_payload(k) if self.eager else {})
         self._grid_feed.send()
         w.window = [0, n_q, 0, n_k]
         w.layer, w.head = min(w.layer, n_layers - 1), min(w.head, n_heads - 1)

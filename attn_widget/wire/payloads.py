@@ -22,9 +22,13 @@ IMAGE_MIN_SIDE = 256
 JPEG_QUALITY = 90
 
 
-def heads_payload(kind: str, attention: np.ndarray) -> dict[str, Any]:
-    """Every head of a kind at once (eager widgets): ``what="heads"``, (L, H, Nq, Nk) dec3."""
-    return {"what": "heads", "kind": kind, "shape": list(attention.shape), "encoding": "dec3", "data": dec3_bytes(attention)}
+def heads_payload(kind: str, attention: np.ndarray, sinks: np.ndarray | None = None) -> dict[str, Any]:
+    """Every head of a kind at once (eager widgets): ``what="heads"``, (L, H, Nq, Nk) dec3; for
+    heads with a sink, ``sinks``: each row's sink share, (L, H, Nq) dec3."""
+    out = {"what": "heads", "kind": kind, "shape": list(attention.shape), "encoding": "dec3", "data": dec3_bytes(attention)}
+    if sinks is not None:
+        out["sinks"] = dec3_bytes(sinks)
+    return out
 
 
 def strip_payload(method: str, values: np.ndarray, **fields: Any) -> dict[str, Any]:

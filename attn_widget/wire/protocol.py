@@ -52,6 +52,7 @@ class Payload(TypedDict, total=False):
     encoding: str  # "dec3" (uint16 per value); offsets inside blocks follow when "where" is set
     where: Literal["u8", "u16", "u32"] | None  # their type: the smallest that holds br * bc
     range: list[float]  # [lo, hi] of the whole head, for the colour scale
+    sink: Literal["dec3"]  # a head with a sink: each tile row's sink share follows, one dec3 code a row
 
 
 class ProtocolError(ValueError):

@@ -77,8 +77,14 @@ export class SaliencyControls {
     busy: boolean;
     status: string;
   }): void {
-    this.el.hidden = !state.available;
-    if (!state.available) return;
+    // Without saliency only the status line shows, and only when it says something (a family
+    // captured whole says it has no long-input path).
+    for (const child of Array.from(this.el.children)) if (child !== this.status) (child as HTMLElement).hidden = !state.available;
+    this.el.hidden = !state.available && !state.status;
+    if (!state.available) {
+      this.status.textContent = state.status;
+      return;
+    }
     // attention x gradient belongs to the kind the saliency explains, where the strip offers it too
     const explained = state.methods.some((m) => m.id === "attention_x_gradient");
     const options = quantityOptions("saliency").filter((o) => explained || o.id !== "attention_x_gradient");

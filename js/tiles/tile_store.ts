@@ -20,6 +20,7 @@ export interface Tile {
   values: Float32Array;
   where: Uint32Array | null; // offset of each maximum inside its block (row * bc + col)
   range: [number, number]; // the whole head's [lo, hi], for the colour scale
+  sink?: Uint16Array | null; // a head with a sink, at cell level: each row's share of it (dec3)
 }
 
 export interface TileSpec {
@@ -64,6 +65,7 @@ interface Eager {
   cols: number;
   codes: Uint16Array;
   values: Float32Array;
+  sinks: Uint16Array | null; // (layers, heads, rows) sink shares, for heads with a sink
 }
 
 export class TileStore {
@@ -107,7 +109,16 @@ export class TileStore {
     }
     const codes = codesOf(data as DataView);
     const [, nHeads, rows, cols] = payload.shape;
-    this.eager = { kind: payload.kind ?? "self", nHeads, rows, cols, codes, values: decodeCodes(codes) };
+    const sinks = (payload as { sinks?: DataView }).sinks;
+    this.eager = {
+      kind: payload.kind ?? "self",
+      nHeads,
+      rows,
+      cols,
+      codes,
+      values: decodeCodes(codes),
+      sinks: sinks ? codesOf(sinks) : null,
+    };
   }
 
   get isEager(): boolean {
@@ -272,6 +283,8 @@ export class TileStore {
       version: request.version,
     };
     this.ranges.set(headId(head), p.range);
+    const sink = p.sink ? codesOf(buffers[where ? 2 : 1]) : null;
+    if (sink && sink.length !== rows) return null;
     return {
       head,
       window: request.window,
@@ -282,6 +295,7 @@ export class TileStore {
       values: decodeCodes(codes),
       where,
       range: p.range,
+      sink,
     };
   }
 
@@ -298,7 +312,11 @@ export class TileStore {
     const codes = e.codes.subarray(start, start + size);
     const range = this.eagerRange(h, values);
     const cut = poolWindow(values, codes, e.cols, spec.window, spec.block[0], spec.block[1], false);
-    const tile: Tile = { head: h, window: spec.window, block: spec.block, ...cut, range };
+    const [q0, q1] = spec.window;
+    const row0 = (h.layer * e.nHeads + h.head) * e.rows;
+    const cell = spec.block[0] === 1 && spec.block[1] === 1;
+    const sink = e.sinks && cell ? e.sinks.subarray(row0 + q0, row0 + q1) : null;
+    const tile: Tile = { head: h, window: spec.window, block: spec.block, ...cut, range, sink };
     this.cache.set(key, tile);
     return tile;
   }

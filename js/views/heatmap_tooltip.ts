@@ -58,6 +58,7 @@ export function describeCell(store: TileStore, shown: Shown, q: number, k: numbe
       const what = aggregate ? `${aggregate}: ${name}` : name;
       lines.push(`${what} ${formatCode(tile.codes[i])}${rank}`);
     }
+    if (tile.sink) lines.push(`sink takes ${formatCode(tile.sink[q - q0])} of this row`);
   } else {
     const { tile, i, j } = found;
     const [br, bc] = tile.block;

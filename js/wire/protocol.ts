@@ -44,6 +44,7 @@ export interface Payload {
   encoding: "dec3";
   where?: "u8" | "u16" | "u32" | null; // offsets inside blocks: the smallest type holding br * bc
   range?: [number, number];
+  sink?: "dec3" | null; // a head with a sink: each tile row's sink share follows, one dec3 code a row
 }
 
 export interface Reply {

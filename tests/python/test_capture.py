@@ -267,8 +267,11 @@ def test_left_padding_keeps_the_real_tokens_and_stays_exact():
     assert len(c.tokens) == int(keep.sum())
 
 
-def test_attention_that_the_recomputation_cannot_model_is_refused_by_name():
+def test_attention_that_the_recomputation_cannot_model_is_refused_by_name(monkeypatch):
+    """T5's relative position bias is modelled (a function of j - i per head); an arbitrary N x N
+    bias is not, and is refused by name, with the model left as it was."""
     from transformers import T5Config, T5ForConditionalGeneration
+    from transformers.models.t5 import modeling_t5
 
     _, tokenizer = tiny_family("gpt2")
     config = T5Config(
@@ -282,6 +285,12 @@ def test_attention_that_the_recomputation_cannot_model_is_refused_by_name():
         pad_token_id=0,
     )
     model = T5ForConditionalGeneration(config).eval()
-    with pytest.raises(NotImplementedError, match=r"uses 'position_bias', which the query/key recomputation does not model"):
+    assert capture(model, tokenizer, TEXT).kinds == ("encoder", "decoder", "cross")
+
+    def arbitrary_bias(self, query_length, key_length, device=None, past_seen_tokens=0):
+        return torch.randn(1, self.n_heads, query_length, key_length, device=device)
+
+    monkeypatch.setattr(modeling_t5.T5Attention, "compute_bias", arbitrary_bias)
+    with pytest.raises(NotImplementedError, match=r"T5Attention's position bias is a float bias that is neither"):
         capture(model, tokenizer, TEXT)
     assert model.config._attn_implementation == "sdpa"  # restored after the refusal

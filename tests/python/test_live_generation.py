@@ -205,3 +205,26 @@ def test_vision_language_families_it_cannot_follow_are_refused_with_the_reason(f
     model, processor = tiny_vision(family)
     with pytest.raises(ValueError, match=f"does not follow {reason}"):
         AttentionWidget.generate(model, processor, prompt(family), images=sample_image())
+
+
+@pytest.mark.parametrize(
+    ("family", "refusal"),
+    [("gemma2", "softcap"), ("gpt_oss", "s_aux|sinks"), ("falcon_alibi", "a bias such as ALiBi")],
+)
+def test_scores_the_recording_does_not_grow_are_refused_and_from_generate_captures_after(family: str, refusal: str) -> None:
+    """Soft-capping, sinks and ALiBi (which capture models exactly) are refused by the live
+    recording with the reason; from_generate then captures the finished text in one pass."""
+    from tests.support.families import tiny_family_model
+
+    model, tokenizer = tiny_family_model(family)
+    with pytest.raises(RuntimeError, match=refusal):
+        AttentionWidget.generate(model, tokenizer, PROMPT, max_new_tokens=4, min_new_tokens=4).wait(timeout=60)
+    w = AttentionWidget.from_generate(model, tokenizer, PROMPT, max_new_tokens=4, generate_kwargs={"min_new_tokens": 4})
+    prompt = tokenizer(PROMPT, return_tensors="pt")["input_ids"]  # type: ignore[operator]
+    with torch.no_grad():
+        sequence = model.generate(  # type: ignore[attr-defined]
+            prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=4, min_new_tokens=4, do_sample=False
+        )
+    assert w.generated == [False] * prompt.shape[1] + [True] * 4
+    ref = _one_pass(model, tokenizer, sequence[0].tolist(), prompt.shape[1])
+    np.testing.assert_allclose(w.capture.attentions("self"), ref.attentions("self"), atol=1e-5)
