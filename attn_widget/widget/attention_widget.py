@@ -26,6 +26,7 @@ from ..export.page import build_page, check_heads, check_page_path, write_page
 from .arguments import as_capture, check_arguments, parameters, refuse_unknown_keywords, saliency_cache
 from .grid_feed import GridFeed
 from .messages import Messages
+from .notebook_output import NotebookOutput
 from .saliency_panel import saliency_panel
 from .state import WidgetState
 from .status import Status
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 DEFAULT_EAGER_BYTES = 1024 * 1024
 
 
-class AttentionWidget(WidgetState):
+class AttentionWidget(NotebookOutput, WidgetState):
     """A layer x head grid linked to the token x token heatmap of the selected head.
 
     ``attention`` is a ``Capture`` (``attn_widget.capture``), what Hugging Face returns with
