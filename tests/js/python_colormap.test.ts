@@ -1,10 +1,10 @@
 // The static picture of a notebook output is drawn in Python (attn_widget/export/colormap.py):
 // its viridis table must be the page's, entry for entry, or the PNG and the widget disagree.
-import { readFileSync } from "node:fs";
+/// <reference types="vite/client" />
 import { describe, expect, it } from "vitest";
+import source from "../../attn_widget/export/colormap.py?raw"; // read by Vite, as import_layers reads js/
 import { ColorScale, LUT_SIZE, viridis } from "../../js/draw/colormap";
 
-const source = readFileSync(new URL("../../attn_widget/export/colormap.py", import.meta.url), "utf8");
 const table = /_VIRIDIS_HEX = \(([^)]*)\)/.exec(source)?.[1] ?? "";
 const hex = [...table.matchAll(/"([0-9a-f]+)"/g)].map((m) => m[1]).join("");
 
