@@ -34,6 +34,8 @@ PAGE_FORMAT = "attn_widget/page"
 # ipywidgets' and anywidget's own traits: the page mounts the bundle itself and needs none of them.
 _FRAMEWORK_TRAITS = ("_model_", "_view_", "_esm", "_css", "_dom_classes", "_anywidget", "layout", "tabbable", "tooltip")
 PAGE_VERSION = 1
+# Traits whose numbers the page holds in its own fields (heads, grids), not twice in the state.
+_HELD_ELSEWHERE = ("_notebook_page",)
 
 
 class PageTooLarge(ValueError):
@@ -173,7 +175,7 @@ def page_data(
     """What ``mountPage`` reads (js/export/standalone.ts ``PageData``), JSON-ready: the widget's
     ``state`` showing the kind of ``heads`` (a ``heads_section``), with ``missing`` (when given) the
     words a head left out shows after "layer L, head H"."""
-    state = {k: v for k, v in state.items() if not k.startswith(_FRAMEWORK_TRAITS)}
+    state = {k: v for k, v in state.items() if not k.startswith(_FRAMEWORK_TRAITS) and k not in _HELD_ELSEWHERE}
     state["kinds"] = [k for k in state["kinds"] if k["id"] == heads["kind"]]  # one kind: switching needs the kernel
     state["_attention_data"] = {}  # the page's stand-in kernel cuts tiles from `heads`
     included = [tuple(p) for p in heads["included"]]

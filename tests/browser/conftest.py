@@ -75,7 +75,7 @@ def offline_page(browser):
 
     def open_file(path):
         page.goto(path.as_uri())
-        page.locator("[data-testid=attn-widget][data-ready=true]").wait_for(state="attached")
+        page.locator("[data-testid=attn-widget][data-ready=true]").first.wait_for(state="attached")  # a notebook page has several
         return page
 
     yield open_file
