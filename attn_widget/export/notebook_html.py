@@ -11,12 +11,12 @@ their text or picture instead, and LaTeX in markdown stays as its source (MathJa
 
 from __future__ import annotations
 
-import copy
 import html
 import pathlib
 from typing import Any
 
 from nbconvert.exporters import HTMLExporter
+from nbconvert.preprocessors import Preprocessor
 from traitlets import default
 
 from .. import _bundle
@@ -39,8 +39,17 @@ class AttentionHTMLExporter(HTMLExporter):
     def _extra_template_basedirs_default(self) -> list[str]:
         return [str(TEMPLATES), *super()._default_extra_template_basedirs()]
 
-    def from_notebook_node(self, nb: Any, resources: dict[str, Any] | None = None, **kw: Any) -> tuple[str, dict[str, Any]]:
-        nb = copy.deepcopy(nb)
+    def _init_preprocessors(self) -> None:
+        super()._init_preprocessors()
+        # Last, after nbconvert's own: with --execute, the widgets exist only once the notebook has run.
+        self.register_preprocessor(MountAttentionWidgets, enabled=True)
+
+
+class MountAttentionWidgets(Preprocessor):
+    """Each attn_widget output's widget view -> its page's markup (``widget_markup``); the bundle
+    and styles go to the template in ``resources["attn_widget"]`` when the notebook has one."""
+
+    def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         models = saved_models(nb.metadata)
         # No widget manager from a CDN: nbconvert adds one (and the whole state) only for this key.
         nb.metadata.pop("widgets", None)
@@ -53,10 +62,9 @@ class AttentionHTMLExporter(HTMLExporter):
                 if model is not None and is_attention_widget(model):
                     data["text/html"] = widget_markup(model["state"])
                     mounted += 1
-        resources = dict(resources or {})
         if mounted:
             resources["attn_widget"] = {"bundle": bundle_json(), "css": _bundle.css_text().replace("</", "<\\/")}
-        return super().from_notebook_node(nb, resources, **kw)
+        return nb, resources
 
 
 def widget_markup(state: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import os
 import pathlib
 import re
 from importlib.metadata import entry_points
@@ -18,6 +19,7 @@ import nbformat
 import numpy as np
 from ipywidgets.embed import embed_data
 from nbconvert.exporters import HTMLExporter, get_exporter
+from traitlets.config import Config
 
 from attn_widget import AttentionWidget
 from attn_widget.export.notebook_html import AttentionHTMLExporter
@@ -72,6 +74,20 @@ def test_every_attn_widget_output_becomes_its_offline_page_and_nothing_comes_fro
     assert "IntSlider(value=3)" in html  # the other widget shows its text
     assert "<b>cat</b>" not in html  # tokens only inside escaped JSON
     assert "widget-state+json" not in html and "<script src=" not in html and "https://cdn" not in html
+
+
+def test_execute_and_export_in_one_command_mounts_the_widgets_the_run_made(tmp_path: pathlib.Path, monkeypatch: Any) -> None:
+    # `jupyter nbconvert --to attn_html --execute notebook.ipynb`: a real kernel runs the cell first.
+    source = "import numpy as np\nfrom attn_widget import AttentionWidget\nAttentionWidget(np.full((1, 2, 3, 3), 1 / 3), ['a', 'b', 'c'])"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )  # the kernel imports this checkout
+    exporter = AttentionHTMLExporter(config=Config({"ExecutePreprocessor": {"enabled": True, "timeout": 120}}))
+    html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"path": str(tmp_path)}})
+    assert [p["heads"]["included"] for p in pages_in(html)] == [[[0, 0], [0, 1]]]
+    assert html.count('id="attn-widget-bundle"') == 1
 
 
 def test_a_notebook_without_attn_widgets_is_nbconverts_page_without_our_bundle() -> None:
