@@ -27,6 +27,7 @@ ADDED = {
     "_images": {},  # the image panel's pictures (issue 19)
     "_patches": {},  # the patch map of the kind shown
     "_query_patches": None,  # the query axis's, where it differs from the keys'
+    "_notebook_page": {},  # heads w.keep_in_notebook() keeps for `nbconvert --to attn_html` (issue 21); the page never reads it
 }
 
 
