@@ -34,6 +34,8 @@ PAGE_FORMAT = "attn_widget/page"
 # ipywidgets' and anywidget's own traits: the page mounts the bundle itself and needs none of them.
 _FRAMEWORK_TRAITS = ("_model_", "_view_", "_esm", "_css", "_dom_classes", "_anywidget", "layout", "tabbable", "tooltip")
 PAGE_VERSION = 1
+# Traits whose numbers the page holds in its own fields (heads, grids), not twice in the state.
+_HELD_ELSEWHERE = ("_notebook_page",)
 
 
 class PageTooLarge(ValueError):
@@ -89,6 +91,12 @@ def script_json(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def bundle_json(bundle: bytes | None = None) -> str:
+    """The widget bundle as base64 JSON for a ``<script type="application/json">`` (module scripts
+    cannot be inlined as they are: the page imports it from a blob: URL)."""
+    return script_json(base64.b64encode(_bundle.js_bytes() if bundle is None else bundle).decode("ascii"))
+
+
 def estimate_bytes(n_heads: int, n_q: int, n_k: int, quantities: int) -> int:
     """What the heads add to the page: 2 bytes a weight, base64 (4/3)."""
     return (2 * n_q * n_k * n_heads * quantities * 4 + 2) // 3
@@ -128,20 +136,7 @@ def build_page(
             f"Include fewer heads, e.g. heads=[({state['layer']}, {state['head']})] (at most {fit} fit), or raise max_bytes"
         )
 
-    state = {k: v for k, v in state.items() if not k.startswith(_FRAMEWORK_TRAITS)}
-    state["kinds"] = [k for k in state["kinds"] if k["id"] == kind.id]  # one kind: switching needs the kernel
-    state["_attention_data"] = {}  # the page's stand-in kernel cuts tiles from `heads` below
-    if (state["layer"], state["head"]) not in heads:
-        state["layer"], state["head"] = heads[0]
-    head_data = {name: _quantity(heads, q.matrix, signed=q.signed, version=q.version) for name, q in quantities.items()}
-    page = {
-        "format": PAGE_FORMAT,
-        "version": PAGE_VERSION,
-        "state": _jsonable(state),
-        "heads": {"kind": kind.id, "shape": list(kind.shape), "included": [list(p) for p in heads], "quantities": head_data},
-        "grids": _jsonable(grids),
-        "strips": _jsonable(strips),
-    }
+    page = page_data(state, heads_section(kind, heads, quantities), grids, strips)
     total = kind.n_layers * kind.n_heads
     title = f"attn_widget: {len(heads)} of {total} heads, {n_k} tokens"
     if len(heads) == total:
@@ -154,7 +149,7 @@ def build_page(
         holds=holds,
         css=css.replace("</", "<\\/"),
         page=script_json(page),
-        bundle=script_json(base64.b64encode(bundle).decode("ascii")),
+        bundle=bundle_json(bundle),
     )
     if len(html.encode("utf-8")) > max_bytes:
         raise PageTooLarge(
@@ -163,12 +158,41 @@ def build_page(
     return html
 
 
+def heads_section(kind: Kind, heads: list[tuple[int, int]], quantities: dict[str, QuantityMatrices]) -> dict[str, Any]:
+    """The included ``heads`` of ``kind``, each quantity's weights in the dec3 code (``data``, bytes)
+    and each head's colour-scale peak: what the page's stand-in kernel cuts tiles from."""
+    return {
+        "kind": kind.id,
+        "shape": list(kind.shape),
+        "included": [list(p) for p in heads],
+        "quantities": {name: _quantity(heads, q.matrix, signed=q.signed, version=q.version) for name, q in quantities.items()},
+    }
+
+
+def page_data(
+    state: dict[str, Any], heads: dict[str, Any], grids: dict[str, Any], strips: dict[str, Any], missing: str | None = None
+) -> dict[str, Any]:
+    """What ``mountPage`` reads (js/export/standalone.ts ``PageData``), JSON-ready: the widget's
+    ``state`` showing the kind of ``heads`` (a ``heads_section``), with ``missing`` (when given) the
+    words a head left out shows after "layer L, head H"."""
+    state = {k: v for k, v in state.items() if not k.startswith(_FRAMEWORK_TRAITS) and k not in _HELD_ELSEWHERE}
+    state["kinds"] = [k for k in state["kinds"] if k["id"] == heads["kind"]]  # one kind: switching needs the kernel
+    state["_attention_data"] = {}  # the page's stand-in kernel cuts tiles from `heads`
+    included = [tuple(p) for p in heads["included"]]
+    if included and (state["layer"], state["head"]) not in included:
+        state["layer"], state["head"] = included[0]
+    page = {"format": PAGE_FORMAT, "version": PAGE_VERSION, "state": state, "heads": heads, "grids": grids, "strips": strips}
+    if missing is not None:
+        page["missing"] = missing
+    return _jsonable(page)
+
+
 def _quantity(
     heads: list[tuple[int, int]], values: Callable[[int, int], np.ndarray], *, signed: bool, version: int
 ) -> dict[str, Any]:
     arrays = [np.asarray(values(l, h), dtype=np.float32) for l, h in heads]
     peaks = [float(np.abs(a).max()) if a.size else 0.0 for a in arrays]
-    return {"signed": signed, "version": version, "peaks": peaks, "data": _b64(b"".join(dec3_bytes(a) for a in arrays))}
+    return {"signed": signed, "version": version, "peaks": peaks, "data": b"".join(dec3_bytes(a) for a in arrays)}
 
 
 def check_page_path(path: str | pathlib.Path) -> pathlib.Path:

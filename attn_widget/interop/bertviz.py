@@ -17,7 +17,12 @@ bertviz argument maps:
   ``decoder_tokens``: an encoder-decoder's three kinds, switched with the widget's kind control.
 - ``display_mode``: ignored with a warning (the widget follows the notebook's light or dark theme).
 - ``html_action``: ``"view"`` displays the widget and returns None, as bertviz; ``"return"``
-  returns the widget (bertviz returns its HTML) for ``w.layer``, ``w.save(...)``, ``w.to_html(...)``.
+  returns what bertviz returns, an ``IPython.display.HTML`` whose ``.data`` is a whole page, so
+  bertviz's ``open("head_view.html", "w").write(head_view(..., html_action="return").data)``
+  writes a file: ours is the widget's offline page (``w.to_html``'s, every head while it stays
+  under 50 MB, else the selected layer's or head's, with a warning). The widget is one attribute
+  away: ``head_view(..., html_action="return").widget`` (``w.layer``, ``w.save(...)``,
+  ``w.to_html(...)``), and displaying the returned object shows the widget.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from ..capturing.arrays import normalize_attention
 from ..capturing.result import ArrayKind, Axis, Capture
 from ..capturing.tokens import check_tokens
 from ..widget.attention_widget import AttentionWidget
+from .returned_page import ReturnedPage
 
 _PRETTY = {"Ġ": " ", "▁": " ", "Ċ": "\\n", "ĉ": "\\t"}
 
@@ -122,9 +128,9 @@ def _capture(
     return Capture(kinds)
 
 
-def _show(widget: AttentionWidget, html_action: str) -> AttentionWidget | None:
+def _show(widget: AttentionWidget, html_action: str) -> ReturnedPage | None:
     if html_action == "return":
-        return widget
+        return ReturnedPage(widget)
     if html_action != "view":
         raise ValueError(f"html_action must be 'view' or 'return', got {html_action!r}")
     from IPython.display import display
@@ -155,8 +161,12 @@ def head_view(
     decoder_tokens: Sequence[str] | None = None,
     include_layers: Sequence[int] | None = None,
     html_action: str = "view",
-) -> AttentionWidget | None:
-    """bertviz's ``head_view``, same arguments and meanings (see this module's docstring)."""
+) -> ReturnedPage | None:
+    """bertviz's ``head_view``, same arguments and meanings (see this module's docstring).
+
+    ``html_action="return"`` returns an ``IPython.display.HTML`` whose ``.data`` is the widget's
+    offline page (write it to a file, as bertviz's README does); its ``.widget`` is the widget.
+    """
     captured = _capture(
         attention,
         tokens,
@@ -200,8 +210,12 @@ def model_view(
     include_layers: Sequence[int] | None = None,
     include_heads: Sequence[int] | None = None,
     html_action: str = "view",
-) -> AttentionWidget | None:
-    """bertviz's ``model_view``, same arguments and meanings (see this module's docstring)."""
+) -> ReturnedPage | None:
+    """bertviz's ``model_view``, same arguments and meanings (see this module's docstring).
+
+    ``html_action="return"`` returns an ``IPython.display.HTML`` whose ``.data`` is the widget's
+    offline page (write it to a file, as bertviz's README does); its ``.widget`` is the widget.
+    """
     if display_mode not in ("dark", "light"):
         raise ValueError(f"display_mode must be 'dark' or 'light', got {display_mode!r}")
     if display_mode != "dark":  # bertviz's default says nothing; a choice the widget cannot honour does

@@ -27,6 +27,7 @@ from .arguments import as_capture, check_arguments, parameters, refuse_unknown_k
 from .grid_feed import GridFeed
 from .live_generation import LiveGeneration
 from .messages import Messages
+from .notebook_output import NotebookOutput
 from .saliency_panel import saliency_panel
 from .state import WidgetState
 from .status import Status
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
-class AttentionWidget(LiveGeneration, WidgetState):
+class AttentionWidget(LiveGeneration, NotebookOutput, WidgetState):
     """A layer x head grid linked to the token x token heatmap of the selected head.
 
     ``attention`` is a ``Capture`` (``attn_widget.capture``), what Hugging Face returns with

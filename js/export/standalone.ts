@@ -29,6 +29,8 @@ export interface PageData {
   };
   grids: Record<string, unknown>;
   strips: Record<string, { label: string; payload: unknown }>;
+  /** What a head left out says after "layer L, head H" (a notebook's page: how to save it). */
+  missing?: string;
 }
 
 function fromBase64(b64: string): Uint8Array {
@@ -168,7 +170,7 @@ export class OfflineModel {
       return fail("a mean over heads is computed by Python: it needs the kernel (this page holds single heads)");
     if (at === undefined)
       return fail(
-        `layer ${request.layer}, head ${request.head} is not included in this page: write it with w.to_html(path, heads=[...]) to add it`,
+        `layer ${request.layer}, head ${request.head} ${this.page.missing ?? "is not included in this page: write it with w.to_html(path, heads=[...]) to add it"}`,
       );
     const [, , rows, cols] = this.shape;
     const size = rows * cols;

@@ -7,6 +7,7 @@ Python traits and the numbers Python computed are what the tooltips must show.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -66,6 +67,7 @@ def offline_page(browser):
     """Open a file:// URL in a context with the network off; fails the test on any page error,
     dialog, or request that is not the file itself (or the page's own blob: bundle)."""
     context = browser.new_context(offline=True, viewport={"width": 1280, "height": 1000}, device_scale_factor=1)
+    context.route(re.compile(r"^(https?|wss?)://"), lambda route: route.abort())  # and nothing answers if it tried
     page = context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(f"error: {e}"))
@@ -75,7 +77,7 @@ def offline_page(browser):
 
     def open_file(path):
         page.goto(path.as_uri())
-        page.locator("[data-testid=attn-widget][data-ready=true]").wait_for(state="attached")
+        page.locator("[data-testid=attn-widget][data-ready=true]").first.wait_for(state="attached")  # a notebook page has several
         return page
 
     yield open_file

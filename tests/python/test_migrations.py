@@ -34,7 +34,7 @@ def test_the_bertviz_readme_call_runs_unchanged_after_the_import_swap(capsys):
     tokens = tokenizer.convert_ids_to_tokens(inputs[0])
     assert model_view(attention, tokens) is None  # displayed, as bertviz does
     assert "AttentionWidget" in capsys.readouterr().out
-    w = model_view(attention, tokens, html_action="return")
+    w = model_view(attention, tokens, html_action="return").widget
     assert w.tokens == tokens and (w.n_layers, w.n_heads) == (6, 12)
     np.testing.assert_array_equal(w.capture.attention(3, 7), attention[3][0, 7].detach().numpy())
 
@@ -48,11 +48,11 @@ def test_head_view_maps_bertviz_arguments_and_says_what_it_cannot_honour():
     attention = tuple(a[i][None] for i in range(4))
     tokens = ["[CLS]", "Ġthe", "Ġcat", "[SEP]", "Ġsat", "[SEP]"]
     with pytest.warns(UserWarning, match="one head at a time"):
-        w = head_view(attention, tokens, sentence_b_start=4, layer=2, heads=[1, 2], html_action="return")
+        w = head_view(attention, tokens, sentence_b_start=4, layer=2, heads=[1, 2], html_action="return").widget
     assert (w.layer, w.head) == (2, 1) and w.tokens[1] == " the"
     assert w.spans == [{"name": "A", "start": 0, "end": 4}, {"name": "B", "start": 4, "end": 6}]
     with pytest.warns(UserWarning, match=r"include_layers=\[1, 3\]: the grid numbers the kept layers 0..1"):
-        w = model_view(attention, tokens, include_layers=[1, 3], include_heads=[0, 1], html_action="return")
+        w = model_view(attention, tokens, include_layers=[1, 3], include_heads=[0, 1], html_action="return").widget
     assert (w.n_layers, w.n_heads) == (2, 2)
     np.testing.assert_array_equal(w.capture.attention(1, 0), a[3, 0])
     with pytest.warns(UserWarning, match="display_mode='light' is ignored"):
@@ -80,7 +80,7 @@ def test_bertviz_encoder_decoder_arguments_become_the_three_kinds():
         encoder_tokens=tokenizer.convert_ids_to_tokens(enc["input_ids"][0]),
         decoder_tokens=tokenizer.convert_ids_to_tokens(dec["input_ids"][0]),
         html_action="return",
-    )
+    ).widget
     assert [k["id"] for k in w.kinds] == ["encoder", "decoder", "cross"]
     np.testing.assert_array_equal(w.capture.attention(0, 1, "cross"), out.cross_attentions[0][0, 1].detach().numpy())
 

@@ -32,6 +32,7 @@ ADDED = {
     "_generation": {},  # the progress line
     "_candidates": {},  # each generated token's top k
     "_forks": [],  # forked comparisons shown below the widget
+    "_notebook_page": {},  # heads w.keep_in_notebook() keeps for `nbconvert --to attn_html` (issue 21); the page never reads it
 }
 
 
