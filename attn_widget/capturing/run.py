@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from .._checks import check_int, is_int
 from .memory import check_capture_fits
 from .model_config import device_of, layer_count, position_limit
 from .recorder import RecordedCall, recording
+from .residuals import remember_source, residuals_kept
 from .result import Axis, Capture, Kind, RecordedKind
 from .tokens import readable_tokens
 from .vision.capture import capture_images
@@ -50,6 +52,7 @@ def capture(
     text_pair: str | Sequence[str] | None = None,
     decoder_text: str | Sequence[str] | None = None,
     example: int | None = None,
+    explain: bool = False,
 ) -> Capture:
     """Tokenize ``text`` (and prepare ``images``), run ``model`` once, and return a ``Capture`` of
     one example.
@@ -66,6 +69,8 @@ def capture(
     - ``text_pair``: second sentences for sentence-pair models (BERT's ``[SEP]`` pairs).
     - ``decoder_text``: for encoder-decoder models, the decoder's input. Default: the input text
       shifted right behind the decoder start token (teacher forcing on the text itself).
+    - ``explain``: also record the residual stream's parts in this pass, for ``w.explain`` and
+      ``w.writes`` (without it, they run a second pass when first asked).
     """
     if images is not None:
         for name, value in (("text_pair", text_pair), ("decoder_text", decoder_text), ("example", example)):
@@ -98,7 +103,7 @@ def capture(
             decoder = _shift_right(encoded["input_ids"], encoded.get("attention_mask"), config)
     elif decoder_text is not None:
         raise ValueError("decoder_text is only for encoder-decoder models; this model has no decoder input")
-    return capture_ids(model, tokenizer, encoded, decoder=decoder, example=index)
+    return capture_ids(model, tokenizer, encoded, decoder=decoder, example=index, explain=explain)
 
 
 def capture_ids(
@@ -109,6 +114,7 @@ def capture_ids(
     decoder: tuple[Any, Any] | None = None,
     example: int = 0,
     generated_from: int | None = None,
+    explain: bool = False,
 ) -> Capture:
     """The capture of already tokenized inputs (``input_ids``, ``attention_mask``, ...).
 
@@ -130,7 +136,8 @@ def capture_ids(
     extra: dict[str, Any] = {"use_cache": False, "return_dict": True}
     if "logits_to_keep" in inspect.signature(model.forward).parameters:
         extra["logits_to_keep"] = 1  # the capture needs no logits: skip the (N, vocab) matrix
-    with recording(model, example) as rec, torch.no_grad():
+    explaining = residuals_kept(model, example) if explain and decoder is None else nullcontext([])
+    with recording(model, example) as rec, explaining as residuals, torch.no_grad():
         model(**inputs, **extra)
     if not rec.calls:
         raise RuntimeError(
@@ -143,7 +150,9 @@ def capture_ids(
     enc_axis = _axis(tokenizer, ids[example], enc_keep, generated_from if decoder is None else None)
     if decoder is None:
         calls = [_restrict(c, enc_keep, enc_keep) for c in rec.calls]
-        return Capture([_kind("self", calls, enc_axis, enc_axis, config)])
+        captured = Capture([_kind("self", calls, enc_axis, enc_axis, config)])
+        remember_source(captured, model, tokenizer, inputs, example, enc_keep, residuals[0] if residuals else None)
+        return captured
 
     dec_ids = decoder[0]
     dec_keep = _kept(decoder[1], example, int(dec_ids.shape[1]))
