@@ -52,6 +52,13 @@ class _Builder:
         return Stream([*self.names, "bias"], torch.stack([*self.parts, self.bias]))
 
 
+def as_float64(weight: Any) -> Any:
+    """A slice of the model's weights (a view, in its dtype and device) as float64 on the CPU."""
+    import torch
+
+    return weight.to(device="cpu", dtype=torch.float64)
+
+
 def stream_before(rec: ResidualRecording, layer: int, positions: list[int]) -> Stream:
     """The stream entering block ``layer`` (``len(layers)``: leaving the last block, before the
     final norm) at ``positions``, one component per embedding, earlier head and MLP, and bias."""
@@ -67,7 +74,7 @@ def stream_before(rec: ResidualRecording, layer: int, positions: list[int]) -> S
         b.norm(s.embed_norm, rec.embed_norm)
     for l, parts in enumerate(s.layers[:layer]):
         z = rec.z[l].index_select(0, at).double()  # (P, H, d)
-        heads = torch.einsum("phd,hdD->hpD", z, parts.w_o)  # each head's share of the output projection
+        heads = torch.einsum("phd,hdD->hpD", z, as_float64(parts.w_o))  # each head's share of the output projection
         bias = torch.zeros_like(b.bias) if parts.b_o is None else parts.b_o.expand_as(b.bias)
         if parts.attn_out_norm is not None:  # a norm on the branch (sandwich): frozen, per component
             scale = rec.attn_out_norm[l].index_select(0, at)
@@ -105,7 +112,7 @@ def head_vectors(rec: ResidualRecording, layer: int, head: int, side: str, x: An
         if side == "q"
         else (parts.w_k, parts.b_k, parts.k_norm, rec.k_norm[layer])
     )
-    v = x @ weight[head]  # (C, d)
+    v = x @ as_float64(weight[head])  # (C, d)
     if bias is not None:
         v[-1] = v[-1] + bias[head]
     if norm is not None:  # QK-norm over the head's dimensions, scale frozen per position and head

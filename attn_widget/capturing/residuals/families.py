@@ -11,7 +11,9 @@ Three block styles cover the families here, all residual sums once each norm's s
   each later norm (frozen, so linear), and each norm's shift joins ``"bias"``.
 
 Weights, whatever the module type (GPT-2's ``Conv1D`` or ``nn.Linear``): ``w_q`` (H, D, d),
-``w_k`` (H_kv, D, d), ``w_o`` (H, d, D), ``w_u`` (D, V), biases shaped to match or None.
+``w_k`` (H_kv, D, d), ``w_o`` (H, d, D), ``w_u`` (D, V), biases shaped to match or None. The
+projections are views of the model's own parameters (its dtype and device, no copy: a float64 copy
+of an 8B model's would be 10 GB); the decomposition converts the few slices one cell needs.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ class Structure:
     blocks: tuple[Any, ...]  # the block modules (their inputs, for embed_from_layer_input)
     layers: tuple[LayerParts, ...]
     final_norm: Norm | None
-    w_u: Any  # (D, V) float64 or None
+    w_u: Any  # (D, V), a view of the unembedding, or None
     b_u: Any
     no_unembedding: str  # why writes() is refused, or ""
     attn_softcap: float | None
@@ -134,10 +136,14 @@ def _f64(t: Any) -> Any:
     return t.detach().double().cpu()
 
 
+def _view(t: Any) -> Any:
+    return t.detach()
+
+
 def _heads_in(weight_in_out: Any, n_heads: int) -> Any:
-    """(D, H * d) -> (H, D, d)."""
+    """(D, H * d) -> (H, D, d), a view of the parameter."""
     d_model = int(weight_in_out.shape[0])
-    return _f64(weight_in_out).reshape(d_model, n_heads, -1).permute(1, 0, 2).contiguous()
+    return _view(weight_in_out).reshape(d_model, n_heads, -1).permute(1, 0, 2)
 
 
 def _bias(b: Any, n_heads: int) -> Any:
@@ -184,7 +190,7 @@ def _unembedding(model: Any) -> tuple[Any, Any, str]:
     if head is None or not hasattr(head, "weight"):
         return None, None, f"{type(model).__name__} has no unembedding (lm_head): load the *ForCausalLM / *LMHeadModel class"
     bias = getattr(head, "bias", None)
-    return _f64(head.weight).T.contiguous(), None if bias is None else _f64(bias), ""
+    return _view(head.weight).T, None if bias is None else _f64(bias), ""
 
 
 def _gpt2(model: Any) -> Structure:
@@ -208,7 +214,7 @@ def _gpt2(model: Any) -> Structure:
                 w_k=_heads_in(w[:, d : 2 * d], n_heads),
                 b_k=_bias(b[d : 2 * d], n_heads),
                 o_proj=attn.c_proj,
-                w_o=_f64(attn.c_proj.weight).reshape(n_heads, -1, d),
+                w_o=_view(attn.c_proj.weight).reshape(n_heads, -1, d),
                 b_o=_f64(attn.c_proj.bias),
                 attn_out_norm=None,
                 mlp_out=block.mlp,
@@ -244,7 +250,7 @@ def _linear_out(linear: Any, n_heads: int) -> tuple[Any, Any]:
     """An output projection (D, H * d) as (H, d, D) and its bias."""
     d_model = int(linear.weight.shape[0])
     bias = getattr(linear, "bias", None)
-    return _f64(linear.weight).T.reshape(n_heads, -1, d_model).contiguous(), None if bias is None else _f64(bias)
+    return _view(linear.weight).T.reshape(n_heads, -1, d_model), None if bias is None else _f64(bias)
 
 
 def _bert(model: Any) -> Structure:
