@@ -47,6 +47,8 @@ def explanation_message(e: Explanation, w: Writes | None, writes_error: str) -> 
         "head": e.head,
         "query": e.query,
         "key": e.key,
+        "query_token": e.query_token,
+        "key_token": e.key_token,
         "title": f"L{e.layer}H{e.head}: '{e.query_token}' → '{e.key_token}'",
         "score": number(e.score),
         "note": _note(e),
