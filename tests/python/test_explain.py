@@ -23,7 +23,7 @@ from tests.support.explain_models import gemma2, loud, model_of  # noqa: E402
 
 TEXT = "The cat sat on the mat because it was tired."
 CELLS = [(5, 2), (8, 8), (3, 0), (10, 6)]
-FAMILIES = ["gpt2", "bert", "llama", "qwen3", "gemma2"]
+FAMILIES = ["gpt2", "bert", "llama", "qwen3", "gemma2", "qwen2", "mistral"]
 
 
 def recorded_score(call: Any, head: int, query: int, key: int) -> float:

@@ -1,6 +1,7 @@
 """Tiny random models for the explain tests, with weights scaled up so that scores and logits are
 O(1) (random init gives ~1e-3, where a 1e-4 tolerance says nothing): GPT-2, BERT, Llama (RoPE +
-grouped-query) from ``tiny_family``, and Qwen3 (QK-norm) and Gemma 2 (sandwich norms, soft-caps)."""
+grouped-query) from ``tiny_family``, Qwen3 (QK-norm), Qwen2 (q/k/v biases), Mistral, and Gemma 2
+(sandwich norms, soft-caps)."""
 
 from __future__ import annotations
 
@@ -30,12 +31,14 @@ def loud(model: Any) -> Any:
     return model.eval()
 
 
-def qwen3(attn_softcap: float | None = None) -> tuple[Any, Any]:
-    from transformers import Qwen3Config, Qwen3ForCausalLM
+def llama_like(family: str) -> tuple[Any, Any]:
+    """Qwen3 (QK-norm), Qwen2 (biases on q, k, v) or Mistral: 2 layers, 4 query heads on 2 key heads."""
+    import transformers
 
+    name = {"qwen3": "Qwen3", "qwen2": "Qwen2", "mistral": "Mistral"}[family]
     tokenizer = byte_level_tokenizer()
     torch.manual_seed(0)
-    config = Qwen3Config(
+    config = getattr(transformers, f"{name}Config")(
         vocab_size=len(tokenizer),
         num_hidden_layers=2,
         num_attention_heads=4,
@@ -44,7 +47,8 @@ def qwen3(attn_softcap: float | None = None) -> tuple[Any, Any]:
         intermediate_size=64,
         head_dim=8,
     )
-    return Qwen3ForCausalLM._from_config(config, attn_implementation="sdpa").eval(), tokenizer
+    model = getattr(transformers, f"{name}ForCausalLM")._from_config(config, attn_implementation="sdpa")
+    return model.eval(), tokenizer
 
 
 def gemma2(attn_softcap: float | None = None, implementation: str = "eager") -> tuple[Any, Any]:
@@ -68,5 +72,8 @@ def gemma2(attn_softcap: float | None = None, implementation: str = "eager") -> 
 
 
 def model_of(family: str) -> tuple[Any, Any]:
-    model, tokenizer = {"qwen3": qwen3, "gemma2": gemma2}.get(family, lambda: tiny_family(family))()
+    if family in ("qwen3", "qwen2", "mistral"):
+        model, tokenizer = llama_like(family)
+    else:
+        model, tokenizer = gemma2() if family == "gemma2" else tiny_family(family)
     return loud(model), tokenizer
