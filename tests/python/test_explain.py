@@ -157,3 +157,16 @@ def test_what_cannot_be_explained_is_refused_by_name() -> None:
         arrays.explain()
     with pytest.raises(ValueError, match="select a cell"):
         AttentionWidget.from_model(model, tokenizer, TEXT).explain()
+
+
+def test_a_bfloat16_model_is_explained_to_its_own_rounding() -> None:
+    """Half-precision norms pass the norm check, and the terms sum to the captured score within the
+    model's bfloat16 rounding (the decomposition itself runs in float64)."""
+    model, tokenizer = model_of("llama")
+    captured = capture(model.to(torch.bfloat16), tokenizer, TEXT)
+    widget = AttentionWidget(captured)
+    call = captured.kind("self").calls[1]
+    for head, (query, key) in zip(range(4), CELLS, strict=True):
+        want = recorded_score(call, head, query, key)
+        assert widget.explain(1, head, query, key).score == pytest.approx(want, rel=0.05, abs=0.02)
+    assert len(widget.writes(1, 0, 5, k=3).promoted) == 3

@@ -92,8 +92,9 @@ def recorded_residuals(capture: Any) -> ResidualRecording:
     source = _sources.get(capture)
     if source is None:
         raise ValueError(
-            "explain needs the model: this widget was not made from a model (use AttentionWidget.from_model "
-            "or attn_widget.capture(model, tokenizer, text, explain=True))"
+            "explain needs the model and the text it read: this widget was made from arrays, a cache, pictures or "
+            "live generation (use AttentionWidget.from_model(model, tokenizer, text) or "
+            "attn_widget.capture(model, tokenizer, text, explain=True))"
         )
     _recorded[capture] = source.record()
     return _recorded[capture]
