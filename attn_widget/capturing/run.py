@@ -20,7 +20,7 @@ from .._checks import check_int, is_int
 from .memory import check_capture_fits
 from .model_config import device_of, layer_count, position_limit
 from .recorder import RecordedCall, recording
-from .residuals import remember_source, residuals_kept
+from .residuals import remember_source, residuals_fit, residuals_kept
 from .result import Axis, Capture, Kind, RecordedKind
 from .tokens import readable_tokens
 from .vision.capture import capture_images
@@ -136,7 +136,8 @@ def capture_ids(
     extra: dict[str, Any] = {"use_cache": False, "return_dict": True}
     if "logits_to_keep" in inspect.signature(model.forward).parameters:
         extra["logits_to_keep"] = 1  # the capture needs no logits: skip the (N, vocab) matrix
-    explaining = residuals_kept(model, example) if explain and decoder is None else nullcontext([])
+    whole = explain and decoder is None and residuals_fit(model, int(ids.shape[1]))  # else: row chunks when asked
+    explaining = residuals_kept(model, example) if whole else nullcontext([])
     with recording(model, example) as rec, explaining as residuals, torch.no_grad():
         model(**inputs, **extra)
     if not rec.calls:

@@ -49,7 +49,7 @@ class Explaining:
         forward pass's value. ``.score``, ``.terms``, ``.by_query``, ``.by_key``, ``.dims``,
         ``.to_frame()``. For Gemma 2 it is the score before soft-capping (``.capped_score`` after)."""
         layer, head, query, key = self._cell(layer, head, query, key)
-        rec = recorded_residuals(self.capture)
+        rec = recorded_residuals(self.capture, (query, key))
         call = self.capture.kind("self").calls[layer]  # type: ignore[attr-defined]
         allowed = call.allowed("cpu")
         masked = allowed is not None and not bool(allowed[query, key])
@@ -63,7 +63,7 @@ class Explaining:
         if not is_int(k, numpy_ok=True) or k < 1:
             raise ValueError(f"k must be a positive int, got {k!r}")
         layer, head, query, _ = self._cell(layer, head, query, 0)
-        rec = recorded_residuals(self.capture)
+        rec = recorded_residuals(self.capture, (query,))
         source = source_of(self.capture)
         tokenizer = None if source is None else source.tokenizer
         if tokenizer is None:

@@ -170,3 +170,26 @@ def test_a_bfloat16_model_is_explained_to_its_own_rounding() -> None:
         want = recorded_score(call, head, query, key)
         assert widget.explain(1, head, query, key).score == pytest.approx(want, rel=0.05, abs=0.02)
     assert len(widget.writes(1, 0, 5, k=3).promoted) == 3
+
+
+def test_a_long_input_is_recorded_in_row_chunks_with_the_same_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above the memory budget only the row chunks that hold a cell's query and key are recorded
+    (a pass each, the last few kept), and the explanation is the same as from a whole recording."""
+    from attn_widget.capturing.residuals import source
+
+    model, tokenizer = model_of("llama")
+    whole = AttentionWidget(capture(model, tokenizer, ["Hi.", TEXT], example=1, explain=True))  # recorded whole, now
+    monkeypatch.setattr(source, "RESIDUAL_BUDGET_BYTES", 0)
+    monkeypatch.setattr(source, "CHUNK_ROWS", 4)
+    chunked = AttentionWidget(capture(model, tokenizer, ["Hi.", TEXT], example=1, explain=True))
+    passes: list[Any] = []
+    record = source.ExplainSource.record
+    monkeypatch.setattr(source.ExplainSource, "record", lambda self, rows=None: passes.append(rows) or record(self, rows))
+    for layer, head, query, key in ((1, 3, 10, 2), (0, 1, 9, 9), (1, 0, 10, 5), (1, 2, 10, 1)):
+        a, b = chunked.explain(layer, head, query, key), whole.explain(layer, head, query, key)
+        assert a.components == b.components
+        np.testing.assert_allclose(a.matrix, b.matrix, atol=1e-9)
+    assert passes == [[0, 1, 2, 3, 8, 9, 10], [4, 5, 6, 7, 8, 9, 10]]  # 11 tokens; the 2nd and 4th cells reuse a pass
+    np.testing.assert_allclose(chunked.writes(1, 2, 6).logits, whole.writes(1, 2, 6).logits, atol=1e-9)
+    rec = source.recorded_residuals(chunked.capture, (6,))
+    assert rec.positions == (4, 5, 6, 7, 8, 9, 10) and int(rec.z[0].shape[0]) == 7  # only the chunks' rows are kept

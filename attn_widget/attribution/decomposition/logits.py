@@ -97,7 +97,7 @@ def writes_at(
     s = rec.structure
     if s.w_u is None:
         raise NotImplementedError(f"writes: {s.no_unembedding}")
-    positions = [query]
+    positions = [rec.row_of(query)]
     stream = stream_before(rec, len(s.layers), positions)
     normed = through_norm(stream, s.final_norm, rec.final_norm, positions)[:, 0]  # (C, D)
     head_row = stream.names.index(f"L{layer}H{head}")

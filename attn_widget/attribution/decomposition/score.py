@@ -96,11 +96,11 @@ def explain_cell(
     """Decompose the score of head ``head`` of block ``layer`` at (``query``, ``key``)."""
     s = rec.structure
     parts = s.layers[layer]
-    positions = [query, key]
+    positions = [rec.row_of(query), rec.row_of(key)]  # the recording's rows (a row chunk's, for long inputs)
     stream = stream_before(rec, layer, positions)
     x = through_norm(stream, parts.attn_norm, rec.attn_norm[layer], positions)  # (C, 2, D)
-    q = head_vectors(rec, layer, head, "q", x[:, 0], query)
-    k = head_vectors(rec, layer, head * parts.n_kv_heads // parts.n_heads, "k", x[:, 1], key)
+    q = head_vectors(rec, layer, head, "q", x[:, 0], positions[0])
+    k = head_vectors(rec, layer, head * parts.n_kv_heads // parts.n_heads, "k", x[:, 1], positions[1])
     scale = float(parts.attention.scaling)
     matrix = scale * (q @ k.T)
     return Explanation(

@@ -6,7 +6,7 @@ MLPs' additions, every norm's scale) and how to run that pass again for a captur
 
 from .families import REFUSED_FAMILIES, Norm, Structure, structure_of
 from .recording import ResidualRecording, recording_residuals
-from .source import ExplainSource, recorded_residuals, remember_source, residuals_kept, source_of
+from .source import ExplainSource, recorded_residuals, remember_source, residuals_fit, residuals_kept, source_of
 
 __all__ = [
     "REFUSED_FAMILIES",
@@ -17,6 +17,7 @@ __all__ = [
     "recorded_residuals",
     "recording_residuals",
     "remember_source",
+    "residuals_fit",
     "residuals_kept",
     "source_of",
     "structure_of",

@@ -5,7 +5,8 @@ position, and the rotary tables each attention call received.
 
 Memory is O(layers x N x D) on the CPU in float32, the size of the hidden states; nothing per
 component is kept. Each cell's components are built on demand, for its two positions only
-(``attribution/decomposition/stream.py``).
+(``attribution/decomposition/stream.py``). Given ``positions``, only those rows are kept (a long
+input's row chunks, ``source.py``): every part is per position, so a row needs no other.
 """
 
 from __future__ import annotations
@@ -35,10 +36,15 @@ class ResidualRecording:
     after_mlp: list[Any] = field(default_factory=list)  # (N,)
     rotary: list[Any] = field(default_factory=list)  # (cos, sin), each (N, d), or None
     final_norm: Any = None  # (N,)
+    positions: tuple[int, ...] | None = None  # the positions the rows stand for, if not all of them
 
-    @property
-    def n_positions(self) -> int:
-        return int(next(iter(self.embeddings.values())).shape[0])
+    def row_of(self, position: int) -> int:
+        """The row that holds ``position`` (the same number unless only some rows were recorded)."""
+        if self.positions is None:
+            return position
+        if position not in self.positions:
+            raise IndexError(f"explain: position {position} was not recorded in this row chunk")
+        return self.positions.index(position)
 
     @property
     def nbytes(self) -> int:
@@ -80,9 +86,10 @@ def _first_tensor(args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> A
 
 
 @contextmanager
-def recording_residuals(structure: Structure, example: int) -> Iterator[ResidualRecording]:
+def recording_residuals(structure: Structure, example: int, rows: Any = None) -> Iterator[ResidualRecording]:
     """Within the body, the model's forward pass fills a ``ResidualRecording`` for batch row
-    ``example``; the hooks are removed afterwards, and a part that was not seen is an error."""
+    ``example`` (only the sequence positions ``rows``, an index tensor, if given); the hooks are
+    removed afterwards, and a part that was not seen is an error."""
     n_layers = len(structure.layers)
     rec = ResidualRecording(structure)
     for name in ("attn_norm", "q_norm", "k_norm", "z", "attn_out_norm", "mlp", "after_attn", "after_mlp", "rotary"):
@@ -90,7 +97,8 @@ def recording_residuals(structure: Structure, example: int) -> Iterator[Residual
     handles: list[Any] = []
 
     def row(t: Any) -> Any:
-        return t[example if t.shape[0] > 1 else 0].detach()
+        kept = t[example if t.shape[0] > 1 else 0].detach()
+        return kept if rows is None else kept.index_select(0, rows.to(kept.device))
 
     def keep_output(component: str) -> Any:
         def hook(_module: Any, _args: Any, output: Any) -> None:

@@ -1,21 +1,45 @@
 """How a capture gets its residual parts: recorded in its own pass (``capture(..., explain=True)``)
 or in a second pass over the same inputs when first asked (``w.explain()``).
 
+A long input whose parts would take more than ``RESIDUAL_BUDGET_BYTES`` is recorded in row chunks,
+like tiles: each pass keeps only the ``CHUNK_ROWS``-row chunks that hold the positions asked for
+(a cell's query and key), and the last few such recordings are kept.
+
 A capture made from a model remembers the model weakly (the capture does not keep a model alive)
 and its inputs; both maps are keyed weakly by the capture, so nothing outlives it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .families import structure_of
+from .families import Structure, structure_of
 from .recording import ResidualRecording, recording_residuals
+
+#: Above this, a capture's residual parts are recorded in row chunks (float32 on the CPU).
+RESIDUAL_BUDGET_BYTES = 2 * 2**30
+#: Rows a chunk holds; a cell needs the chunks of its query and its key.
+CHUNK_ROWS = 256
+#: Chunked recordings kept per capture (the most recently used).
+CHUNKS_KEPT = 4
+
+
+def residual_bytes(structure: Structure, n_positions: int) -> int:
+    """What recording every row of ``n_positions`` costs: embeddings, heads' outputs, MLPs (float32)."""
+    heads, head_dim, d_model = (int(v) for v in structure.layers[0].w_o.shape)
+    width = max(d_model, heads * head_dim)
+    return 4 * n_positions * width * (len(structure.embeddings) + 2 * len(structure.layers))
+
+
+def residuals_fit(model: Any, n_positions: int) -> bool:
+    """Whether a whole recording of ``n_positions`` stays within the budget (else: row chunks)."""
+    return residual_bytes(structure_of(model), n_positions) <= RESIDUAL_BUDGET_BYTES
 
 
 @dataclass(frozen=True)
@@ -29,23 +53,31 @@ class ExplainSource:
     keep: Any
     tokenizer: Any  # names the vocabulary's tokens for w.writes
 
-    def record(self) -> ResidualRecording:
-        """A second forward pass, recording the residual parts (no gradients, eval mode)."""
-        import torch
-
+    def live_model(self) -> Any:
         model = self.model()
         if model is None:
             raise RuntimeError("explain: the model this capture was made with is gone; capture again with explain=True")
+        return model
+
+    def record(self, positions: Sequence[int] | None = None) -> ResidualRecording:
+        """A second forward pass, recording the residual parts (no gradients, eval mode): of every
+        position, or only of ``positions`` (the capture's, padding dropped)."""
+        import torch
+
+        model = self.live_model()
         device = next(model.parameters()).device
         inputs = {k: v.to(device) for k, v in self.inputs.items()}
+        rows = None if positions is None else self.keep.index_select(0, torch.tensor(list(positions), dtype=torch.long))
         was_training = model.training
         model.eval()
         try:
-            with residuals_kept(model, self.example) as recorded, torch.no_grad():
+            with residuals_kept(model, self.example, rows) as recorded, torch.no_grad():
                 model(**inputs, **quiet_forward(model))
         finally:
             model.train(was_training)
-        return recorded[0].restrict(self.keep)
+        if positions is None:
+            return recorded[0].restrict(self.keep)
+        return dataclasses.replace(recorded[0], positions=tuple(int(p) for p in positions))
 
 
 def quiet_forward(model: Any) -> dict[str, Any]:
@@ -57,18 +89,20 @@ def quiet_forward(model: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def residuals_kept(model: Any, example: int) -> Iterator[list[ResidualRecording]]:
-    """Around a forward pass: the residual recording, as the list's one item once the pass is done
-    (the family is checked first, so a refused family is refused before anything runs)."""
+def residuals_kept(model: Any, example: int, rows: Any = None) -> Iterator[list[ResidualRecording]]:
+    """Around a forward pass: the residual recording (of the sequence positions ``rows`` only, if
+    given), as the list's one item once the pass is done (the family is checked first, so a refused
+    family is refused before anything runs)."""
     structure = structure_of(model)
     done: list[ResidualRecording] = []
-    with recording_residuals(structure, example) as rec:
+    with recording_residuals(structure, example, rows) as rec:
         yield done
     done.append(rec)
 
 
 _sources: weakref.WeakKeyDictionary[Any, ExplainSource] = weakref.WeakKeyDictionary()
 _recorded: weakref.WeakKeyDictionary[Any, ResidualRecording] = weakref.WeakKeyDictionary()
+_chunks: weakref.WeakKeyDictionary[Any, list[tuple[frozenset[int], ResidualRecording]]] = weakref.WeakKeyDictionary()
 
 
 def remember_source(
@@ -85,8 +119,10 @@ def source_of(capture: Any) -> ExplainSource | None:
     return _sources.get(capture)
 
 
-def recorded_residuals(capture: Any) -> ResidualRecording:
-    """The capture's residual parts: those its pass recorded, else a second pass's (kept for next time)."""
+def recorded_residuals(capture: Any, positions: Sequence[int] = ()) -> ResidualRecording:
+    """The capture's residual parts, holding at least ``positions``: those its pass recorded, else a
+    second pass's (kept for next time), of every position or, for a long input, of the row chunks
+    that hold ``positions``."""
     if capture in _recorded:
         return _recorded[capture]
     source = _sources.get(capture)
@@ -96,5 +132,17 @@ def recorded_residuals(capture: Any) -> ResidualRecording:
             "live generation (use AttentionWidget.from_model(model, tokenizer, text) or "
             "attn_widget.capture(model, tokenizer, text, explain=True))"
         )
-    _recorded[capture] = source.record()
-    return _recorded[capture]
+    n = int(source.keep.shape[0])
+    if residuals_fit(source.live_model(), n):
+        _recorded[capture] = source.record()
+        return _recorded[capture]
+    wanted = frozenset(int(p) // CHUNK_ROWS for p in positions)
+    kept = _chunks.setdefault(capture, [])
+    for i, (chunks, rec) in enumerate(kept):
+        if wanted <= chunks:
+            kept.append(kept.pop(i))  # the most recently used last
+            return rec
+    rows = [p for c in sorted(wanted) for p in range(c * CHUNK_ROWS, min(n, (c + 1) * CHUNK_ROWS))]
+    kept.append((wanted, source.record(rows)))
+    del kept[:-CHUNKS_KEPT]
+    return kept[-1][1]
