@@ -2,6 +2,7 @@
 // traits, and turns clicks into trait changes. Everything it registers is tied to `signal`.
 
 import { Controls } from "./controls/controls";
+import { ExplainPanel } from "./controls/explain_panel";
 import { ExportMenu } from "./controls/export_menu";
 import { LivePanel } from "./controls/live_panel";
 import { SaliencyControls } from "./controls/saliency_controls";
@@ -89,7 +90,8 @@ export class AttentionApp {
     const showFork = (id: string, host: HTMLElement) =>
       void this.model.widget_manager?.get_model(id).then((m) => new AttentionApp(m as unknown as WidgetModel, host, signal));
     const live = new LivePanel(model, { showFork }, signal);
-    this.root.prepend(this.controls.el, this.saliencyControls.el, live.el, body, stripPanel);
+    const explain = new ExplainPanel(model, (layer, head) => this.save({ layer, head }), signal);
+    this.root.prepend(this.controls.el, this.saliencyControls.el, live.el, explain.el, body, stripPanel);
     el.appendChild(this.root);
     followHostScheme(
       this.root,
@@ -444,7 +446,5 @@ export class AttentionApp {
 }
 
 function div(className: string): HTMLDivElement {
-  const d = document.createElement("div");
-  d.className = className;
-  return d;
+  return Object.assign(document.createElement("div"), { className });
 }

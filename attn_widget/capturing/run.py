@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from .eager_fallback import eager_weights, no_long_input_note
 from .memory import check_capture_fits
 from .model_config import decoder_start_token, device_of, layer_count, position_limit
 from .recorder import RecordedCall, recording
+from .residuals import remember_source, residuals_fit, residuals_kept
 from .result import ArrayKind, Axis, Capture, Kind, RecordedKind
 from .tokens import readable_tokens
 from .vision.capture import capture_images
@@ -53,6 +55,7 @@ def capture(
     text_pair: str | Sequence[str] | None = None,
     decoder_text: str | Sequence[str] | None = None,
     example: int | None = None,
+    explain: bool = False,
 ) -> Capture:
     """Tokenize ``text`` (and prepare ``images``), run ``model`` once, and return a ``Capture`` of
     one example.
@@ -69,6 +72,8 @@ def capture(
     - ``text_pair``: second sentences for sentence-pair models (BERT's ``[SEP]`` pairs).
     - ``decoder_text``: for encoder-decoder models, the decoder's input. Default: the input text
       shifted right behind the decoder start token (teacher forcing on the text itself).
+    - ``explain``: also record the residual stream's parts in this pass, for ``w.explain`` and
+      ``w.writes`` (without it, they run a second pass when first asked).
     """
     if images is not None:
         for name, value in (("text_pair", text_pair), ("decoder_text", decoder_text), ("example", example)):
@@ -101,7 +106,7 @@ def capture(
             decoder = _shift_right(encoded["input_ids"], encoded.get("attention_mask"), config, model)
     elif decoder_text is not None:
         raise ValueError("decoder_text is only for encoder-decoder models; this model has no decoder input")
-    return capture_ids(model, tokenizer, encoded, decoder=decoder, example=index)
+    return capture_ids(model, tokenizer, encoded, decoder=decoder, example=index, explain=explain)
 
 
 def capture_ids(
@@ -112,6 +117,7 @@ def capture_ids(
     decoder: tuple[Any, Any] | None = None,
     example: int = 0,
     generated_from: int | None = None,
+    explain: bool = False,
 ) -> Capture:
     """The capture of already tokenized inputs (``input_ids``, ``attention_mask``, ...).
 
@@ -133,7 +139,9 @@ def capture_ids(
     extra: dict[str, Any] = {"use_cache": False, "return_dict": True}
     if "logits_to_keep" in inspect.signature(model.forward).parameters:
         extra["logits_to_keep"] = 1  # the capture needs no logits: skip the (N, vocab) matrix
-    with recording(model, example) as rec, torch.no_grad():
+    whole = explain and decoder is None and residuals_fit(model, int(ids.shape[1]))  # else: row chunks when asked
+    explaining = residuals_kept(model, example) if whole else nullcontext([])
+    with recording(model, example) as rec, explaining as residuals, torch.no_grad():
         model(**inputs, **extra)
     # A family that never calls the attention interface: its own weights, kept whole (exact).
     arrays = None if rec.calls else eager_weights(model, inputs, {"return_dict": True, "use_cache": False}, example)
@@ -145,7 +153,9 @@ def capture_ids(
         if arrays is not None:
             return _array_capture(model, {"self": (arrays["self"], enc_keep, enc_keep, enc_axis, enc_axis)})
         calls = [_restrict(c, enc_keep, enc_keep) for c in rec.calls]
-        return Capture([_kind("self", calls, enc_axis, enc_axis, config)])
+        captured = Capture([_kind("self", calls, enc_axis, enc_axis, config)])
+        remember_source(captured, model, tokenizer, inputs, example, enc_keep, residuals[0] if residuals else None)
+        return captured
 
     dec_ids = decoder[0]
     dec_keep = _kept(decoder[1], example, int(dec_ids.shape[1]))

@@ -24,6 +24,7 @@ from ..export.figure import SaveJob
 from ..export.page import DEFAULT_MAX_BYTES as DEFAULT_PAGE_BYTES
 from ..export.page import build_page, check_heads, check_page_path, write_page
 from .arguments import as_capture, check_arguments, parameters, refuse_unknown_keywords, saliency_cache
+from .explaining import Explaining
 from .grid_feed import GridFeed
 from .live_generation import LiveGeneration
 from .messages import Messages
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
-class AttentionWidget(LiveGeneration, NotebookOutput, WidgetState):
+class AttentionWidget(LiveGeneration, Explaining, NotebookOutput, WidgetState):
     """A layer x head grid linked to the token x token heatmap of the selected head.
 
     ``attention`` is a ``Capture`` (``attn_widget.capture``), what Hugging Face returns with

@@ -147,7 +147,7 @@ export class OfflineModel {
     }
   }
 
-  /** Requests from the views: tiles are cut from the saved heads; the rest is ignored. */
+  /** Requests from the views: tiles are cut from the saved heads; explain is refused; the rest is ignored. */
   send(content: unknown): void {
     const batch = content as TileBatch;
     if (batch?.type === "tiles" && Array.isArray(batch.requests)) {
@@ -155,6 +155,11 @@ export class OfflineModel {
       return;
     }
     const request = content as TileRequest;
+    if ((content as { type?: string })?.type === "explain") {
+      const id = (content as { id?: string }).id ?? null;
+      const reply = { type: "explain", id, ok: false, error: "explaining a cell needs the kernel (this page is saved)" };
+      queueMicrotask(() => this.emit("msg:custom", reply, []));
+    }
     if (request?.type !== "tile") return;
     const answer = this.answer(request);
     queueMicrotask(() => this.emit("msg:custom", answer.reply, answer.buffers));
