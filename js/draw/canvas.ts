@@ -9,6 +9,7 @@ export interface Theme {
   outline: string;
   outlineContrast: string;
   generated: string; // labels of generated tokens
+  match: string; // tokens a search found
 }
 
 /** Size a canvas to cssW x cssH CSS pixels at the device pixel ratio and return its context
@@ -39,6 +40,7 @@ export function readTheme(root: HTMLElement): Theme {
     outline: get("--attn-outline", "#ff2a6d"),
     outlineContrast: get("--attn-outline-contrast", "#ffffff"),
     generated: get("--attn-generated", "#1f77b4"),
+    match: get("--attn-match", "#d97706"),
   };
 }
 

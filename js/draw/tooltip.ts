@@ -1,10 +1,13 @@
 // The one tooltip element of a widget: plain text lines (tokens are untrusted, so textContent
 // only), placed beside the pointer and kept inside the widget so the output area never clips it;
-// and the words for tokens and queries that tooltips, captions and the toolbar share.
+// and the words for tokens and queries that tooltips, captions and the toolbar share. A polite live
+// region beside it reads out what the tooltip shows for a cell focused with the keyboard.
 import type { Axis } from "../wire/types";
 
 export class Tooltip {
   readonly el: HTMLDivElement;
+  /** Visually hidden; screen readers read its text when it changes (views/keyboard_nav.ts). */
+  readonly live: HTMLDivElement;
 
   constructor(private readonly root: HTMLElement) {
     this.el = document.createElement("div");
@@ -12,7 +15,17 @@ export class Tooltip {
     this.el.dataset.testid = "attn-tooltip";
     this.el.setAttribute("role", "tooltip");
     this.el.hidden = true;
-    root.appendChild(this.el);
+    this.live = document.createElement("div");
+    this.live.className = "attn-live";
+    this.live.dataset.testid = "attn-live";
+    this.live.setAttribute("role", "status");
+    this.live.setAttribute("aria-live", "polite");
+    root.append(this.el, this.live);
+  }
+
+  /** Say `text` through the live region (the same text twice is said again). */
+  announce(text: string): void {
+    this.live.textContent = this.live.textContent === text ? `${text}\u00a0` : text;
   }
 
   /** Show `lines` near the client point (x, y); `source` names the view it describes. */

@@ -27,6 +27,7 @@ ADDED = {
     "_images": {},  # the image panel's pictures (issue 19)
     "_patches": {},  # the patch map of the kind shown
     "_query_patches": None,  # the query axis's, where it differs from the keys'
+    "search": "",  # the token search's text (issue 21)
 }
 
 
