@@ -34,6 +34,7 @@ export class SearchBox {
       (e) => {
         if (e.key !== "Enter") return;
         e.preventDefault();
+        e.stopPropagation(); // a notebook's Enter would run or edit the cell
         events.next(e.shiftKey ? -1 : 1);
       },
       { signal },

@@ -287,6 +287,7 @@ export class GridView {
     const intent = intentOf(e);
     if (!data || !intent || intent === "zoomIn" || intent === "zoomOut") return;
     e.preventDefault(); // Space would scroll the page, the arrows the output area
+    e.stopPropagation(); // and the notebook's own shortcuts (arrows, Enter, Escape) stay out
     const at = this.focused ?? { layer: this.layer, head: this.head };
     if (intent === "select") this.events.select(at.layer, at.head);
     else if (intent === "clear")

@@ -43,6 +43,7 @@ export class HeatmapKeys {
     const { nRows, nCols } = this.host.size();
     if (!intent || nRows === 0 || nCols === 0) return;
     e.preventDefault(); // Space would scroll the page, the arrows the output area
+    e.stopPropagation(); // and the notebook's own shortcuts (arrows, Enter, Escape) stay out
     const at = this.focused ?? this.start();
     const { win } = this.host.frame();
     if (intent === "select") this.events.select(at.row, at.col);

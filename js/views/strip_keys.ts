@@ -57,6 +57,7 @@ export class StripKeys {
     const n = this.host.size();
     if (!intent || intent === "zoomIn" || intent === "zoomOut" || n === 0) return;
     e.preventDefault(); // Space would scroll the page, the arrows the output area
+    e.stopPropagation(); // and the notebook's own shortcuts (arrows, Enter, Escape) stay out
     const at = Math.max(this.focused, 0);
     const { query, chosen } = this.host.selected();
     if (intent === "select") this.events.select(query, at);
