@@ -62,10 +62,13 @@ export function drawStripMatches(
 ): void {
   const current = m.current >= 0 ? m.cols[m.current] : -1;
   ctx.save();
-  ctx.fillStyle = theme.match;
   for (const j of m.cols) {
     const r = at(j);
-    ctx.fillRect(r.x + 1, r.y + 1, r.w - 2, j === current ? CURRENT - 1 : BAR);
+    const h = j === current ? CURRENT : BAR + 1;
+    ctx.fillStyle = theme.match;
+    ctx.fillRect(r.x + 1, r.y + 1, r.w - 2, h);
+    ctx.fillStyle = theme.outlineContrast; // a light edge keeps the bar apart from dark cells
+    ctx.fillRect(r.x + 1, r.y + 1 + h, r.w - 2, 1);
   }
   ctx.restore();
 }

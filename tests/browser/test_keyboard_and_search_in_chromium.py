@@ -18,11 +18,11 @@ from attn_widget import AttentionWidget
 from attn_widget.capturing.recorder import RecordedCall
 from attn_widget.capturing.result import Axis, Capture, RecordedKind
 from tests.support.arrays import softmax_attention
+from tests.support.axe import serious_violations
 from tests.support.widget_page import kernel_synced, next_frame
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "test-results"
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # the npm devDependency; never a CDN
 TOKENS = ["<CHI>", "painted", "a", "picture", "of", "a", "horse", "<CHI>", "my", "favorite", "animal", "is", "the"]
 N = len(TOKENS)
 
@@ -122,19 +122,11 @@ def test_the_keyboard_walks_grid_heatmap_and_strip_and_changes_pythons_traits(pa
 
 @pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
 def test_axe_finds_no_serious_or_critical_violation_and_focus_is_visible(page, mount, dark):
-    w, _ = widget(spans=[{"name": "child", "start": 0, "end": 7}], search="a")
+    w, _ = widget(spans=[{"name": "child", "start": 0, "end": 7}], search="a")  # marks drawn too
     mount(w, dark=dark)
     tab_to(page, "attn-heatmap")
     page.keyboard.press("ArrowDown")
-    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
-    result = page.evaluate(
-        """async () => {
-          const r = await axe.run(document.querySelector('[data-testid=attn-widget]'),
-                                  {resultTypes: ['violations']});
-          return r.violations.map((v) => ({id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.html).slice(0, 3)}));
-        }"""
-    )
-    bad = [v for v in result if v["impact"] in ("serious", "critical")]
+    bad = serious_violations(page)
     assert bad == [], bad
     # a visible ring on the focused view, in a colour other than the background's
     ring = page.evaluate(

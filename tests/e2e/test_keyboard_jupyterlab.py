@@ -1,7 +1,8 @@
 """JupyterLab with a real kernel, driven by the keyboard alone once the focus is in the widget: Tab
 walks grid -> heatmap -> strip, the arrows and Enter change w.head, w.query and w.key in the
 kernel, and typing in the search box sets w.search without setting off the notebook's own
-shortcuts. Saves a screenshot to test-results/."""
+shortcuts; axe-core finds no serious or critical violation in the widget. Saves screenshots to
+test-results/."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_jupyterlab import lab_notebook
+from tests.support.axe import serious_violations
 from tests.support.lab import jupyter_lab, wait_for, write_notebook
 
 pytestmark = pytest.mark.e2e
@@ -86,6 +88,9 @@ def test_the_keyboard_alone_walks_grid_heatmap_strip_and_reaches_the_kernel(lab:
         tip.wait_for(state="visible")
         assert "key 3 " in (tip.text_content() or "")
         page.screenshot(path=str(RESULTS / "jupyterlab-keyboard.png"))
+        page.locator("[data-testid=attn-widget]").screenshot(path=str(RESULTS / "jupyterlab-keyboard-widget.png"))
+        bad = serious_violations(page)  # in Lab's light theme, its colours and fonts
+        assert bad == [], bad
         _press(page, "Escape")
         wait_for(lambda: (_state(root) or [])[:4] == [2, 3, 3, -1], 30, "Escape: w.key == -1 in the kernel")
 
