@@ -288,7 +288,8 @@ export class GridView {
     if (!data || !intent || intent === "zoomIn" || intent === "zoomOut") return;
     e.preventDefault(); // Space would scroll the page, the arrows the output area
     e.stopPropagation(); // and the notebook's own shortcuts (arrows, Enter, Escape) stay out
-    const at = this.focused ?? { layer: this.layer, head: this.head };
+    const kept = this.focused && this.focused.layer < data.nLayers && this.focused.head < data.nHeads; // a kind switch
+    const at = kept && this.focused ? this.focused : { layer: this.layer, head: this.head };
     if (intent === "select") this.events.select(at.layer, at.head);
     else if (intent === "clear")
       this.focusCell({ layer: this.layer, head: this.head }); // back to the selected head

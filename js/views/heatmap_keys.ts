@@ -44,7 +44,8 @@ export class HeatmapKeys {
     if (!intent || nRows === 0 || nCols === 0) return;
     e.preventDefault(); // Space would scroll the page, the arrows the output area
     e.stopPropagation(); // and the notebook's own shortcuts (arrows, Enter, Escape) stay out
-    const at = this.focused ?? this.start();
+    const focused = this.focused ?? this.start(); // the axes may have shrunk since (a kind switch)
+    const at = { row: Math.min(focused.row, nRows - 1), col: Math.min(focused.col, nCols - 1) };
     const { win } = this.host.frame();
     if (intent === "select") this.events.select(at.row, at.col);
     else if (intent === "clear") this.events.select(-1, -1);

@@ -58,7 +58,7 @@ export class StripKeys {
     if (!intent || intent === "zoomIn" || intent === "zoomOut" || n === 0) return;
     e.preventDefault(); // Space would scroll the page, the arrows the output area
     e.stopPropagation(); // and the notebook's own shortcuts (arrows, Enter, Escape) stay out
-    const at = Math.max(this.focused, 0);
+    const at = Math.min(Math.max(this.focused, 0), n - 1); // the axis may have shrunk since
     const { query, chosen } = this.host.selected();
     if (intent === "select") this.events.select(query, at);
     else if (intent === "clear") this.events.select(chosen ? query : -1, -1);
