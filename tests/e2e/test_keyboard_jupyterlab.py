@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -94,6 +95,23 @@ def test_the_keyboard_alone_walks_grid_heatmap_strip_and_reaches_the_kernel(lab:
         _press(page, "Escape")
         wait_for(lambda: (_state(root) or [])[:4] == [2, 3, 3, -1], 30, "Escape: w.key == -1 in the kernel")
 
-        # none of these keys reached the notebook: no cell was added, none left command mode
+        # none of these keys reached the notebook: no cell was added
         assert page.locator(".jp-Cell").count() == cells
+
+        # Lab's dark theme: still no serious or critical violation, and the focus ring shows
+        page.get_by_role("menuitem", name="Settings", exact=True).click()
+        # Lumino gives a submenu's item no role: found by its label, opened by hovering
+        page.locator(".lm-Menu-item", has_text=re.compile(r"^Theme$")).hover()
+        page.get_by_role("menuitem", name="JupyterLab Dark", exact=True).click()
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
+        page.locator("[data-testid=attn-search]").focus()
+        _press(page, "Tab", "Tab", "ArrowDown")
+        assert _active(page) == "attn-heatmap"
+        ring = page.evaluate(
+            "() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineColor]; }"
+        )
+        assert ring[0] == "solid", ring
+        bad = serious_violations(page)
+        assert bad == [], bad
+        page.locator("[data-testid=attn-widget]").screenshot(path=str(RESULTS / "jupyterlab-keyboard-dark.png"))
         assert errors == [], errors
