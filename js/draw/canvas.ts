@@ -68,6 +68,19 @@ export function strokeMark(
   ctx.restore();
 }
 
+/** The keyboard's focused cell: dashes of white over a solid dark line, seen on every colour of the
+ * colour map in light and dark themes alike (one colour vanishes on cells of its own shade). */
+export function strokeFocus(ctx: CanvasRenderingContext2D, x: number, y: number, w: number, h: number): void {
+  ctx.save();
+  ctx.lineWidth = 2;
+  ctx.strokeStyle = "#000000";
+  ctx.strokeRect(x, y, w, h);
+  ctx.setLineDash([3, 2]);
+  ctx.strokeStyle = "#ffffff";
+  ctx.strokeRect(x, y, w, h);
+  ctx.restore();
+}
+
 /** Set the testability attributes (data-plot, data-rows, data-cols; docs/protocol.md) on a view's canvas. */
 export function setPlotAttributes(
   canvas: HTMLCanvasElement,

@@ -306,7 +306,8 @@ export class GridView {
     const lines = this.linesOf(data, cell.layer, cell.head);
     const r = this.rectOf(cell.layer, cell.head);
     const box = this.canvas.getBoundingClientRect();
-    this.tooltip.show(lines, box.left + r.x + r.w, box.top + r.y + r.h, "grid");
+    const [left, top] = [box.left + r.x, box.top + r.y];
+    this.tooltip.showBeside(lines, { left, top, right: left + r.w, bottom: top + r.h }, "grid");
     this.tooltip.announce(spoken(lines));
   }
 

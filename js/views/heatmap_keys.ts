@@ -67,7 +67,10 @@ export class HeatmapKeys {
     const r = cellRect(plot, win, cell.row, cell.col);
     const lines = this.host.cellLines(cell.row, cell.col);
     const box = this.canvas.getBoundingClientRect();
-    if (r) this.tooltip.show(lines, box.left + r.x + r.w, box.top + r.y + r.h, "heatmap");
+    if (r) {
+      const [left, top] = [box.left + r.x, box.top + r.y];
+      this.tooltip.showBeside(lines, { left, top, right: left + r.w, bottom: top + r.h }, "heatmap");
+    }
     this.tooltip.announce(spoken(lines));
   }
 

@@ -5,13 +5,13 @@
 // cells. Cells have one size so tests and users can find token j by arithmetic. The keyboard
 // (strip_keys.ts) moves a focused cell, drawn dashed; a search's matches get a line on top.
 import type { Theme } from "../draw/canvas";
-import { font, setPlotAttributes, sizeCanvas, strokeMark } from "../draw/canvas";
+import { font, setPlotAttributes, sizeCanvas, strokeFocus, strokeMark } from "../draw/canvas";
 import { COLORBAR_WIDTH, drawColorbar } from "../draw/colorbar";
 import type { ColorScale } from "../draw/colormap";
 import type { Rect } from "../draw/layout";
 import { fitText, rankInRow, spanLevels } from "../draw/layout";
 import { svgExtras } from "../draw/svg_hooks";
-import type { Tooltip } from "../draw/tooltip";
+import type { ClientBox, Tooltip } from "../draw/tooltip";
 import { describeQueries, describeToken } from "../draw/tooltip";
 import type { TileSpec, TileStore } from "../tiles/tile_store";
 import { codesOf, decodeCodes, formatCode } from "../wire/decode";
@@ -115,7 +115,7 @@ export class StripView implements TokenStrip {
       page: () => this.perLine * 4,
       selected: () => ({ query: this.query, chosen: this.querySelected, key: this.key }),
       lines: (j: number) => this.linesAt(j),
-      corner: (j: number) => this.corner(j),
+      cellBox: (j: number) => this.cellBox(j),
       mark: (j: number) => {
         this.focused = j;
         this.draw();
@@ -130,14 +130,12 @@ export class StripView implements TokenStrip {
     this.matches = matches;
   }
 
-  /** The bottom right corner of key j's cell in client pixels. */
-  private corner(j: number): { x: number; y: number } {
+  /** Key j's cell in client pixels. */
+  private cellBox(j: number): ClientBox {
     const box = this.canvas.getBoundingClientRect();
-    const band = this.lineH - CELL_H;
-    return {
-      x: box.left + ((j % this.perLine) + 1) * CELL_W,
-      y: box.top + Math.floor(j / this.perLine) * this.lineH + band + CELL_H,
-    };
+    const left = box.left + (j % this.perLine) * CELL_W;
+    const top = box.top + Math.floor(j / this.perLine) * this.lineH + this.lineH - CELL_H;
+    return { left, top, right: left + CELL_W, bottom: top + CELL_H };
   }
 
   setAxes(rows: Axis, cols: Axis): void {
@@ -274,12 +272,7 @@ export class StripView implements TokenStrip {
     }
     if (!target && this.focused >= 0 && this.focused < n) {
       const c = cellAt(this.focused);
-      ctx.save();
-      ctx.setLineDash([3, 2]);
-      ctx.lineWidth = 2;
-      ctx.strokeStyle = theme.text;
-      ctx.strokeRect(c.x + 2, c.y + 2, CELL_W - 4, CELL_H - 4);
-      ctx.restore();
+      strokeFocus(ctx, c.x + 2, c.y + 2, CELL_W - 4, CELL_H - 4);
     }
   }
 

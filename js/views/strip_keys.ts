@@ -1,7 +1,7 @@
 // What the keyboard does on the word strip and the track (keyboard_nav.ts says which key means
 // what): the arrows, PageUp/PageDown and Home/End move a focused key, whose tooltip shows beside it
 // and is read out; Enter or Space selects it (the query shown, that key), Escape clears the key.
-import type { Tooltip } from "../draw/tooltip";
+import type { ClientBox, Tooltip } from "../draw/tooltip";
 import { intentOf, makeFocusable, spoken, stepKey } from "./keyboard_nav";
 import type { StripEvents } from "./token_strip";
 
@@ -17,8 +17,8 @@ export interface StripKeysHost {
    * the selected key (-1: none). */
   selected(): { query: number; chosen: boolean; key: number };
   lines(key: number): string[];
-  /** Where key `key` is drawn, in client pixels (its bottom right corner), once it is in view. */
-  corner(key: number): { x: number; y: number } | null;
+  /** Where key `key` is drawn, in client pixels, once it is in view. */
+  cellBox(key: number): ClientBox | null;
   /** Draw the focus on key `key` (-1: none), bringing it into view first. */
   mark(key: number): void;
 }
@@ -70,8 +70,8 @@ export class StripKeys {
     this.focused = key;
     this.host.mark(key);
     const lines = this.host.lines(key);
-    const at = this.host.corner(key);
-    if (at) this.tooltip.show(lines, at.x, at.y, "strip");
+    const cell = this.host.cellBox(key);
+    if (cell) this.tooltip.showBeside(lines, cell, "strip");
     this.tooltip.announce(spoken(lines));
   }
 }

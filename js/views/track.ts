@@ -5,12 +5,12 @@
 // keyboard (strip_keys.ts) moves a focused key, and the heatmap pans to keep it in view; a
 // search's matches are ticks above the track.
 import type { Theme } from "../draw/canvas";
-import { font, setPlotAttributes, sizeCanvas, strokeMark } from "../draw/canvas";
+import { font, setPlotAttributes, sizeCanvas, strokeFocus, strokeMark } from "../draw/canvas";
 import { COLORBAR_WIDTH, drawColorbar } from "../draw/colorbar";
 import type { ColorScale } from "../draw/colormap";
 import { fitText, labelIndices, labelStep } from "../draw/layout";
 import { svgExtras } from "../draw/svg_hooks";
-import type { Tooltip } from "../draw/tooltip";
+import type { ClientBox, Tooltip } from "../draw/tooltip";
 import { describeToken } from "../draw/tooltip";
 import { blockFor, poolWindow } from "../tiles/lod";
 import type { Tile, TileSpec, TileStore } from "../tiles/tile_store";
@@ -95,7 +95,7 @@ export class TrackView implements TokenStrip {
       page: () => Math.max(1, this.cols_ || this.cols.tokens.length),
       selected: () => ({ query: this.query, chosen: this.querySelected, key: this.key }),
       lines: (k: number) => this.linesAt(k),
-      corner: (k: number) => this.corner(k),
+      cellBox: (k: number) => this.cellBox(k),
       mark: (k: number) => {
         this.focused = k;
         if (k >= 0 && (k < this.col0 || k >= this.col0 + (this.cols_ || this.cols.tokens.length))) this.events.reveal?.(k);
@@ -110,12 +110,14 @@ export class TrackView implements TokenStrip {
     this.matches = matches;
   }
 
-  /** The bottom right corner of key k in client pixels, or null when it is out of view. */
-  private corner(k: number): { x: number; y: number } | null {
+  /** Key k's column of the track in client pixels, or null when it is out of view. */
+  private cellBox(k: number): ClientBox | null {
     const cols = this.cols_ || this.cols.tokens.length;
     if (k < this.col0 || k >= this.col0 + cols) return null;
     const box = this.canvas.getBoundingClientRect();
-    return { x: box.left + this.plot.x + ((k - this.col0 + 1) * this.plot.w) / cols, y: box.top + this.plot.y + TRACK_H };
+    const left = box.left + this.plot.x + ((k - this.col0) * this.plot.w) / cols;
+    const top = box.top + this.plot.y;
+    return { left, top, right: left + this.plot.w / cols, bottom: top + TRACK_H };
   }
 
   setAxes(rows: Axis, cols: Axis): void {
@@ -215,12 +217,13 @@ export class TrackView implements TokenStrip {
     }
     drawTrackMatches(ctx, theme, this.matches, { x: this.plot.x, y: this.plot.y, w: this.plot.w, col0: this.col0, count: cols });
     if (!target && this.focused >= this.col0 && this.focused < this.col0 + cols) {
-      ctx.save();
-      ctx.setLineDash([3, 2]);
-      ctx.lineWidth = 2;
-      ctx.strokeStyle = theme.text;
-      ctx.strokeRect(this.plot.x + (this.focused - this.col0) * cellW - 1, this.plot.y - 2, Math.max(2, cellW) + 2, TRACK_H + 4);
-      ctx.restore();
+      strokeFocus(
+        ctx,
+        this.plot.x + (this.focused - this.col0) * cellW - 1,
+        this.plot.y - 2,
+        Math.max(2, cellW) + 2,
+        TRACK_H + 4,
+      );
     }
   }
 

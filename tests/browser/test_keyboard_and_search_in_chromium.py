@@ -120,6 +120,46 @@ def test_the_keyboard_walks_grid_heatmap_and_strip_and_changes_pythons_traits(pa
     assert (w.query, w.key) == (6, -1)
 
 
+def test_at_512_tokens_the_keys_page_zoom_and_the_tooltip_never_hides_the_focused_key(page, mount):
+    n = 512
+    a = softmax_attention(layers=2, heads=3, n=n, seed=5, causal=True)
+    w = AttentionWidget(a, [f"tok{i}" for i in range(n)])
+    mount(w, width=1200)
+    tab_to(page, "attn-heatmap")
+    press(page, "PageDown", "PageDown", *["ArrowRight"] * 5)  # a page is the window: 512 rows
+    assert live(page).startswith('query 511 "tok511", key 5 "tok5"'), live(page)
+    press(page, "+", "+", "+")
+    page.wait_for_timeout(300)  # the window travels once the gesture settles (150 ms)
+    kernel_synced(page)
+    q0, q1, k0, k1 = w.window
+    assert (q1 - q0, k1 - k0) == (64, 64) and q0 <= 511 < q1 and k0 <= 5 < k1, w.window
+    press(page, "End", "Enter")
+    assert (w.query, w.key) == (511, 511)
+
+    tab_to(page, "attn-strip")  # 16 keys a line at this width: key 511 ends the last line
+    press(page, "ArrowUp")
+    assert live(page).startswith('query 511 "tok511", key 495 "tok495"'), live(page)
+    press(page, "ArrowDown", "ArrowLeft")
+    assert live(page).startswith('query 511 "tok511", key 510 "tok510"'), live(page)
+    tooltip(page)
+    # key 510 is the last line's second cell from the right, at the widget's bottom right corner:
+    # the tooltip goes above and left of it, never over it
+    canvas = page.locator("[data-testid=attn-strip]")
+    box, tip = canvas.bounding_box(), page.locator("[data-testid=attn-tooltip]").bounding_box()
+    px, py, pw, ph = (float(v) for v in (canvas.get_attribute("data-plot") or "").split(","))
+    lines, per_line = int(canvas.get_attribute("data-rows") or 0), int(canvas.get_attribute("data-cols") or 0)
+    assert (lines, per_line) == (32, 16)
+    # a point in key 510's cell (the cell is a line's lower part), 16 px above the line's bottom
+    x = box["x"] + px + (510 % per_line + 0.5) * pw / per_line
+    y = box["y"] + py + (510 // per_line + 1) * ph / lines - 16
+    covered = tip["x"] <= x <= tip["x"] + tip["width"] and tip["y"] <= y <= tip["y"] + tip["height"]
+    assert not covered, (tip, x, y)
+    RESULTS.mkdir(exist_ok=True)
+    page.locator("[data-testid=attn-widget]").screenshot(path=str(RESULTS / "keyboard-512-strip.png"))
+    press(page, "Enter")
+    assert (w.query, w.key) == (511, 510)
+
+
 @pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
 def test_axe_finds_no_serious_or_critical_violation_and_focus_is_visible(page, mount, dark):
     w, _ = widget(spans=[{"name": "child", "start": 0, "end": 7}], search="a")  # marks drawn too
