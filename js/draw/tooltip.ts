@@ -24,7 +24,7 @@ export class Tooltip {
     this.el.setAttribute("role", "tooltip");
     this.el.hidden = true;
     this.live = document.createElement("div");
-    this.live.className = "attn-live";
+    this.live.className = "attn-announcer"; // not attn-live: the live generation panel has that class
     this.live.dataset.testid = "attn-live";
     this.live.setAttribute("role", "status");
     this.live.setAttribute("aria-live", "polite");
