@@ -6,6 +6,7 @@ import { ExplainPanel } from "./controls/explain_panel";
 import { ExportMenu } from "./controls/export_menu";
 import { LivePanel } from "./controls/live_panel";
 import { SaliencyControls } from "./controls/saliency_controls";
+import { SearchBox } from "./controls/search_box";
 import type { Theme } from "./draw/canvas";
 import { readTheme } from "./draw/canvas";
 import { followHostScheme } from "./draw/host_theme";
@@ -16,8 +17,9 @@ import { GridView } from "./views/grid";
 import { aggregateName, gridDataOf, gridProgressOf } from "./views/grid_data";
 import { HeatmapView } from "./views/heatmap";
 import { panelWidths } from "./views/image";
+import { SearchView } from "./views/search_view";
 import { queriesRowOf } from "./views/strip";
-import { StripPanel, stripVectorOf } from "./views/strip_panel";
+import { StripPanel, stripVectorFromModel } from "./views/strip_panel";
 import { tokenAxes } from "./wire/axis_wire";
 import type { HeadRef } from "./wire/protocol";
 import { talkToKernel } from "./wire/protocol";
@@ -40,6 +42,7 @@ export class AttentionApp {
   private readonly controls: Controls;
   private readonly saliencyControls: SaliencyControls;
   private readonly figures: FigureExport;
+  private readonly search: SearchView;
   private theme: Theme | null = null;
   private dirty = new Set<Part>();
   private frame = 0;
@@ -142,11 +145,16 @@ export class AttentionApp {
         select: (query, key) => this.save({ query, key }),
         selectQuery: (query) => this.save({ query, queries: [] }),
         changed: () => this.schedule("image"),
+        reveal: (key) => this.heatmap.revealKey(key),
       },
       this.store,
       signal,
     );
     signal.addEventListener("abort", () => clearTimeout(this.windowTimer));
+    const toSearch = { changed: (text: string) => this.save({ search: text }), next: (step: 1 | -1) => this.search.next(step) };
+    const searchBox = new SearchBox(toSearch, signal);
+    this.controls.el.appendChild(searchBox.el);
+    this.search = new SearchView(searchBox, this.heatmap, this.strip, () => this.schedule("heatmap", "strip"));
 
     this.listen(SALIENCY_TRAITS, () => this.loadSaliency());
     this.listen(["_strip_values", "strip_method"], () => this.loadStrip());
@@ -156,6 +164,7 @@ export class AttentionApp {
     this.listen(["query", "key"], () => this.loadSelection());
     this.listen(["queries", "_queries_row"], () => this.loadQueries());
     this.listen(["window"], () => this.loadWindow());
+    this.listen(["search"], () => this.search.show(this.model.get("search") ?? ""));
 
     // Python's w.save asks a displayed view for the figure; it needs to know one is displayed.
     this.figures = new FigureExport(
@@ -222,6 +231,7 @@ export class AttentionApp {
     this.heatmap.setAxes(rows, cols);
     this.strip.image.setPictures(this.model.get("_images"));
     this.strip.setAxes(rows, cols);
+    this.search.setAxes(rows, cols, this.model.get("search") ?? "");
     this.loadSaliency();
     this.loadStrip();
     this.loadGrid();
@@ -290,17 +300,7 @@ export class AttentionApp {
 
   /** The strip's saliency vector, when a saliency method is chosen and its numbers are here. */
   private loadStrip(): void {
-    const method = this.model.get("strip_method") ?? "attention";
-    const vector =
-      method === "attention"
-        ? null
-        : stripVectorOf(
-            this.model.get("_strip_values"),
-            (this.model.get("_strip_methods") ?? []).find((m) => m.id === method) ?? { id: method, label: method, short: method },
-            this.model.get("strip_label") ?? "",
-            this.model.get("n_tokens"),
-          );
-    this.strip.setVector(vector, method !== "attention");
+    this.strip.setVector(stripVectorFromModel(this.model), (this.model.get("strip_method") ?? "attention") !== "attention");
     this.schedule("strip");
   }
 

@@ -16,6 +16,7 @@ import traitlets
 
 from .. import _bundle
 from ..wire.axis import flags_to_json, same_as_keys
+from .token_search import token_matches
 from .traits import Index, OneOf, Queries, Spans, Window
 
 
@@ -93,6 +94,10 @@ class WidgetState(anywidget.AnyWidget):
     window = Window(help="list[int]: the heatmap's visible [q0, q1, k0, k1], end exclusive; [] = everything; default []").tag(
         sync=True
     )
+    search = traitlets.Unicode(
+        "",
+        help="str: the token search: keys whose label contains it, case ignored, are marked (w.search_matches lists them); '' = none; default ''",
+    ).tag(sync=True)
     grid_metric = OneOf(
         "entropy",
         choices="_metric_ids",
@@ -209,6 +214,11 @@ class WidgetState(anywidget.AnyWidget):
         if proposal["value"] not in ["", *names]:
             raise traitlets.TraitError(f"flow_span must be '' (all tokens) or one of {names}, got {proposal['value']!r}")
         return proposal["value"]
+
+    @property
+    def search_matches(self) -> list[int]:
+        """The key positions ``search`` finds, ascending: what the page marks and counts."""
+        return token_matches(self.tokens, self.search)
 
     def span_range(self, name: str | None = None) -> tuple[int, int] | None:
         """(start, end) of the span called ``name`` (default ``flow_span``); None for all tokens."""

@@ -9,6 +9,7 @@ export interface Theme {
   outline: string;
   outlineContrast: string;
   generated: string; // labels of generated tokens
+  match: string; // tokens a search found
 }
 
 /** Size a canvas to cssW x cssH CSS pixels at the device pixel ratio and return its context
@@ -39,6 +40,7 @@ export function readTheme(root: HTMLElement): Theme {
     outline: get("--attn-outline", "#ff2a6d"),
     outlineContrast: get("--attn-outline-contrast", "#ffffff"),
     generated: get("--attn-generated", "#1f77b4"),
+    match: get("--attn-match", "#d97706"),
   };
 }
 
@@ -63,6 +65,19 @@ export function strokeMark(
   ctx.lineWidth = 1;
   ctx.strokeStyle = theme.outlineContrast;
   ctx.strokeRect(x + 0.5, y + 0.5, Math.max(0, w - 1), Math.max(0, h - 1));
+  ctx.restore();
+}
+
+/** The keyboard's focused cell: dashes of white over a solid dark line, seen on every colour of the
+ * colour map in light and dark themes alike (one colour vanishes on cells of its own shade). */
+export function strokeFocus(ctx: CanvasRenderingContext2D, x: number, y: number, w: number, h: number): void {
+  ctx.save();
+  ctx.lineWidth = 2;
+  ctx.strokeStyle = "#000000";
+  ctx.strokeRect(x, y, w, h);
+  ctx.setLineDash([3, 2]);
+  ctx.strokeStyle = "#ffffff";
+  ctx.strokeRect(x, y, w, h);
   ctx.restore();
 }
 

@@ -2,7 +2,9 @@
 // score, the selected head outlined. Hover shows the exact score; click selects the head. Set apart
 // by a gap, a "mean" column (each layer's mean over heads: head = -1), a "mean" row (each head's
 // mean over layers: layer = -1) and their corner (every head): their scores are the means of the
-// cells they cover, and selecting one shows the mean attention matrix Python computes.
+// cells they cover, and selecting one shows the mean attention matrix Python computes. With the
+// keyboard (keyboard_nav.ts) the arrows move a focused cell, drawn like the hovered one, whose
+// tooltip is shown and read out; Enter or Space selects its head.
 import type { Theme } from "../draw/canvas";
 import { clearCanvas, font, layeredCanvas, setPlotAttributes, sizeCanvas, strokeMark } from "../draw/canvas";
 import { COLORBAR_WIDTH, drawColorbar } from "../draw/colorbar";
@@ -13,6 +15,7 @@ import { cellAt, fullWindow, labelIndices, labelStep } from "../draw/layout";
 import type { Tooltip } from "../draw/tooltip";
 import type { GridData, GridProgress } from "./grid_data";
 import { describeAggregate, describeScore } from "./grid_data";
+import { intentOf, makeFocusable, spoken, stepHead } from "./keyboard_nav";
 
 export interface GridCell {
   layer: number;
@@ -38,6 +41,7 @@ export class GridView {
   private layer = 0;
   private head = 0;
   private hover: GridCell | null = null;
+  private focused: GridCell | null = null; // the keyboard's cell while the canvas has focus
   private cellPx = 22;
   private plot: Rect = { x: LEFT, y: TOP, w: 0, h: 0 };
   private previewTimer: ReturnType<typeof setTimeout> | undefined;
@@ -58,13 +62,27 @@ export class GridView {
     this.canvas.addEventListener("pointermove", (e) => this.onMove(e), opts);
     this.canvas.addEventListener("pointerleave", () => this.onLeave(), opts);
     this.canvas.addEventListener("click", (e) => this.onClick(e), opts);
+    makeFocusable(this.canvas, "layer by head grid");
+    this.canvas.addEventListener("keydown", (e) => this.onKey(e), opts);
+    this.canvas.addEventListener("focus", () => this.focusCell(this.focused ?? { layer: this.layer, head: this.head }), opts);
+    this.canvas.addEventListener(
+      "blur",
+      () => {
+        this.focused = null;
+        this.onLeave();
+      },
+      opts,
+    );
     signal.addEventListener("abort", () => clearTimeout(this.previewTimer));
   }
 
   setData(data: GridData, progress: GridProgress): void {
     this.data = data;
     this.scale = extentScale(data.values);
-    this.canvas.setAttribute("aria-label", `layer x head grid coloured by ${data.metricLabel}`);
+    this.canvas.setAttribute(
+      "aria-label",
+      `layer x head grid coloured by ${data.metricLabel}: arrow keys move between heads, Enter selects one`,
+    );
     this.statusEl.textContent = progress.line;
     this.statusEl.dataset.done = String(progress.done);
     this.statusEl.dataset.total = String(progress.total);
@@ -215,9 +233,10 @@ export class GridView {
     const ctx = clearCanvas(this.overlay);
     if (!ctx || !this.data || !this.hover) return;
     const r = this.rectOf(this.hover.layer, this.hover.head);
+    const w = this.focused ? 2.5 : 1.5; // the keyboard's cell stands out more than the pointer's
     ctx.strokeStyle = this.theme().text;
-    ctx.lineWidth = 1.5;
-    ctx.strokeRect(r.x + 0.75, r.y + 0.75, r.w - 1.5, r.h - 1.5);
+    ctx.lineWidth = w;
+    ctx.strokeRect(r.x + w / 2, r.y + w / 2, r.w - w, r.h - w);
   }
 
   private cellOf(e: MouseEvent): GridCell | null {
@@ -247,17 +266,49 @@ export class GridView {
       return;
     }
     const { layer, head } = cell;
-    const lines =
-      layer >= 0 && head >= 0
-        ? [`layer ${layer} · head ${head}`, ...describeScore(data, layer * data.nHeads + head)]
-        : describeAggregate(data, layer, head, this.valueOf(data, layer, head));
-    this.tooltip.show(lines, e.clientX, e.clientY, "grid");
+    this.tooltip.show(this.linesOf(data, layer, head), e.clientX, e.clientY, "grid");
     if (this.hover?.layer !== layer || this.hover?.head !== head) {
       this.hover = cell;
       this.drawOverlay();
       clearTimeout(this.previewTimer);
       this.previewTimer = setTimeout(() => this.events.preview(layer, head), 120);
     }
+  }
+
+  /** What the tooltip says about a cell (a head, or an aggregate). */
+  private linesOf(data: GridData, layer: number, head: number): string[] {
+    return layer >= 0 && head >= 0
+      ? [`layer ${layer} · head ${head}`, ...describeScore(data, layer * data.nHeads + head)]
+      : describeAggregate(data, layer, head, this.valueOf(data, layer, head));
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    const data = this.data;
+    const intent = intentOf(e);
+    if (!data || !intent || intent === "zoomIn" || intent === "zoomOut") return;
+    e.preventDefault(); // Space would scroll the page, the arrows the output area
+    e.stopPropagation(); // and the notebook's own shortcuts (arrows, Enter, Escape) stay out
+    const kept = this.focused && this.focused.layer < data.nLayers && this.focused.head < data.nHeads; // a kind switch
+    const at = kept && this.focused ? this.focused : { layer: this.layer, head: this.head };
+    if (intent === "select") this.events.select(at.layer, at.head);
+    else if (intent === "clear")
+      this.focusCell({ layer: this.layer, head: this.head }); // back to the selected head
+    else this.focusCell(stepHead(intent, at, data.nLayers, data.nHeads, !!data.aggregates));
+  }
+
+  /** Focus a cell with the keyboard: mark it, show its tooltip beside it and read it out. */
+  private focusCell(cell: GridCell): void {
+    const data = this.data;
+    if (!data) return;
+    this.focused = cell;
+    this.hover = cell;
+    this.drawOverlay();
+    const lines = this.linesOf(data, cell.layer, cell.head);
+    const r = this.rectOf(cell.layer, cell.head);
+    const box = this.canvas.getBoundingClientRect();
+    const [left, top] = [box.left + r.x, box.top + r.y];
+    this.tooltip.showBeside(lines, { left, top, right: left + r.w, bottom: top + r.h }, "grid");
+    this.tooltip.announce(spoken(lines));
   }
 
   private onLeave(): void {

@@ -6,7 +6,8 @@
 // ones load, and the tooltip describes the block, or the exact cell, under the pointer.
 // This file holds the view's state, its size and the order of drawing; heatmap_paint.ts paints,
 // heatmap_tooltip.ts words the tooltip, heatmap_pointer.ts handles the pointer and
-// heatmap_vector.ts draws the cells of an SVG export.
+// heatmap_vector.ts draws the cells of an SVG export; heatmap_keys.ts takes the keyboard, and
+// search_marks.ts marks the tokens a search found on both axes.
 import type { Theme } from "../draw/canvas";
 import { clearCanvas, font, layeredCanvas, setPlotAttributes, sizeCanvas } from "../draw/canvas";
 import { COLORBAR_WIDTH, drawColorbar } from "../draw/colorbar";
@@ -21,21 +22,26 @@ import type { HeadRef } from "../wire/protocol";
 import type { Quantity } from "../wire/quantities";
 import { quantityOf } from "../wire/quantities";
 import type { Axis, Span } from "../wire/types";
+import { HeatmapKeys } from "./heatmap_keys";
 import type { Frame } from "./heatmap_paint";
 import { drawHover, drawLabels, drawOverTiles, drawSpans, drawTile, SPAN_LEVEL_PX, TileRasters } from "./heatmap_paint";
-import type { HeatmapEvents } from "./heatmap_pointer";
+import type { HeatmapEvents, PointerHost } from "./heatmap_pointer";
 import { HeatmapPointer } from "./heatmap_pointer";
 import type { Shown } from "./heatmap_tooltip";
 import { describeCell, describeTargetLabel } from "./heatmap_tooltip";
 import { cellsAsRects, drawAsOneImage, drawCellRects } from "./heatmap_vector";
 import { drawImageBands } from "./image_band";
+import { windowShowing } from "./keyboard_nav";
+import { drawAxisMatches } from "./search_marks";
+import type { Matches } from "./token_search";
+import { NO_MATCHES } from "./token_search";
 
 const MAX_LABEL_PX = 96;
 const MAX_CELL_PX = 56;
 const MAX_PLOT_PX = 720;
 
 const HINT =
-  "hover for exact weights · click to select · shift-drag for several queries · scroll to zoom · drag to pan · double-click to reset";
+  "hover for exact weights · click to select · shift-drag for several queries · scroll to zoom · drag to pan · double-click to reset · keys: Tab, arrows, Enter, +/-";
 
 export class HeatmapView {
   /** The line above the heatmap saying which head and what it shows (figures copy it). */
@@ -66,6 +72,7 @@ export class HeatmapView {
   private targetable = false;
   private aggregate = ""; // "mean of 12 heads" when an aggregate is shown
   private queries: number[] = [];
+  private matches: Matches = NO_MATCHES; // what the token search found
 
   constructor(
     container: HTMLElement,
@@ -86,24 +93,20 @@ export class HeatmapView {
       "attn-heatmap",
       "token x token attention of the selected head",
     ));
-    this.pointer = new HeatmapPointer(
-      this.canvas,
-      {
-        frame: () => this.frame,
-        size: () => ({ nRows: this.nRows, nCols: this.nCols }),
-        selected: () => ({ query: this.query, key: this.key }),
-        targetable: () => this.targetable,
-        cellLines: (q, k) => this.describe(q, k),
-        labelLines: (row) => describeTargetLabel(this.rows, row),
-        moveWindow: (win) => this.setWindow(win),
-        resetView: () => this.resetView(),
-        hover: (cell) => this.setHover(cell),
-        redraw: () => this.draw(),
-      },
-      events,
-      tooltip,
-      signal,
-    );
+    const host: PointerHost = {
+      frame: () => this.frame,
+      size: () => ({ nRows: this.nRows, nCols: this.nCols }),
+      selected: () => ({ query: this.query, key: this.key }),
+      targetable: () => this.targetable,
+      cellLines: (q, k) => this.describe(q, k),
+      labelLines: (row) => describeTargetLabel(this.rows, row),
+      moveWindow: (win) => this.setWindow(win),
+      resetView: () => this.resetView(),
+      hover: (cell) => this.setHover(cell),
+      redraw: () => this.draw(),
+    };
+    this.pointer = new HeatmapPointer(this.canvas, host, events, tooltip, signal);
+    new HeatmapKeys(this.canvas, host, events, tooltip, signal);
   }
 
   /** The query tokens (rows) and key tokens (columns): the same for self-attention. */
@@ -148,6 +151,12 @@ export class HeatmapView {
   setQueries(rows: number[]): void {
     this.queries = rows;
     this.canvas.dataset.queries = rows.join(",");
+  }
+
+  /** The tokens a search found, marked on both axes. */
+  setMatches(matches: Matches): void {
+    this.matches = matches;
+    this.canvas.dataset.matches = String(matches.cols.length);
   }
 
   /** The head to show (its tiles come from the store) and the quantity it shows, or null with a
@@ -227,7 +236,8 @@ export class HeatmapView {
     this.maxWidth = Math.max(200, maxWidth);
   }
 
-  private setWindow(win: CellWindow): void {
+  /** Show this window (a pan, a zoom, a search's jump), telling the app when it moved. */
+  setWindow(win: CellWindow): void {
     const next = clampWindow(win, this.nRows, this.nCols);
     const same =
       next.row0 === this.win.row0 && next.col0 === this.win.col0 && next.rows === this.win.rows && next.cols === this.win.cols;
@@ -235,6 +245,11 @@ export class HeatmapView {
     this.win = next;
     this.draw();
     this.events.windowChanged(next);
+  }
+
+  /** Pan so that key `key` is shown (the track's keyboard focus went past the window). */
+  revealKey(key: number): void {
+    this.setWindow(windowShowing(this.win, { row: this.win.row0, col: key }, this.nRows, this.nCols));
   }
 
   /** The tooltip lines for the cell (q, k). */
@@ -303,6 +318,7 @@ export class HeatmapView {
     const marks = { query: this.query, key: this.key, targetRow: this.targetRow };
     drawLabels(ctx, theme, this.frame, { rows: this.rows, cols: this.cols }, marks);
     drawImageBands(ctx, this.frame, { rows: this.rows, cols: this.cols });
+    drawAxisMatches(ctx, theme, this.frame, this.matches);
     const drawn = this.head ? this.drawTiles(ctx, theme, this.head, vector) : false;
     this.drew = drawn;
     if (!this.head) this.needed = [];

@@ -2,20 +2,25 @@
 // word-level picture of the brief), with its own colour bar. It shows either the heatmap's row for
 // the selected query (sharing the heatmap's scale) or a per-token saliency vector from Python
 // (coloured by magnitude; the tooltip keeps the sign). Named spans are drawn as brackets over the
-// cells. Cells have one size so tests and users can find token j by arithmetic.
+// cells. Cells have one size so tests and users can find token j by arithmetic. The keyboard
+// (strip_keys.ts) moves a focused cell, drawn dashed; a search's matches get a line on top.
 import type { Theme } from "../draw/canvas";
-import { font, setPlotAttributes, sizeCanvas, strokeMark } from "../draw/canvas";
+import { font, setPlotAttributes, sizeCanvas, strokeFocus, strokeMark } from "../draw/canvas";
 import { COLORBAR_WIDTH, drawColorbar } from "../draw/colorbar";
 import type { ColorScale } from "../draw/colormap";
 import type { Rect } from "../draw/layout";
 import { fitText, rankInRow, spanLevels } from "../draw/layout";
 import { svgExtras } from "../draw/svg_hooks";
-import type { Tooltip } from "../draw/tooltip";
+import type { ClientBox, Tooltip } from "../draw/tooltip";
 import { describeQueries, describeToken } from "../draw/tooltip";
 import type { TileSpec, TileStore } from "../tiles/tile_store";
 import { codesOf, decodeCodes, formatCode } from "../wire/decode";
 import type { HeadRef } from "../wire/protocol";
 import type { Axis, Span, WidgetState } from "../wire/types";
+import { drawStripMatches } from "./search_marks";
+import { StripKeys } from "./strip_keys";
+import type { Matches } from "./token_search";
+import { NO_MATCHES } from "./token_search";
 import type { StripEvents, StripVector, TokenStrip } from "./token_strip";
 
 /** The mean row of several selected queries, computed by Python for the head shown. */
@@ -76,6 +81,8 @@ export class StripView implements TokenStrip {
   private plot: Rect = { x: 0, y: 0, w: 0, h: 0 };
   private fitted: string[] = []; // labels shortened to the cell width, kept across head switches
   private queriesRow: QueriesRow | null = null; // several queries selected: their mean row (Python's)
+  private focused = -1; // the keyboard's key while the canvas has focus
+  private matches: Matches = NO_MATCHES;
 
   constructor(
     container: HTMLElement,
@@ -102,6 +109,33 @@ export class StripView implements TokenStrip {
     this.canvas.addEventListener("pointerleave", () => this.tooltip.hide(), opts);
     this.canvas.addEventListener("pointerleave", () => this.events.hover?.(-1), opts);
     this.canvas.addEventListener("click", (e) => this.onClick(e), opts);
+    const host = {
+      size: () => this.cols.tokens.length,
+      perLine: () => this.perLine,
+      page: () => this.perLine * 4,
+      selected: () => ({ query: this.query, chosen: this.querySelected, key: this.key }),
+      lines: (j: number) => this.linesAt(j),
+      cellBox: (j: number) => this.cellBox(j),
+      mark: (j: number) => {
+        this.focused = j;
+        this.draw();
+        if (j >= 0) this.canvas.parentElement?.scrollTo?.({ top: Math.floor(j / this.perLine) * this.lineH - CELL_H });
+      },
+    };
+    new StripKeys(this.canvas, host, events, tooltip, signal);
+  }
+
+  /** The tokens a search found: a line on top of their cells. */
+  setMatches(matches: Matches): void {
+    this.matches = matches;
+  }
+
+  /** Key j's cell in client pixels. */
+  private cellBox(j: number): ClientBox {
+    const box = this.canvas.getBoundingClientRect();
+    const left = box.left + (j % this.perLine) * CELL_W;
+    const top = box.top + Math.floor(j / this.perLine) * this.lineH + this.lineH - CELL_H;
+    return { left, top, right: left + CELL_W, bottom: top + CELL_H };
   }
 
   setAxes(rows: Axis, cols: Axis): void {
@@ -217,6 +251,12 @@ export class StripView implements TokenStrip {
       }
     }
     if (band) this.drawBrackets(ctx, theme, levels, band);
+    const cellAt = (j: number) => ({
+      x: (j % this.perLine) * CELL_W,
+      y: Math.floor(j / this.perLine) * this.lineH + band,
+      w: CELL_W,
+    });
+    drawStripMatches(ctx, theme, this.matches, cellAt);
     if (shown) drawColorbar(ctx, theme, this.plot.w + 12, 4, Math.min(height - 8, 160), shown.scale, shown.title); // stays in view when the strip scrolls
     if (this.key >= 0 && this.key < n) {
       const j = this.key;
@@ -229,6 +269,10 @@ export class StripView implements TokenStrip {
         CELL_H - 2,
         2,
       );
+    }
+    if (!target && this.focused >= 0 && this.focused < n) {
+      const c = cellAt(this.focused);
+      strokeFocus(ctx, c.x + 2, c.y + 2, CELL_W - 4, CELL_H - 4);
     }
   }
 
@@ -304,12 +348,14 @@ export class StripView implements TokenStrip {
 
   private onMove(e: PointerEvent): void {
     const j = this.tokenAt(e);
-    const shown = this.shown();
     this.events.hover?.(j);
-    if (j < 0) {
-      this.tooltip.hide();
-      return;
-    }
+    if (j < 0) this.tooltip.hide();
+    else this.tooltip.show(this.linesAt(j), e.clientX, e.clientY, "strip");
+  }
+
+  /** What the tooltip says about key j. */
+  private linesAt(j: number): string[] {
+    const shown = this.shown();
     const n = this.cols.tokens.length;
     const from = this.queriesRow
       ? `${describeQueries(this.queriesRow.queries)}: mean of ${this.queriesRow.queries.length} rows`
@@ -326,7 +372,7 @@ export class StripView implements TokenStrip {
       lines.push(this.vectorWanted ? "computing…" : "loading…");
     }
     for (const span of this.spans) if (j >= span.start && j < span.end) lines.push(`in span ${JSON.stringify(span.name)}`);
-    this.tooltip.show(lines, e.clientX, e.clientY, "strip");
+    return lines;
   }
 
   private onClick(e: MouseEvent): void {

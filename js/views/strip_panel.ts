@@ -9,11 +9,12 @@ import type { Tooltip } from "../draw/tooltip";
 import type { TileSpec, TileStore } from "../tiles/tile_store";
 import { codesOf, decodeCodes } from "../wire/decode";
 import type { HeadRef } from "../wire/protocol";
-import type { Axis, Span, StripMethodOption, WidgetState } from "../wire/types";
+import type { Axis, Span, StripMethodOption, WidgetModel, WidgetState } from "../wire/types";
 import type { ImageEvents } from "./image";
 import { ImageView } from "./image";
 import type { QueriesRow } from "./strip";
 import { StripView } from "./strip";
+import type { Matches } from "./token_search";
 import type { StripEvents, StripVector, TokenStrip } from "./token_strip";
 import { TrackView } from "./track";
 
@@ -36,6 +37,14 @@ export function stripVectorOf(
   return { codes, values, label, valueName: method.label, shortName, scale: magnitudeScale(values), signedName };
 }
 
+/** The strip's saliency vector from the traits: null for the heatmap's row, or while computing. */
+export function stripVectorFromModel(model: Pick<WidgetModel, "get">): StripVector | null {
+  const method = model.get("strip_method") ?? "attention";
+  if (method === "attention") return null;
+  const option = (model.get("_strip_methods") ?? []).find((m) => m.id === method) ?? { id: method, label: method, short: method };
+  return stripVectorOf(model.get("_strip_values"), option, model.get("strip_label") ?? "", model.get("n_tokens"));
+}
+
 export class StripPanel {
   private readonly strip: StripView;
   private readonly track: TrackView;
@@ -54,7 +63,7 @@ export class StripPanel {
   ) {
     const image = new ImageView(imageContainer, theme, tooltip, events, store, signal);
     this.image = image;
-    const withHover = { select: events.select, hover: (key: number) => image.previewWord(key) };
+    const withHover = { select: events.select, hover: (key: number) => image.previewWord(key), reveal: events.reveal };
     this.strip = new StripView(container, theme, tooltip, withHover, store, signal);
     this.track = new TrackView(container, theme, tooltip, withHover, store, signal);
   }
@@ -98,6 +107,11 @@ export class StripPanel {
   setSelection(query: number, key: number): void {
     for (const view of this.both) view.setSelection(query, key);
     this.image.setSelection(query, key);
+  }
+
+  /** The tokens a search found. */
+  setMatches(matches: Matches): void {
+    for (const view of this.both) view.setMatches(matches);
   }
 
   /** Several queries are selected: the word strip shows their mean row (null: the query's row). */

@@ -5,12 +5,15 @@ import type { ColorScale } from "../draw/colormap";
 import type { TileSpec } from "../tiles/tile_store";
 import type { HeadRef } from "../wire/protocol";
 import type { Axis, Span } from "../wire/types";
+import type { Matches } from "./token_search";
 
 export interface StripEvents {
   /** A token was clicked: select (shown query, that key); clicking the selected key clears it. */
   select(query: number, key: number): void;
   /** The pointer rests on key `key` (-1: it left): the image panel follows. */
   hover?(key: number): void;
+  /** The keyboard moved to key `key` outside the keys shown: the heatmap pans to show it. */
+  reveal?(key: number): void;
 }
 
 /** A per-token vector from Python: codes (exact text), values (colour), what it means. */
@@ -42,6 +45,8 @@ export interface TokenStrip {
   setVector(vector: StripVector | null, wanted: boolean): void;
   /** The row shown is the selected query, or the last token when none is selected. */
   setSelection(query: number, key: number): void;
+  /** The tokens a search found, marked on the keys. */
+  setMatches(matches: Matches): void;
   layout(maxWidth: number): void;
   /** Draw on the view's canvas, or into `target` (an export: the same picture). */
   draw(target?: CanvasRenderingContext2D): void;

@@ -1,14 +1,16 @@
 // The strip for long inputs: one track of the selected query's row over the keys the heatmap
 // shows (its zoom and pan follow the heatmap's key axis). Zoomed out, each pixel is the largest
 // weight of a block of keys (row tiles from the kernel, lod.ts); once a key is wide enough its
-// token is written in it. A saliency vector from Python is pooled the same way in the page.
+// token is written in it. A saliency vector from Python is pooled the same way in the page. The
+// keyboard (strip_keys.ts) moves a focused key, and the heatmap pans to keep it in view; a
+// search's matches are ticks above the track.
 import type { Theme } from "../draw/canvas";
-import { font, setPlotAttributes, sizeCanvas, strokeMark } from "../draw/canvas";
+import { font, setPlotAttributes, sizeCanvas, strokeFocus, strokeMark } from "../draw/canvas";
 import { COLORBAR_WIDTH, drawColorbar } from "../draw/colorbar";
 import type { ColorScale } from "../draw/colormap";
 import { fitText, labelIndices, labelStep } from "../draw/layout";
 import { svgExtras } from "../draw/svg_hooks";
-import type { Tooltip } from "../draw/tooltip";
+import type { ClientBox, Tooltip } from "../draw/tooltip";
 import { describeToken } from "../draw/tooltip";
 import { blockFor, poolWindow } from "../tiles/lod";
 import type { Tile, TileSpec, TileStore } from "../tiles/tile_store";
@@ -16,6 +18,10 @@ import { formatCode } from "../wire/decode";
 import type { HeadRef, Window } from "../wire/protocol";
 import type { Axis, Span } from "../wire/types";
 import { drawTrackBand, IMAGE_BAND_PX } from "./image_band";
+import { drawTrackMatches } from "./search_marks";
+import { StripKeys } from "./strip_keys";
+import type { Matches } from "./token_search";
+import { NO_MATCHES } from "./token_search";
 import type { StripEvents, StripVector, TokenStrip } from "./token_strip";
 
 /** Row tiles are this many blocks wide (one row: 8 KiB of codes). */
@@ -60,6 +66,8 @@ export class TrackView implements TokenStrip {
   private plot = { x: 0, y: TOP, w: 0, h: TRACK_H };
   private needed: TileSpec[] = [];
   private shownNow: Shown | null = null;
+  private focused = -1; // the keyboard's key while the canvas has focus
+  private matches: Matches = NO_MATCHES;
 
   constructor(
     container: HTMLElement,
@@ -81,6 +89,35 @@ export class TrackView implements TokenStrip {
     this.canvas.addEventListener("pointerleave", () => this.tooltip.hide(), { signal });
     this.canvas.addEventListener("pointerleave", () => this.events.hover?.(-1), { signal });
     this.canvas.addEventListener("click", (e) => this.onClick(e), { signal });
+    const host = {
+      size: () => this.cols.tokens.length,
+      perLine: () => 1,
+      page: () => Math.max(1, this.cols_ || this.cols.tokens.length),
+      selected: () => ({ query: this.query, chosen: this.querySelected, key: this.key }),
+      lines: (k: number) => this.linesAt(k),
+      cellBox: (k: number) => this.cellBox(k),
+      mark: (k: number) => {
+        this.focused = k;
+        if (k >= 0 && (k < this.col0 || k >= this.col0 + (this.cols_ || this.cols.tokens.length))) this.events.reveal?.(k);
+        this.draw();
+      },
+    };
+    new StripKeys(this.canvas, host, events, tooltip, signal);
+  }
+
+  /** The tokens a search found: ticks above the track. */
+  setMatches(matches: Matches): void {
+    this.matches = matches;
+  }
+
+  /** Key k's column of the track in client pixels, or null when it is out of view. */
+  private cellBox(k: number): ClientBox | null {
+    const cols = this.cols_ || this.cols.tokens.length;
+    if (k < this.col0 || k >= this.col0 + cols) return null;
+    const box = this.canvas.getBoundingClientRect();
+    const left = box.left + this.plot.x + ((k - this.col0) * this.plot.w) / cols;
+    const top = box.top + this.plot.y;
+    return { left, top, right: left + this.plot.w / cols, bottom: top + TRACK_H };
   }
 
   setAxes(rows: Axis, cols: Axis): void {
@@ -177,6 +214,16 @@ export class TrackView implements TokenStrip {
     this.drawSpans(ctx, theme, cellW);
     if (this.key >= this.col0 && this.key < this.col0 + cols) {
       strokeMark(ctx, theme, this.plot.x + (this.key - this.col0) * cellW, this.plot.y, Math.max(2, cellW), TRACK_H, 2);
+    }
+    drawTrackMatches(ctx, theme, this.matches, { x: this.plot.x, y: this.plot.y, w: this.plot.w, col0: this.col0, count: cols });
+    if (!target && this.focused >= this.col0 && this.focused < this.col0 + cols) {
+      strokeFocus(
+        ctx,
+        this.plot.x + (this.focused - this.col0) * cellW - 1,
+        this.plot.y - 2,
+        Math.max(2, cellW) + 2,
+        TRACK_H + 4,
+      );
     }
   }
 
@@ -310,16 +357,18 @@ export class TrackView implements TokenStrip {
   private onMove(e: PointerEvent): void {
     const k = this.keyAt(e);
     this.events.hover?.(k);
-    if (k < 0) {
-      this.tooltip.hide();
-      return;
-    }
+    if (k < 0) this.tooltip.hide();
+    else this.tooltip.show(this.linesAt(k), e.clientX, e.clientY, "strip");
+  }
+
+  /** What the tooltip says about key k (the block around it when keys are pooled). */
+  private linesAt(k: number): string[] {
     const lines = this.vectorWanted ? [] : [`query ${this.query} ${describeToken(this.rows, this.query)}`];
     const shown = this.shownNow;
-    if (!shown) {
+    const i = shown ? Math.floor((k - shown.k0) / shown.block) : -1;
+    if (!shown || i < 0 || i >= shown.values.length) {
       lines.push(`key ${k} ${describeToken(this.cols, k)}`, this.vectorWanted ? "computing…" : "loading…");
     } else {
-      const i = Math.floor((k - shown.k0) / shown.block);
       if (shown.block === 1) {
         lines.push(`key ${k} ${describeToken(this.cols, k)}`, `${shown.name} ${formatCode(shown.codes[i])}`);
       } else {
@@ -334,7 +383,7 @@ export class TrackView implements TokenStrip {
       }
     }
     for (const span of this.spans) if (k >= span.start && k < span.end) lines.push(`in span ${JSON.stringify(span.name)}`);
-    this.tooltip.show(lines, e.clientX, e.clientY, "strip");
+    return lines;
   }
 
   private onClick(e: MouseEvent): void {

@@ -68,6 +68,7 @@ export interface WidgetState {
   _queries_row: (Payload & { method?: string; queries?: number[]; data?: Binary }) | null;
   compare_labels: string[]; // [a, b] for AttentionWidget.compare, else []
   window: number[]; // q0, q1, k0, k1 (end exclusive)
+  search: string; // the token search's text (views/token_search.ts); absent in states saved before it
   // saliency (from_model(..., saliency=True))
   saliency_available: boolean;
   _strip_methods: StripMethodOption[];

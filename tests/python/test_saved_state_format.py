@@ -33,6 +33,7 @@ ADDED = {
     "_candidates": {},  # each generated token's top k
     "_forks": [],  # forked comparisons shown below the widget
     "_notebook_page": {},  # heads w.keep_in_notebook() keeps for `nbconvert --to attn_html` (issue 21); the page never reads it
+    "search": "",  # the token search's text (issue 21)
 }
 
 
