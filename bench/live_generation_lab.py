@@ -49,6 +49,7 @@ w"""
 # Every frame: the heatmap's drawn rows when every tile of its level is drawn.
 FRAMES = """() => {
   window.__rows = [];
+  window.__since = Date.now();
   const tick = () => {
     const h = document.querySelector('[data-testid=attn-heatmap]');
     if (h && h.dataset.complete === 'true') window.__rows.push([Date.now(), +h.dataset.rows]);
@@ -94,10 +95,13 @@ def main() -> None:
             page.wait_for_timeout(40)
         page.wait_for_timeout(1000)  # the last rows' tiles
         frames = page.evaluate("() => window.__rows")
+        since = page.evaluate("() => window.__since") / 1000
         hover = page.evaluate("() => window.__hover")
     steps = json.loads(steps_file.read_text())
     lags = []
     for n, at in steps:
+        if at < since:  # the step came before the page was watching (it was still opening the widget)
+            continue
         drawn = next((t for t, rows in frames if rows >= n), None)
         if drawn is not None:
             lags.append(drawn / 1000 - at)
@@ -111,6 +115,8 @@ def main() -> None:
             "p95": lags_ms[int(0.95 * (len(lags_ms) - 1))] if lags_ms else None,
             "max": lags_ms[-1] if lags_ms else None,
             "rows": len(lags_ms),
+            "steps_before_the_page_watched": sum(1 for _, at in steps if at < since),
+            "every_row_ms_in_step_order": [round(1000 * x, 1) for x in lags],
         },
         "hover_while_decoding_ms": {
             "median": statistics.median(hover["event"]) if hover["event"] else None,
