@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .recorder import RecordedCall, Recording, _future, _only_blocks, allowed_mask
+from .score_changes import changing_argument
 from .swap_attention import attention_implementation, refuse_unmodelled
 
 if TYPE_CHECKING:
@@ -30,8 +31,6 @@ IMPLEMENTATION = "attn_widget_live"
 _TOWER = frozenset({"vision_tower", "vision_model", "visual", "vision_encoder"})
 _CROSS = frozenset({"cross_attn", "crossattention", "encoder_attn"})
 _MIN_CAPACITY = 64
-#: Changes to the scores the growing layers do not keep (capture models them; see score_changes.py).
-_CHANGED_SCORES = ("softcap", "position_bias", "s_aux", "sinks")
 
 
 class GrowingLayer:
@@ -99,12 +98,12 @@ class LiveRecording:
                 )
             layer = GrowingLayer(name, float(query.shape[-1] ** -0.5 if scaling is None else scaling))
             self._layers[id(module)] = layer
-        for name in _CHANGED_SCORES:
-            if kwargs.get(name) is not None:
-                raise NotImplementedError(
-                    f"{self._who}: this model's attention uses {name!r}, which the live recording does not "
-                    "follow: use AttentionWidget.from_generate (its capture models it)"
-                )
+        changing = changing_argument(kwargs)  # capture models these; the growing layers do not keep them
+        if changing is not None:
+            raise NotImplementedError(
+                f"{self._who}: this model's attention uses {changing!r}, which the live recording does not "
+                "follow: use AttentionWidget.from_generate (its capture models it)"
+            )
         m, n_k = int(query.shape[2]), int(key.shape[2])
         if n_k != layer.n + m:
             raise NotImplementedError(

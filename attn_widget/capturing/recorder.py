@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .chunked_attention import changed_attention_forward
-from .score_changes import Band, Bias, apply, read_bias, sink_logits
+from .score_changes import Band, Bias, apply, changing_argument, read_bias, sink_logits
 from .swap_attention import attention_implementation, refuse_unmodelled
 
 if TYPE_CHECKING:
@@ -212,7 +212,7 @@ def _recording_attention(module: Any, query: Any, key: Any, value: Any, attentio
     scaling = kwargs.get("scaling", args[1] if len(args) > 1 else None)
     if _active:
         _active[-1].record(module, query, key, attention_mask, scaling, kwargs)
-    changed = kwargs.get("softcap") is not None or kwargs.get("position_bias") is not None or sink_logits(kwargs) is not None
+    changed = changing_argument(kwargs) is not None
     if changed or (attention_mask is not None and not _only_blocks(attention_mask)):
         return changed_attention_forward(module, query, key, value, attention_mask, scaling, kwargs)
     kwargs.pop("position_bias", None)

@@ -212,6 +212,15 @@ def _matches(bias: Any, compact: Bias, allowed: Any) -> bool:
     return True
 
 
+#: The attention-call arguments that change the scores before softmax (soft-cap, T5's bias, sinks).
+SCORE_ARGUMENTS = ("softcap", "position_bias", "s_aux", "sinks")
+
+
+def changing_argument(kwargs: dict[str, Any]) -> str | None:
+    """The first argument of an attention call that changes its scores, or None."""
+    return next((name for name in SCORE_ARGUMENTS if kwargs.get(name) is not None), None)
+
+
 def sink_logits(kwargs: dict[str, Any]) -> Any:
     """The per-head sink logits an attention call was given (gpt-oss ``s_aux``, or ``sinks``), float32, or None."""
     for name in ("s_aux", "sinks"):

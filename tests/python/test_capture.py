@@ -8,27 +8,11 @@ import torch
 
 from attn_widget import AttentionWidget, Capture, capture
 from attn_widget.capturing.run import _shift_right
-from tests.support.models import minilm, tiny_family, tiny_gpt2
+from tests.support.models import eager_reference, minilm, tiny_family, tiny_gpt2
 
 TEXT = "The cat sat on the mat because it was tired."
 BATCH = ["A child painted a picture of a horse.", "The cat sat"]
 FAMILIES = ["gpt2", "bert", "llama", "mqa", "bart"]
-
-
-def eager_reference(model, encoded, **extra):
-    """What eager attention with output_attentions=True returns: {kind: (L, B, H, Nq, Nk)}."""
-    before = model.config._attn_implementation
-    model.set_attn_implementation("eager")
-    try:
-        with torch.no_grad():
-            out = model(**encoded, **extra, output_attentions=True)
-    finally:
-        model.set_attn_implementation(before)
-    if model.config.is_encoder_decoder:
-        parts = {"encoder": out.encoder_attentions, "decoder": out.decoder_attentions, "cross": out.cross_attentions}
-    else:
-        parts = {"self": out.attentions}
-    return {k: torch.stack(list(v)).numpy() for k, v in parts.items()}
 
 
 def real(mask, example):

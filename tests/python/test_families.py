@@ -11,6 +11,7 @@ from attn_widget import capture
 from attn_widget.capturing.run import _shift_right
 from attn_widget.engine.tiles import TileEngine
 from tests.support.families import FAMILIES, START_IN_GENERATION_CONFIG, tiny_family_model
+from tests.support.models import eager_reference
 
 BATCH = ["The cat sat on the mat because it was tired.", "A child painted a horse."]
 EXAMPLE = 1  # the shorter text: padding is dropped, and biases and masks follow the kept positions
@@ -23,22 +24,6 @@ PUBLISHED_44 = {
     "electra", "albert", "xlm_roberta", "deberta_v2", "modernbert", "mpnet", "bart", "mbart", "marian",
     "pegasus", "t5", "m2m_100",
 }  # fmt: skip
-
-
-def eager_reference(model, encoded, extra):
-    """{kind: (L, H, Nq, Nk)} of EXAMPLE from eager attention with output_attentions=True."""
-    before = model.config._attn_implementation
-    model.set_attn_implementation("eager")
-    try:
-        with torch.no_grad():
-            out = model(**encoded, **extra, output_attentions=True)
-    finally:
-        model.set_attn_implementation(before)
-    if model.config.is_encoder_decoder:
-        parts = {"encoder": out.encoder_attentions, "decoder": out.decoder_attentions, "cross": out.cross_attentions}
-    else:
-        parts = {"self": out.attentions}
-    return {k: torch.stack(list(v))[:, EXAMPLE].numpy() for k, v in parts.items()}
 
 
 def test_the_table_holds_the_44_families_of_the_issue():
@@ -55,7 +40,7 @@ def test_every_head_of_every_kind_equals_eager(family):
     if model.config.is_encoder_decoder:
         dec, dec_mask = _shift_right(encoded["input_ids"], encoded["attention_mask"], model.config, model)
         extra = {"decoder_input_ids": dec, "decoder_attention_mask": dec_mask}
-    reference = eager_reference(model, encoded, extra)
+    reference = {k: v[:, EXAMPLE] for k, v in eager_reference(model, encoded, **extra).items()}
     c = capture(model, tokenizer, BATCH, example=EXAMPLE)
 
     enc_keep = encoded["attention_mask"][EXAMPLE].bool().numpy()

@@ -18,6 +18,18 @@ _DECODER_COMMON: dict[str, Any] = {"hidden_size": HIDDEN, "num_hidden_layers": 2
 _GQA: dict[str, Any] = {**_DECODER_COMMON, "num_attention_heads": 4, "num_key_value_heads": 2}
 _MOE: dict[str, Any] = {"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 16}
 
+
+#: The encoder-decoders built like BART (BART, mBART, Marian, Pegasus, M2M-100) share one shape.
+_BART_LIKE: dict[str, Any] = {
+    "d_model": HIDDEN,
+    "encoder_layers": 2,
+    "decoder_layers": 2,
+    "encoder_attention_heads": 4,
+    "decoder_attention_heads": 4,
+    "encoder_ffn_dim": 64,
+    "decoder_ffn_dim": 64,
+}
+
 FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "gpt2": ("GPT2LMHeadModel", "GPT2Config", {"n_layer": 2, "n_head": 4, "n_embd": HIDDEN}),
     "gpt_neox": (
@@ -160,54 +172,22 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "bart": (
         "BartForConditionalGeneration",
         "BartConfig",
-        {
-            "d_model": HIDDEN,
-            "encoder_layers": 2,
-            "decoder_layers": 2,
-            "encoder_attention_heads": 4,
-            "decoder_attention_heads": 4,
-            "encoder_ffn_dim": 64,
-            "decoder_ffn_dim": 64,
-        },
+        _BART_LIKE,
     ),
     "mbart": (
         "MBartForConditionalGeneration",
         "MBartConfig",
-        {
-            "d_model": HIDDEN,
-            "encoder_layers": 2,
-            "decoder_layers": 2,
-            "encoder_attention_heads": 4,
-            "decoder_attention_heads": 4,
-            "encoder_ffn_dim": 64,
-            "decoder_ffn_dim": 64,
-        },
+        _BART_LIKE,
     ),
     "marian": (
         "MarianMTModel",
         "MarianConfig",
-        {
-            "d_model": HIDDEN,
-            "encoder_layers": 2,
-            "decoder_layers": 2,
-            "encoder_attention_heads": 4,
-            "decoder_attention_heads": 4,
-            "encoder_ffn_dim": 64,
-            "decoder_ffn_dim": 64,
-        },
+        _BART_LIKE,
     ),
     "pegasus": (
         "PegasusForConditionalGeneration",
         "PegasusConfig",
-        {
-            "d_model": HIDDEN,
-            "encoder_layers": 2,
-            "decoder_layers": 2,
-            "encoder_attention_heads": 4,
-            "decoder_attention_heads": 4,
-            "encoder_ffn_dim": 64,
-            "decoder_ffn_dim": 64,
-        },
+        _BART_LIKE,
     ),
     # t5-small: relative position buckets (32 buckets, 128 max distance), unscaled q k^T
     "t5": (
@@ -226,15 +206,7 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "m2m_100": (
         "M2M100ForConditionalGeneration",
         "M2M100Config",
-        {
-            "d_model": HIDDEN,
-            "encoder_layers": 2,
-            "decoder_layers": 2,
-            "encoder_attention_heads": 4,
-            "decoder_attention_heads": 4,
-            "encoder_ffn_dim": 64,
-            "decoder_ffn_dim": 64,
-        },
+        _BART_LIKE,
     ),
 }
 

@@ -129,3 +129,21 @@ def saliency_widget(model_and_tokenizer: tuple[Any, Any], **kwargs: Any) -> Any:
     model, tokenizer = model_and_tokenizer
     spans = [("<ENV>", 0, 8), ("<LAN>", 8, 15)]
     return AttentionWidget.from_model(model, tokenizer, SALIENCY_TEXT, saliency=True, spans=spans, **kwargs)
+
+
+def eager_reference(model: Any, encoded: Any, **extra: Any) -> dict[str, Any]:
+    """What eager attention with output_attentions=True returns: {kind: (L, B, H, Nq, Nk)}."""
+    import torch
+
+    before = model.config._attn_implementation
+    model.set_attn_implementation("eager")
+    try:
+        with torch.no_grad():
+            out = model(**encoded, **extra, output_attentions=True)
+    finally:
+        model.set_attn_implementation(before)
+    if model.config.is_encoder_decoder:
+        parts = {"encoder": out.encoder_attentions, "decoder": out.decoder_attentions, "cross": out.cross_attentions}
+    else:
+        parts = {"self": out.attentions}
+    return {k: torch.stack(list(v)).numpy() for k, v in parts.items()}
