@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._checks import check_int, is_int
+from .._openmp import release_idle_team
 from .live_recording import LiveRecording, live_recording
 from .memory import check_capture_fits
 from .model_config import device_of, layer_count, position_limit
@@ -121,6 +122,7 @@ class LiveDecoding:
 
     # ----------------------------------------------------------------- running
     def start(self) -> LiveDecoding:
+        release_idle_team()  # the caller's idle OpenMP team would slow the decoding thread's (_openmp.py)
         self.started = time.perf_counter()
         self._thread.start()
         return self

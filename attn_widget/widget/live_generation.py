@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._checks import is_int
+from .._openmp import release_idle_team
 from ..capturing.live_decoding import Candidates, LiveDecoding, follows_live
 from ..capturing.run import capture_generation, check_text
 from ..capturing.vision.capture import prepare_images
@@ -120,8 +121,15 @@ class LiveGeneration:
         widget.set_trait("generating", True)
         widget.observe(widget._on_generating, names=["generating"])
         widget._messages.handlers["fork"] = widget._fork_from_page
+        widget._messages.after_answer = widget._after_answer
         widget._live.start()
+        release_idle_team()  # building the widget made this thread a team again (_openmp.py)
         return widget
+
+    def _after_answer(self) -> None:
+        """A tile answered while decoding runs: free the team its torch work made on this thread."""
+        if self._decoding is not None and not self._decoding.done.is_set():
+            release_idle_team()
 
     def _on_generating(self, change: dict[str, Any]) -> None:
         if not change["new"] and self._decoding is not None and not self._decoding.done.is_set():

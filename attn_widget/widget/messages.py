@@ -39,6 +39,8 @@ class Messages:
         self._saves: dict[str, SaveJob] = {}
         #: Other message types a collaborator answers (live generation's "fork"), by type.
         self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
+        #: Called after each message is answered (live generation hands the kernel's OpenMP team back).
+        self.after_answer: Callable[[], None] | None = None
         self._tiles: ByteLRU[Encoded] = ByteLRU(TILE_CACHE_BYTES, lambda hit: sum(len(d) for d in hit[1]))
 
     def parse(self, content: Any, quantities: tuple[str, ...] | None = None) -> TileRequest:
@@ -51,6 +53,13 @@ class Messages:
 
     def answer(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
         """Answer a view's message (the widget's ``on_msg`` handler). Every failure is an error reply."""
+        try:
+            self._answer(content, buffers)
+        finally:
+            if self.after_answer is not None:
+                self.after_answer()
+
+    def _answer(self, content: Any, buffers: list[Any]) -> None:
         request_id = content.get("id") if isinstance(content, dict) else None
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "tiles":
@@ -87,7 +96,7 @@ class Messages:
             return
         for request in requests:
             if isinstance(request, dict) and request.get("type") == "tile":
-                self.answer(self._widget, request, [])
+                self._answer(request, [])
             else:  # no batches inside batches, no other messages
                 request_id = request.get("id") if isinstance(request, dict) else None
                 self._widget.send(reply(request_id, error=f"'tiles' carries tile requests only, got {request!r}"))
