@@ -17,16 +17,19 @@ builds a new one, which costs a few microseconds.
 from __future__ import annotations
 
 import ctypes
-import functools
 import pathlib
 
 #: omp_pause_resource_t: omp_pause_soft keeps what a later team needs and ends the threads.
 _OMP_PAUSE_SOFT = 1
 
 
-@functools.cache
+_found: list[ctypes.CDLL] = []  # libgomp once found (it stays loaded); looked for again until then
+
+
 def _libgomp() -> ctypes.CDLL | None:
-    """libgomp as this process loaded it (torch's own copy, on Linux), or None."""
+    """libgomp as this process loaded it (torch's own copy, on Linux), or None (not loaded yet)."""
+    if _found:
+        return _found[0]
     try:
         maps = pathlib.Path("/proc/self/maps").read_text()
     except OSError:  # not Linux: nothing to do
@@ -38,7 +41,10 @@ def _libgomp() -> ctypes.CDLL | None:
                 lib = ctypes.CDLL(path)  # already loaded: the same copy, not a second one
             except OSError:
                 return None
-            return lib if hasattr(lib, "omp_pause_resource_all") else None
+            if not hasattr(lib, "omp_pause_resource_all"):
+                return None
+            _found.append(lib)
+            return lib
     return None
 
 

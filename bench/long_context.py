@@ -40,6 +40,7 @@ from typing import Any
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.lab_drive import PROBE, hover_times, pan_times, switch_times, zoom_times  # noqa: E402
 from tests.support.chromium import launch  # noqa: E402
 from tests.support.lab import jupyter_lab, open_and_run_all, write_notebook  # noqa: E402
 from tests.support.widget_page import cell_center  # noqa: E402
@@ -113,36 +114,6 @@ threading.Thread(target=_watch, args=({go!r}, {report!r}), daemon=True).start()
 w
 """
 
-PROBE = """() => {
-  // Attribute changes, timestamped: when the grid, the heatmap tiles and the tooltip update.
-  window.__t = { grid: 0 };
-  const root = document.querySelector('[data-testid=attn-widget]');
-  const heat = root.querySelector('[data-testid=attn-heatmap]');
-  new MutationObserver(() => { if (!window.__t.grid) window.__t.grid = Date.now(); })
-    .observe(root.querySelector('[data-testid=attn-grid]'), { attributes: true });
-  if (root.querySelector('[data-testid=attn-grid]').dataset.plot) window.__t.grid = window.__t.grid || Date.now();
-  window.__first = (key, since) => new Promise((resolve) => {
-    // the new head's first picture: its coarse stand-in tile, or the full level
-    const seen = () => root.dataset.headPreview === key || root.dataset.headShown === key;
-    if (seen()) return resolve(performance.now() - since);
-    const mo = new MutationObserver(() => { if (seen()) { mo.disconnect(); resolve(performance.now() - since); } });
-    mo.observe(root, { attributes: true });
-  });
-  window.__complete = (since) => new Promise((resolve) => {
-    const check = () => {
-      if (heat.dataset.complete === 'true' && root.dataset.headShown) {
-        requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - since)));
-        return true;
-      }
-      return false;
-    };
-    if (check()) return;
-    const mo = new MutationObserver(() => { if (check()) mo.disconnect(); });
-    mo.observe(heat, { attributes: true });
-    mo.observe(root, { attributes: true });
-  });
-}"""
-
 
 def _median(xs: list[float]) -> float | None:
     return statistics.median(xs) if xs else None
@@ -188,73 +159,25 @@ def measure(
         import random
 
         rng = random.Random(7)
-        root = page.locator("[data-testid=attn-widget]")
-
-        def switches_ms(count: int) -> tuple[list[float], list[float]]:
-            overview, first_picture = [], []
-            for _ in range(count):
-                layer, head = rng.randrange(4), rng.randrange(8)
-                if root.get_attribute("data-head-shown") == f"{layer},{head}":
-                    continue
-                x, y = cell_center(page, "attn-grid", layer, head)
-                page.mouse.move(x, y)
-                t0 = page.evaluate("() => performance.now()")
-                page.evaluate("([k, t0]) => { window.__firstP = window.__first(k, t0); }", [f"{layer},{head}", t0])
-                page.mouse.click(x, y)
-                first_picture.append(page.evaluate("() => window.__firstP"))
-                page.wait_for_function(
-                    "k => document.querySelector('[data-testid=attn-widget]').dataset.headShown === k",
-                    arg=f"{layer},{head}",
-                    timeout=120_000,
-                )
-                overview.append(page.evaluate("t0 => window.__complete(t0)", t0))
-                page.wait_for_timeout(300)
-            return overview, first_picture
-
-        row["switch_cold_ms"], row["switch_first_picture_ms"] = switches_ms(switches)
+        row["switch_cold_ms"], row["switch_first_picture_ms"] = switch_times(page, rng, switches)
         t_refine = time.time()
         page.locator("[data-testid=attn-widget][data-grid-exact=true]").wait_for(state="attached", timeout=900_000)
         row["grid_exact_after_switches_s"] = time.time() - t_refine
-        row["switch_warm_ms"], row["switch_warm_first_picture_ms"] = switches_ms(switches)
+        row["switch_warm_ms"], row["switch_warm_first_picture_ms"] = switch_times(page, rng, switches)
 
         # zoom in towards the bottom-right quarter step by step, then pan, timing each new view
         box = heat.bounding_box()
         plot = [float(v) for v in (heat.get_attribute("data-plot") or "0,0,1,1").split(",")]
         px, py = box["x"] + plot[0] + plot[2] * 0.7, box["y"] + plot[1] + plot[3] * 0.8
         page.mouse.move(px, py)
-        zoom_ms, pan_ms, hover_over, hover_cell = [], [], [], []
 
         from bench.widget_bench import HOVER_PROBE
 
         page.evaluate(HOVER_PROBE)
-
-        def hovers_ms(count: int) -> list[float]:
-            """Pointer moves over the plot (event timestamp -> tooltip text changed)."""
-            page.evaluate("() => { window.__hover.event = []; window.__hover.handler = []; }")
-            for i in range(count):
-                page.mouse.move(px + (i % 40) - 20, py + (i % 7) * 3 - 9)
-            page.wait_for_timeout(50)
-            return page.evaluate("() => window.__hover.event")
-
-        hover_over = hovers_ms(hovers)
-        for _ in range(zooms):
-            t0 = page.evaluate("() => performance.now()")
-            page.mouse.wheel(0, -500)
-            zoom_ms.append(page.evaluate("t0 => window.__complete(t0)", t0))
-            if int(heat.get_attribute("data-block") or 1) == 1 and int(heat.get_attribute("data-rows") or 99) <= 40:
-                break
-        while int(heat.get_attribute("data-block") or 1) > 1 or int(heat.get_attribute("data-rows") or 0) > 60:
-            t0 = page.evaluate("() => performance.now()")
-            page.mouse.wheel(0, -500)
-            zoom_ms.append(page.evaluate("t0 => window.__complete(t0)", t0))
-        hover_cell = hovers_ms(hovers)
-        for i in range(6):  # drag-pan by ~a third of the plot each time
-            page.mouse.move(px, py)
-            page.mouse.down()
-            t0 = page.evaluate("() => performance.now()")
-            page.mouse.move(px - 200 if i % 2 == 0 else px, py - 150 if i % 2 == 0 else py, steps=4)
-            page.mouse.up()
-            pan_ms.append(page.evaluate("t0 => window.__complete(t0)", t0))
+        hover_over = hover_times(page, px, py, hovers)
+        zoom_ms = zoom_times(page, heat, zooms)
+        hover_cell = hover_times(page, px, py, hovers)
+        pan_ms = pan_times(page, px, py)
         row.update(zoom_ms=zoom_ms, pan_ms=pan_ms, hover_overview_ms=hover_over, hover_cell_ms=hover_cell)
         heap = context.new_cdp_session(page).send("Runtime.getHeapUsage")
         row["js_heap_bytes"] = heap["usedSize"]

@@ -18,6 +18,7 @@ import { aggregateName, gridDataOf, gridProgressOf } from "./views/grid_data";
 import { HeatmapView } from "./views/heatmap";
 import { panelWidths } from "./views/image";
 import { SearchView } from "./views/search_view";
+import { ShapeLoads } from "./views/shape_loads";
 import { queriesRowOf } from "./views/strip";
 import { StripPanel, stripVectorFromModel } from "./views/strip_panel";
 import { tokenAxes } from "./wire/axis_wire";
@@ -48,7 +49,7 @@ export class AttentionApp {
   private frame = 0;
   private painted = false;
   private width = -1; // the root's width at the last layout
-  private shapeQueued = false;
+  private readonly shapes: ShapeLoads;
 
   constructor(
     private readonly model: WidgetModel,
@@ -156,9 +157,11 @@ export class AttentionApp {
     this.controls.el.appendChild(searchBox.el);
     this.search = new SearchView(searchBox, this.heatmap, this.strip, () => this.schedule("heatmap", "strip"));
 
+    const settled = () => this.heatmap.exact || !this.store.busy;
+    this.shapes = new ShapeLoads(model, { load: () => this.loadShape(), settled }, signal);
     this.listen(SALIENCY_TRAITS, () => this.loadSaliency());
     this.listen(["_strip_values", "strip_method"], () => this.loadStrip());
-    this.listen(SHAPE_TRAITS, () => this.queueShape());
+    this.listen(SHAPE_TRAITS, () => this.shapes.queue());
     this.listen(["_grid_scores", "grid_metric", "_grid_metric_options"], () => this.loadGrid());
     this.listen(["layer", "head"], () => this.loadHead());
     this.listen(["query", "key"], () => this.loadSelection());
@@ -187,7 +190,7 @@ export class AttentionApp {
       cancelAnimationFrame(this.frame);
       this.root.remove();
     });
-    this.loadShape();
+    this.shapes.load();
     // Draw now rather than in the next frame: first paint should not wait for the frame clock.
     cancelAnimationFrame(this.frame);
     this.flush();
@@ -210,17 +213,6 @@ export class AttentionApp {
   /** What the heatmap shows now (heatmap_quantity), with a comparison's run names. */
   private quantity(): Quantity {
     return quantityOf(this.model.get("heatmap_quantity"), this.model.get("compare_labels"));
-  }
-
-  /** A kind switch changes a dozen traits in one message: load the new shape once, after all of
-   * them have landed (a microtask runs after the synchronous change events of one message). */
-  private queueShape(): void {
-    if (this.shapeQueued) return;
-    this.shapeQueued = true;
-    queueMicrotask(() => {
-      this.shapeQueued = false;
-      if (!this.signal.aborted) this.loadShape();
-    });
   }
 
   private loadShape(): void {
@@ -442,6 +434,7 @@ export class AttentionApp {
       this.root.dataset.ready = "true";
       performance.mark("attn-widget:first-paint");
     }
+    this.shapes.drawn();
   }
 }
 

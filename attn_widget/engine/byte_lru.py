@@ -40,10 +40,13 @@ class ByteLRU(Generic[V]):
                 _, dropped = self._items.popitem(last=False)
                 self._bytes -= self._size(dropped)
 
-    def forget(self, match: Callable[[Hashable], bool]) -> None:
+    def forget(self, match: Callable[[Hashable], bool]) -> dict[Hashable, V]:
+        """Drop the entries whose key ``match`` accepts; returns them."""
         with self._lock:
-            for key in [k for k in self._items if match(k)]:
-                self._bytes -= self._size(self._items.pop(key))
+            dropped = {k: self._items.pop(k) for k in [k for k in self._items if match(k)]}
+            for value in dropped.values():
+                self._bytes -= self._size(value)
+            return dropped
 
     @property
     def nbytes(self) -> int:

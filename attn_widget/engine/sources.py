@@ -196,13 +196,16 @@ class Sources:
         return HeadKey(quantity, kind, layer, head, self.version_of(quantity), self.length)
 
     def grow(self, capture: Capture) -> None:
-        """A live generation's capture has more positions: show it, and forget the passes of the
-        shorter one (a pass holds one log-sum-exp per row and a base level of the whole head)."""
+        """A live generation's capture has more positions: show it; each head's pass of the shorter
+        one is kept only to be extended by the next (engine/grown_pass.py)."""
         with self.lock:
             self.capture = capture
             self.length = capture.kind().shape[2]
             self.rollouts.clear()
-            self.engine.forget(lambda key: isinstance(key, HeadKey) and key.length != self.length)
+            self.engine.grown(
+                lambda key: isinstance(key, HeadKey) and key.length != self.length,
+                lambda key: dataclasses.replace(key, length=0),
+            )
 
     def source(self, quantity: str, kind: str, layer: int, head: int) -> HeadSource | Any:
         """The tile source of a head, or of an aggregate (layer or head -1: the mean of the heads it

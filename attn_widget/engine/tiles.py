@@ -29,6 +29,7 @@ import numpy as np
 from ..capturing.head_source import HeadSource
 from .byte_lru import ByteLRU
 from .detectors import DETECTORS
+from .grown_pass import reusable_rows, seed_from_prior
 from .image_roles import IMAGE_FIELDS
 from .row_stats import RowStats, entropy_rows, max_off_logits, max_off_values, role_rows, row_max, safe_lse, sink_terms
 from .scratch import scratch
@@ -77,6 +78,7 @@ class FullPass:
     base_where: np.ndarray  # offsets inside b x b blocks: uint16 up to 256 x 256 blocks, else uint32
     peak: float  # the largest weight (largest |value| for signed sources)
     stats: RowStats | None  # when metrics were asked for
+    shape: tuple[int, int] = (0, 0)  # the head's (Nq, Nk) when the pass ran
 
     @property
     def nbytes(self) -> int:
@@ -199,6 +201,8 @@ class TileEngine:
         self._lse: dict[Any, Any] = {}
         self._peaks: dict[Any, float] = {}
         self._passes: ByteLRU[FullPass] = ByteLRU(BASE_CACHE_BYTES, lambda p: p.nbytes)
+        self._priors: dict[Any, FullPass] = {}  # a growing capture's shorter passes, by head (grown)
+        self._head_of: Callable[[Any], Any] = lambda key: key
 
     # ----------------------------------------------------------------- caches
     def cached_pass(self, key: Any) -> FullPass | None:
@@ -212,8 +216,7 @@ class TileEngine:
         self._passes.put(key, result)
 
     def peak(self, key: Any) -> float | None:
-        with self._lock:
-            return self._peaks.get(key)
+        return self._peaks.get(key)  # one dict read: atomic
 
     def forget(self, match: Callable[[Any], bool]) -> None:
         """Drop everything cached for keys ``match`` accepts (a new saliency target, say)."""
@@ -222,6 +225,13 @@ class TileEngine:
                 for key in [k for k in cache if match(k)]:
                     del cache[key]
         self._passes.forget(match)
+
+    def grown(self, shorter: Callable[[Any], bool], head_of: Callable[[Any], Any]) -> None:
+        """A growing capture grew: the passes ``shorter`` accepts become their heads' priors."""
+        with self._lock:
+            self._head_of = head_of
+            self._priors = {head_of(k): p for k, p in self._passes.forget(shorter).items()}
+        self.forget(shorter)
 
     # ----------------------------------------------------------------- full passes
     def full_pass(
@@ -242,7 +252,9 @@ class TileEngine:
         hit = self.cached_pass(key)
         if hit is not None and (hit.stats is not None or not metrics):
             return hit
-        result = _full_pass(source, metrics=metrics, square=square, ids=ids, images=images, pause=pause)
+        with self._lock:
+            prior = self._priors.pop(self._head_of(key), None)
+        result = _full_pass(source, metrics=metrics, square=square, ids=ids, images=images, pause=pause, prior=prior)
         self._remember(key, result)
         return result
 
@@ -251,9 +263,7 @@ class TileEngine:
             return None
         with self._lock:
             hit = self._lse.get(key)
-        if hit is not None:
-            return hit
-        return self.full_pass(key, source).lse
+        return hit if hit is not None else self.full_pass(key, source).lse
 
     # ----------------------------------------------------------------- tiles
     def tile(self, key: Any, source: HeadSource, window: Window, block: tuple[int, int]) -> Tile:
@@ -370,6 +380,7 @@ def _full_pass(
     ids: TokenIds | None,
     images: ImageRoles | None,
     pause: Callable[[], None] | None,
+    prior: FullPass | None = None,  # this head's pass of a shorter capture, extended (grown_pass.py)
 ) -> FullPass:
     import torch
 
@@ -392,7 +403,10 @@ def _full_pass(
         columns = np.zeros(images.n_patches) if metrics and images is not None else None
         id_tensor = ids if square else None
         pad = 0.0 if source.signed else float("-inf")
-        for r0 in range(0, n_q, step):
+        start = 0 if metrics else reusable_rows(prior, source, b0)
+        if start:
+            seed_from_prior(prior, start, base_v, base_w, lse)  # type: ignore[arg-type]
+        for r0 in range(start, n_q, step):
             if pause is not None:
                 pause()
             r1 = min(n_q, r0 + step)
@@ -461,7 +475,7 @@ def _full_pass(
         stats = RowStats(np.arange(n_q), entropy, max_off, found, columns) if metrics else None  # type: ignore[arg-type]
         # uint16 offsets where they fit: 32 heads' base levels at 32k tokens stay in the cache
         where = base_w.numpy().astype(np.uint16 if b0 * b0 <= 1 << 16 else np.uint32)
-        return FullPass(lse, b0, values, where, peak, stats)
+        return FullPass(lse, b0, values, where, peak, stats, (n_q, n_k))
 
 
 def _values_as_base(source: HeadSource) -> FullPass | None:

@@ -155,6 +155,7 @@ class WidgetState(anywidget.AnyWidget):
     step = traitlets.Int(0, read_only=True, help="int, read-only: tokens generated so far (generate); default 0").tag(sync=True)
     _generation = traitlets.Dict(read_only=True).tag(sync=True)  # the progress line: {line, step, max, rate, done, error}
     _candidates = traitlets.Dict(read_only=True).tag(sync=True)  # what="candidates": each generated token's top k
+    _candidates_recent = traitlets.Dict(read_only=True).tag(sync=True)  # the same for tokens since _candidates was sent
     _forks = traitlets.List(traitlets.Unicode(), read_only=True).tag(sync=True)  # model ids of forked comparisons
 
     # ------------------------------------------------------------ payloads and options (kernel -> page)

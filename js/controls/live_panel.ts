@@ -58,7 +58,7 @@ export class LivePanel {
     };
     model.on("change:query", selected);
     signal.addEventListener("abort", () => model.off("change:query", selected));
-    for (const name of ["_generation", "generating", "_candidates", "_forks"] as const) {
+    for (const name of ["_generation", "generating", "_candidates", "_candidates_recent", "_forks"] as const) {
       model.on(`change:${name}`, redraw);
       signal.addEventListener("abort", () => model.off(`change:${name}`, redraw));
     }
@@ -84,14 +84,14 @@ export class LivePanel {
   }
 
   private showCandidates(): void {
-    const c = this.model.get("_candidates") as Candidates | undefined;
     const position = this.hovered >= 0 ? this.hovered : (this.model.get("query") ?? -1);
-    const at = c?.positions?.indexOf(position) ?? -1;
-    if (!c || at < 0) {
+    const found = candidatesAt([this.model.get("_candidates_recent"), this.model.get("_candidates")], position);
+    if (!found) {
       this.candidates.replaceChildren();
       this.candidates.hidden = true;
       return;
     }
+    const [c, at] = found;
     const generating = this.model.get("generating") ?? false;
     const head = document.createElement("span");
     head.textContent = `at ${position} it wrote “${c.chosen[at]}” (${c.chosen_probability[at]}); it weighed `;
@@ -130,4 +130,14 @@ export class LivePanel {
       this.events.showFork(id, host);
     }
   }
+}
+
+/** Where a position's candidates are: in the first payload that has it (the newest tokens travel in
+ * `_candidates_recent`, all of them now and then in `_candidates`: live_feed.py). */
+export function candidatesAt(payloads: (Candidates | undefined)[], position: number): [Candidates, number] | null {
+  for (const c of payloads) {
+    const at = c?.positions?.indexOf(position) ?? -1;
+    if (c && at >= 0) return [c, at];
+  }
+  return null;
 }

@@ -149,6 +149,11 @@ export class TileStore {
     return performance.now() - Math.max(oldest, this.lastAnswer);
   }
 
+  /** Requests are travelling or waiting to leave. */
+  get busy(): boolean {
+    return this.inflight.size > 0 || this.queue.length > 0;
+  }
+
   pending(spec: TileSpec): boolean {
     return this.inflight.has(tileKey(spec));
   }

@@ -94,6 +94,7 @@ export interface WidgetState {
   step: number;
   _generation: GenerationState;
   _candidates: Candidates;
+  _candidates_recent: Candidates;
   _forks: string[];
 }
 

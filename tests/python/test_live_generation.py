@@ -94,8 +94,9 @@ def test_candidates_are_the_models_distribution_at_each_step() -> None:
         np.testing.assert_allclose(c.probabilities, top.values.numpy(), rtol=1e-4)
         assert c.chosen_id == c.ids[0]  # greedy writes the most probable token
         assert c.entropy == pytest.approx(float(-(p * p.log()).sum()), rel=1e-4)
-    payload = w._candidates
+    payload = w._candidates  # sent whole at the end
     assert payload == candidates_payload([w.candidates(i) for i in range(first, len(ids))])
+    assert w._candidates_recent == candidates_payload([])
     with pytest.raises(ValueError, match=rf"position must be a generated position, an int in \[{first}, {len(ids) - 1}\]"):
         w.candidates(first - 1)
 
@@ -228,3 +229,33 @@ def test_scores_the_recording_does_not_grow_are_refused_and_from_generate_captur
     assert w.generated == [False] * prompt.shape[1] + [True] * 4
     ref = _one_pass(model, tokenizer, sequence[0].tolist(), prompt.shape[1])
     np.testing.assert_allclose(w.capture.attentions("self"), ref.attentions("self"), atol=1e-5)
+
+
+def test_candidates_travel_whole_now_and_then_and_the_newest_every_update() -> None:
+    """At 4,096 tokens every generated token's top k is 0.6 MB: sent whole every 0.1 s it held the
+    kernel back. The page joins ``_candidates`` and ``_candidates_recent``; together they always
+    hold every token written so far, and the whole list travels O(log n) times."""
+    from attn_widget.capturing.live_decoding import Candidates
+    from attn_widget.widget.live_feed import LiveFeed
+
+    class Traits:
+        def __init__(self) -> None:
+            self.sent: dict[str, dict] = {"_candidates": {}}  # the trait's default
+            self.whole_sends = 0
+
+        def set_trait(self, name: str, value: dict) -> None:
+            self.sent[name] = value
+            self.whole_sends += name == "_candidates"
+
+    feed = LiveFeed.__new__(LiveFeed)
+    feed._widget, feed._candidates_whole = Traits(), 0
+    made = [Candidates(p, ["a"], [1], [1.0], "a", 1, 1.0, 0.0) for p in range(4096)]
+    for n in range(1, 4097):
+        feed._send_candidates(made[:n], whole=False)
+        shown = feed._widget.sent["_candidates"].get("positions", []) + feed._widget.sent["_candidates_recent"]["positions"]
+        assert shown == list(range(n))
+    assert feed._widget.whole_sends < 25
+    assert len(feed._widget.sent["_candidates_recent"]["positions"]) <= 4096 // 4
+    feed._send_candidates(made, whole=True)
+    assert feed._widget.sent["_candidates"]["positions"] == list(range(4096))
+    assert feed._widget.sent["_candidates_recent"]["positions"] == []

@@ -31,6 +31,7 @@ ADDED = {
     "step": 0,  # tokens generated so far
     "_generation": {},  # the progress line
     "_candidates": {},  # each generated token's top k
+    "_candidates_recent": {},  # the same for the tokens written since _candidates was last sent whole
     "_forks": [],  # forked comparisons shown below the widget
     "_notebook_page": {},  # heads w.keep_in_notebook() keeps for `nbconvert --to attn_html` (issue 21); the page never reads it
     "search": "",  # the token search's text (issue 21)
