@@ -170,7 +170,6 @@ class LiveFeed:
                 w._views_feed.send_heads(self._eager_bytes)  # small enough: every head now travels at once
                 w.generating = False
 
-
     def _send_candidates(self, candidates: list[Candidates], whole: bool) -> None:
         """``_candidates`` now and then, ``_candidates_recent`` (the tokens since) every update."""
         w, sent = self._widget, self._candidates_whole
