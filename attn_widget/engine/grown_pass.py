@@ -11,7 +11,7 @@ step costs a few rows of the head, not its 16 million weights.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -19,10 +19,20 @@ if TYPE_CHECKING:
     import torch
 
     from ..capturing.head_source import HeadSource
-    from .tiles import FullPass
 
 
-def reusable_rows(prior: FullPass | None, source: HeadSource, b0: int) -> int:
+class ShorterPass(Protocol):
+    """What is read of the shorter capture's pass (tiles.FullPass; named here, not imported, so
+    that tiles.py can import this module)."""
+
+    lse: torch.Tensor | None
+    base_block: int
+    base_values: np.ndarray
+    base_where: np.ndarray
+    shape: tuple[int, int]
+
+
+def reusable_rows(prior: ShorterPass | None, source: HeadSource, b0: int) -> int:
     """How many of the source's first rows ``prior`` (a pass of a shorter capture of the same head)
     already holds: a multiple of the base block ``b0``; 0 when it cannot be extended."""
     if prior is None or prior.lse is None or not source.logits or prior.base_block != b0:
@@ -35,7 +45,7 @@ def reusable_rows(prior: FullPass | None, source: HeadSource, b0: int) -> int:
     return start if start > 0 and source.key_limit(0, start) <= n_k else 0
 
 
-def seed_from_prior(prior: FullPass, start: int, base_v: torch.Tensor, base_w: torch.Tensor, lse: torch.Tensor | None) -> None:
+def seed_from_prior(prior: ShorterPass, start: int, base_v: torch.Tensor, base_w: torch.Tensor, lse: torch.Tensor | None) -> None:
     """Copy the prior's first ``start`` rows into a new pass's arrays (the rest is computed)."""
     import torch
 
