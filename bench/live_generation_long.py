@@ -222,6 +222,7 @@ def main() -> None:
         else "llama-long shape (4 x 8 heads on 2 key heads, width 256), random weights",
         "new_tokens": new,
         "while_writing": {"row_drawn_after_step_ms": _stats(lags), **during},
+        "every_row_ms_in_step_order": [round(x, 1) for x in lags],  # the pattern: how often the page caught up
         "after_writing": after,
         "kernel": kernel,
         "js_heap_bytes": heap,
