@@ -54,28 +54,14 @@ CELL = """import json, os, sys, threading, time, pathlib
 sys.path.insert(0, {root!r})
 import transformers
 transformers.logging.set_verbosity_error()
+from bench.kernel_probe import PeakRSS, record_sends, state_bytes
 from bench.live_generation_long import PROMPT, long_model
 from attn_widget import AttentionWidget
 
-def _rss():
-    with open('/proc/self/status') as f:
-        return next(int(l.split()[1]) * 1024 for l in f if l.startswith('VmRSS'))
-
 model, tokenizer = long_model({new}, {quick})
-_rss_start = _rss()
-_peak = [_rss_start]
-def _sample():
-    while True:
-        time.sleep(0.05)
-        _peak[0] = max(_peak[0], _rss())
-threading.Thread(target=_sample, daemon=True).start()
+_peak = PeakRSS()
 w = AttentionWidget.generate(model, tokenizer, PROMPT, max_new_tokens={new}, min_new_tokens={new})
-_sent = []
-_send = w.send
-def _recording_send(content, buffers=None):
-    _sent.append(len(json.dumps(content)) + sum(len(b) for b in (buffers or [])))
-    return _send(content, buffers)
-w.send = _recording_send
+_sent = record_sends(w)
 def _ended(change):
     if change["new"].get("done"):
         pathlib.Path("long_steps.json").write_text(json.dumps(w._decoding.completed_at))
@@ -83,11 +69,8 @@ w.observe(_ended, names=["_generation"])
 def _report(go, path):
     while not os.path.exists(go):
         time.sleep(0.2)
-    from ipywidgets.widgets.widget import _remove_buffers
-    state, _, buffers = _remove_buffers(w.get_state())
-    opening = len(json.dumps(state)) + sum(len(bytes(b)) for b in buffers)
-    json.dump({{"python_memory_bytes": _peak[0] - _rss_start, "qk_bytes": w._decoding.snapshot().nbytes,
-               "largest_reply_bytes": max(_sent, default=0), "replies": len(_sent), "state_bytes": opening,
+    json.dump({{"python_memory_bytes": _peak.stop() - _peak.start, "qk_bytes": w._decoding.snapshot().nbytes,
+               "largest_reply_bytes": max(_sent, default=0), "replies": len(_sent), "state_bytes": state_bytes(w),
                "tokens_per_second": w._decoding.tokens_per_second(), "steps": w.step}}, open(path, "w"))
 threading.Thread(target=_report, args=("long_report.go", "long_report.json"), daemon=True).start()
 w"""

@@ -49,13 +49,10 @@ KERNEL_SETUP = """
 import json, os, sys, threading, time
 sys.path.insert(0, {root!r})
 import torch
+from bench.kernel_probe import PeakRSS, record_sends, rss, state_bytes
 from bench.models import IdTokenizer, build, decoder_inputs, random_ids
 from attn_widget import AttentionWidget  # noqa: E402
 from attn_widget.capturing.run import capture_ids
-
-def _rss():
-    with open('/proc/self/status') as f:
-        return next(int(l.split()[1]) * 1024 for l in f if l.startswith('VmRSS'))
 
 N = {n}
 _m = build({shape!r}, N)
@@ -69,31 +66,19 @@ del _plain
 _t = time.perf_counter()
 c = capture_ids(_m, IdTokenizer(32000), _ids, decoder=_dec)
 _capture = time.perf_counter() - _t
-_rss_base = _rss()
+_rss_base = rss()
 _capture_end = time.time()
 _t = time.perf_counter()
 w = AttentionWidget(c)
 _build = time.perf_counter() - _t
-_peak = [_rss()]
-_stop = threading.Event()
-def _sample():
-    while not _stop.wait(0.05):
-        _peak[0] = max(_peak[0], _rss())
-threading.Thread(target=_sample, daemon=True).start()
-_sent = []
-_send = w.send
-def _recording_send(content, buffers=None):
-    _sent.append(len(json.dumps(content)) + sum(len(b) for b in (buffers or [])))
-    return _send(content, buffers)
-w.send = _recording_send
+_peak = PeakRSS()
+_sent = record_sends(w)
 def _report(path):
-    from ipywidgets.widgets.widget import _remove_buffers
-    state, _, buffers = _remove_buffers(w.get_state())
-    opening = len(json.dumps(state)) + sum(len(bytes(b)) for b in buffers)
-    _stop.set()
+    opening = state_bytes(w)
+    peak = _peak.stop()
     json.dump({{"sdpa_s": _sdpa, "capture_s": _capture, "build_s": _build, "capture_end": _capture_end,
-               "qk_bytes": c.nbytes, "rss_after_capture": _rss_base, "rss_peak": _peak[0],
-               "python_beyond_qk_bytes": _peak[0] - _rss_base, "opening_message_bytes": opening,
+               "qk_bytes": c.nbytes, "rss_after_capture": _rss_base, "rss_peak": peak,
+               "python_beyond_qk_bytes": peak - _rss_base, "opening_message_bytes": opening,
                "largest_reply_bytes": max(_sent, default=0), "replies": len(_sent),
                "grid_progress": list(w.grid_progress)}}, open(path, "w"))
 def _watch_cells(ask, answer):

@@ -51,9 +51,9 @@ def seed_from_prior(prior: ShorterPass, start: int, base_v: torch.Tensor, base_w
 
     g = start // prior.base_block
     cols = prior.base_values.shape[1]
-    base_v[:g] = 0.0
-    base_w[:g] = 0
     base_v[:g, :cols] = torch.from_numpy(np.ascontiguousarray(prior.base_values[:g]))
     base_w[:g, :cols] = torch.from_numpy(prior.base_where[:g].astype(np.int64))
+    base_v[:g, cols:] = 0.0  # the new keys, masked for every kept row
+    base_w[:g, cols:] = 0
     if lse is not None and prior.lse is not None:
         lse[:start] = prior.lse[:start]

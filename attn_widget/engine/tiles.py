@@ -218,20 +218,20 @@ class TileEngine:
     def peak(self, key: Any) -> float | None:
         return self._peaks.get(key)  # one dict read: atomic
 
-    def forget(self, match: Callable[[Any], bool]) -> None:
-        """Drop everything cached for keys ``match`` accepts (a new saliency target, say)."""
+    def forget(self, match: Callable[[Any], bool]) -> dict[Any, FullPass]:
+        """Drop what is cached for keys ``match`` accepts (a new saliency target); returns the passes."""
         with self._lock:
             for cache in (self._lse, self._peaks):
                 for key in [k for k in cache if match(k)]:
                     del cache[key]
-        self._passes.forget(match)
+        return self._passes.forget(match)
 
     def grown(self, shorter: Callable[[Any], bool], head_of: Callable[[Any], Any]) -> None:
         """A growing capture grew: the passes ``shorter`` accepts become their heads' priors."""
+        dropped = self.forget(shorter)
         with self._lock:
             self._head_of = head_of
-            self._priors = {head_of(k): p for k, p in self._passes.forget(shorter).items()}
-        self.forget(shorter)
+            self._priors = {head_of(k): p for k, p in dropped.items()}
 
     # ----------------------------------------------------------------- full passes
     def full_pass(
